@@ -1,0 +1,11 @@
+//! The account service: schools, users, refresh-token sessions and friends.
+//!
+//! Reading order: [`startup`] builds and runs the server, [`grpc`] has one method per RPC,
+//! [`domain`] holds the rules and [`store`] every SQL statement.
+
+pub mod domain;
+pub mod grpc;
+pub mod startup;
+pub mod store;
+
+pub use startup::{Application, Config};

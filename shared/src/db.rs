@@ -1,0 +1,146 @@
+//! Database bootstrap: SQLite or PostgreSQL, chosen from the URL scheme, through sqlx's `Any`
+//! driver; each backend runs its own migration folder.
+//!
+//! Portable SQL rules every service follows: `$1` placeholders; times as BIGINT microseconds
+//! since the Unix epoch (UTC); ids as BIGINT from [`crate::id::next_id`]; every integer column
+//! BIGINT, bound and decoded as `i64`. Booleans are BIGINT 0/1 columns (sqlx 0.9's `Any`
+//! driver cannot decode SQLite's BOOLEAN), and a boolean computed in SQL is written as an
+//! integer expression (`CASE WHEN … THEN 1 ELSE 0 END`) and decoded as `i64`.
+
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use crate::config::DatabaseConfig;
+
+/// Which engine is behind a pool; a few statements differ (see [`Db::begin_write`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// A service's migrations, one folder per backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    pub sqlite: &'static Migrator,
+    pub postgres: &'static Migrator,
+}
+
+/// A connection pool and the backend behind it.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+/// Connects, applies the backend's pragmas and runs its migrations.
+pub async fn connect(config: &DatabaseConfig, migrations: Migrations) -> Result<Db, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of_url(&config.url)
+        .ok_or_else(|| sqlx::Error::Configuration("database URL must be sqlite:// or postgres://".into()))?;
+    if backend == Backend::Sqlite {
+        create_sqlite_parent_dir(&config.url)?;
+    }
+    let options = AnyConnectOptions::from_str(&config.url)?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(config.max_connections.max(1))
+        .acquire_timeout(config.acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the writer; the busy timeout makes writers
+                    // queue instead of failing with SQLITE_BUSY.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    let migrator = match backend {
+        Backend::Sqlite => migrations.sqlite,
+        Backend::Postgres => migrations.postgres,
+    };
+    migrator.run(&pool).await?;
+    Ok(Db { pool, backend })
+}
+
+fn create_sqlite_parent_dir(url: &str) -> Result<(), sqlx::Error> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    Ok(())
+}
+
+impl Db {
+    /// A transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of deadlocking
+    /// when both try to upgrade a read lock; on PostgreSQL it is a plain `BEGIN`.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+/// Now, in microseconds since the Unix epoch.
+pub fn now_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+/// A stored time as a protobuf timestamp.
+pub fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_come_from_the_scheme() {
+        assert_eq!(Backend::of_url("sqlite://x.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::of_url("postgres://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(Backend::of_url("mysql://u@h/db"), None);
+    }
+
+    #[test]
+    fn timestamps_convert() {
+        let ts = timestamp(1_700_000_000_123_456);
+        assert_eq!(ts.seconds, 1_700_000_000);
+        assert_eq!(ts.nanos, 123_456_000);
+    }
+}
