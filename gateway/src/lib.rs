@@ -1,1 +1,24 @@
-//! campus gateway.
+//! The campus gateway: the only public door. One listener serves HTTP/JSON (transcoded from
+//! the `google.api.http` annotations), gRPC-web and gRPC; it verifies access tokens, serves
+//! the auth service in process and forwards everything else to the owning service.
+//!
+//! Reading order: [`startup`] (config, build, serve) → `server` (per-request dispatch by
+//! content type) → `proxy` (gRPC forwarding) → `transcode` and `routes` (HTTP/JSON) →
+//! [`errors`] (gRPC → HTTP).
+
+pub mod auth;
+pub mod errors;
+mod health;
+mod limits;
+mod proxy;
+mod routes;
+mod server;
+pub mod startup;
+mod tokens;
+mod transcode;
+
+pub use routes::RouteError;
+pub use startup::{Application, Config, Upstreams};
+
+/// The one body type inside the gateway (tonic's boxed body).
+pub(crate) type Body = tonic::body::Body;

@@ -32,14 +32,20 @@ impl Drop for Telemetry {
 }
 
 /// Installs the global subscriber once; later calls (tests, the one-process runner) do nothing.
+/// Exports over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 pub fn init(service_name: &str) -> Telemetry {
+    init_with_endpoint(service_name, crate::config::var("OTEL_EXPORTER_OTLP_ENDPOINT"))
+}
+
+/// [`init`] with the OTLP endpoint given explicitly (`None` turns export off).
+pub fn init_with_endpoint(service_name: &str, otlp_endpoint: Option<String>) -> Telemetry {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
 
     let mut telemetry = Telemetry::default();
-    let otel_layer = if crate::config::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
-        match build_providers(service_name) {
+    let otel_layer = if let Some(endpoint) = otlp_endpoint {
+        match build_providers(service_name, &endpoint) {
             Ok((tracer, meter)) => {
                 let layer =
                     tracing_opentelemetry::layer().with_tracer(tracer.tracer(service_name.to_string()));
@@ -57,12 +63,15 @@ pub fn init(service_name: &str) -> Telemetry {
     } else {
         None
     };
-    let _ = tracing_subscriber::registry().with(fmt).with(otel_layer).try_init();
+    // One filter for both outputs, so exported traces carry campus's spans and not every
+    // h2 frame at trace level.
+    let _ = tracing_subscriber::registry().with(fmt.and_then(otel_layer).with_filter(filter)).try_init();
     telemetry
 }
 
 fn build_providers(
     service_name: &str,
+    endpoint: &str,
 ) -> Result<
     (opentelemetry_sdk::trace::SdkTracerProvider, opentelemetry_sdk::metrics::SdkMeterProvider),
     Box<dyn std::error::Error>,
@@ -72,12 +81,14 @@ fn build_providers(
     let spans = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
         .with_protocol(opentelemetry_otlp::Protocol::Grpc)
+        .with_endpoint(endpoint)
         .build()?;
     let tracer = opentelemetry_sdk::trace::SdkTracerProvider::builder()
         .with_batch_exporter(spans)
         .with_resource(resource.clone())
         .build();
-    let metrics = opentelemetry_otlp::MetricExporter::builder().with_tonic().build()?;
+    let metrics =
+        opentelemetry_otlp::MetricExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
     let meter = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
         .with_periodic_exporter(metrics)
         .with_resource(resource)

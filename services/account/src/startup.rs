@@ -1,15 +1,24 @@
-//! Builds the account service (database, migrations, gRPC server) and runs it.
+//! Builds the account service (database, migrations, bootstrap admin, gRPC server) and runs it.
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::task::{Context, Poll};
 use std::net::SocketAddr;
 
 use campus_proto::account::v1::account_internal_service_server::AccountInternalServiceServer;
 use campus_proto::account::v1::account_service_server::AccountServiceServer;
-use campus_shared::config::{EnvVar, ServiceConfig};
-use campus_shared::db::{self, Migrations};
+use campus_shared::config::{ConfigError, EnvVar, ServiceConfig, var};
+use campus_shared::db::{self, Db, Migrations};
 use campus_shared::identity::{AuthInterceptor, ServiceInterceptor, TokenVerifier};
 use campus_shared::server::GrpcServer;
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::migrate::Migrator;
+use tonic::body::Body;
+use tonic::codegen::{BoxFuture, Bytes, Service, StdError, http};
+use tonic::server::NamedService;
+
+use crate::domain::{self, LoginId, Passwords, Throttle};
+use crate::store;
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
@@ -18,16 +27,52 @@ static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 #[derive(Debug, Clone)]
 pub struct Config {
     pub service: ServiceConfig,
+    /// `CAMPUS_BOOTSTRAP_ADMIN=loginId:password`: an admin created at start if missing.
+    pub bootstrap_admin: Option<(String, SecretString)>,
+    /// The failed-login back-off (defaults: 5 free failures, 1 s doubling to 5 min).
+    pub throttle: Throttle,
 }
 
 impl Config {
     pub const VARS: &'static [EnvVar] = &[
         EnvVar { name: "ACCOUNT_LISTEN_ADDR", default: "127.0.0.1:50051", help: "gRPC listen address" },
-        EnvVar { name: "ACCOUNT_DATABASE_URL", default: "sqlite://./data/account.db", help: "sqlite:// or postgres:// URL" },
+        EnvVar {
+            name: "ACCOUNT_DATABASE_URL",
+            default: "sqlite://./data/account.db",
+            help: "sqlite:// or postgres:// URL",
+        },
+        EnvVar {
+            name: "CAMPUS_BOOTSTRAP_ADMIN",
+            default: "",
+            help: "loginId:password of an admin to create at start if it does not exist",
+        },
     ];
 
+    /// A configuration with no bootstrap admin and the default throttle.
+    pub fn new(service: ServiceConfig) -> Self {
+        Self { service, bootstrap_admin: None, throttle: Throttle::default() }
+    }
+
     pub fn from_env() -> anyhow::Result<Self> {
-        Ok(Self { service: ServiceConfig::from_env("ACCOUNT", "account", 50051)? })
+        let mut config = Self::new(ServiceConfig::from_env("ACCOUNT", "account", 50051)?);
+        config.bootstrap_admin = bootstrap_admin_from_env()?;
+        Ok(config)
+    }
+}
+
+/// `CAMPUS_BOOTSTRAP_ADMIN`, split at its first colon (passwords may contain colons).
+pub fn bootstrap_admin_from_env() -> Result<Option<(String, SecretString)>, ConfigError> {
+    let Some(value) = var("CAMPUS_BOOTSTRAP_ADMIN") else {
+        return Ok(None);
+    };
+    match value.split_once(':') {
+        Some((login, password)) if !login.is_empty() && !password.is_empty() => {
+            Ok(Some((login.to_owned(), SecretString::from(password.to_owned()))))
+        }
+        _ => Err(ConfigError {
+            name: "CAMPUS_BOOTSTRAP_ADMIN".into(),
+            problem: "must be loginId:password".into(),
+        }),
     }
 }
 
@@ -41,14 +86,21 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = db::connect(&config.service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
         let verifier = TokenVerifier::from_config(&config.service.identity)?;
-        let state = crate::grpc::AccountApi::new(db, &config);
+        let passwords = Passwords::new().await?;
+        if let Some((login_id, password)) = &config.bootstrap_admin {
+            ensure_admin(&db, &passwords, login_id, password).await?;
+        }
+        let state = crate::grpc::AccountApi::new(db, passwords, &config);
         let server = GrpcServer::bind(config.service.listen_addr, config.service.limits.clone())
             .await?
-            .add_service(AccountServiceServer::with_interceptor(state.clone(), AuthInterceptor::new(verifier.clone())))
-            .add_service(AccountInternalServiceServer::with_interceptor(
+            .add_service(PlainBody(AccountServiceServer::with_interceptor(
+                state.clone(),
+                AuthInterceptor::new(verifier.clone()),
+            )))
+            .add_service(PlainBody(AccountInternalServiceServer::with_interceptor(
                 state,
                 ServiceInterceptor::new(&config.service.identity.service_token, verifier),
-            ));
+            )));
         Ok(Self { server })
     }
 
@@ -59,5 +111,73 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         self.server.serve(shutdown).await?;
         Ok(())
+    }
+}
+
+/// Creates the bootstrap admin unless a live user already has its login id. A second replica
+/// starting at the same moment hits the unique index, which means the admin exists: fine.
+async fn ensure_admin(db: &Db, passwords: &Passwords, login_id: &str, password: &SecretString) -> anyhow::Result<()> {
+    let login_id = LoginId::parse(login_id).map_err(|e| anyhow::anyhow!("CAMPUS_BOOTSTRAP_ADMIN login id {e}"))?;
+    domain::check_password(password.expose_secret())
+        .map_err(|e| anyhow::anyhow!("CAMPUS_BOOTSTRAP_ADMIN password {e}"))?;
+    let mut conn = db.pool.acquire().await?;
+    if store::live_user_by_login(&mut conn, login_id.as_str()).await?.is_some() {
+        return Ok(());
+    }
+    drop(conn);
+    let hash = passwords.hash(password.expose_secret().to_owned()).await?;
+    let email = domain::admin_email(&login_id);
+    let mut tx = db.begin_write().await?;
+    let user = store::NewUser {
+        id: campus_shared::id::next_id(),
+        school_id: domain::NO_SCHOOL,
+        login_id: login_id.as_str(),
+        email: &email,
+        nickname: login_id.as_str(),
+        password_hash: &hash,
+        role: "admin",
+        now: db::now_micros(),
+    };
+    match store::insert_user(&mut tx, &user).await {
+        Ok(()) => {
+            tx.commit().await?;
+            tracing::info!(login_id = login_id.as_str(), "bootstrap admin created");
+        }
+        Err(e) if campus_shared::error::is_unique_violation(&e) => {
+            tracing::warn!(login_id = login_id.as_str(), "bootstrap admin not created: its login id, email or nickname is taken");
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// Adapts an intercepted service to the plain `tonic::body::Body` responses that
+/// [`GrpcServer::add_service`] takes: tonic's interceptor wraps response bodies in its own
+/// type. (Every service carries a copy; it belongs in campus-shared next to `GrpcServer`.)
+#[derive(Debug, Clone)]
+struct PlainBody<S>(S);
+
+impl<S: NamedService> NamedService for PlainBody<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> Service<http::Request<Body>> for PlainBody<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>,
+    S::Future: Send + 'static,
+    B: tonic::codegen::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<StdError>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let response = self.0.call(request);
+        Box::pin(async move { response.await.map(|r| r.map(Body::new)) })
     }
 }

@@ -1,0 +1,167 @@
+//! The same read call made four ways at 64 in flight, side by side: directly to the service
+//! over gRPC, and through the gateway as gRPC, as gRPC-web (HTTP/1.1) and as HTTP/JSON.
+//!
+//! The call is the real account service's GetSchool (token check plus a database read).
+//!
+//! `cargo bench -p campus-gateway --bench gateway` (BENCH_SECS sets the measured seconds
+//! per workload, default 5; CAMPUS_TEST_PG_URL puts the account service on PostgreSQL).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use campus_gateway::{Application, Config, Upstreams};
+use campus_proto::account::v1::account_service_client::AccountServiceClient;
+use campus_proto::account::v1::{CreateSchoolRequest, GetSchoolRequest, School};
+use campus_shared::bench::{Report, run};
+use campus_shared::db::Backend;
+use campus_shared::testing::{TestDatabase, TestIdentity};
+use campus_shared::{Caller, Role};
+use prost::Message;
+use tokio::net::TcpListener;
+use tonic::Request;
+
+const IN_FLIGHT: usize = 64;
+
+/// The real account service on a fresh database (SQLite, or PostgreSQL when
+/// `CAMPUS_TEST_PG_URL` is set) with one school; returns its address and the school's id.
+async fn spawn_account(identity: &TestIdentity) -> (SocketAddr, i64, TestDatabase) {
+    let backend = if campus_shared::config::var(campus_shared::testing::PG_URL_VAR).is_some() {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let db = TestDatabase::new(backend).await;
+    let config = campus_account::Config::new(identity.service_config(&db));
+    let app = campus_account::Application::build(config).await.unwrap();
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let admin = Caller { user_id: 1, school_id: 0, role: Role::Admin, nickname: "admin".into() };
+    let mut request = Request::new(CreateSchoolRequest {
+        name: "연세대학교".into(),
+        email_domain: "yonsei.ac.kr".into(),
+    });
+    request.metadata_mut().insert("authorization", identity.bearer_for(&admin).parse().unwrap());
+    let school = AccountServiceClient::new(campus_shared::testing::channel(addr))
+        .create_school(request)
+        .await
+        .unwrap()
+        .into_inner();
+    (addr, school.id, db)
+}
+
+async fn spawn_gateway(identity: &TestIdentity, upstream: SocketAddr) -> SocketAddr {
+    let url = format!("http://{upstream}");
+    let mut config = Config::new(identity.key.clone(), identity.service_token.clone());
+    config.listen_addr = ([127, 0, 0, 1], 0).into();
+    config.upstreams =
+        Upstreams { account: url.clone(), board: url.clone(), messaging: url.clone(), timetable: url };
+    let app = Application::build(config).await.unwrap();
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    addr
+}
+
+fn grpc_web_frame(message: &impl Message) -> Bytes {
+    let payload = message.encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&payload);
+    frame.into()
+}
+
+/// True when a gRPC-web body holds the School and a trailer frame with grpc-status 0.
+fn grpc_web_ok(body: &[u8], id: i64) -> bool {
+    if body.len() < 5 || body[0] != 0 {
+        return false;
+    }
+    let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+    let Some(payload) = body.get(5..5 + len) else { return false };
+    let trailers = body.get(5 + len + 5..).unwrap_or_default();
+    School::decode(payload).is_ok_and(|s| s.id == id)
+        && String::from_utf8_lossy(trailers).contains("grpc-status:0")
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let warmup = Duration::from_secs(1);
+    let duration = Duration::from_secs(seconds);
+    let identity = TestIdentity::new();
+    let (upstream, school_id, _db) = spawn_account(&identity).await;
+    let gateway = spawn_gateway(&identity, upstream).await;
+    let bearer = identity.bearer(42, 1);
+
+    let mut reports: Vec<Report> = Vec::new();
+
+    for (name, addr) in [("gRPC direct to the service", upstream), ("gRPC through the gateway", gateway)] {
+        let client = AccountServiceClient::new(campus_shared::testing::channel(addr));
+        let bearer = bearer.clone();
+        reports.push(
+            run(name, IN_FLIGHT, warmup, duration, move |_| {
+                let mut client = client.clone();
+                let mut request = Request::new(GetSchoolRequest { id: school_id });
+                request.metadata_mut().insert("authorization", bearer.parse().unwrap());
+                async move { client.get_school(request).await.is_ok_and(|r| r.get_ref().id == school_id) }
+            })
+            .await,
+        );
+    }
+
+    let http = reqwest::Client::builder().http1_only().pool_max_idle_per_host(IN_FLIGHT).build().unwrap();
+    {
+        let http = http.clone();
+        let url = format!("http://{gateway}/campus.account.v1.AccountService/GetSchool");
+        let body = grpc_web_frame(&GetSchoolRequest { id: school_id });
+        let bearer = bearer.clone();
+        reports.push(
+            run("gRPC-web (HTTP/1.1) through the gateway", IN_FLIGHT, warmup, duration, move |_| {
+                let request = http
+                    .post(&url)
+                    .header("content-type", "application/grpc-web+proto")
+                    .header("x-grpc-web", "1")
+                    .header("authorization", &bearer)
+                    .body(body.clone());
+                async move {
+                    match request.send().await {
+                        Ok(response) => response.bytes().await.is_ok_and(|b| grpc_web_ok(&b, school_id)),
+                        Err(_) => false,
+                    }
+                }
+            })
+            .await,
+        );
+    }
+    {
+        let url = format!("http://{gateway}/v1/schools/{school_id}");
+        let id = school_id.to_string();
+        reports.push(
+            run("HTTP/JSON through the gateway", IN_FLIGHT, warmup, duration, move |_| {
+                let request = http.get(&url).header("authorization", &bearer);
+                let id = id.clone();
+                async move {
+                    match request.send().await {
+                        Ok(response) if response.status() == 200 => response
+                            .json::<serde_json::Value>()
+                            .await
+                            .is_ok_and(|v| v["id"] == id.as_str() && v["name"] == "연세대학교"),
+                        _ => false,
+                    }
+                }
+            })
+            .await,
+        );
+    }
+
+    println!("\nAccountService/GetSchool, {IN_FLIGHT} in flight, {seconds} s each\n");
+    println!("{}", Report::MARKDOWN_HEADER);
+    for report in &reports {
+        println!("{}", report.markdown_row());
+    }
+    let rate = |i: usize| reports[i].per_second();
+    println!(
+        "\nHTTP/JSON vs direct gRPC: {:.2}x (target >= 0.6)\ngRPC-web vs gRPC through the gateway: {:.2}x (target >= 0.9)",
+        rate(3) / rate(0),
+        rate(2) / rate(1)
+    );
+}

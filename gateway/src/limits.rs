@@ -1,0 +1,120 @@
+//! Load limits: a global in-flight limit that sheds load at once instead of queueing, and a
+//! per-IP token bucket for the auth routes (password guessing, sign-up spam).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The client address a request is attributed to (the peer, or the first
+/// `x-forwarded-for` hop when the gateway is told to trust it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClientIp(pub(crate) IpAddr);
+
+/// Requests in flight at once; a full gateway answers 429 / RESOURCE_EXHAUSTED right away,
+/// which keeps latency bounded and tells load balancers to go elsewhere.
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    semaphore: Arc<Semaphore>,
+}
+
+impl InFlight {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self { semaphore: Arc::new(Semaphore::new(limit.max(1))) }
+    }
+
+    /// A permit, or `None` when the gateway is full.
+    pub(crate) fn try_acquire(&self) -> Option<OwnedSemaphorePermit> {
+        self.semaphore.clone().try_acquire_owned().ok()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// A token bucket per client IP: `per_minute` requests of burst, refilled continuously.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    per_minute: u32,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+/// Above this many tracked clients, full buckets are forgotten (they carry no information).
+const MAX_TRACKED: usize = 10_000;
+
+impl RateLimiter {
+    /// `per_minute == 0` turns the limit off.
+    pub(crate) fn new(per_minute: u32) -> Self {
+        Self { per_minute, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Takes a token for `ip`; false when its bucket is empty.
+    pub(crate) fn allow(&self, ip: IpAddr) -> bool {
+        self.allow_at(ip, Instant::now())
+    }
+
+    fn allow_at(&self, ip: IpAddr, now: Instant) -> bool {
+        if self.per_minute == 0 {
+            return true;
+        }
+        let capacity = f64::from(self.per_minute);
+        let rate_per_sec = capacity / 60.0;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MAX_TRACKED {
+            buckets.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.updated).as_secs_f64() * rate_per_sec < capacity
+            });
+        }
+        let bucket = buckets.entry(ip).or_insert(Bucket { tokens: capacity, updated: now });
+        let refill = now.saturating_duration_since(bucket.updated).as_secs_f64() * rate_per_sec;
+        bucket.tokens = (bucket.tokens + refill).min(capacity);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_bucket_empties_and_refills() {
+        let limiter = RateLimiter::new(3);
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let other: IpAddr = [10, 0, 0, 2].into();
+        let t0 = Instant::now();
+        assert!((0..3).all(|_| limiter.allow_at(ip, t0)));
+        assert!(!limiter.allow_at(ip, t0));
+        assert!(limiter.allow_at(other, t0), "buckets are per IP");
+        // 3 per minute: one token every 20 seconds.
+        assert!(!limiter.allow_at(ip, t0 + Duration::from_secs(10)));
+        assert!(limiter.allow_at(ip, t0 + Duration::from_secs(31)));
+    }
+
+    #[test]
+    fn zero_disables_the_limit() {
+        let limiter = RateLimiter::new(0);
+        assert!((0..1000).all(|_| limiter.allow([127, 0, 0, 1].into())));
+    }
+
+    #[test]
+    fn in_flight_sheds_when_full() {
+        let in_flight = InFlight::new(1);
+        let permit = in_flight.try_acquire();
+        assert!(permit.is_some());
+        assert!(in_flight.try_acquire().is_none());
+        drop(permit);
+        assert!(in_flight.try_acquire().is_some());
+    }
+}

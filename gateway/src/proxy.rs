@@ -1,0 +1,309 @@
+//! The gRPC dispatcher: every call — from gRPC clients, from gRPC-web clients (after
+//! `tonic_web` unwraps them) and from the HTTP/JSON transcoder — passes through here.
+//!
+//! It routes `/<package>.<Service>/<Method>` to the owning upstream by package without
+//! decoding the messages (so streaming and compression pass through untouched), serves the
+//! gateway's own services (auth, health, reflection) in process, refuses internal services,
+//! checks the access token, rate-limits the auth RPCs and attaches the call context: request
+//! id, W3C trace context and a `grpc-timeout` capped by the gateway's own.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use campus_shared::identity::{SERVICE_TOKEN_HEADER, TokenVerifier};
+use http::{HeaderMap, HeaderValue, Request, Response, header};
+use tonic::Status;
+use tonic::service::Routes;
+use tonic::transport::Channel;
+use tower::{Service, ServiceExt};
+use tracing::Instrument;
+
+use crate::Body;
+use crate::errors::grpc_error;
+use crate::limits::{ClientIp, RateLimiter};
+use crate::tokens::Tokens;
+use crate::transcode::ClientUserAgent;
+
+/// The gateway's own gRPC service, answered in process.
+pub(crate) const AUTH_SERVICE: &str = "campus.auth.v1.AuthService";
+
+/// Services the gateway serves itself; health and reflection need no token.
+const LOCAL_PUBLIC_SERVICES: &[&str] = &[
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// Methods callable without an access token. Logout is public because its credential is the
+/// refresh token (cookie or body): a browser whose access token expired must still be able
+/// to end its session, and requiring a fresh access token first would only add a refresh.
+const PUBLIC_METHODS: &[&str] = &[
+    "/campus.auth.v1.AuthService/SignUp",
+    "/campus.auth.v1.AuthService/Login",
+    "/campus.auth.v1.AuthService/Refresh",
+    "/campus.auth.v1.AuthService/Logout",
+    "/campus.account.v1.AccountService/ListSchools",
+];
+
+/// Request headers that belong to one connection and must not be forwarded (h2 rejects them).
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "te"];
+
+/// One upstream service: a name for logs and probes, and its lazily connected channel.
+#[derive(Debug, Clone)]
+pub(crate) struct Upstream {
+    pub(crate) name: &'static str,
+    pub(crate) channel: Channel,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Package (`campus.board.v1`) → upstream.
+    upstreams: HashMap<String, Upstream>,
+    local: Routes,
+    tokens: Tokens,
+    auth_rate: RateLimiter,
+    timeout: Duration,
+}
+
+/// The dispatcher, a cheap-to-clone `tower::Service` over gRPC requests.
+#[derive(Debug, Clone)]
+pub(crate) struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+/// Where a call goes.
+enum Target<'a> {
+    Local,
+    Upstream(&'a Upstream),
+}
+
+impl Dispatcher {
+    pub(crate) fn new(
+        upstreams: HashMap<String, Upstream>,
+        local: Routes,
+        verifier: TokenVerifier,
+        auth_rate: RateLimiter,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner { upstreams, local, tokens: Tokens::new(verifier), auth_rate, timeout }),
+        }
+    }
+
+    async fn dispatch(self, mut request: Request<Body>) -> Result<Response<Body>, Status> {
+        let inner = &self.inner;
+        let path = request.uri().path().to_string();
+        let (service, _method) = split_path(&path).ok_or_else(|| Status::unimplemented("not a gRPC path"))?;
+
+        let target = if service == AUTH_SERVICE || LOCAL_PUBLIC_SERVICES.contains(&service) {
+            Target::Local
+        } else if service.ends_with("InternalService") {
+            // Internal RPCs need the service credential, which public traffic never carries.
+            return Err(Status::unimplemented(format!("{service} is not served by the gateway")));
+        } else {
+            let package = service.rsplit_once('.').map(|(p, _)| p).unwrap_or_default();
+            match inner.upstreams.get(package) {
+                Some(upstream) => Target::Upstream(upstream),
+                None => return Err(Status::unimplemented(format!("unknown service {service}"))),
+            }
+        };
+
+        let headers = request.headers_mut();
+        headers.remove(SERVICE_TOKEN_HEADER);
+        for name in HOP_BY_HOP {
+            headers.remove(*name);
+        }
+        if let Some(agent) = request.extensions().get::<ClientUserAgent>().cloned() {
+            request.headers_mut().insert(header::USER_AGENT, agent.0);
+        }
+
+        if service == AUTH_SERVICE {
+            let ip = request.extensions().get::<ClientIp>().map(|c| c.0);
+            if let Some(ip) = ip
+                && !inner.auth_rate.allow(ip)
+            {
+                return Err(campus_shared::Error::resource_exhausted(
+                    "RATE_LIMITED",
+                    "too many sign-in attempts from this address, retry later",
+                )
+                .into());
+            }
+        }
+
+        let public = LOCAL_PUBLIC_SERVICES.contains(&service) || PUBLIC_METHODS.contains(&path.as_str());
+        self.authenticate(&mut request, public)?;
+
+        let timeout = remaining_deadline(request.headers(), inner.timeout);
+        let headers = request.headers_mut();
+        headers.insert("grpc-timeout", encode_grpc_timeout(timeout));
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+
+        let span = tracing::info_span!(
+            "gateway",
+            otel.name = %path,
+            otel.kind = "server",
+            rpc.method = %path,
+            request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or(""),
+        );
+        campus_shared::telemetry::set_parent_from_headers(&span, request.headers());
+        {
+            let _entered = span.enter();
+            campus_shared::telemetry::inject_headers(request.headers_mut());
+        }
+
+        let call = async {
+            match target {
+                Target::Local => {
+                    let response = inner.local.clone().oneshot(request).await;
+                    Ok(response.unwrap_or_else(|e: Infallible| match e {}))
+                }
+                Target::Upstream(upstream) => {
+                    // The refresh cookie is the gateway's business only.
+                    request.headers_mut().remove(header::COOKIE);
+                    let name = upstream.name;
+                    let response = upstream.channel.clone().oneshot(request).await.map_err(|e| {
+                        // The channel enforces the grpc-timeout it forwards.
+                        if is_timeout(&e) {
+                            return Status::deadline_exceeded("deadline exceeded");
+                        }
+                        tracing::warn!(upstream = name, error = %e, "upstream call failed");
+                        Status::unavailable(format!("{name} service unavailable"))
+                    })?;
+                    Ok(response)
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, call.instrument(span)).await {
+            Ok(result) => result,
+            Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
+        }
+    }
+
+    /// Verifies the bearer token: a valid one puts the [`campus_shared::Caller`] in the
+    /// extensions (the in-process services read it); a missing or bad one is refused unless
+    /// the method is public, where a stale token is dropped so it cannot make the upstream
+    /// refuse a call that needs none.
+    fn authenticate(&self, request: &mut Request<Body>, public: bool) -> Result<(), Status> {
+        let token = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        let caller = token.and_then(|t| self.inner.tokens.verify(t));
+        match caller {
+            Some(caller) => {
+                request.extensions_mut().insert(caller);
+                Ok(())
+            }
+            None if public => {
+                request.headers_mut().remove(header::AUTHORIZATION);
+                Ok(())
+            }
+            None if token.is_some() => {
+                Err(campus_shared::Error::Unauthenticated("invalid or expired access token").into())
+            }
+            None => Err(campus_shared::Error::Unauthenticated("an access token is required").into()),
+        }
+    }
+}
+
+impl Service<Request<Body>> for Dispatcher {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.dispatch(request).await.unwrap_or_else(grpc_error)) })
+    }
+}
+
+fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// `/pkg.Service/Method` → (`pkg.Service`, `Method`).
+fn split_path(path: &str) -> Option<(&str, &str)> {
+    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+    (!service.is_empty() && !method.is_empty() && !method.contains('/')).then_some((service, method))
+}
+
+/// The client's `grpc-timeout`, capped by the gateway's own limit.
+fn remaining_deadline(headers: &HeaderMap, cap: Duration) -> Duration {
+    headers
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_grpc_timeout)
+        .map_or(cap, |client| client.min(cap))
+}
+
+/// `grpc-timeout` is at most 8 digits and a unit (H, M, S, m, u, n).
+fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    if value.len() < 2 || value.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len() - 1);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+fn encode_grpc_timeout(timeout: Duration) -> HeaderValue {
+    let millis = timeout.as_millis().clamp(1, 99_999_999);
+    HeaderValue::from_str(&format!("{millis}m")).unwrap_or_else(|_| HeaderValue::from_static("1m"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_paths_split() {
+        assert_eq!(
+            split_path("/campus.board.v1.BoardService/GetPost"),
+            Some(("campus.board.v1.BoardService", "GetPost"))
+        );
+        assert_eq!(split_path("/x"), None);
+        assert_eq!(split_path("/a/b/c"), None);
+    }
+
+    #[test]
+    fn timeouts_parse_and_cap() {
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("123456789S"), None);
+        assert_eq!(parse_grpc_timeout("5x"), None);
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-timeout", HeaderValue::from_static("1H"));
+        assert_eq!(remaining_deadline(&headers, Duration::from_secs(30)), Duration::from_secs(30));
+        headers.insert("grpc-timeout", HeaderValue::from_static("100m"));
+        assert_eq!(remaining_deadline(&headers, Duration::from_secs(30)), Duration::from_millis(100));
+        assert_eq!(encode_grpc_timeout(Duration::from_secs(30)), "30000m");
+    }
+}

@@ -1,0 +1,232 @@
+//! The gateway's front door: one service per connection that tags each request (request id,
+//! client IP), sheds load when full and dispatches by content type — gRPC, gRPC-web, or
+//! HTTP (probes, JWKS, the JSON API, and the web client's fallback).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyStream, Full, Limited, StreamBody};
+use hyper::body::Incoming;
+use serde_json::json;
+use tonic::Code;
+use tower::{Layer, Service, ServiceExt};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::Body;
+use crate::errors::{gateway_error, grpc_error, json_response};
+use crate::health::Readiness;
+use crate::limits::{ClientIp, InFlight};
+use crate::proxy::Dispatcher;
+use crate::transcode::Transcoder;
+
+/// Everything a request may need, shared by all connections.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) transcoder: Transcoder,
+    pub(crate) readiness: Arc<Readiness>,
+    pub(crate) in_flight: InFlight,
+    pub(crate) jwks: Bytes,
+    pub(crate) max_body: usize,
+    pub(crate) trust_forwarded_for: bool,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) web: Option<axum::Router>,
+}
+
+/// The service of one connection (it knows the peer address).
+#[derive(Debug, Clone)]
+pub(crate) struct GatewayService {
+    state: Arc<State>,
+    peer: SocketAddr,
+}
+
+impl GatewayService {
+    pub(crate) fn new(state: Arc<State>, peer: SocketAddr) -> Self {
+        Self { state, peer }
+    }
+}
+
+impl Service<Request<Incoming>> for GatewayService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Incoming>) -> Self::Future {
+        let state = self.state.clone();
+        let peer = self.peer;
+        Box::pin(async move { Ok(handle(state, peer, request).await) })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Grpc,
+    GrpcWeb,
+    Http,
+}
+
+fn protocol<B>(request: &Request<B>) -> Protocol {
+    let content_type = request.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes()).unwrap_or_default();
+    if content_type.starts_with(b"application/grpc-web") {
+        Protocol::GrpcWeb
+    } else if content_type.starts_with(b"application/grpc") {
+        Protocol::Grpc
+    } else {
+        Protocol::Http
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// The caller's request id when it is a sane token, else a fresh one.
+fn request_id<B>(request: &Request<B>) -> HeaderValue {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&campus_shared::identity::random_token()[..22])
+                .unwrap_or(HeaderValue::from_static("unknown"))
+        })
+}
+
+fn client_ip<B>(request: &Request<B>, peer: SocketAddr, trust_forwarded_for: bool) -> IpAddr {
+    if trust_forwarded_for
+        && let Some(first) = request
+            .headers()
+            .get(&FORWARDED_FOR)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return first;
+    }
+    peer.ip()
+}
+
+async fn handle(state: Arc<State>, peer: SocketAddr, mut request: Request<Incoming>) -> Response<Body> {
+    let id = request_id(&request);
+    let ip = client_ip(&request, peer, state.trust_forwarded_for);
+    let headers = request.headers_mut();
+    headers.insert(REQUEST_ID, id.clone());
+    // The gateway is the trust boundary: services see the address it decided on, not one
+    // the client typed.
+    if let Ok(value) = HeaderValue::from_str(&ip.to_string()) {
+        headers.insert(FORWARDED_FOR, value);
+    }
+    request.extensions_mut().insert(ClientIp(ip));
+
+    let kind = protocol(&request);
+    let probe = kind == Protocol::Http && matches!(request.uri().path(), "/healthz" | "/readyz");
+    let permit = if probe { None } else { state.in_flight.try_acquire() };
+    let mut response = if !probe && permit.is_none() {
+        overloaded(kind)
+    } else {
+        match kind {
+            Protocol::Grpc => {
+                let request = request.map(|b| Body::new(Limited::new(b, state.max_body)));
+                state.dispatcher.clone().oneshot(request).await.unwrap_or_else(|e| match e {})
+            }
+            Protocol::GrpcWeb => {
+                let service = tonic_web::GrpcWebLayer::new().layer(state.dispatcher.clone());
+                let text = request
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc-web-text"));
+                let request = request.map(|b| {
+                    let limited = Limited::new(b, state.max_body);
+                    // tonic-web passes the request's size hint through its base64 decoder, so
+                    // the upstream would be promised the length of the base64 text and reset
+                    // the stream; an unknown length avoids that.
+                    if text {
+                        Body::new(StreamBody::new(BodyStream::new(limited)))
+                    } else {
+                        Body::new(limited)
+                    }
+                });
+                service.oneshot(request).await.unwrap_or_else(|e| match e {})
+            }
+            Protocol::Http => http(&state, request).await,
+        }
+    };
+    drop(permit);
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
+}
+
+fn overloaded(kind: Protocol) -> Response<Body> {
+    let message = "the gateway is at capacity, retry later";
+    match kind {
+        Protocol::Http => gateway_error(StatusCode::TOO_MANY_REQUESTS, Code::ResourceExhausted, message),
+        Protocol::Grpc | Protocol::GrpcWeb => {
+            grpc_error(campus_shared::Error::resource_exhausted("OVERLOADED", message).into())
+        }
+    }
+}
+
+async fn http(state: &State, request: Request<Incoming>) -> Response<Body> {
+    let path = request.uri().path();
+    let get = matches!(*request.method(), Method::GET | Method::HEAD);
+    match path {
+        "/healthz" if get => json_response(StatusCode::OK, &json!({"status": "ok"})),
+        "/readyz" if get => {
+            let (ready, body) = state.readiness.report().await;
+            let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            json_response(status, &body)
+        }
+        "/.well-known/jwks.json" if get => {
+            let mut response = Response::new(Body::new(Full::new(state.jwks.clone())));
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            response
+        }
+        _ if path.starts_with("/v1/") || state.transcoder.has_path(path) => {
+            state.transcoder.handle(request).await
+        }
+        _ => match &state.web {
+            Some(web) if get => match web.clone().oneshot(request).await {
+                Ok(response) => response.map(Body::new),
+                Err(e) => match e {},
+            },
+            _ => gateway_error(StatusCode::NOT_FOUND, Code::NotFound, "not found"),
+        },
+    }
+}
+
+/// CORS for the configured origins, with credentials (the refresh cookie) and the headers
+/// gRPC-web needs both ways.
+pub(crate) fn cors_layer(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let request_headers = [
+        "authorization",
+        "content-type",
+        "x-grpc-web",
+        "x-user-agent",
+        "grpc-timeout",
+        "x-request-id",
+        "traceparent",
+        "tracestate",
+    ];
+    let exposed = ["grpc-status", "grpc-message", "grpc-status-details-bin", "x-request-id"];
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers(request_headers.map(HeaderName::from_static))
+        .expose_headers(exposed.map(HeaderName::from_static))
+        .max_age(Duration::from_secs(600))
+}

@@ -1,0 +1,357 @@
+//! Configuration and start-up: builds the dispatcher, the transcoder, the in-process auth
+//! service, health and reflection, binds one listener and serves HTTP/1.1 and h2c on it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use campus_proto::auth::v1::auth_service_server::AuthServiceServer;
+use campus_shared::config::{self, ConfigError, EnvVar, parse_or, seconds_or, var};
+use campus_shared::identity::{SigningKey, TokenIssuer, TokenVerifier};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tonic::transport::{Channel, Endpoint};
+use tower::ServiceBuilder;
+
+use crate::auth::{AuthApi, AuthConfig};
+use crate::health::Readiness;
+use crate::limits::{InFlight, RateLimiter};
+use crate::proxy::{Dispatcher, Upstream};
+use crate::routes::RouteTable;
+use crate::server::{GatewayService, State, cors_layer};
+use crate::transcode::Transcoder;
+
+/// Where the four domain services listen.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    pub account: String,
+    pub board: String,
+    pub messaging: String,
+    pub timetable: String,
+}
+
+impl Default for Upstreams {
+    fn default() -> Self {
+        Self {
+            account: "http://127.0.0.1:50051".into(),
+            board: "http://127.0.0.1:50052".into(),
+            messaging: "http://127.0.0.1:50053".into(),
+            timetable: "http://127.0.0.1:50054".into(),
+        }
+    }
+}
+
+/// The gateway's configuration. Every field is public so the one-process runner and tests
+/// can fill it in code; [`Config::from_env`] reads it from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen_addr: SocketAddr,
+    pub upstreams: Upstreams,
+    /// Signs access tokens; its public half verifies them and is published as JWKS.
+    pub signing_key: SigningKey,
+    pub issuer: String,
+    pub audience: String,
+    /// The credential of internal RPCs (the auth service uses it towards account).
+    pub service_token: SecretString,
+    /// Browser origins allowed by CORS and by the refresh cookie's CSRF check.
+    pub allowed_origins: Vec<String>,
+    /// `Secure` on the refresh cookie (turn off only for plain-HTTP development hosts).
+    pub secure_cookie: bool,
+    /// Largest request body (HTTP and gRPC); 11 MiB so a 10 MiB photo fits.
+    pub max_body_bytes: usize,
+    /// Requests in flight at once before shedding with 429 / RESOURCE_EXHAUSTED.
+    pub concurrency_limit: usize,
+    /// Auth calls per minute per client IP (0 turns the limit off).
+    pub auth_rate_per_minute: u32,
+    /// The longest a call may take through the gateway (caps the client's grpc-timeout).
+    pub upstream_timeout: Duration,
+    /// How long to wait for an upstream's TCP connection before answering UNAVAILABLE.
+    pub connect_timeout: Duration,
+    /// Grace period for in-flight requests at shutdown.
+    pub shutdown_timeout: Duration,
+    /// Take the client IP from the first `x-forwarded-for` hop (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Serves GET requests outside the API (the web client); 404 when `None`.
+    pub web: Option<axum::Router>,
+}
+
+impl Config {
+    /// Environment variables the gateway reads besides the common ones.
+    pub const VARS: &'static [EnvVar] = &[
+        EnvVar {
+            name: "GATEWAY_LISTEN_ADDR",
+            default: "127.0.0.1:8080",
+            help: "HTTP, gRPC-web and gRPC listen address",
+        },
+        EnvVar { name: "ACCOUNT_ADDR", default: "http://127.0.0.1:50051", help: "account service URL" },
+        EnvVar { name: "BOARD_ADDR", default: "http://127.0.0.1:50052", help: "board service URL" },
+        EnvVar { name: "MESSAGING_ADDR", default: "http://127.0.0.1:50053", help: "messaging service URL" },
+        EnvVar { name: "TIMETABLE_ADDR", default: "http://127.0.0.1:50054", help: "timetable service URL" },
+        EnvVar {
+            name: "CAMPUS_JWT_PRIVATE_KEY",
+            default: "(key pair in the data dir)",
+            help: "PKCS#8 PEM of the Ed25519 key that signs access tokens",
+        },
+        EnvVar { name: "CAMPUS_JWT_PRIVATE_KEY_FILE", default: "", help: "file holding that PEM" },
+        EnvVar {
+            name: "CAMPUS_ALLOWED_ORIGINS",
+            default: "http://127.0.0.1:8080,http://localhost:8080",
+            help: "comma-separated browser origins (CORS and cookie CSRF check)",
+        },
+        EnvVar { name: "GATEWAY_SECURE_COOKIE", default: "true", help: "mark the refresh cookie Secure" },
+        EnvVar { name: "GATEWAY_MAX_BODY_BYTES", default: "11534336", help: "largest request body" },
+        EnvVar {
+            name: "GATEWAY_CONCURRENCY_LIMIT",
+            default: "2048",
+            help: "requests in flight before shedding",
+        },
+        EnvVar { name: "GATEWAY_AUTH_RATE_PER_MINUTE", default: "60", help: "auth calls per minute per IP" },
+        EnvVar {
+            name: "GATEWAY_UPSTREAM_TIMEOUT_SECS",
+            default: "30",
+            help: "deadline of a call through the gateway",
+        },
+        EnvVar { name: "GATEWAY_CONNECT_TIMEOUT_MS", default: "1000", help: "upstream connect timeout" },
+        EnvVar {
+            name: "GATEWAY_TRUST_X_FORWARDED_FOR",
+            default: "false",
+            help: "take the client IP from x-forwarded-for (behind a trusted proxy only)",
+        },
+    ];
+
+    /// Defaults that run locally, around a given key and service credential.
+    pub fn new(signing_key: SigningKey, service_token: SecretString) -> Self {
+        Self {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            upstreams: Upstreams::default(),
+            signing_key,
+            issuer: config::DEFAULT_ISSUER.into(),
+            audience: config::DEFAULT_AUDIENCE.into(),
+            service_token,
+            allowed_origins: vec!["http://127.0.0.1:8080".into(), "http://localhost:8080".into()],
+            secure_cookie: true,
+            max_body_bytes: 11 * 1024 * 1024,
+            concurrency_limit: 2048,
+            auth_rate_per_minute: 60,
+            upstream_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(1),
+            shutdown_timeout: Duration::from_secs(8),
+            trust_forwarded_for: false,
+            web: None,
+        }
+    }
+
+    /// Reads [`Config::VARS`] and the shared identity variables.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let key_error = |name: &str| {
+            let name = name.to_string();
+            move |e: campus_shared::identity::KeyError| ConfigError {
+                name: name.clone(),
+                problem: e.to_string(),
+            }
+        };
+        let signing_key = match (var("CAMPUS_JWT_PRIVATE_KEY"), var("CAMPUS_JWT_PRIVATE_KEY_FILE")) {
+            (Some(pem), _) => {
+                SigningKey::from_private_pem(&pem).map_err(key_error("CAMPUS_JWT_PRIVATE_KEY"))?
+            }
+            (None, Some(file)) => {
+                let pem = std::fs::read_to_string(&file).map_err(|e| ConfigError {
+                    name: "CAMPUS_JWT_PRIVATE_KEY_FILE".into(),
+                    problem: e.to_string(),
+                })?;
+                SigningKey::from_private_pem(&pem).map_err(key_error("CAMPUS_JWT_PRIVATE_KEY_FILE"))?
+            }
+            (None, None) => {
+                SigningKey::load_or_generate(&config::data_dir()).map_err(key_error("CAMPUS_DATA_DIR"))?
+            }
+        };
+        let mut config = Self::new(signing_key, config::service_token_from_env()?);
+        let defaults = Upstreams::default();
+        config.listen_addr = parse_or("GATEWAY_LISTEN_ADDR", config.listen_addr)?;
+        config.upstreams = Upstreams {
+            account: var("ACCOUNT_ADDR").unwrap_or(defaults.account),
+            board: var("BOARD_ADDR").unwrap_or(defaults.board),
+            messaging: var("MESSAGING_ADDR").unwrap_or(defaults.messaging),
+            timetable: var("TIMETABLE_ADDR").unwrap_or(defaults.timetable),
+        };
+        config.issuer = var("CAMPUS_JWT_ISSUER").unwrap_or(config.issuer);
+        config.audience = var("CAMPUS_JWT_AUDIENCE").unwrap_or(config.audience);
+        if let Some(origins) = var("CAMPUS_ALLOWED_ORIGINS") {
+            config.allowed_origins = origins
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
+        config.secure_cookie = parse_or("GATEWAY_SECURE_COOKIE", config.secure_cookie)?;
+        config.max_body_bytes = parse_or("GATEWAY_MAX_BODY_BYTES", config.max_body_bytes)?;
+        config.concurrency_limit = parse_or("GATEWAY_CONCURRENCY_LIMIT", config.concurrency_limit)?;
+        config.auth_rate_per_minute = parse_or("GATEWAY_AUTH_RATE_PER_MINUTE", config.auth_rate_per_minute)?;
+        config.upstream_timeout =
+            seconds_or("GATEWAY_UPSTREAM_TIMEOUT_SECS", config.upstream_timeout.as_secs())?;
+        config.connect_timeout = Duration::from_millis(parse_or("GATEWAY_CONNECT_TIMEOUT_MS", 1000u64)?);
+        config.shutdown_timeout =
+            seconds_or("CAMPUS_SHUTDOWN_TIMEOUT_SECS", config.shutdown_timeout.as_secs())?;
+        config.trust_forwarded_for = parse_or("GATEWAY_TRUST_X_FORWARDED_FOR", config.trust_forwarded_for)?;
+        Ok(config)
+    }
+}
+
+/// A bound gateway, ready to serve.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<State>,
+    readiness: Arc<Readiness>,
+    health: tonic_health::server::HealthReporter,
+    health_names: Vec<(&'static str, String)>,
+    shutdown_timeout: Duration,
+}
+
+fn channel(url: &str, connect_timeout: Duration) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_string())?
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true)
+        .http2_adaptive_window(true)
+        .connect_lazy())
+}
+
+impl Application {
+    /// Binds the listener first (port 0 picks one), then builds everything else.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen_addr).await?;
+
+        let pool = prost_reflect::DescriptorPool::decode(campus_proto::FILE_DESCRIPTOR_SET)?;
+        let table = Arc::new(RouteTable::from_pool(&pool)?);
+        tracing::debug!(routes = table.len(), "HTTP routes from the google.api.http annotations");
+
+        let named = [
+            ("account", "campus.account.v1", &config.upstreams.account),
+            ("board", "campus.board.v1", &config.upstreams.board),
+            ("messaging", "campus.messaging.v1", &config.upstreams.messaging),
+            ("timetable", "campus.timetable.v1", &config.upstreams.timetable),
+        ];
+        let mut upstreams = HashMap::new();
+        let mut health_names = Vec::new();
+        for (name, package, url) in named {
+            let upstream = Upstream { name, channel: channel(url, config.connect_timeout)? };
+            for service in pool.services().filter(|s| s.package_name() == package) {
+                if !service.name().ends_with("InternalService") {
+                    health_names.push((name, service.full_name().to_string()));
+                }
+            }
+            upstreams.insert(package.to_string(), upstream);
+        }
+        let readiness = Arc::new(Readiness::new(upstreams.values().cloned().collect()));
+
+        let issuer = TokenIssuer::new(&config.signing_key, &config.issuer, &config.audience)?;
+        let verifier =
+            TokenVerifier::new(&config.signing_key.public_key_pem(), &config.issuer, &config.audience)?;
+        let auth = AuthApi::new(
+            upstreams["campus.account.v1"].channel.clone(),
+            issuer,
+            config.service_token.clone(),
+            AuthConfig {
+                allowed_origins: config.allowed_origins.clone(),
+                secure_cookie: config.secure_cookie,
+            },
+        );
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        health.set_serving::<AuthServiceServer<AuthApi>>().await;
+        let reflection = campus_shared::server::reflection_builder();
+        let local = tonic::service::Routes::new(AuthServiceServer::new(auth))
+            .add_service(health_service)
+            .add_service(reflection.build_v1()?)
+            .add_service(campus_shared::server::reflection_builder().build_v1alpha()?)
+            .prepare();
+
+        let dispatcher = Dispatcher::new(
+            upstreams,
+            local,
+            verifier,
+            RateLimiter::new(config.auth_rate_per_minute),
+            config.upstream_timeout,
+        );
+        let transcoder =
+            Transcoder::new(table, dispatcher.clone(), config.max_body_bytes, config.upstream_timeout);
+        let state = Arc::new(State {
+            dispatcher,
+            transcoder,
+            readiness: readiness.clone(),
+            in_flight: InFlight::new(config.concurrency_limit),
+            jwks: serde_json::to_vec(&config.signing_key.jwks())?.into(),
+            max_body: config.max_body_bytes,
+            trust_forwarded_for: config.trust_forwarded_for,
+            allowed_origins: config.allowed_origins.clone(),
+            web: config.web.clone(),
+        });
+        Ok(Self {
+            listener,
+            state,
+            readiness,
+            health,
+            health_names,
+            shutdown_timeout: config.shutdown_timeout,
+        })
+    }
+
+    /// The bound address (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and gives open connections
+    /// the shutdown timeout to finish their requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let watcher =
+            tokio::spawn(self.readiness.clone().watch(self.health.clone(), self.health_names.clone()));
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder.http2().adaptive_window(true).max_concurrent_streams(1024);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let cors = cors_layer(&self.state.allowed_origins);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(pair) => pair,
+                        Err(e) => {
+                            // Out of file descriptors and the like: back off instead of spinning.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let service = ServiceBuilder::new()
+                        .layer(cors.clone())
+                        .service(GatewayService::new(self.state.clone(), peer));
+                    let service = hyper_util::service::TowerToHyperService::new(service);
+                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let connection = graceful.watch(connection.into_owned());
+                    tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        watcher.abort();
+        drop(self.listener);
+        if tokio::time::timeout(self.shutdown_timeout, graceful.shutdown()).await.is_err() {
+            tracing::warn!("shutdown timeout reached with connections still open");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,687 @@
+//! HTTP/JSON ↔ gRPC transcoding driven by the route table: the request message is built
+//! from the path variables, the query string and the body (proto3 JSON mapping via
+//! prost-reflect), sent through the [`Dispatcher`] like any gRPC call, and the answer is
+//! rendered back as JSON — or raw bytes for `google.api.HttpBody`, 204 for `Empty`, and
+//! newline-delimited JSON for server streams.
+
+use std::convert::Infallible;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use prost_reflect::{
+    DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage,
+    SerializeOptions, Value,
+};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::{Code, Status};
+
+use crate::Body;
+use crate::errors::{error_json, gateway_error, status_response};
+use crate::limits::ClientIp;
+use crate::proxy::Dispatcher;
+use crate::routes::{Binding, BodyRule, Match, RouteTable, Rpc, resolve_field_path};
+
+const HTTP_BODY: &str = "google.api.HttpBody";
+const EMPTY: &str = "google.protobuf.Empty";
+
+/// Request headers passed to the services as gRPC metadata (the in-process AuthApi reads
+/// the cookie, origin and client address; everyone gets the token and trace context).
+const FORWARDED_HEADERS: &[&str] =
+    &["authorization", "cookie", "origin", "x-forwarded-for", "x-request-id", "traceparent", "tracestate"];
+
+/// The caller's `user-agent`, carried past tonic's client (which replaces that header) so
+/// the dispatcher can restore it for the services.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientUserAgent(pub(crate) HeaderValue);
+
+/// A field problem found while building the request message.
+#[derive(Debug)]
+struct Violation {
+    field: String,
+    description: String,
+}
+
+fn violation(field: impl Into<String>, description: impl Into<String>) -> Violation {
+    Violation { field: field.into(), description: description.into() }
+}
+
+/// The transcoder: the route table and the dispatcher it sends calls through.
+#[derive(Debug, Clone)]
+pub(crate) struct Transcoder {
+    table: Arc<RouteTable>,
+    dispatcher: Dispatcher,
+    max_body: usize,
+    timeout: Duration,
+}
+
+impl Transcoder {
+    pub(crate) fn new(
+        table: Arc<RouteTable>,
+        dispatcher: Dispatcher,
+        max_body: usize,
+        timeout: Duration,
+    ) -> Self {
+        Self { table, dispatcher, max_body, timeout }
+    }
+
+    /// True when some route serves `path` (with any method).
+    pub(crate) fn has_path(&self, path: &str) -> bool {
+        !matches!(self.table.find(&http::Method::GET, path), Match::NotFound)
+    }
+
+    /// Answers one HTTP request.
+    pub(crate) async fn handle<B>(&self, request: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = request.into_parts();
+        let (rpc, bindings) = match self.table.find(&parts.method, parts.uri.path()) {
+            Match::Found(rpc, bindings) => (rpc.clone(), bindings),
+            Match::MethodNotAllowed(allowed) => {
+                let mut response =
+                    gateway_error(StatusCode::METHOD_NOT_ALLOWED, Code::Unimplemented, "method not allowed");
+                let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+                if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
+                return response;
+            }
+            Match::NotFound => return gateway_error(StatusCode::NOT_FOUND, Code::NotFound, "no such route"),
+        };
+
+        let too_large = || {
+            gateway_error(StatusCode::PAYLOAD_TOO_LARGE, Code::ResourceExhausted, "request body too large")
+        };
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body as u64) {
+            return too_large();
+        }
+        let bytes = match Limited::new(body, self.max_body).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(),
+            Err(_) => {
+                return gateway_error(
+                    StatusCode::BAD_REQUEST,
+                    Code::InvalidArgument,
+                    "could not read the body",
+                );
+            }
+        };
+
+        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let message = match build_message(&rpc, bindings, parts.uri.query(), content_type, bytes) {
+            Ok(message) => message,
+            Err(violations) => return status_response(&invalid_argument(violations)),
+        };
+
+        let mut call = tonic::Request::new(message);
+        copy_metadata(&parts.headers, call.metadata_mut());
+        call.set_timeout(self.timeout);
+        if let Some(ip) = parts.extensions.get::<ClientIp>() {
+            call.extensions_mut().insert(*ip);
+        }
+        if let Some(agent) = parts.headers.get(header::USER_AGENT) {
+            call.extensions_mut().insert(ClientUserAgent(agent.clone()));
+        }
+        let Ok(path) = PathAndQuery::from_str(&rpc.grpc_path) else {
+            return status_response(&Status::internal("bad route"));
+        };
+        let limit = self.max_body + 64 * 1024;
+        let mut grpc = tonic::client::Grpc::new(self.dispatcher.clone())
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
+        if grpc.ready().await.is_err() {
+            return status_response(&Status::unavailable("gateway not ready"));
+        }
+        let codec = DynamicCodec { output: rpc.method.output() };
+        if rpc.method.is_server_streaming() {
+            match grpc.server_streaming(call, path, codec).await {
+                Ok(response) => stream_response(response),
+                Err(status) => status_response(&status),
+            }
+        } else {
+            match grpc.unary(call, path, codec).await {
+                Ok(response) => unary_response(&rpc, response),
+                Err(status) => status_response(&status),
+            }
+        }
+    }
+}
+
+fn invalid_argument(violations: Vec<Violation>) -> Status {
+    let mut v = campus_shared::error::Violations::new();
+    for item in violations {
+        v.add(item.field, item.description);
+    }
+    match v.finish() {
+        Err(e) => e.into(),
+        Ok(()) => Status::invalid_argument("invalid request"),
+    }
+}
+
+fn copy_metadata(headers: &HeaderMap, metadata: &mut MetadataMap) {
+    for name in FORWARDED_HEADERS {
+        for value in headers.get_all(*name) {
+            if let (Ok(key), Ok(value)) =
+                (MetadataKey::from_bytes(name.as_bytes()), MetadataValue::try_from(value.as_bytes()))
+            {
+                metadata.append(key, value);
+            }
+        }
+    }
+}
+
+/// Builds the request message: the body first, then query parameters (when the body is not
+/// the whole message), then path variables, which win.
+fn build_message(
+    rpc: &Rpc,
+    bindings: Vec<Binding>,
+    query: Option<&str>,
+    content_type: Option<&str>,
+    body: Bytes,
+) -> Result<DynamicMessage, Vec<Violation>> {
+    let input = rpc.method.input();
+    let mut message = DynamicMessage::new(input.clone());
+    let mut violations = Vec::new();
+    match &rpc.body {
+        BodyRule::None => {}
+        BodyRule::Whole => {
+            if !body.iter().all(u8::is_ascii_whitespace) {
+                message = parse_json_body(&input, &body)?;
+            }
+        }
+        BodyRule::Field(field) => set_body_field(&mut message, field, content_type, body)?,
+    }
+    if !matches!(rpc.body, BodyRule::Whole)
+        && let Some(query) = query
+    {
+        let body_field = match &rpc.body {
+            BodyRule::Field(f) => Some(f.number()),
+            _ => None,
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = form_decode(key);
+            let raw = form_decode(raw);
+            let path = match resolve_field_path(&input, &key) {
+                Ok(path) if path.first().map(|f| f.number()) != body_field => path,
+                _ => {
+                    violations.push(violation(key, "unknown query parameter"));
+                    continue;
+                }
+            };
+            if let Err(v) = set_from_text(&mut message, &path, &raw) {
+                violations.push(v);
+            }
+        }
+    }
+    for binding in bindings {
+        if let Err(v) = set_from_text(&mut message, &binding.field_path, &binding.value) {
+            violations.push(v);
+        }
+    }
+    if violations.is_empty() { Ok(message) } else { Err(violations) }
+}
+
+/// The lowerCamelCase JSON path of a field path, for violations.
+fn json_path(path: &[FieldDescriptor]) -> String {
+    path.iter().map(|f| f.json_name()).collect::<Vec<_>>().join(".")
+}
+
+/// Sets a (possibly nested, possibly repeated) field from path or query text.
+fn set_from_text(message: &mut DynamicMessage, path: &[FieldDescriptor], raw: &str) -> Result<(), Violation> {
+    let Some((last, parents)) = path.split_last() else { return Ok(()) };
+    let value = parse_text(last, raw).map_err(|d| violation(json_path(path), d))?;
+    let mut target = message;
+    for parent in parents {
+        target = match target.get_field_mut(parent).as_message_mut() {
+            Some(m) => m,
+            None => return Err(violation(json_path(path), "not a message field")),
+        };
+    }
+    if last.is_list() {
+        if let Some(list) = target.get_field_mut(last).as_list_mut() {
+            list.push(value);
+        }
+    } else {
+        target.set_field(last, value);
+    }
+    Ok(())
+}
+
+/// Parses one path or query value by the field's type: int64 as a decimal string, enums by
+/// name (or number), bools as true/false, well-known message types from their JSON text.
+fn parse_text(field: &FieldDescriptor, raw: &str) -> Result<Value, String> {
+    fn number<T: FromStr>(raw: &str, what: &str) -> Result<T, String> {
+        raw.trim().parse().map_err(|_| format!("must be {what}"))
+    }
+    Ok(match field.kind() {
+        Kind::Double => Value::F64(number(raw, "a number")?),
+        Kind::Float => Value::F32(number(raw, "a number")?),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(number(raw, "a 32-bit integer")?),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(number(raw, "a 64-bit integer")?),
+        Kind::Uint32 | Kind::Fixed32 => Value::U32(number(raw, "an unsigned 32-bit integer")?),
+        Kind::Uint64 | Kind::Fixed64 => Value::U64(number(raw, "an unsigned 64-bit integer")?),
+        Kind::Bool => match raw {
+            "true" | "1" => Value::Bool(true),
+            "false" | "0" => Value::Bool(false),
+            _ => return Err("must be true or false".into()),
+        },
+        Kind::String => Value::String(raw.to_string()),
+        Kind::Bytes => {
+            use base64::Engine;
+            use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+            let bytes = STANDARD
+                .decode(raw)
+                .or_else(|_| URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')))
+                .map_err(|_| "must be base64".to_string())?;
+            Value::Bytes(bytes.into())
+        }
+        Kind::Enum(e) => {
+            let by_name = e.get_value_by_name(raw).map(|v| v.number());
+            let by_number = raw.parse::<i32>().ok().filter(|n| e.get_value(*n).is_some());
+            let number = by_name.or(by_number).ok_or_else(|| {
+                let names: Vec<String> = e.values().map(|v| v.name().to_string()).collect();
+                format!("must be one of {}", names.join(", "))
+            })?;
+            Value::EnumNumber(number)
+        }
+        Kind::Message(m) => {
+            // Timestamps, durations and wrappers have a JSON text form; a bare word is read
+            // as a JSON string.
+            let json = serde_json::from_str::<serde_json::Value>(raw)
+                .unwrap_or_else(|_| serde_json::Value::String(raw.to_string()));
+            let message = DynamicMessage::deserialize(m.clone(), json)
+                .map_err(|e| format!("must be a {}: {}", m.full_name(), strip_position(&e.to_string())))?;
+            Value::Message(message)
+        }
+    })
+}
+
+/// `body: "<field>"`: raw bytes into an HttpBody field, otherwise that field's JSON.
+fn set_body_field(
+    message: &mut DynamicMessage,
+    field: &FieldDescriptor,
+    content_type: Option<&str>,
+    body: Bytes,
+) -> Result<(), Vec<Violation>> {
+    if let Kind::Message(m) = field.kind()
+        && m.full_name() == HTTP_BODY
+        && !field.is_list()
+    {
+        let mut http_body = DynamicMessage::new(m.clone());
+        http_body.set_field_by_name("content_type", Value::String(content_type.unwrap_or_default().into()));
+        http_body.set_field_by_name("data", Value::Bytes(body));
+        message.set_field(field, Value::Message(http_body));
+        return Ok(());
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    // Parsed to a value first so the body cannot smuggle in sibling fields.
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| vec![violation(field.json_name(), format!("malformed JSON: {e}"))])?;
+    let mut wrapper = serde_json::Map::new();
+    wrapper.insert(field.json_name().to_string(), value);
+    let parsed = parse_json_value(&message.descriptor(), serde_json::Value::Object(wrapper))?;
+    message.set_field(field, parsed.get_field(field).into_owned());
+    Ok(())
+}
+
+fn deserialize_options() -> DeserializeOptions {
+    DeserializeOptions::new().deny_unknown_fields(true)
+}
+
+/// The whole body as the request message; on failure, says which field is wrong.
+fn parse_json_body(input: &MessageDescriptor, body: &[u8]) -> Result<DynamicMessage, Vec<Violation>> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    match DynamicMessage::deserialize_with_options(input.clone(), &mut deserializer, &deserialize_options())
+        .and_then(|m| deserializer.end().map(|()| m))
+    {
+        Ok(message) => Ok(message),
+        Err(_) => {
+            let value: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|e| vec![violation("body", format!("malformed JSON: {e}"))])?;
+            parse_json_value(input, value)
+        }
+    }
+}
+
+fn parse_json_value(
+    input: &MessageDescriptor,
+    value: serde_json::Value,
+) -> Result<DynamicMessage, Vec<Violation>> {
+    match DynamicMessage::deserialize_with_options(input.clone(), &value, &deserialize_options()) {
+        Ok(message) => Ok(message),
+        Err(e) => {
+            let mut found = Vec::new();
+            diagnose(input, &value, "", &mut found);
+            if found.is_empty() {
+                found.push(violation("body", strip_position(&e.to_string())));
+            }
+            Err(found)
+        }
+    }
+}
+
+/// Finds the fields of a JSON object that do not fit the message, recursing into nested
+/// messages and lists of messages so the violation names the deepest path
+/// (`times[1].startMinute`).
+fn diagnose(desc: &MessageDescriptor, value: &serde_json::Value, prefix: &str, out: &mut Vec<Violation>) {
+    let serde_json::Value::Object(object) = value else {
+        let field = if prefix.is_empty() { "body" } else { prefix };
+        out.push(violation(field, "must be a JSON object"));
+        return;
+    };
+    for (key, item) in object {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let Some(field) = desc.get_field_by_json_name(key).or_else(|| desc.get_field_by_name(key)) else {
+            out.push(violation(path, "unknown field"));
+            continue;
+        };
+        let nested = match field.kind() {
+            Kind::Message(m) if !field.is_map() && !m.full_name().starts_with("google.protobuf.") => Some(m),
+            _ => None,
+        };
+        match (nested, item) {
+            (Some(m), serde_json::Value::Object(_)) if !field.is_list() => diagnose(&m, item, &path, out),
+            (Some(m), serde_json::Value::Array(items)) if field.is_list() => {
+                for (i, element) in items.iter().enumerate() {
+                    diagnose(&m, element, &format!("{path}[{i}]"), out);
+                }
+            }
+            _ => {
+                let mut single = serde_json::Map::new();
+                single.insert(key.clone(), item.clone());
+                let single = serde_json::Value::Object(single);
+                if let Err(e) =
+                    DynamicMessage::deserialize_with_options(desc.clone(), &single, &deserialize_options())
+                {
+                    out.push(violation(path, strip_position(&e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+/// serde_json appends " at line 1 column 9", which means nothing to an API client.
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` text (`+` is a space).
+fn form_decode(text: &str) -> String {
+    crate::routes::percent_decode(&text.replace('+', " "))
+}
+
+fn json_options() -> SerializeOptions {
+    // Defaults are written out (`likeCount: 0`, `nextPageToken: ""`) so clients need not
+    // know proto3's omission rule; unset message fields stay absent.
+    SerializeOptions::new().skip_default_fields(false)
+}
+
+fn to_json(message: &DynamicMessage) -> Result<Vec<u8>, Status> {
+    let mut out = Vec::with_capacity(256);
+    let mut serializer = serde_json::Serializer::new(&mut out);
+    message
+        .serialize_with_options(&mut serializer, &json_options())
+        .map_err(|_| Status::internal("could not encode the response"))?;
+    Ok(out)
+}
+
+fn unary_response(rpc: &Rpc, response: tonic::Response<DynamicMessage>) -> Response<Body> {
+    let (metadata, message, _) = response.into_parts();
+    let output = message.descriptor();
+    let default_status = if rpc.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = metadata
+        .get("x-http-code")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .filter(|code| code.is_success())
+        .unwrap_or(default_status);
+
+    let mut response = if output.full_name() == EMPTY {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response
+    } else if output.full_name() == HTTP_BODY {
+        http_body_response(&message)
+    } else {
+        let json = match &rpc.response_body {
+            Some(field) => {
+                let value = to_json(&message).and_then(|bytes| {
+                    let mut object: serde_json::Value = serde_json::from_slice(&bytes)
+                        .map_err(|_| Status::internal("could not encode the response"))?;
+                    serde_json::to_vec(&object[field.json_name()].take())
+                        .map_err(|_| Status::internal("could not encode the response"))
+                });
+                value
+            }
+            None => to_json(&message),
+        };
+        match json {
+            Ok(bytes) => {
+                let mut response = Response::new(Body::new(Full::new(Bytes::from(bytes))));
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response
+            }
+            Err(status) => return status_response(&status),
+        }
+    };
+    if response.status() != StatusCode::NO_CONTENT {
+        *response.status_mut() = status;
+    }
+    // The auth service sets its cookie (and `no-store` on sessions) as response metadata.
+    for name in [header::SET_COOKIE, header::CACHE_CONTROL] {
+        for value in metadata.get_all(name.as_str()) {
+            if let Ok(value) = HeaderValue::from_bytes(value.as_encoded_bytes()) {
+                response.headers_mut().append(name.clone(), value);
+            }
+        }
+    }
+    response
+}
+
+/// A `google.api.HttpBody` answer goes out as its bytes with its content type.
+fn http_body_response(message: &DynamicMessage) -> Response<Body> {
+    let content_type = message
+        .get_field_by_name("content_type")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let data = message.get_field_by_name("data").and_then(|v| v.as_bytes().cloned()).unwrap_or_default();
+    let mut response = Response::new(Body::new(Full::new(data)));
+    let content_type = HeaderValue::from_str(&content_type)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    response.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    response
+}
+
+/// A server stream as newline-delimited JSON; an error after the first message arrives as a
+/// last line `{"error": {code, message, details}}` (the status line is already sent).
+fn stream_response(response: tonic::Response<tonic::Streaming<DynamicMessage>>) -> Response<Body> {
+    let stream = response.into_inner().map(|item| {
+        let mut line = match item {
+            Ok(message) => to_json(&message).unwrap_or_else(|status| error_line(&status)),
+            Err(status) => error_line(&status),
+        };
+        line.push(b'\n');
+        Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(line)))
+    });
+    let mut response = Response::new(Body::new(StreamBody::new(stream)));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    response
+}
+
+fn error_line(status: &Status) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({"error": error_json(status)})).unwrap_or_default()
+}
+
+/// A tonic codec for messages known only at run time.
+#[derive(Debug, Clone)]
+struct DynamicCodec {
+    output: MessageDescriptor,
+}
+
+#[derive(Debug)]
+struct DynamicEncoder;
+
+#[derive(Debug)]
+struct DynamicDecoder(MessageDescriptor);
+
+impl Codec for DynamicCodec {
+    type Encode = DynamicMessage;
+    type Decode = DynamicMessage;
+    type Encoder = DynamicEncoder;
+    type Decoder = DynamicDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        DynamicEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        DynamicDecoder(self.output.clone())
+    }
+}
+
+impl Encoder for DynamicEncoder {
+    type Item = DynamicMessage;
+    type Error = Status;
+
+    fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
+        prost::Message::encode(&item, dst).map_err(|_| Status::internal("could not encode the request"))
+    }
+}
+
+impl Decoder for DynamicDecoder {
+    type Item = DynamicMessage;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
+        DynamicMessage::decode(self.0.clone(), src)
+            .map(Some)
+            .map_err(|_| Status::internal("could not decode the response"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::RouteTable;
+    use prost_reflect::DescriptorPool;
+
+    fn rpc(method: http::Method, path: &str) -> (Arc<Rpc>, Vec<Binding>) {
+        let pool = DescriptorPool::decode(campus_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let table = RouteTable::from_pool(&pool).unwrap();
+        match table.find(&method, path) {
+            Match::Found(rpc, bindings) => (rpc.clone(), bindings),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn build(
+        method: http::Method,
+        path: &str,
+        query: Option<&str>,
+        body: &str,
+    ) -> Result<serde_json::Value, Vec<Violation>> {
+        let (rpc, bindings) = rpc(method, path);
+        let message =
+            build_message(&rpc, bindings, query, Some("application/json"), Bytes::from(body.to_string()))?;
+        Ok(serde_json::from_slice(&to_json(&message).unwrap()).unwrap())
+    }
+
+    #[test]
+    fn path_variables_override_the_body() {
+        let json =
+            build(http::Method::POST, "/v1/boards/12/posts", None, r#"{"title": "t", "boardId": "99"}"#)
+                .unwrap();
+        assert_eq!(json["boardId"], "12");
+        assert_eq!(json["title"], "t");
+    }
+
+    #[test]
+    fn query_parameters_fill_the_rest_in_both_spellings() {
+        let json = build(
+            http::Method::GET,
+            "/v1/boards/3/posts",
+            Some("page_size=5&pageToken=abc&query=%ED%95%9C+x"),
+            "",
+        )
+        .unwrap();
+        assert_eq!(json["boardId"], "3");
+        assert_eq!(json["pageSize"], 5);
+        assert_eq!(json["pageToken"], "abc");
+        assert_eq!(json["query"], "한 x");
+    }
+
+    #[test]
+    fn enums_by_name_or_number() {
+        let json =
+            build(http::Method::GET, "/v1/lectures", Some("semester=SEMESTER_FALL&year=2025"), "").unwrap();
+        assert_eq!(json["semester"], "SEMESTER_FALL");
+        let json = build(http::Method::GET, "/v1/lectures", Some("semester=3"), "").unwrap();
+        assert_eq!(json["semester"], "SEMESTER_FALL");
+        let errors = build(http::Method::GET, "/v1/lectures", Some("semester=AUTUMN"), "").unwrap_err();
+        assert_eq!(errors[0].field, "semester");
+    }
+
+    #[test]
+    fn bad_path_values_and_unknown_parameters_are_violations() {
+        let errors = build(http::Method::GET, "/v1/posts/abc", None, "").unwrap_err();
+        assert_eq!(errors[0].field, "id");
+        let errors = build(http::Method::GET, "/v1/boards/1/posts", Some("pagesize=3"), "").unwrap_err();
+        assert_eq!(errors[0].field, "pagesize");
+    }
+
+    #[test]
+    fn body_errors_name_the_field() {
+        let errors = build(http::Method::POST, "/v1/boards/1/posts", None, r#"{"title": 5}"#).unwrap_err();
+        assert_eq!(errors[0].field, "title");
+        let errors = build(http::Method::POST, "/v1/boards/1/posts", None, r#"{"bogus": 1}"#).unwrap_err();
+        assert_eq!(errors[0].field, "bogus");
+        assert_eq!(errors[0].description, "unknown field");
+        let errors = build(http::Method::POST, "/v1/boards/1/posts", None, r#"{"title": "#).unwrap_err();
+        assert_eq!(errors[0].field, "body");
+        let errors = build(http::Method::POST, "/v1/boards/1/posts", None, r#"[1]"#).unwrap_err();
+        assert_eq!(errors[0].field, "body");
+    }
+
+    #[test]
+    fn int64_accepts_strings_and_numbers() {
+        for body in [r#"{"postId": "5", "content": "x"}"#, r#"{"postId": 5, "content": "x"}"#] {
+            let json = build(http::Method::POST, "/v1/conversations", None, body).unwrap();
+            assert_eq!(json["postId"], "5");
+        }
+    }
+
+    #[test]
+    fn http_body_fields_take_the_raw_bytes() {
+        let (rpc, bindings) = rpc(http::Method::POST, "/v1/posts/7/photos");
+        let message =
+            build_message(&rpc, bindings, None, Some("image/png"), Bytes::from_static(b"\x89PNG")).unwrap();
+        let photo = message.get_field_by_name("photo").unwrap();
+        let photo = photo.as_message().unwrap();
+        assert_eq!(photo.get_field_by_name("content_type").unwrap().as_str(), Some("image/png"));
+        assert_eq!(photo.get_field_by_name("data").unwrap().as_bytes().unwrap().as_ref(), b"\x89PNG");
+    }
+}

@@ -1,0 +1,141 @@
+//! Starting the service and the small steps every test repeats.
+
+use campus_account::{Application, Config};
+use campus_proto::account::v1::account_internal_service_client::AccountInternalServiceClient;
+use campus_proto::account::v1::account_service_client::AccountServiceClient;
+use campus_proto::account::v1::*;
+use campus_shared::db::Backend;
+use campus_shared::testing::{TestDatabase, TestIdentity, channel};
+use campus_shared::{Caller, Role};
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt;
+
+/// The password every test user signs up with.
+pub(crate) const PASSWORD: &str = "correct horse 1";
+
+pub(crate) struct TestApp {
+    pub(crate) identity: TestIdentity,
+    pub(crate) db: TestDatabase,
+    pub(crate) public: AccountServiceClient<Channel>,
+    pub(crate) internal: AccountInternalServiceClient<Channel>,
+    pub(crate) pool: sqlx::AnyPool,
+}
+
+pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts the service with a tweaked configuration.
+pub(crate) async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDatabase::new(backend).await;
+    let identity = TestIdentity::new();
+    let mut config = Config::new(identity.service_config(&db));
+    tweak(&mut config);
+    let app = Application::build(config).await.expect("build the account service");
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("connect to the test database");
+    TestApp {
+        public: AccountServiceClient::new(channel(addr)),
+        internal: AccountInternalServiceClient::new(channel(addr)),
+        identity,
+        db,
+        pool,
+    }
+}
+
+impl TestApp {
+    /// A request with the service credential.
+    pub(crate) fn svc<T>(&self, message: T) -> Request<T> {
+        self.identity.service_request(message, None)
+    }
+
+    /// A request with a user's access token.
+    pub(crate) fn as_user<T>(&self, message: T, user: &User) -> Request<T> {
+        self.identity.request(message, user.id, user.school_id)
+    }
+
+    pub(crate) fn as_admin<T>(&self, message: T) -> Request<T> {
+        let caller = Caller { user_id: 1, school_id: 0, role: Role::Admin, nickname: "admin".into() };
+        let mut request = Request::new(message);
+        request.metadata_mut().insert("authorization", self.identity.bearer_for(&caller).parse().unwrap());
+        request
+    }
+
+    pub(crate) async fn create_school(&self, name: &str, domain: &str) -> School {
+        let request = CreateSchoolRequest { name: name.into(), email_domain: domain.into() };
+        self.public.clone().create_school(self.as_admin(request)).await.expect("create school").into_inner()
+    }
+
+    /// Signs up `login` at `school` with [`PASSWORD`], nickname = login id.
+    pub(crate) async fn signup(&self, school: &School, login: &str) -> User {
+        self.try_signup(signup_request(school, login)).await.expect("sign up")
+    }
+
+    pub(crate) async fn try_signup(&self, request: CreateUserRequest) -> Result<User, Status> {
+        self.internal.clone().create_user(self.svc(request)).await.map(|r| r.into_inner())
+    }
+
+    pub(crate) async fn login(&self, login: &str, password: &str) -> Result<User, Status> {
+        let request = VerifyPasswordRequest { login_id: login.into(), password: password.into() };
+        let response = self.internal.clone().verify_password(self.svc(request)).await?;
+        Ok(response.into_inner().user.expect("user"))
+    }
+
+    pub(crate) async fn session(&self, user: &User) -> String {
+        let request = CreateSessionRequest { user_id: user.id };
+        self.internal.clone().create_session(self.svc(request)).await.expect("create session").into_inner().refresh_token
+    }
+
+    pub(crate) async fn rotate(&self, token: &str) -> Result<RotateSessionResponse, Status> {
+        let request = RotateSessionRequest { refresh_token: token.into() };
+        self.internal.clone().rotate_session(self.svc(request)).await.map(|r| r.into_inner())
+    }
+
+    pub(crate) async fn are_friends(&self, a: &User, b: &User) -> bool {
+        let request = AreFriendsRequest { user_id: a.id, other_user_id: b.id };
+        self.internal.clone().are_friends(self.svc(request)).await.unwrap().into_inner().friends
+    }
+
+    /// One school with two students, `alice` and `bob`.
+    pub(crate) async fn school_with_two(&self) -> (School, User, User) {
+        let school = self.create_school("Yonsei University", "yonsei.ac.kr").await;
+        let alice = self.signup(&school, "alice").await;
+        let bob = self.signup(&school, "bob_1").await;
+        (school, alice, bob)
+    }
+}
+
+pub(crate) fn signup_request(school: &School, login: &str) -> CreateUserRequest {
+    CreateUserRequest {
+        login_id: login.into(),
+        password: PASSWORD.into(),
+        nickname: login.into(),
+        email: format!("{login}@{}", school.email_domain),
+        school_id: school.id,
+    }
+}
+
+/// The `ErrorInfo.reason` of a status.
+pub(crate) fn reason(status: &Status) -> String {
+    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
+}
+
+/// The fields named by a status's `BadRequest` details.
+pub(crate) fn fields(status: &Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// Asserts a status's code and reason.
+#[track_caller]
+pub(crate) fn assert_status(result: Result<impl std::fmt::Debug, Status>, code: Code, expected_reason: &str) -> Status {
+    let status = result.expect_err("expected an error");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert_eq!(reason(&status), expected_reason, "{status:?}");
+    status
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the real account service on port 0, once per backend, over a socket.
+
+mod friends;
+mod helpers;
+mod schools;
+mod sessions;
+mod users;

@@ -1,0 +1,228 @@
+use argon2::{Algorithm, Params, PasswordHash};
+use campus_proto::account::v1::*;
+use campus_shared::testing::backends;
+use campus_shared::Caller;
+use tonic::{Code, Request};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn signup_reports_every_bad_field_at_once() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let school = app.create_school("Yonsei", "yonsei.ac.kr").await;
+        let request = CreateUserRequest {
+            login_id: "ab".into(),
+            password: "short".into(),
+            nickname: " padded".into(),
+            email: "not-an-email".into(),
+            school_id: school.id,
+        };
+        let status = assert_status(app.try_signup(request).await, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_eq!(fields(&status), ["loginId", "password", "nickname", "email"], "{backend:?}");
+
+        let too_long = CreateUserRequest {
+            login_id: "a".repeat(21),
+            password: format!("a1{}", "b".repeat(63)),
+            nickname: "가".repeat(21),
+            ..signup_request(&school, "carol")
+        };
+        let status = assert_status(app.try_signup(too_long).await, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_eq!(fields(&status), ["loginId", "password", "nickname"]);
+
+        let letters_only = CreateUserRequest { password: "onlyletters".into(), ..signup_request(&school, "carol") };
+        assert_eq!(fields(&app.try_signup(letters_only).await.unwrap_err()), ["password"]);
+
+        let wrong_domain = CreateUserRequest { email: "carol@korea.ac.kr".into(), ..signup_request(&school, "carol") };
+        let status = assert_status(app.try_signup(wrong_domain).await, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_eq!(fields(&status), ["email"]);
+        assert!(status.message().contains("yonsei.ac.kr"), "{status:?}");
+
+        let no_school = CreateUserRequest { school_id: school.id + 1, ..signup_request(&school, "carol") };
+        assert_eq!(fields(&app.try_signup(no_school).await.unwrap_err()), ["schoolId"]);
+
+        let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM user_account").fetch_one(&app.pool).await.unwrap();
+        assert_eq!(count.0, 0, "nothing was written");
+    }
+}
+
+#[tokio::test]
+async fn login_ids_emails_and_nicknames_are_unique() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let school = app.create_school("Yonsei", "yonsei.ac.kr").await;
+        let alice = app.signup(&school, "Alice").await;
+        assert_eq!(alice.login_id, "alice", "login ids are lower-cased");
+        assert_eq!(alice.role, Role::User as i32);
+        assert_eq!(alice.school_id, school.id);
+
+        let same_login = CreateUserRequest {
+            login_id: "ALICE".into(),
+            nickname: "other".into(),
+            email: "other@yonsei.ac.kr".into(),
+            ..signup_request(&school, "x")
+        };
+        assert_status(app.try_signup(same_login).await, Code::AlreadyExists, "LOGIN_ID_TAKEN");
+        let same_email = CreateUserRequest { email: "ALICE@yonsei.ac.kr".into(), ..signup_request(&school, "carol") };
+        assert_status(app.try_signup(same_email).await, Code::AlreadyExists, "EMAIL_TAKEN");
+        let same_nickname = CreateUserRequest { nickname: "Alice".into(), ..signup_request(&school, "carol") };
+        assert_status(app.try_signup(same_nickname).await, Code::AlreadyExists, "NICKNAME_TAKEN");
+    }
+}
+
+#[tokio::test]
+async fn passwords_are_stored_as_argon2id_at_or_above_the_owasp_floor() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let (_, alice, _) = app.school_with_two().await;
+        let (stored,): (String,) = sqlx::query_as("SELECT password_hash FROM user_account WHERE id = $1")
+            .bind(alice.id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert!(!stored.contains(PASSWORD));
+        let hash = PasswordHash::new(&stored).expect("a PHC string");
+        assert_eq!(Algorithm::try_from(hash.algorithm.as_str()).unwrap(), Algorithm::Argon2id);
+        let params = Params::try_from(&hash).unwrap();
+        assert!(params.m_cost() >= 19456 && params.t_cost() >= 2 && params.p_cost() >= 1, "{stored}");
+    }
+}
+
+#[tokio::test]
+async fn the_caller_reads_and_updates_their_profile() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let (_, alice, bob) = app.school_with_two().await;
+        let mut client = app.public.clone();
+        let me = client.get_me(app.as_user(GetMeRequest {}, &alice)).await.unwrap().into_inner();
+        assert_eq!(me, alice);
+
+        let renamed = client
+            .update_me(app.as_user(UpdateMeRequest { nickname: "새내기".into() }, &alice))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(renamed.nickname, "새내기");
+        assert_eq!(client.get_me(app.as_user(GetMeRequest {}, &alice)).await.unwrap().into_inner().nickname, "새내기");
+
+        let taken = client.update_me(app.as_user(UpdateMeRequest { nickname: bob.nickname.clone() }, &alice)).await;
+        assert_status(taken, Code::AlreadyExists, "NICKNAME_TAKEN");
+        let bad = client.update_me(app.as_user(UpdateMeRequest { nickname: "x".into() }, &alice)).await;
+        assert_eq!(fields(&bad.unwrap_err()), ["nickname"]);
+    }
+}
+
+#[tokio::test]
+async fn profiles_are_visible_within_a_school_only() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let (_, alice, bob) = app.school_with_two().await;
+        let korea = app.create_school("Korea", "korea.ac.kr").await;
+        let carol = app.signup(&korea, "carol").await;
+        let mut client = app.public.clone();
+        let profile = client.get_user(app.as_user(GetUserRequest { id: bob.id }, &alice)).await.unwrap().into_inner();
+        assert_eq!(profile, UserProfile { id: bob.id, nickname: bob.nickname.clone(), school_id: bob.school_id });
+        let other_school = client.get_user(app.as_user(GetUserRequest { id: carol.id }, &alice)).await;
+        assert_status(other_school, Code::NotFound, "NOT_FOUND");
+        let unknown = client.get_user(app.as_user(GetUserRequest { id: 12345 }, &alice)).await;
+        assert_status(unknown, Code::NotFound, "NOT_FOUND");
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_account_is_gone_and_frees_its_names() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let (school, alice, bob) = app.school_with_two().await;
+        let token = app.session(&alice).await;
+        let mut client = app.public.clone();
+        let request = CreateFriendRequestRequest { login_id: bob.login_id.clone() };
+        client.create_friend_request(app.as_user(request, &alice)).await.unwrap();
+
+        client.delete_me(app.as_user(DeleteMeRequest {}, &alice)).await.unwrap();
+
+        assert_status(app.login("alice", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
+        assert_status(app.rotate(&token).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
+        assert_status(client.get_me(app.as_user(GetMeRequest {}, &alice)).await, Code::NotFound, "NOT_FOUND");
+        let profile = client.get_user(app.as_user(GetUserRequest { id: alice.id }, &bob)).await;
+        assert_status(profile, Code::NotFound, "NOT_FOUND");
+        let requests = client
+            .list_friend_requests(app.as_user(ListFriendRequestsRequest::default(), &bob))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(requests.friend_requests.is_empty(), "pending requests are removed");
+        let users = app.internal.clone().get_users(app.svc(GetUsersRequest { ids: vec![alice.id, bob.id] })).await;
+        assert_eq!(users.unwrap().into_inner().users.len(), 1);
+
+        let again = app.signup(&school, "alice").await;
+        assert_ne!(again.id, alice.id);
+        assert_eq!(app.login("alice", PASSWORD).await.unwrap().id, again.id);
+        assert_status(client.delete_me(app.as_user(DeleteMeRequest {}, &alice)).await, Code::NotFound, "NOT_FOUND");
+    }
+}
+
+#[tokio::test]
+async fn internal_rpcs_need_the_service_credential() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let (school, alice, _) = app.school_with_two().await;
+        let mut internal = app.internal.clone();
+        let bare = internal.create_user(Request::new(signup_request(&school, "carol"))).await;
+        assert_status(bare, Code::PermissionDenied, "SERVICE_ONLY");
+        let as_user = internal.create_user(app.as_user(signup_request(&school, "carol"), &alice)).await;
+        assert_status(as_user, Code::PermissionDenied, "SERVICE_ONLY");
+        let mut wrong = Request::new(VerifyPasswordRequest { login_id: "alice".into(), password: PASSWORD.into() });
+        wrong.metadata_mut().insert("x-campus-service-token", "guess".parse().unwrap());
+        assert_status(internal.verify_password(wrong).await, Code::PermissionDenied, "SERVICE_ONLY");
+    }
+}
+
+#[tokio::test]
+async fn forged_or_expired_tokens_are_unauthenticated() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let (_, alice, _) = app.school_with_two().await;
+        let caller = Caller { user_id: alice.id, school_id: alice.school_id, role: campus_shared::Role::User, nickname: "a".into() };
+        let stranger = campus_shared::testing::TestIdentity::new();
+        let expired = app.identity.issuer.issue_with(&caller, 1_600_000_000, std::time::Duration::from_secs(60)).unwrap();
+        let genuine = app.identity.issuer.issue(&caller).unwrap();
+        let (head, rest) = genuine.split_once('.').unwrap();
+        let tampered = format!("{head}.{}", rest.replacen(|c: char| c.is_ascii_alphanumeric(), "A", 1));
+        for bearer in [
+            stranger.bearer_for(&caller),
+            format!("Bearer {expired}"),
+            format!("Bearer {tampered}"),
+            "Bearer not.a.token".to_string(),
+        ] {
+            let mut request = Request::new(GetMeRequest {});
+            request.metadata_mut().insert("authorization", bearer.parse().unwrap());
+            let status = app.public.clone().get_me(request).await.unwrap_err();
+            assert_eq!(status.code(), Code::Unauthenticated, "{bearer}");
+        }
+        let anonymous = app.public.clone().get_me(Request::new(GetMeRequest {})).await;
+        assert_eq!(anonymous.unwrap_err().code(), Code::Unauthenticated);
+    }
+}
+
+#[tokio::test]
+async fn the_bootstrap_admin_is_created_once() {
+    for backend in backends() {
+        let admin = Some(("Root".to_string(), secrecy::SecretString::from("admin pass 1".to_string())));
+        let app = spawn_app_with(backend, |c| c.bootstrap_admin = admin.clone()).await;
+        let user = app.login("root", "admin pass 1").await.expect("the admin logs in");
+        assert_eq!(user.role, Role::Admin as i32);
+        assert_eq!(user.school_id, 0);
+        assert_eq!(user.email, "root@admin.campus.invalid");
+
+        // A restart (or a second replica) finds the admin and leaves it alone.
+        let mut config = campus_account::Config::new(app.identity.service_config(&app.db));
+        config.bootstrap_admin = admin.clone();
+        campus_account::Application::build(config).await.expect("a second start");
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM user_account WHERE login_id = 'root'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
+    }
+}

@@ -1,0 +1,361 @@
+//! The board's rules, free of I/O: input validation, how authors are shown (anonymous
+//! numbering), HOT/BEST thresholds and image sniffing.
+
+use campus_proto::board::v1::{Author, BoardCategory};
+use campus_shared::error::{Error, Result, Violations};
+
+/// How anonymous authors are shown.
+pub const ANONYMOUS: &str = "익명";
+/// The post's own author commenting anonymously.
+pub const ANONYMOUS_POST_AUTHOR: &str = "익명(글쓴이)";
+/// What a deleted comment that still has replies reads.
+pub const DELETED_COMMENT: &str = "삭제된 댓글입니다";
+/// Items with this many reports drop out of every list.
+pub const REPORTS_TO_HIDE: i64 = 5;
+/// Largest photo accepted, in bytes.
+pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
+/// Photos one post may carry.
+pub const MAX_PHOTOS_PER_POST: i64 = 20;
+
+/// Stable reasons of the board's errors.
+pub mod reason {
+    pub const BOARD_NAME_TAKEN: &str = "BOARD_NAME_TAKEN";
+    pub const NOT_OWNER: &str = "NOT_OWNER";
+    pub const CANNOT_LIKE_OWN_POST: &str = "CANNOT_LIKE_OWN_POST";
+    pub const CANNOT_LIKE_OWN_COMMENT: &str = "CANNOT_LIKE_OWN_COMMENT";
+    pub const ALREADY_LIKED: &str = "ALREADY_LIKED";
+    pub const CANNOT_SCRAP_OWN_POST: &str = "CANNOT_SCRAP_OWN_POST";
+    pub const ALREADY_SCRAPPED: &str = "ALREADY_SCRAPPED";
+    pub const CANNOT_REPORT_OWN_POST: &str = "CANNOT_REPORT_OWN_POST";
+    pub const CANNOT_REPORT_OWN_COMMENT: &str = "CANNOT_REPORT_OWN_COMMENT";
+    pub const ALREADY_REPORTED: &str = "ALREADY_REPORTED";
+    pub const PARENT_NOT_IN_POST: &str = "PARENT_NOT_IN_POST";
+    pub const UNSUPPORTED_IMAGE: &str = "UNSUPPORTED_IMAGE";
+    pub const PHOTO_TOO_LARGE: &str = "PHOTO_TOO_LARGE";
+    pub const TOO_MANY_PHOTOS: &str = "TOO_MANY_PHOTOS";
+}
+
+/// Checks that `value` is 1..=`max` characters (not bytes) and not only whitespace.
+fn check_text(v: &mut Violations, field: &str, value: &str, max: usize) {
+    let chars = value.chars().count();
+    if value.trim().is_empty() {
+        v.add(field, "must not be empty");
+    } else if chars > max {
+        v.add(field, format!("must be at most {max} characters (got {chars})"));
+    }
+}
+
+/// A new board, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBoard {
+    pub name: String,
+    pub description: String,
+    pub category: BoardCategory,
+    pub hot_disabled: bool,
+}
+
+impl NewBoard {
+    pub fn parse(name: &str, description: &str, category: i32, hot_disabled: bool) -> Result<Self> {
+        let mut v = Violations::new();
+        let name = name.trim();
+        check_text(&mut v, "name", name, 30);
+        let description = description.trim();
+        v.check(description.chars().count() <= 200, "description", "must be at most 200 characters");
+        let category = match BoardCategory::try_from(category) {
+            Ok(BoardCategory::Unspecified) | Err(_) => {
+                v.add("category", "must be one of the BOARD_CATEGORY_* values");
+                BoardCategory::Unspecified
+            }
+            Ok(c) => c,
+        };
+        v.finish()?;
+        Ok(Self { name: name.into(), description: description.into(), category, hot_disabled })
+    }
+}
+
+/// A post's title and content, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostText {
+    pub title: String,
+    pub content: String,
+}
+
+impl PostText {
+    pub fn parse(title: &str, content: &str) -> Result<Self> {
+        let mut v = Violations::new();
+        check_text(&mut v, "title", title.trim(), 100);
+        check_text(&mut v, "content", content, 10_000);
+        v.finish()?;
+        Ok(Self { title: title.trim().into(), content: content.into() })
+    }
+}
+
+/// The fields an update changes; at least one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostEdit {
+    pub title: Option<String>,
+    pub content: Option<String>,
+}
+
+impl PostEdit {
+    pub fn parse(title: Option<&str>, content: Option<&str>) -> Result<Self> {
+        let mut v = Violations::new();
+        if title.is_none() && content.is_none() {
+            v.add("title", "set title, content or both");
+        }
+        if let Some(t) = title {
+            check_text(&mut v, "title", t.trim(), 100);
+        }
+        if let Some(c) = content {
+            check_text(&mut v, "content", c, 10_000);
+        }
+        v.finish()?;
+        Ok(Self { title: title.map(|t| t.trim().to_string()), content: content.map(str::to_string) })
+    }
+}
+
+/// A comment's text: 1–300 characters.
+pub fn comment_content(content: &str) -> Result<String> {
+    let mut v = Violations::new();
+    check_text(&mut v, "content", content, 300);
+    v.finish()?;
+    Ok(content.into())
+}
+
+/// A report's reason: 1–200 characters.
+pub fn report_reason(reason: &str) -> Result<String> {
+    let mut v = Violations::new();
+    check_text(&mut v, "reason", reason.trim(), 200);
+    v.finish()?;
+    Ok(reason.trim().into())
+}
+
+/// A search term: 1–100 characters, turned into a case-insensitive `LIKE` pattern with `\`
+/// escaping `%`, `_` and `\` so they match literally.
+pub fn search_pattern(field: &str, query: &str) -> Result<String> {
+    let query = query.trim();
+    let mut v = Violations::new();
+    check_text(&mut v, field, query, 100);
+    v.finish()?;
+    let mut pattern = String::with_capacity(query.len() + 2);
+    pattern.push('%');
+    for c in query.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    Ok(pattern)
+}
+
+/// A positive resource id from a request.
+pub fn id(field: &str, value: i64) -> Result<i64> {
+    if value > 0 { Ok(value) } else { Err(Error::invalid(field, "must be a positive id")) }
+}
+
+/// How the author of a post is shown to `viewer`.
+pub fn post_author(author_id: i64, nickname: &str, anonymous: bool, viewer: i64) -> Author {
+    Author {
+        display_name: if anonymous { ANONYMOUS.into() } else { nickname.into() },
+        is_anonymous: anonymous,
+        is_me: author_id == viewer,
+        is_post_author: false,
+    }
+}
+
+/// What is known about a comment's author, to show it.
+#[derive(Debug, Clone, Copy)]
+pub struct CommentAuthor<'a> {
+    pub author_id: i64,
+    pub nickname: &'a str,
+    pub anonymous: bool,
+    pub anon_number: i64,
+    pub post_author_id: i64,
+    pub post_anonymous: bool,
+}
+
+/// How a comment's author is shown to `viewer`. The post's author commenting anonymously is
+/// "익명(글쓴이)"; other anonymous commenters "익명N". A named comment by the author of an
+/// anonymous post is not flagged as the post's author, which would unmask the post.
+pub fn comment_author(a: CommentAuthor<'_>, viewer: i64) -> Author {
+    let is_post_author = a.author_id == a.post_author_id;
+    let (display_name, flagged) = match (a.anonymous, is_post_author) {
+        (true, true) => (ANONYMOUS_POST_AUTHOR.to_string(), true),
+        (true, false) => (format!("{ANONYMOUS}{}", a.anon_number), false),
+        (false, _) => (a.nickname.to_string(), is_post_author && !a.post_anonymous),
+    };
+    Author { display_name, is_anonymous: a.anonymous, is_me: a.author_id == viewer, is_post_author: flagged }
+}
+
+/// The author of a deleted comment that stays as a placeholder: nobody in particular.
+pub fn deleted_author() -> Author {
+    Author { display_name: String::new(), is_anonymous: true, is_me: false, is_post_author: false }
+}
+
+/// Whether a commenter needs a number: anonymous and not the post's author.
+pub fn needs_anon_number(anonymous: bool, author_id: i64, post_author_id: i64) -> bool {
+    anonymous && author_id != post_author_id
+}
+
+/// HOT and BEST like thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    pub hot: i64,
+    pub best: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self { hot: 10, best: 100 }
+    }
+}
+
+/// The image type of `bytes`, told from their first bytes; the declared type is ignored.
+pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0xFF, 0xD8, 0xFF, ..] => Some("image/jpeg"),
+        [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some("image/png"),
+        [b'G', b'I', b'F', b'8', b'7' | b'9', b'a', ..] => Some("image/gif"),
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some("image/webp"),
+        _ => None,
+    }
+}
+
+/// Checks an uploaded photo and returns its content type.
+pub fn check_photo(bytes: &[u8]) -> Result<&'static str> {
+    if bytes.len() > MAX_PHOTO_BYTES {
+        return Err(invalid_with_reason(
+            reason::PHOTO_TOO_LARGE,
+            "photo",
+            format!("must be at most {MAX_PHOTO_BYTES} bytes"),
+        ));
+    }
+    sniff_image(bytes).ok_or_else(|| {
+        invalid_with_reason(reason::UNSUPPORTED_IMAGE, "photo", "must be a JPEG, PNG, WebP or GIF image")
+    })
+}
+
+/// INVALID_ARGUMENT with a field violation and a specific reason (the shared error type
+/// always says INVALID_ARGUMENT); carried through the shared type's pass-through variant.
+pub fn invalid_with_reason(reason: &'static str, field: &str, description: impl Into<String>) -> Error {
+    use tonic_types::{ErrorDetails, StatusExt};
+    let description = description.into();
+    let mut details = ErrorDetails::new();
+    details.add_bad_request_violation(field, description.clone());
+    details.set_error_info(
+        reason,
+        campus_shared::error::ERROR_DOMAIN,
+        std::collections::HashMap::<String, String>::new(),
+    );
+    Error::Upstream(tonic::Status::with_error_details(
+        tonic::Code::InvalidArgument,
+        format!("invalid request: {field}: {description}"),
+        details,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn author(author_id: i64, anonymous: bool, n: i64, post_anonymous: bool) -> CommentAuthor<'static> {
+        CommentAuthor {
+            author_id,
+            nickname: "nick",
+            anonymous,
+            anon_number: n,
+            post_author_id: 1,
+            post_anonymous,
+        }
+    }
+
+    #[test]
+    fn lengths_count_characters_not_bytes() {
+        let korean_100 = "가".repeat(100);
+        assert!(PostText::parse(&korean_100, "x").is_ok());
+        assert!(PostText::parse(&"가".repeat(101), "x").is_err());
+        assert!(PostText::parse("t", &"가".repeat(10_000)).is_ok());
+        assert!(PostText::parse("t", &"가".repeat(10_001)).is_err());
+        assert!(comment_content(&"가".repeat(300)).is_ok());
+        assert!(comment_content(&"가".repeat(301)).is_err());
+    }
+
+    #[test]
+    fn blank_text_is_refused_with_every_field_named() {
+        let Err(Error::InvalidArgument(v)) = PostText::parse("  ", "") else { panic!("expected invalid") };
+        let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["title", "content"]);
+    }
+
+    #[test]
+    fn an_edit_changes_something() {
+        assert!(PostEdit::parse(None, None).is_err());
+        assert_eq!(PostEdit::parse(Some(" a "), None).unwrap().title.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn boards_need_a_category() {
+        assert!(NewBoard::parse("자유게시판", "", 0, false).is_err());
+        assert!(NewBoard::parse("자유게시판", "", 99, false).is_err());
+        assert!(NewBoard::parse(&"가".repeat(31), "", 1, false).is_err());
+        assert_eq!(NewBoard::parse(" 자유 ", "", 1, false).unwrap().name, "자유");
+    }
+
+    #[test]
+    fn search_patterns_escape_wildcards() {
+        assert_eq!(search_pattern("query", "50%_Off\\").unwrap(), "%50\\%\\_off\\\\%");
+        assert!(search_pattern("query", " ").is_err());
+    }
+
+    #[test]
+    fn comment_authors_are_shown_as_everytime_does() {
+        assert_eq!(comment_author(author(1, true, 0, true), 9).display_name, "익명(글쓴이)");
+        assert!(comment_author(author(1, true, 0, true), 9).is_post_author);
+        assert_eq!(comment_author(author(2, true, 3, true), 9).display_name, "익명3");
+        assert!(!comment_author(author(2, true, 3, true), 9).is_post_author);
+        assert_eq!(comment_author(author(2, false, 0, true), 2).display_name, "nick");
+        assert!(comment_author(author(2, false, 0, true), 2).is_me);
+        // The author of an anonymous post commenting by name is not unmasked.
+        assert!(!comment_author(author(1, false, 0, true), 9).is_post_author);
+        assert!(comment_author(author(1, false, 0, false), 9).is_post_author);
+    }
+
+    #[test]
+    fn images_are_told_by_their_bytes() {
+        assert_eq!(sniff_image(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+        assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\nrest"), Some("image/png"));
+        assert_eq!(sniff_image(b"GIF89a.."), Some("image/gif"));
+        assert_eq!(sniff_image(b"GIF87a.."), Some("image/gif"));
+        assert_eq!(sniff_image(b"RIFF\x10\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(sniff_image(b"RIFF\x10\0\0\0WAVEfmt "), None);
+        assert_eq!(sniff_image(b"<svg></svg>"), None);
+        assert_eq!(sniff_image(b""), None);
+    }
+
+    proptest! {
+        #[test]
+        fn anonymous_names_never_carry_the_nickname(n in 1i64..1000, author_id in 2i64..100, viewer in 1i64..100) {
+            let shown = comment_author(author(author_id, true, n, true), viewer);
+            prop_assert_eq!(shown.display_name, format!("익명{n}"));
+            prop_assert!(shown.is_anonymous);
+        }
+
+        #[test]
+        fn search_patterns_only_have_escaped_wildcards(q in "[a-z%_\\\\가-힣]{1,30}") {
+            let pattern = search_pattern("query", &q).unwrap();
+            let inner: Vec<char> = pattern[1..pattern.len() - 1].chars().collect();
+            let mut i = 0;
+            while i < inner.len() {
+                if inner[i] == '\\' {
+                    prop_assert!(matches!(inner.get(i + 1), Some('%' | '_' | '\\')));
+                    i += 2;
+                } else {
+                    prop_assert!(inner[i] != '%' && inner[i] != '_');
+                    i += 1;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Builds the board service (database, migrations, photo store, gRPC server) and runs it.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+
+use campus_proto::board::v1::board_internal_service_server::BoardInternalServiceServer;
+use campus_proto::board::v1::board_service_server::BoardServiceServer;
+use campus_shared::config::{EnvVar, ServiceConfig, data_dir, parse_or, var};
+use campus_shared::db::{self, Migrations};
+use campus_shared::identity::{AuthInterceptor, ServiceInterceptor, TokenVerifier};
+use campus_shared::page::PageTokens;
+use campus_shared::server::GrpcServer;
+use secrecy::ExposeSecret;
+use sqlx::migrate::Migrator;
+use tonic::body::Body;
+use tonic::codegen::{BoxFuture, Service, http};
+use tonic::server::NamedService;
+use tonic::service::interceptor::InterceptedService;
+
+use crate::blob::Blobs;
+use crate::domain::{MAX_PHOTO_BYTES, Thresholds};
+
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Room for a 10 MiB photo plus the request's other fields and framing.
+const MAX_MESSAGE_BYTES: usize = MAX_PHOTO_BYTES + 1024 * 1024;
+
+/// The board service's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub service: ServiceConfig,
+    /// Likes that make a post HOT and BEST.
+    pub thresholds: Thresholds,
+    /// Where photos are stored: a directory, `file://…`, `memory://` or `s3://bucket/prefix`.
+    pub blob_url: String,
+}
+
+impl Config {
+    pub const VARS: &'static [EnvVar] = &[
+        EnvVar { name: "BOARD_LISTEN_ADDR", default: "127.0.0.1:50052", help: "gRPC listen address" },
+        EnvVar {
+            name: "BOARD_DATABASE_URL",
+            default: "sqlite://./data/board.db",
+            help: "sqlite:// or postgres:// URL",
+        },
+        EnvVar { name: "BOARD_HOT_THRESHOLD", default: "10", help: "likes that make a post HOT" },
+        EnvVar { name: "BOARD_BEST_THRESHOLD", default: "100", help: "likes that make a post BEST" },
+        EnvVar {
+            name: "BOARD_BLOB_URL",
+            default: "./data/photos",
+            help: "photo store: a directory, file://, or s3://bucket/prefix (s3 feature, AWS_* variables)",
+        },
+    ];
+
+    pub fn from_env() -> anyhow::Result<Self> {
+        let d = Thresholds::default();
+        Ok(Self {
+            service: ServiceConfig::from_env("BOARD", "board", 50052)?,
+            thresholds: Thresholds {
+                hot: parse_or("BOARD_HOT_THRESHOLD", d.hot)?,
+                best: parse_or("BOARD_BEST_THRESHOLD", d.best)?,
+            },
+            blob_url: var("BOARD_BLOB_URL")
+                .unwrap_or_else(|| data_dir().join("photos").display().to_string()),
+        })
+    }
+}
+
+/// A bound, migrated board service, ready to serve.
+#[derive(Debug)]
+pub struct Application {
+    server: GrpcServer,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            config.thresholds.hot > 0 && config.thresholds.best > 0,
+            "like thresholds must be positive"
+        );
+        let db = db::connect(&config.service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES })
+            .await?;
+        let identity = &config.service.identity;
+        let verifier = TokenVerifier::from_config(identity)?;
+        let tokens = PageTokens::new(identity.service_token.expose_secret().as_bytes());
+        let blobs = Blobs::open(&config.blob_url)?;
+        let api = crate::grpc::BoardApi::new(db, tokens, config.thresholds, blobs);
+        let public = BoardServiceServer::new(api.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let server = GrpcServer::bind(config.service.listen_addr, config.service.limits.clone())
+            .await?
+            .add_service(PlainBody(InterceptedService::new(public, AuthInterceptor::new(verifier.clone()))))
+            .add_service(PlainBody(BoardInternalServiceServer::with_interceptor(
+                api,
+                ServiceInterceptor::new(&identity.service_token, verifier),
+            )));
+        Ok(Self { server })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.server.serve(shutdown).await?;
+        Ok(())
+    }
+}
+
+/// Adapts an intercepted service to the plain `tonic::body::Body` responses that
+/// [`GrpcServer::add_service`] takes: tonic's interceptor wraps response bodies in its own
+/// type. (Every service needs this; it belongs in campus-shared.)
+#[derive(Debug, Clone)]
+pub struct PlainBody<S>(pub S);
+
+impl<S: NamedService> NamedService for PlainBody<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> Service<http::Request<Body>> for PlainBody<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>,
+    S::Future: Send + 'static,
+    B: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let future = self.0.call(request);
+        Box::pin(async move { Ok(future.await?.map(Body::new)) })
+    }
+}

@@ -1,0 +1,203 @@
+//! Starts the real board server on port 0 against a fresh database and a temporary photo
+//! directory, and the small helpers every test uses.
+
+use campus_board::domain::Thresholds;
+use campus_board::{Application, Config};
+use campus_proto::board::v1 as pb;
+use campus_proto::board::v1::board_internal_service_client::BoardInternalServiceClient;
+use campus_proto::board::v1::board_service_client::BoardServiceClient;
+use campus_shared::db::Backend;
+use campus_shared::testing::{TestDatabase, TestIdentity, channel};
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt;
+
+/// The school most tests' users belong to.
+pub(crate) const SCHOOL: i64 = 1;
+/// Another school, whose users must never see the first one's content.
+pub(crate) const OTHER_SCHOOL: i64 = 2;
+/// Small thresholds so tests reach HOT and BEST with a few likes.
+pub(crate) const HOT: i64 = 3;
+pub(crate) const BEST: i64 = 5;
+
+/// A running board service and what tests need to talk to it.
+#[derive(Debug)]
+pub(crate) struct TestApp {
+    pub(crate) client: BoardServiceClient<Channel>,
+    pub(crate) internal: BoardInternalServiceClient<Channel>,
+    pub(crate) identity: TestIdentity,
+    pub(crate) backend: Backend,
+    _db: TestDatabase,
+    _photos: tempfile::TempDir,
+}
+
+/// Runs `test` once per backend against a fresh app.
+pub(crate) async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for backend in campus_shared::testing::backends() {
+        test(spawn_app(backend).await).await;
+    }
+}
+
+pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
+    let identity = TestIdentity::new();
+    let db = TestDatabase::new(backend).await;
+    let photos = tempfile::tempdir().expect("photo dir");
+    let config = Config {
+        service: identity.service_config(&db),
+        thresholds: Thresholds { hot: HOT, best: BEST },
+        blob_url: photos.path().join("photos").display().to_string(),
+    };
+    let app = Application::build(config).await.expect("build app");
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let client = BoardServiceClient::new(channel(addr))
+        .max_decoding_message_size(16 * 1024 * 1024)
+        .max_encoding_message_size(16 * 1024 * 1024);
+    TestApp {
+        client,
+        internal: BoardInternalServiceClient::new(channel(addr)),
+        identity,
+        backend,
+        _db: db,
+        _photos: photos,
+    }
+}
+
+impl TestApp {
+    /// A request from a user of [`SCHOOL`] (nickname `user<id>`).
+    pub(crate) fn req<T>(&self, message: T, user_id: i64) -> Request<T> {
+        self.identity.request(message, user_id, SCHOOL)
+    }
+
+    /// A request from a user of another school.
+    pub(crate) fn req_in<T>(&self, message: T, user_id: i64, school_id: i64) -> Request<T> {
+        self.identity.request(message, user_id, school_id)
+    }
+
+    pub(crate) fn client(&self) -> BoardServiceClient<Channel> {
+        self.client.clone()
+    }
+
+    pub(crate) async fn board(&self, user_id: i64, name: &str) -> pb::Board {
+        self.board_in(user_id, SCHOOL, name, false).await
+    }
+
+    pub(crate) async fn board_in(
+        &self,
+        user_id: i64,
+        school_id: i64,
+        name: &str,
+        hot_disabled: bool,
+    ) -> pb::Board {
+        let request = pb::CreateBoardRequest {
+            name: name.into(),
+            description: format!("{name} description"),
+            category: pb::BoardCategory::General as i32,
+            hot_disabled,
+        };
+        self.client()
+            .create_board(self.req_in(request, user_id, school_id))
+            .await
+            .expect("create board")
+            .into_inner()
+    }
+
+    pub(crate) async fn post(&self, user_id: i64, board_id: i64, title: &str, anonymous: bool) -> pb::Post {
+        let request = pb::CreatePostRequest {
+            board_id,
+            title: title.into(),
+            content: format!("{title} body"),
+            anonymous,
+        };
+        self.client().create_post(self.req(request, user_id)).await.expect("create post").into_inner()
+    }
+
+    pub(crate) async fn get_post(&self, user_id: i64, id: i64) -> Result<pb::Post, Status> {
+        Ok(self.client().get_post(self.req(pb::GetPostRequest { id }, user_id)).await?.into_inner())
+    }
+
+    pub(crate) async fn comment(
+        &self,
+        user_id: i64,
+        post_id: i64,
+        anonymous: bool,
+        parent_id: Option<i64>,
+    ) -> Result<pb::Comment, Status> {
+        let request = pb::CreateCommentRequest {
+            post_id,
+            content: format!("comment by {user_id}"),
+            anonymous,
+            parent_id,
+        };
+        Ok(self.client().create_comment(self.req(request, user_id)).await?.into_inner())
+    }
+
+    pub(crate) async fn comments(&self, user_id: i64, post_id: i64) -> Vec<pb::Comment> {
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = pb::ListCommentsRequest { post_id, page_size: 7, page_token };
+            let page = self
+                .client()
+                .list_comments(self.req(request, user_id))
+                .await
+                .expect("list comments")
+                .into_inner();
+            all.extend(page.comments);
+            if page.next_page_token.is_empty() {
+                return all;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    pub(crate) async fn like(&self, user_id: i64, id: i64) -> Result<pb::Post, Status> {
+        Ok(self.client().like_post(self.req(pb::LikePostRequest { id }, user_id)).await?.into_inner())
+    }
+
+    /// Every post of a board a user can see, following page tokens.
+    pub(crate) async fn board_posts(&self, user_id: i64, board_id: i64, query: &str) -> Vec<pb::Post> {
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = pb::ListPostsRequest { board_id, page_size: 10, page_token, query: query.into() };
+            let page =
+                self.client().list_posts(self.req(request, user_id)).await.expect("list posts").into_inner();
+            all.extend(page.posts);
+            if page.next_page_token.is_empty() {
+                return all;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+}
+
+/// The `ErrorInfo.reason` of a status.
+pub(crate) fn reason(status: &Status) -> String {
+    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
+}
+
+/// Asserts a status's code and reason.
+#[track_caller]
+pub(crate) fn assert_error<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, expected_reason: &str) {
+    match result {
+        Ok(value) => panic!("expected {code:?} {expected_reason}, got {value:?}"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "{status:?}");
+            assert_eq!(reason(&status), expected_reason, "{status:?}");
+        }
+    }
+}
+
+/// The field names of a status's BadRequest violations.
+pub(crate) fn bad_fields(status: &Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}

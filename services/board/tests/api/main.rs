@@ -1,0 +1,11 @@
+//! Integration tests: the real board server on port 0, a fresh database per test on every
+//! backend of `testing::backends()`, and the generated gRPC clients over a socket.
+
+mod boards;
+mod comments;
+mod concurrency;
+mod helpers;
+mod internal;
+mod likes;
+mod photos;
+mod posts;

@@ -1,0 +1,112 @@
+use campus_proto::board::v1 as pb;
+use campus_proto::google::api::HttpBody;
+use tonic::Code;
+
+use crate::helpers::*;
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF";
+
+fn upload(post_id: i64, declared: &str, data: Vec<u8>) -> pb::UploadPhotoRequest {
+    pb::UploadPhotoRequest {
+        post_id,
+        photo: Some(HttpBody { content_type: declared.into(), data, extensions: Vec::new() }),
+    }
+}
+
+#[tokio::test]
+async fn photos_are_stored_checked_by_content_and_served_back() {
+    each_backend(|app| async move {
+        let board = app.board(1, "A").await;
+        let post = app.post(1, board.id, "사진", false).await;
+        // The declared type is ignored; the bytes say PNG.
+        let photo = app
+            .client()
+            .upload_photo(app.req(upload(post.id, "image/jpeg", PNG.to_vec()), 1))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(photo.content_type, "image/png");
+        assert_eq!(photo.url, format!("/v1/photos/{}", photo.id));
+        let second = app
+            .client()
+            .upload_photo(app.req(upload(post.id, "", JPEG.to_vec()), 1))
+            .await
+            .unwrap()
+            .into_inner();
+
+        let body = app
+            .client()
+            .get_photo(app.req(pb::GetPhotoRequest { id: photo.id }, 2))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((body.content_type.as_str(), body.data.as_slice()), ("image/png", PNG));
+        let seen = app.get_post(2, post.id).await.unwrap();
+        let listed: Vec<(i64, String)> = seen.photos.iter().map(|p| (p.id, p.content_type.clone())).collect();
+        assert_eq!(listed, [(photo.id, "image/png".into()), (second.id, "image/jpeg".into())]);
+        let in_list = app.board_posts(2, board.id, "").await;
+        assert_eq!(in_list[0].photos.len(), 2);
+
+        let outsider =
+            app.client().get_photo(app.req_in(pb::GetPhotoRequest { id: photo.id }, 9, OTHER_SCHOOL)).await;
+        assert_error(outsider, Code::NotFound, "NOT_FOUND");
+        app.client().delete_post(app.req(pb::DeletePostRequest { id: post.id }, 1)).await.unwrap();
+        let gone = app.client().get_photo(app.req(pb::GetPhotoRequest { id: photo.id }, 2)).await;
+        assert_error(gone, Code::NotFound, "NOT_FOUND");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn non_images_strangers_oversized_and_extra_photos_are_refused() {
+    each_backend(|app| async move {
+        let board = app.board(1, "A").await;
+        let post = app.post(1, board.id, "사진", false).await;
+        let html = upload(post.id, "image/png", b"<html><script>alert(1)</script>".to_vec());
+        assert_error(
+            app.client().upload_photo(app.req(html, 1)).await,
+            Code::InvalidArgument,
+            "UNSUPPORTED_IMAGE",
+        );
+        let empty = upload(post.id, "image/png", Vec::new());
+        assert_error(
+            app.client().upload_photo(app.req(empty, 1)).await,
+            Code::InvalidArgument,
+            "UNSUPPORTED_IMAGE",
+        );
+        let stranger = upload(post.id, "image/png", PNG.to_vec());
+        assert_error(
+            app.client().upload_photo(app.req(stranger, 2)).await,
+            Code::PermissionDenied,
+            "NOT_OWNER",
+        );
+
+        // Exactly 10 MiB passes the server's message limit and the photo limit; one byte more
+        // is refused.
+        let mut big = PNG.to_vec();
+        big.resize(10 * 1024 * 1024, 0);
+        app.client()
+            .upload_photo(app.req(upload(post.id, "image/png", big.clone()), 1))
+            .await
+            .expect("10 MiB is allowed");
+        big.push(0);
+        assert_error(
+            app.client().upload_photo(app.req(upload(post.id, "image/png", big), 1)).await,
+            Code::InvalidArgument,
+            "PHOTO_TOO_LARGE",
+        );
+
+        for _ in 1..20 {
+            app.client().upload_photo(app.req(upload(post.id, "image/png", PNG.to_vec()), 1)).await.unwrap();
+        }
+        let extra = upload(post.id, "image/png", PNG.to_vec());
+        assert_error(
+            app.client().upload_photo(app.req(extra, 1)).await,
+            Code::FailedPrecondition,
+            "TOO_MANY_PHOTOS",
+        );
+        assert_eq!(app.get_post(1, post.id).await.unwrap().photos.len(), 20);
+    })
+    .await;
+}

@@ -1,0 +1,158 @@
+//! Builds the messaging service (database, migrations, upstream clients, the stream hub and,
+//! on PostgreSQL, its LISTEN connection) and runs it.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use campus_proto::messaging::v1::messaging_service_server::MessagingServiceServer;
+use campus_shared::config::{EnvVar, ServiceConfig, var};
+use campus_shared::db::{self, Backend, Migrations};
+use campus_shared::identity::{AuthInterceptor, TokenVerifier};
+use campus_shared::page::PageTokens;
+use campus_shared::server::GrpcServer;
+use secrecy::ExposeSecret;
+use sqlx::migrate::Migrator;
+use tonic::body::Body;
+use tonic::codegen::{Body as HttpBody, BoxFuture, Bytes, Service, StdError, http};
+use tonic::server::NamedService;
+
+use crate::fanout::{self, Hub};
+use crate::grpc::MessagingApi;
+use crate::store::Store;
+use crate::upstream::Upstreams;
+
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The messaging service's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub service: ServiceConfig,
+    /// URL of the board service (for `BoardInternalService.GetContentAuthor`).
+    pub board_addr: String,
+    /// URL of the account service (for `AccountInternalService.GetUsers`).
+    pub account_addr: String,
+}
+
+impl Config {
+    /// The service's own environment variables, for `--help`.
+    pub const VARS: &'static [EnvVar] = &[
+        EnvVar { name: "MESSAGING_LISTEN_ADDR", default: "127.0.0.1:50053", help: "gRPC listen address" },
+        EnvVar {
+            name: "MESSAGING_DATABASE_URL",
+            default: "sqlite://./data/messaging.db",
+            help: "sqlite:// or postgres:// URL",
+        },
+        EnvVar { name: "BOARD_ADDR", default: "http://127.0.0.1:50052", help: "board service URL" },
+        EnvVar { name: "ACCOUNT_ADDR", default: "http://127.0.0.1:50051", help: "account service URL" },
+    ];
+
+    pub fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            service: ServiceConfig::from_env("MESSAGING", "messaging", 50053)?,
+            board_addr: var("BOARD_ADDR").unwrap_or_else(|| "http://127.0.0.1:50052".into()),
+            account_addr: var("ACCOUNT_ADDR").unwrap_or_else(|| "http://127.0.0.1:50051".into()),
+        })
+    }
+}
+
+/// Counts the open StreamMessages calls of one instance (for tests and diagnostics).
+#[derive(Debug, Clone)]
+pub struct StreamStats(Arc<Hub>);
+
+impl StreamStats {
+    /// How many streams are open now.
+    pub fn open(&self) -> usize {
+        self.0.open_streams()
+    }
+}
+
+/// A bound, migrated messaging service, ready to serve.
+#[derive(Debug)]
+pub struct Application {
+    server: GrpcServer,
+    hub: Arc<Hub>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let service = &config.service;
+        let db = db::connect(&service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
+        let store = Store::new(db);
+        let hub = Hub::new();
+        if store.db.backend == Backend::Postgres {
+            fanout::listen(&service.database.url, hub.clone(), store.clone()).await?;
+        }
+        let verifier = TokenVerifier::from_config(&service.identity)?;
+        let upstreams =
+            Upstreams::new(&config.board_addr, &config.account_addr, service.identity.service_token.clone())?;
+        // Every replica shares the service credential, so each can read the others' tokens.
+        let tokens = PageTokens::new(service.identity.service_token.expose_secret().as_bytes());
+        let api = MessagingApi::new(store, hub.clone(), upstreams, tokens);
+        let server = GrpcServer::bind(service.listen_addr, service.limits.clone()).await?.add_service(
+            PlainBody(MessagingServiceServer::with_interceptor(api, AuthInterceptor::new(verifier))),
+        );
+        Ok(Self { server, hub })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// A handle that counts this instance's open StreamMessages calls, usable after
+    /// [`Application::run_until_stopped`] took the application.
+    pub fn stream_stats(&self) -> StreamStats {
+        StreamStats(self.hub.clone())
+    }
+
+    /// Serves until `shutdown` resolves. Open streams end first (they would otherwise hold
+    /// their connections through the whole grace period), then in-flight requests drain.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let hub = self.hub.clone();
+        let shutdown = async move {
+            shutdown.await;
+            hub.close();
+        };
+        self.server.serve(shutdown).await?;
+        // Stops the PostgreSQL listener even when the server ended on its own.
+        self.hub.close();
+        Ok(())
+    }
+}
+
+/// Adapts an intercepted service to what [`GrpcServer::add_service`] takes: tonic's
+/// interceptor wraps response bodies in its own type, and the server's routes want plain
+/// `tonic::body::Body`. (A candidate for campus-shared, next to `GrpcServer`.)
+#[derive(Debug, Clone)]
+struct PlainBody<S>(S);
+
+impl<S: NamedService> NamedService for PlainBody<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> Service<http::Request<Body>> for PlainBody<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>,
+    S::Future: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<StdError>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let response = self.0.call(request);
+        Box::pin(async move { response.await.map(|r| r.map(Body::new)) })
+    }
+}

@@ -1,0 +1,270 @@
+//! `spawn_app`: the real messaging server on port 0 against a fresh database, with fake board
+//! and account upstreams, and a client that calls it as any user of the test world.
+
+use std::sync::Arc;
+
+use campus_messaging::{Application, Config, StreamStats};
+use campus_proto::messaging::v1::create_conversation_request::Target;
+use campus_proto::messaging::v1::messaging_service_client::MessagingServiceClient;
+use campus_proto::messaging::v1::{
+    BlockConversationRequest, Conversation, CreateConversationRequest, DeleteConversationRequest,
+    ListConversationsRequest, ListConversationsResponse, ListMessagesRequest, ListMessagesResponse,
+    MarkConversationReadRequest, Message, SendMessageRequest, StreamMessagesRequest, StreamMessagesResponse,
+};
+use campus_shared::db::Backend;
+use campus_shared::testing::{TestDatabase, TestIdentity, channel};
+use campus_shared::{Caller, Role};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status, Streaming};
+
+pub use crate::fakes::Directory;
+
+pub const SCHOOL: i64 = 1;
+pub const OTHER_SCHOOL: i64 = 2;
+pub const ALICE: i64 = 1;
+pub const BOB: i64 = 2;
+pub const CAROL: i64 = 3;
+/// A user of the other school.
+pub const DAVE: i64 = 4;
+/// A named post by Bob.
+pub const BOB_POST: i64 = 100;
+/// An anonymous post by Bob.
+pub const BOB_ANON_POST: i64 = 101;
+pub const ALICE_POST: i64 = 102;
+/// A named comment by Carol on Bob's post.
+pub const CAROL_COMMENT: i64 = 200;
+/// An anonymous comment by Bob on his own post.
+pub const BOB_ANON_COMMENT: i64 = 201;
+pub const DAVE_POST: i64 = 300;
+
+/// Fills the directory with the users, posts and comments above.
+pub fn world() -> Directory {
+    let dir = Directory::default();
+    dir.add_user(ALICE, SCHOOL, "alice");
+    dir.add_user(BOB, SCHOOL, "bob");
+    dir.add_user(CAROL, SCHOOL, "carol");
+    dir.add_user(DAVE, OTHER_SCHOOL, "dave");
+    dir.add_post(BOB_POST, BOB, false);
+    dir.add_post(BOB_ANON_POST, BOB, true);
+    dir.add_post(ALICE_POST, ALICE, false);
+    dir.add_comment(CAROL_COMMENT, BOB_POST, CAROL, false);
+    dir.add_comment(BOB_ANON_COMMENT, BOB_POST, BOB, true);
+    dir.add_post(DAVE_POST, DAVE, false);
+    dir
+}
+
+/// One running messaging instance.
+#[derive(Debug)]
+pub struct TestApp {
+    pub backend: Backend,
+    pub identity: TestIdentity,
+    pub dir: Directory,
+    pub stats: StreamStats,
+    pub db: Arc<TestDatabase>,
+    client: MessagingServiceClient<Channel>,
+    upstreams: (String, String),
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A messaging server on a fresh database of `backend`, with the test world upstream.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let identity = TestIdentity::new();
+    let dir = world();
+    let upstreams = crate::fakes::spawn_upstreams(dir.clone(), &identity).await;
+    let db = Arc::new(TestDatabase::new(backend).await);
+    start(backend, identity, dir, db, upstreams).await
+}
+
+async fn start(
+    backend: Backend,
+    identity: TestIdentity,
+    dir: Directory,
+    db: Arc<TestDatabase>,
+    upstreams: (String, String),
+) -> TestApp {
+    let config = Config {
+        service: identity.service_config(&db),
+        board_addr: upstreams.0.clone(),
+        account_addr: upstreams.1.clone(),
+    };
+    let app = Application::build(config).await.expect("build messaging");
+    let client = MessagingServiceClient::new(channel(app.local_addr()));
+    let stats = app.stream_stats();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    TestApp { backend, identity, dir, stats, db, client, upstreams, shutdown: Some(tx), server: Some(server) }
+}
+
+/// An address nothing listens on.
+pub async fn dead_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    drop(listener);
+    format!("http://{addr}")
+}
+
+impl TestApp {
+    /// A second instance of the service on the same database (a replica).
+    pub async fn replica(&self) -> TestApp {
+        start(self.backend, self.identity.clone(), self.dir.clone(), self.db.clone(), self.upstreams.clone())
+            .await
+    }
+
+    /// Another instance on the same database whose board and account are unreachable.
+    pub async fn with_dead_upstreams(&self) -> TestApp {
+        let dead = (dead_url().await, dead_url().await);
+        start(self.backend, self.identity.clone(), self.dir.clone(), self.db.clone(), dead).await
+    }
+
+    /// Stops the server and waits until it has finished.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server stopped cleanly");
+        }
+    }
+
+    /// A request from `user` (nickname and school from the directory).
+    pub fn req<T>(&self, user: i64, message: T) -> Request<T> {
+        let profile = self.dir.user(user).expect("user in the test world");
+        let caller = Caller {
+            user_id: user,
+            school_id: profile.school_id,
+            role: Role::User,
+            nickname: profile.nickname,
+        };
+        let mut request = Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authorization", self.identity.bearer_for(&caller).parse().expect("ascii"));
+        request
+    }
+
+    pub fn client(&self) -> MessagingServiceClient<Channel> {
+        self.client.clone()
+    }
+
+    pub async fn start(
+        &self,
+        user: i64,
+        target: Target,
+        anonymous: bool,
+        content: &str,
+    ) -> Result<Conversation, Status> {
+        let body = CreateConversationRequest { target: Some(target), anonymous, content: content.into() };
+        self.client().create_conversation(self.req(user, body)).await.map(|r| r.into_inner())
+    }
+
+    pub async fn send(&self, user: i64, conversation_id: i64, content: &str) -> Result<Message, Status> {
+        let body = SendMessageRequest { conversation_id, content: content.into() };
+        self.client().send_message(self.req(user, body)).await.map(|r| r.into_inner())
+    }
+
+    pub async fn conversations(
+        &self,
+        user: i64,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<ListConversationsResponse, Status> {
+        let body = ListConversationsRequest { page_size, page_token: page_token.into() };
+        self.client().list_conversations(self.req(user, body)).await.map(|r| r.into_inner())
+    }
+
+    /// The first page (up to 100) of a user's conversations.
+    pub async fn inbox(&self, user: i64) -> Vec<Conversation> {
+        self.conversations(user, 100, "").await.expect("list conversations").conversations
+    }
+
+    pub async fn messages(
+        &self,
+        user: i64,
+        conversation_id: i64,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<ListMessagesResponse, Status> {
+        let body = ListMessagesRequest { conversation_id, page_size, page_token: page_token.into() };
+        self.client().list_messages(self.req(user, body)).await.map(|r| r.into_inner())
+    }
+
+    pub async fn read(&self, user: i64, id: i64) -> Result<Conversation, Status> {
+        self.client()
+            .mark_conversation_read(self.req(user, MarkConversationReadRequest { id }))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn leave(&self, user: i64, id: i64) -> Result<(), Status> {
+        self.client()
+            .delete_conversation(self.req(user, DeleteConversationRequest { id }))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn block(&self, user: i64, id: i64) -> Result<Conversation, Status> {
+        self.client()
+            .block_conversation(self.req(user, BlockConversationRequest { id }))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn stream(&self, user: i64) -> Streaming<StreamMessagesResponse> {
+        self.client()
+            .stream_messages(self.req(user, StreamMessagesRequest {}))
+            .await
+            .expect("open stream")
+            .into_inner()
+    }
+}
+
+/// The next message of a stream, failing the test after two seconds.
+pub async fn next_message(stream: &mut Streaming<StreamMessagesResponse>) -> Message {
+    let next = tokio::time::timeout(std::time::Duration::from_secs(2), stream.message())
+        .await
+        .expect("a message within two seconds")
+        .expect("stream ok")
+        .expect("stream still open");
+    next.message.expect("message set")
+}
+
+/// Asserts the error code and, when given, the ErrorInfo reason.
+#[track_caller]
+pub fn assert_error<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, reason: Option<&str>) {
+    use tonic_types::StatusExt;
+    let status = result.expect_err("expected an error");
+    assert_eq!(status.code(), code, "{status:?}");
+    if let Some(reason) = reason {
+        let info = status.get_error_details().error_info().cloned().expect("error info");
+        assert_eq!(info.reason, reason);
+    }
+}
+
+/// The fields named by the BadRequest violations of an INVALID_ARGUMENT error.
+#[track_caller]
+pub fn violated_fields<T: std::fmt::Debug>(result: Result<T, Status>) -> Vec<String> {
+    use tonic_types::StatusExt;
+    let status = result.expect_err("expected an error");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    details
+        .bad_request()
+        .expect("bad request details")
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect()
+}

@@ -1,0 +1,120 @@
+//! StreamMessages: live delivery to both participants, nobody else, across replicas on
+//! PostgreSQL, and clean endings.
+
+use std::time::{Duration, Instant};
+
+use campus_proto::messaging::v1::StreamMessagesRequest;
+use campus_proto::messaging::v1::create_conversation_request::Target;
+use campus_shared::db::Backend;
+use campus_shared::testing::backends;
+use tonic::Code;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn both_participants_streams_get_each_new_message() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let c = app.start(ALICE, Target::PostId(BOB_POST), true, "first").await.unwrap();
+        let mut alice = app.stream(ALICE).await;
+        let mut bob = app.stream(BOB).await;
+        let mut bob_phone = app.stream(BOB).await;
+
+        let started = Instant::now();
+        let sent = app.send(ALICE, c.id, "live").await.unwrap();
+        let to_bob = next_message(&mut bob).await;
+        let elapsed = started.elapsed();
+        assert_eq!((to_bob.id, to_bob.conversation_id, to_bob.content.as_str()), (sent.id, c.id, "live"));
+        assert!(!to_bob.is_mine, "the recipient's stream says isMine false");
+        assert!(elapsed < Duration::from_millis(500), "{backend:?}: delivered in {elapsed:?}");
+        assert_eq!(next_message(&mut bob_phone).await.id, sent.id, "every open stream of the user");
+        let to_alice = next_message(&mut alice).await;
+        assert_eq!((to_alice.id, to_alice.is_mine), (sent.id, true));
+
+        let reply = app.send(BOB, c.id, "reply").await.unwrap();
+        let got = next_message(&mut alice).await;
+        assert_eq!((got.id, got.is_mine), (reply.id, false));
+        assert!(next_message(&mut bob).await.is_mine);
+    }
+}
+
+#[tokio::test]
+async fn a_stream_hears_nothing_of_other_peoples_conversations() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let private = app.start(ALICE, Target::UserId(BOB), false, "x").await.unwrap();
+        let mut carol = app.stream(CAROL).await;
+        app.send(ALICE, private.id, "not for carol").await.unwrap();
+        app.send(BOB, private.id, "nor this").await.unwrap();
+        // Streams deliver in order, so the first thing Carol hears must be her own message.
+        let hers = app.start(ALICE, Target::UserId(CAROL), false, "for carol").await.unwrap();
+        let first = next_message(&mut carol).await;
+        assert_eq!((first.conversation_id, first.content.as_str()), (hers.id, "for carol"));
+    }
+}
+
+#[tokio::test]
+async fn streams_need_a_token() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let result = app.client().stream_messages(tonic::Request::new(StreamMessagesRequest {})).await;
+        assert_error(result.map(|_| ()), Code::Unauthenticated, None);
+    }
+}
+
+#[tokio::test]
+async fn a_stream_is_released_when_its_client_goes_away() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let stream = app.stream(ALICE).await;
+        let _other = app.stream(BOB).await;
+        assert_eq!(app.stats.open(), 2);
+        drop(stream);
+        // The server notices the reset stream asynchronously; give it a bounded moment.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while app.stats.open() != 1 {
+            assert!(Instant::now() < deadline, "{backend:?}: stream still registered");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn streams_end_cleanly_on_shutdown() {
+    for backend in backends() {
+        let mut app = spawn_app(backend).await;
+        let mut stream = app.stream(ALICE).await;
+        let started = Instant::now();
+        app.stop().await;
+        let end = tokio::time::timeout(Duration::from_secs(2), stream.message()).await.expect("stream ended");
+        assert!(matches!(end, Ok(None)), "{backend:?}: a clean end of stream, got {end:?}");
+        assert!(started.elapsed() < Duration::from_secs(2), "shutdown did not wait out the grace period");
+    }
+}
+
+#[tokio::test]
+async fn on_postgres_a_message_sent_through_one_replica_reaches_streams_on_another() {
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let one = spawn_app(Backend::Postgres).await;
+    let two = one.replica().await;
+    let c = one.start(ALICE, Target::PostId(BOB_POST), false, "hi").await.unwrap();
+    let mut bob_on_two = two.stream(BOB).await;
+    let mut alice_on_one = one.stream(ALICE).await;
+    let mut alice_on_two = two.stream(ALICE).await;
+
+    let started = Instant::now();
+    let sent = one.send(ALICE, c.id, "across replicas").await.unwrap();
+    let got = next_message(&mut bob_on_two).await;
+    let elapsed = started.elapsed();
+    assert_eq!((got.id, got.content.as_str(), got.is_mine), (sent.id, "across replicas", false));
+    assert!(elapsed < Duration::from_millis(500), "delivered in {elapsed:?}");
+    assert_eq!(next_message(&mut alice_on_one).await.id, sent.id, "the sending replica's streams too");
+    assert!(next_message(&mut alice_on_two).await.is_mine);
+
+    // And back the other way, through the second replica.
+    let reply = two.send(BOB, c.id, "back").await.unwrap();
+    let got = next_message(&mut alice_on_one).await;
+    assert_eq!((got.id, got.is_mine), (reply.id, false));
+}

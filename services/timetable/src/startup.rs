@@ -1,0 +1,126 @@
+//! Builds the timetable service (database, migrations, gRPC server) and runs it.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+
+use campus_proto::timetable::v1::timetable_service_server::TimetableServiceServer;
+use campus_shared::config::{EnvVar, ServiceConfig};
+use campus_shared::db::{self, Migrations};
+use campus_shared::identity::{AuthInterceptor, TokenVerifier};
+use campus_shared::server::GrpcServer;
+use sqlx::migrate::Migrator;
+use tonic::body::Body;
+use tonic::codegen::{BoxFuture, Service, http};
+use tonic::server::NamedService;
+
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The account service's address when `ACCOUNT_ADDR` is unset.
+pub const DEFAULT_ACCOUNT_ADDR: &str = "http://127.0.0.1:50051";
+
+/// The timetable service's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub service: ServiceConfig,
+    /// URL of the account service, asked whether two users are friends.
+    pub account_addr: String,
+}
+
+impl Config {
+    /// The service's own variables, for `--help`.
+    pub const VARS: &'static [EnvVar] = &[
+        EnvVar { name: "TIMETABLE_LISTEN_ADDR", default: "127.0.0.1:50054", help: "gRPC listen address" },
+        EnvVar {
+            name: "TIMETABLE_DATABASE_URL",
+            default: "sqlite://./data/timetable.db",
+            help: "sqlite:// or postgres:// URL",
+        },
+        EnvVar {
+            name: "ACCOUNT_ADDR",
+            default: DEFAULT_ACCOUNT_ADDR,
+            help: "account service URL (friend checks)",
+        },
+    ];
+
+    /// Reads the configuration from the environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            service: ServiceConfig::from_env("TIMETABLE", "timetable", 50054)?,
+            account_addr: campus_shared::config::var("ACCOUNT_ADDR")
+                .unwrap_or_else(|| DEFAULT_ACCOUNT_ADDR.to_string()),
+        })
+    }
+}
+
+/// A bound, migrated timetable service, ready to serve.
+#[derive(Debug)]
+pub struct Application {
+    server: GrpcServer,
+}
+
+impl Application {
+    /// Connects and migrates the database and binds the listener (port 0 picks one).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = db::connect(&config.service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES })
+            .await?;
+        let verifier = TokenVerifier::from_config(&config.service.identity)?;
+        let api = crate::grpc::TimetableApi::new(
+            db,
+            &config.account_addr,
+            config.service.identity.service_token.clone(),
+        )?;
+        let server =
+            GrpcServer::bind(config.service.listen_addr, config.service.limits.clone()).await?.add_service(
+                UnifiedBody(TimetableServiceServer::with_interceptor(api, AuthInterceptor::new(verifier))),
+            );
+        Ok(Self { server })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.server.serve(shutdown).await?;
+        Ok(())
+    }
+}
+
+/// Adapts an intercepted service to the plain `tonic::body::Body` responses that
+/// [`GrpcServer::add_service`] accepts: `with_interceptor` wraps response bodies in its own
+/// type (so a rejected call can answer with an empty body). This belongs in campus-shared.
+#[derive(Debug, Clone)]
+pub struct UnifiedBody<S>(pub S);
+
+impl<S: NamedService> NamedService for UnifiedBody<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> Service<http::Request<Body>> for UnifiedBody<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>,
+    S::Future: Send + 'static,
+    B: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let future = self.0.call(request);
+        Box::pin(async move { Ok(future.await?.map(Body::new)) })
+    }
+}

@@ -1,0 +1,88 @@
+//! Friends' timetables: the primary one, for friends only, checked through the account service.
+
+use campus_proto::timetable::v1::{AddTimetableLectureRequest, GetFriendTimetableRequest};
+use campus_shared::testing::{TestIdentity, backends};
+use tonic::Code;
+
+use crate::helpers::*;
+
+const ALICE: i64 = 21;
+const BOB: i64 = 22;
+const EVE: i64 = 23;
+
+fn friend_request(user_id: i64) -> GetFriendTimetableRequest {
+    GetFriendTimetableRequest { user_id, year: YEAR, semester: FALL }
+}
+
+#[tokio::test]
+async fn friends_see_the_primary_timetable_and_nobody_else_does() {
+    each_backend(|app| async move {
+        app.import(SCHOOL, YEAR, FALL, CATALOG).await.unwrap();
+        let ds = app.lecture("CSE2010").await;
+        let primary = app.create_timetable(ALICE, YEAR, FALL, "").await;
+        let secret = app.create_timetable(ALICE, YEAR, FALL, "secret plan").await;
+        let add = AddTimetableLectureRequest { timetable_id: primary.id, lecture_id: ds.id };
+        app.client().add_timetable_lecture(app.req(add, ALICE)).await.unwrap();
+        app.befriend(ALICE, BOB);
+
+        let seen = app
+            .client()
+            .get_friend_timetable(app.req(friend_request(ALICE), BOB))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(seen.id, primary.id);
+        assert_eq!(seen.lectures.len(), 1);
+        assert_eq!(seen.total_credits, 3);
+
+        // A stranger learns nothing, not even that the timetable exists.
+        let err = app.client().get_friend_timetable(app.req(friend_request(ALICE), EVE)).await.unwrap_err();
+        assert_reason(&err, Code::NotFound, "NOT_FOUND");
+        let err = app.client().get_friend_timetable(app.req(friend_request(999), EVE)).await.unwrap_err();
+        assert_reason(&err, Code::NotFound, "NOT_FOUND");
+
+        // Friends follow the primary when it changes.
+        let make_primary = campus_proto::timetable::v1::UpdateTimetableRequest {
+            id: secret.id,
+            name: None,
+            primary: Some(true),
+        };
+        app.client().update_timetable(app.req(make_primary, ALICE)).await.unwrap();
+        let seen = app
+            .client()
+            .get_friend_timetable(app.req(friend_request(ALICE), BOB))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(seen.id, secret.id);
+
+        // A friend without a timetable that semester.
+        let spring = GetFriendTimetableRequest { semester: SPRING, ..friend_request(ALICE) };
+        let err = app.client().get_friend_timetable(app.req(spring, BOB)).await.unwrap_err();
+        assert_eq!(err.code(), Code::NotFound);
+
+        // Your own primary needs no friendship.
+        let own = app
+            .client()
+            .get_friend_timetable(app.req(friend_request(ALICE), ALICE))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(own.id, secret.id);
+
+        let bad = GetFriendTimetableRequest { year: 0, ..friend_request(ALICE) };
+        let err = app.client().get_friend_timetable(app.req(bad, BOB)).await.unwrap_err();
+        assert_eq!(violated_fields(&err), ["year"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn account_service_down_is_unavailable() {
+    for backend in backends() {
+        let app = spawn_app_with(backend, TestIdentity::new(), Friends::default(), dead_url().await).await;
+        app.create_timetable(ALICE, YEAR, FALL, "").await;
+        let err = app.client().get_friend_timetable(app.req(friend_request(ALICE), BOB)).await.unwrap_err();
+        assert_reason(&err, Code::Unavailable, "UNAVAILABLE");
+    }
+}
