@@ -42,19 +42,22 @@ impl GrpcServer {
         self.listener.local_addr().expect("bound listener has an address")
     }
 
-    /// Adds a service; its health is reported under its full name.
-    pub fn add_service<S>(mut self, service: S) -> Self
+    /// Adds a service; its health is reported under its full name. Intercepted services
+    /// (`XServer::with_interceptor`) answer with their own body type; it is adapted here.
+    pub fn add_service<S, B>(mut self, service: S) -> Self
     where
-        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>
             + NamedService
             + Clone
             + Send
             + Sync
             + 'static,
         S::Future: Send + 'static,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         self.names.push(S::NAME);
-        self.routes = self.routes.add_service(service);
+        self.routes = self.routes.add_service(PlainBody(service));
         self
     }
 
@@ -108,6 +111,35 @@ impl GrpcServer {
                 Ok(())
             }
         }
+    }
+}
+
+/// Turns any response body into tonic's, which the router takes.
+#[derive(Debug, Clone)]
+struct PlainBody<S>(S);
+
+impl<S: NamedService> NamedService for PlainBody<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> Service<http::Request<Body>> for PlainBody<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let response = self.0.call(request);
+        Box::pin(async move { response.await.map(|r| r.map(Body::new)) })
     }
 }
 

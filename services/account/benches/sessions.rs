@@ -33,8 +33,10 @@ async fn main() -> anyhow::Result<()> {
         let public = AccountServiceClient::new(channel(addr));
 
         let admin = Caller { user_id: 1, school_id: 0, role: Role::Admin, nickname: "admin".into() };
-        let mut request =
-            tonic::Request::new(CreateSchoolRequest { name: "Bench".into(), email_domain: "bench.ac.kr".into() });
+        let mut request = tonic::Request::new(CreateSchoolRequest {
+            name: "Bench".into(),
+            email_domain: "bench.ac.kr".into(),
+        });
         request.metadata_mut().insert("authorization", identity.bearer_for(&admin).parse()?);
         let school = public.clone().create_school(request).await?.into_inner();
         let signup = CreateUserRequest {
@@ -52,7 +54,8 @@ async fn main() -> anyhow::Result<()> {
             run(&format!("VerifyPassword ({label})"), IN_FLIGHT, WARMUP, DURATION, move |_| {
                 let (mut client, id) = (client.clone(), id.clone());
                 async move {
-                    let request = VerifyPasswordRequest { login_id: "bencher".into(), password: PASSWORD.into() };
+                    let request =
+                        VerifyPasswordRequest { login_id: "bencher".into(), password: PASSWORD.into() };
                     client.verify_password(id.service_request(request, None)).await.is_ok()
                 }
             })

@@ -154,7 +154,8 @@ impl AccountApi {
     // ---- the caller's account
 
     async fn me(&self, user_id: i64) -> Result<User> {
-        let row = store::live_user(&mut *self.conn().await?, user_id).await?.ok_or(Error::NotFound("user"))?;
+        let row =
+            store::live_user(&mut *self.conn().await?, user_id).await?.ok_or(Error::NotFound("user"))?;
         Ok(user_proto(row))
     }
 
@@ -181,7 +182,8 @@ impl AccountApi {
             v.add("newPassword", e);
         }
         v.finish()?;
-        let user = store::live_user(&mut *self.conn().await?, user_id).await?.ok_or(Error::NotFound("user"))?;
+        let user =
+            store::live_user(&mut *self.conn().await?, user_id).await?.ok_or(Error::NotFound("user"))?;
         let stored = store::password_hash(&mut *self.conn().await?, user_id).await?;
         // Guessing the current password with a stolen access token is throttled like a login.
         self.check_throttle(&user.login_id).await?;
@@ -226,7 +228,8 @@ impl AccountApi {
     async fn list_friends(&self, user_id: i64, req: ListFriendsRequest) -> Result<ListFriendsResponse> {
         let size = page_size(req.page_size)?;
         let scope = format!("friends:{user_id}");
-        let before = self.pages.decode::<(i64, i64)>(&scope, &req.page_token)?.unwrap_or((i64::MAX, i64::MAX));
+        let before =
+            self.pages.decode::<(i64, i64)>(&scope, &req.page_token)?.unwrap_or((i64::MAX, i64::MAX));
         let mut rows = store::friends(&mut *self.conn().await?, user_id, before, size + 1).await?;
         let next_page_token = self.pages.next(&scope, &mut rows, size, |f| (f.created_at, f.id));
         let friends = rows
@@ -248,7 +251,11 @@ impl AccountApi {
         Ok(())
     }
 
-    async fn create_friend_request(&self, user_id: i64, req: CreateFriendRequestRequest) -> Result<FriendRequest> {
+    async fn create_friend_request(
+        &self,
+        user_id: i64,
+        req: CreateFriendRequestRequest,
+    ) -> Result<FriendRequest> {
         let login_id = domain::normalize_login_id(&req.login_id);
         if login_id.is_empty() {
             return Err(Error::invalid("loginId", "is required"));
@@ -264,7 +271,8 @@ impl AccountApi {
         if store::are_friends(&mut tx, me.id, other.id).await? {
             return Err(Error::already_exists("ALREADY_FRIENDS", "you are already friends"));
         }
-        let pending = || Error::already_exists("FRIEND_REQUEST_PENDING", "a friend request is already pending");
+        let pending =
+            || Error::already_exists("FRIEND_REQUEST_PENDING", "a friend request is already pending");
         if store::pending_between(&mut tx, me.id, other.id).await? {
             return Err(pending());
         }
@@ -288,7 +296,10 @@ impl AccountApi {
         let before = self.pages.decode::<i64>(&scope, &req.page_token)?.unwrap_or(i64::MAX);
         let mut rows = store::pending_requests(&mut *self.conn().await?, user_id, before, size + 1).await?;
         let next_page_token = self.pages.next(&scope, &mut rows, size, |r| r.id);
-        Ok(ListFriendRequestsResponse { friend_requests: rows.into_iter().map(request_proto).collect(), next_page_token })
+        Ok(ListFriendRequestsResponse {
+            friend_requests: rows.into_iter().map(request_proto).collect(),
+            next_page_token,
+        })
     }
 
     /// Accepts or declines a request sent to `user_id`; anyone else's is NOT_FOUND.
@@ -299,8 +310,15 @@ impl AccountApi {
             .await?
             .filter(|r| r.recipient_id == user_id)
             .ok_or(Error::NotFound("friend request"))?;
-        let not_pending = || Error::failed_precondition("FRIEND_REQUEST_NOT_PENDING", "the friend request was already answered");
-        if request.state != store::PENDING || store::decide_friend_request(&mut tx, id, state, now).await? == 0 {
+        let not_pending = || {
+            Error::failed_precondition(
+                "FRIEND_REQUEST_NOT_PENDING",
+                "the friend request was already answered",
+            )
+        };
+        if request.state != store::PENDING
+            || store::decide_friend_request(&mut tx, id, state, now).await? == 0
+        {
             return Err(not_pending());
         }
         if state == store::ACCEPTED {
@@ -328,7 +346,14 @@ impl AccountApi {
                 None => v.add("schoolId", "no such school"),
                 Some(school) => {
                     if let Some(email) = email.as_ref().filter(|e| e.domain() != school.email_domain) {
-                        v.add("email", format!("must be an address at @{} (got @{})", school.email_domain, email.domain()));
+                        v.add(
+                            "email",
+                            format!(
+                                "must be an address at @{} (got @{})",
+                                school.email_domain,
+                                email.domain()
+                            ),
+                        );
                     }
                 }
             }
@@ -357,7 +382,9 @@ impl AccountApi {
             Err(e) if is_unique_violation(&e) => {
                 drop(tx);
                 let err = self.taken(&login_id, &email, &nickname).await?;
-                return Err(err.unwrap_or_else(|| Error::already_exists("LOGIN_ID_TAKEN", "this login id is taken")));
+                return Err(
+                    err.unwrap_or_else(|| Error::already_exists("LOGIN_ID_TAKEN", "this login id is taken"))
+                );
             }
             other => other?,
         }
@@ -369,7 +396,8 @@ impl AccountApi {
     /// ALREADY_EXISTS naming the first of login id, email and nickname a live user holds.
     async fn taken(&self, login_id: &LoginId, email: &Email, nickname: &Nickname) -> Result<Option<Error>> {
         let (login, mail, nick) =
-            store::taken(&mut *self.conn().await?, login_id.as_str(), email.as_str(), nickname.as_str()).await?;
+            store::taken(&mut *self.conn().await?, login_id.as_str(), email.as_str(), nickname.as_str())
+                .await?;
         Ok(if login {
             Some(Error::already_exists("LOGIN_ID_TAKEN", "this login id is taken"))
         } else if mail {
@@ -383,13 +411,13 @@ impl AccountApi {
 
     /// RESOURCE_EXHAUSTED while a login id is in its back-off window.
     async fn check_throttle(&self, login_id: &str) -> Result<()> {
-        if let Some((_, until)) = store::throttle(&mut *self.conn().await?, login_id).await? {
-            if now_micros() < until {
-                return Err(Error::resource_exhausted(
-                    "TOO_MANY_ATTEMPTS",
-                    "too many failed attempts; wait a moment and try again",
-                ));
-            }
+        let blocked_until =
+            store::throttle(&mut *self.conn().await?, login_id).await?.map(|(_, until)| until);
+        if blocked_until.is_some_and(|until| now_micros() < until) {
+            return Err(Error::resource_exhausted(
+                "TOO_MANY_ATTEMPTS",
+                "too many failed attempts; wait a moment and try again",
+            ));
         }
         Ok(())
     }
@@ -470,8 +498,15 @@ impl AccountApi {
         if current.used_at.is_some() || store::mark_token_used(&mut tx, &hash, now).await? == 0 {
             store::revoke_family(&mut tx, current.family_id, now).await?;
             tx.commit().await?;
-            tracing::warn!(family_id = current.family_id, user_id = current.user_id, "refresh token reused; family revoked");
-            return Err(unauthenticated("REFRESH_TOKEN_REUSED", "the refresh token was already used; sign in again"));
+            tracing::warn!(
+                family_id = current.family_id,
+                user_id = current.user_id,
+                "refresh token reused; family revoked"
+            );
+            return Err(unauthenticated(
+                "REFRESH_TOKEN_REUSED",
+                "the refresh token was already used; sign in again",
+            ));
         }
         let user = store::live_user(&mut tx, current.user_id).await?.ok_or_else(invalid_refresh_token)?;
         let next = random_token();
@@ -565,7 +600,10 @@ impl AccountService for AccountApi {
         reply(self.delete_friend(caller.user_id, request.into_inner().user_id).await)
     }
 
-    async fn create_friend_request(&self, request: Request<CreateFriendRequestRequest>) -> Reply<FriendRequest> {
+    async fn create_friend_request(
+        &self,
+        request: Request<CreateFriendRequestRequest>,
+    ) -> Reply<FriendRequest> {
         let caller = Caller::of(&request)?;
         reply(self.create_friend_request(caller.user_id, request.into_inner()).await)
     }
@@ -578,12 +616,18 @@ impl AccountService for AccountApi {
         reply(self.list_friend_requests(caller.user_id, request.into_inner()).await)
     }
 
-    async fn accept_friend_request(&self, request: Request<AcceptFriendRequestRequest>) -> Reply<FriendRequest> {
+    async fn accept_friend_request(
+        &self,
+        request: Request<AcceptFriendRequestRequest>,
+    ) -> Reply<FriendRequest> {
         let caller = Caller::of(&request)?;
         reply(self.decide(caller.user_id, request.into_inner().id, store::ACCEPTED).await)
     }
 
-    async fn decline_friend_request(&self, request: Request<DeclineFriendRequestRequest>) -> Reply<FriendRequest> {
+    async fn decline_friend_request(
+        &self,
+        request: Request<DeclineFriendRequestRequest>,
+    ) -> Reply<FriendRequest> {
         let caller = Caller::of(&request)?;
         reply(self.decide(caller.user_id, request.into_inner().id, store::DECLINED).await)
     }
@@ -595,7 +639,10 @@ impl AccountInternalService for AccountApi {
         reply(self.create_user(request.into_inner()).await)
     }
 
-    async fn verify_password(&self, request: Request<VerifyPasswordRequest>) -> Reply<VerifyPasswordResponse> {
+    async fn verify_password(
+        &self,
+        request: Request<VerifyPasswordRequest>,
+    ) -> Reply<VerifyPasswordResponse> {
         reply(self.verify_password(request.into_inner()).await)
     }
 

@@ -4,7 +4,11 @@ use campus_account::{Application, Config};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if campus_shared::config::print_help_if_asked("campus-account", "schools, users, sessions and friends", Config::VARS) {
+    if campus_shared::config::print_help_if_asked(
+        "campus-account",
+        "schools, users, sessions and friends",
+        Config::VARS,
+    ) {
         return Ok(());
     }
     let _telemetry = campus_shared::telemetry::init("account");

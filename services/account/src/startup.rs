@@ -1,8 +1,6 @@
 //! Builds the account service (database, migrations, bootstrap admin, gRPC server) and runs it.
 
-use std::convert::Infallible;
 use std::future::Future;
-use std::task::{Context, Poll};
 use std::net::SocketAddr;
 
 use campus_proto::account::v1::account_internal_service_server::AccountInternalServiceServer;
@@ -13,9 +11,6 @@ use campus_shared::identity::{AuthInterceptor, ServiceInterceptor, TokenVerifier
 use campus_shared::server::GrpcServer;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::migrate::Migrator;
-use tonic::body::Body;
-use tonic::codegen::{BoxFuture, Bytes, Service, StdError, http};
-use tonic::server::NamedService;
 
 use crate::domain::{self, LoginId, Passwords, Throttle};
 use crate::store;
@@ -84,7 +79,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = db::connect(&config.service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
+        let db = db::connect(&config.service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES })
+            .await?;
         let verifier = TokenVerifier::from_config(&config.service.identity)?;
         let passwords = Passwords::new().await?;
         if let Some((login_id, password)) = &config.bootstrap_admin {
@@ -93,14 +89,14 @@ impl Application {
         let state = crate::grpc::AccountApi::new(db, passwords, &config);
         let server = GrpcServer::bind(config.service.listen_addr, config.service.limits.clone())
             .await?
-            .add_service(PlainBody(AccountServiceServer::with_interceptor(
+            .add_service(AccountServiceServer::with_interceptor(
                 state.clone(),
                 AuthInterceptor::new(verifier.clone()),
-            )))
-            .add_service(PlainBody(AccountInternalServiceServer::with_interceptor(
+            ))
+            .add_service(AccountInternalServiceServer::with_interceptor(
                 state,
                 ServiceInterceptor::new(&config.service.identity.service_token, verifier),
-            )));
+            ));
         Ok(Self { server })
     }
 
@@ -108,7 +104,10 @@ impl Application {
         self.server.local_addr()
     }
 
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         self.server.serve(shutdown).await?;
         Ok(())
     }
@@ -116,8 +115,14 @@ impl Application {
 
 /// Creates the bootstrap admin unless a live user already has its login id. A second replica
 /// starting at the same moment hits the unique index, which means the admin exists: fine.
-async fn ensure_admin(db: &Db, passwords: &Passwords, login_id: &str, password: &SecretString) -> anyhow::Result<()> {
-    let login_id = LoginId::parse(login_id).map_err(|e| anyhow::anyhow!("CAMPUS_BOOTSTRAP_ADMIN login id {e}"))?;
+async fn ensure_admin(
+    db: &Db,
+    passwords: &Passwords,
+    login_id: &str,
+    password: &SecretString,
+) -> anyhow::Result<()> {
+    let login_id =
+        LoginId::parse(login_id).map_err(|e| anyhow::anyhow!("CAMPUS_BOOTSTRAP_ADMIN login id {e}"))?;
     domain::check_password(password.expose_secret())
         .map_err(|e| anyhow::anyhow!("CAMPUS_BOOTSTRAP_ADMIN password {e}"))?;
     let mut conn = db.pool.acquire().await?;
@@ -144,40 +149,12 @@ async fn ensure_admin(db: &Db, passwords: &Passwords, login_id: &str, password: 
             tracing::info!(login_id = login_id.as_str(), "bootstrap admin created");
         }
         Err(e) if campus_shared::error::is_unique_violation(&e) => {
-            tracing::warn!(login_id = login_id.as_str(), "bootstrap admin not created: its login id, email or nickname is taken");
+            tracing::warn!(
+                login_id = login_id.as_str(),
+                "bootstrap admin not created: its login id, email or nickname is taken"
+            );
         }
         Err(e) => return Err(e.into()),
     }
     Ok(())
-}
-
-/// Adapts an intercepted service to the plain `tonic::body::Body` responses that
-/// [`GrpcServer::add_service`] takes: tonic's interceptor wraps response bodies in its own
-/// type. (Every service carries a copy; it belongs in campus-shared next to `GrpcServer`.)
-#[derive(Debug, Clone)]
-struct PlainBody<S>(S);
-
-impl<S: NamedService> NamedService for PlainBody<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S, B> Service<http::Request<Body>> for PlainBody<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>,
-    S::Future: Send + 'static,
-    B: tonic::codegen::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<StdError>,
-{
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Infallible>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let response = self.0.call(request);
-        Box::pin(async move { response.await.map(|r| r.map(Body::new)) })
-    }
 }

@@ -96,7 +96,13 @@ pub struct FriendRow {
 
 // ---- schools
 
-pub async fn insert_school(conn: &mut AnyConnection, id: i64, name: &str, domain: &str, now: i64) -> Result<()> {
+pub async fn insert_school(
+    conn: &mut AnyConnection,
+    id: i64,
+    name: &str,
+    domain: &str,
+    now: i64,
+) -> Result<()> {
     sqlx::query("INSERT INTO school (id, name, email_domain, created_at) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(name)
@@ -108,7 +114,10 @@ pub async fn insert_school(conn: &mut AnyConnection, id: i64, name: &str, domain
 }
 
 pub async fn school(conn: &mut AnyConnection, id: i64) -> Result<Option<SchoolRow>> {
-    sqlx::query_as("SELECT id, name, email_domain FROM school WHERE id = $1").bind(id).fetch_optional(conn).await
+    sqlx::query_as("SELECT id, name, email_domain FROM school WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// Schools in id order after `after`, at most `limit`.
@@ -270,7 +279,13 @@ pub async fn profiles(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Profi
 
 // ---- sessions
 
-pub async fn insert_family(conn: &mut AnyConnection, id: i64, user_id: i64, now: i64, expires_at: i64) -> Result<()> {
+pub async fn insert_family(
+    conn: &mut AnyConnection,
+    id: i64,
+    user_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
     sqlx::query("INSERT INTO session_family (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(user_id)
@@ -373,7 +388,11 @@ pub async fn clear_throttle(conn: &mut AnyConnection, login_id: &str) -> Result<
 // ---- friends
 
 /// The live user of a school with `login_id`.
-pub async fn schoolmate_by_login(conn: &mut AnyConnection, school_id: i64, login_id: &str) -> Result<Option<ProfileRow>> {
+pub async fn schoolmate_by_login(
+    conn: &mut AnyConnection,
+    school_id: i64,
+    login_id: &str,
+) -> Result<Option<ProfileRow>> {
     sqlx::query_as(
         "SELECT id, nickname, school_id FROM user_account
          WHERE login_id = $1 AND school_id = $2 AND deleted_at IS NULL",
@@ -385,11 +404,12 @@ pub async fn schoolmate_by_login(conn: &mut AnyConnection, school_id: i64, login
 }
 
 pub async fn are_friends(conn: &mut AnyConnection, user_id: i64, other_id: i64) -> Result<bool> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM friendship WHERE user_id = $1 AND friend_id = $2")
-        .bind(user_id)
-        .bind(other_id)
-        .fetch_optional(conn)
-        .await?;
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT 1 FROM friendship WHERE user_id = $1 AND friend_id = $2")
+            .bind(user_id)
+            .bind(other_id)
+            .fetch_optional(conn)
+            .await?;
     Ok(row.is_some())
 }
 
@@ -426,20 +446,23 @@ pub async fn insert_friend_request(
 }
 
 pub async fn friend_request(conn: &mut AnyConnection, id: i64) -> Result<Option<FriendRequestRow>> {
-    sqlx::query_as("SELECT id, requester_id, recipient_id, state, created_at FROM friend_request WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as(
+        "SELECT id, requester_id, recipient_id, state, created_at FROM friend_request WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Moves a pending request to `state`; 1 when it was still pending.
 pub async fn decide_friend_request(conn: &mut AnyConnection, id: i64, state: i64, now: i64) -> Result<u64> {
-    let done = sqlx::query("UPDATE friend_request SET state = $2, decided_at = $3 WHERE id = $1 AND state = 1")
-        .bind(id)
-        .bind(state)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    let done =
+        sqlx::query("UPDATE friend_request SET state = $2, decided_at = $3 WHERE id = $1 AND state = 1")
+            .bind(id)
+            .bind(state)
+            .bind(now)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected())
 }
 
@@ -531,6 +554,9 @@ pub async fn forget_friends(conn: &mut AnyConnection, user_id: i64) -> Result<()
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM friendship WHERE user_id = $1 OR friend_id = $1").bind(user_id).execute(conn).await?;
+    sqlx::query("DELETE FROM friendship WHERE user_id = $1 OR friend_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -52,7 +52,8 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let permit = self.permits.clone().acquire_owned().await.map_err(|e| Error::internal(e.to_string()))?;
+        let permit =
+            self.permits.clone().acquire_owned().await.map_err(|e| Error::internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()

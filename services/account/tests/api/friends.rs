@@ -14,7 +14,8 @@ async fn request_accept_list_and_remove() {
         let app = spawn_app(backend).await;
         let (_, alice, bob) = app.school_with_two().await;
         let mut client = app.public.clone();
-        let request = client.create_friend_request(app.as_user(by_login("BOB_1"), &alice)).await.unwrap().into_inner();
+        let request =
+            client.create_friend_request(app.as_user(by_login("BOB_1"), &alice)).await.unwrap().into_inner();
         assert_eq!(request.state, FriendRequestState::Pending as i32);
         assert_eq!(request.requester.as_ref().map(|p| p.id), Some(alice.id));
         assert_eq!(request.recipient.as_ref().map(|p| p.id), Some(bob.id));
@@ -24,7 +25,7 @@ async fn request_accept_list_and_remove() {
                 .await
                 .unwrap()
                 .into_inner();
-            assert_eq!(listed.friend_requests, [request.clone()], "{backend:?}");
+            assert_eq!(listed.friend_requests, std::slice::from_ref(&request), "{backend:?}");
         }
         assert!(!app.are_friends(&alice, &bob).await);
 
@@ -35,7 +36,11 @@ async fn request_accept_list_and_remove() {
             .into_inner();
         assert_eq!(accepted.state, FriendRequestState::Accepted as i32);
         assert!(app.are_friends(&alice, &bob).await && app.are_friends(&bob, &alice).await);
-        let friends = client.list_friends(app.as_user(ListFriendsRequest::default(), &alice)).await.unwrap().into_inner();
+        let friends = client
+            .list_friends(app.as_user(ListFriendsRequest::default(), &alice))
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(friends.friends.len(), 1);
         assert_eq!(friends.friends[0].user.as_ref().map(|u| u.id), Some(bob.id));
         let pending = client
@@ -49,7 +54,10 @@ async fn request_accept_list_and_remove() {
         assert!(!app.are_friends(&alice, &bob).await && !app.are_friends(&bob, &alice).await);
         let again = client.delete_friend(app.as_user(DeleteFriendRequest { user_id: alice.id }, &bob)).await;
         assert_status(again, Code::NotFound, "NOT_FOUND");
-        client.create_friend_request(app.as_user(by_login("alice"), &bob)).await.expect("they can befriend again");
+        client
+            .create_friend_request(app.as_user(by_login("alice"), &bob))
+            .await
+            .expect("they can befriend again");
     }
 }
 
@@ -70,14 +78,17 @@ async fn friend_request_rules() {
         let nobody = client.create_friend_request(app.as_user(by_login("nobody"), &alice)).await;
         assert_status(nobody, Code::NotFound, "NOT_FOUND");
 
-        let request = client.create_friend_request(app.as_user(by_login("bob_1"), &alice)).await.unwrap().into_inner();
+        let request =
+            client.create_friend_request(app.as_user(by_login("bob_1"), &alice)).await.unwrap().into_inner();
         for (from, to) in [(&alice, "bob_1"), (&bob, "alice")] {
             let dup = client.create_friend_request(app.as_user(by_login(to), from)).await;
             assert_status(dup, Code::AlreadyExists, "FRIEND_REQUEST_PENDING");
         }
         // Only the recipient answers; to anyone else the request does not exist.
         for outsider in [&alice, &carol] {
-            let accept = client.accept_friend_request(app.as_user(AcceptFriendRequestRequest { id: request.id }, outsider)).await;
+            let accept = client
+                .accept_friend_request(app.as_user(AcceptFriendRequestRequest { id: request.id }, outsider))
+                .await;
             assert_status(accept, Code::NotFound, "NOT_FOUND");
         }
         let declined = client
@@ -86,12 +97,18 @@ async fn friend_request_rules() {
             .unwrap()
             .into_inner();
         assert_eq!(declined.state, FriendRequestState::Declined as i32);
-        let late = client.accept_friend_request(app.as_user(AcceptFriendRequestRequest { id: request.id }, &bob)).await;
+        let late = client
+            .accept_friend_request(app.as_user(AcceptFriendRequestRequest { id: request.id }, &bob))
+            .await;
         assert_status(late, Code::FailedPrecondition, "FRIEND_REQUEST_NOT_PENDING");
         assert!(!app.are_friends(&alice, &bob).await);
 
-        let retry = client.create_friend_request(app.as_user(by_login("bob_1"), &alice)).await.unwrap().into_inner();
-        client.accept_friend_request(app.as_user(AcceptFriendRequestRequest { id: retry.id }, &bob)).await.unwrap();
+        let retry =
+            client.create_friend_request(app.as_user(by_login("bob_1"), &alice)).await.unwrap().into_inner();
+        client
+            .accept_friend_request(app.as_user(AcceptFriendRequestRequest { id: retry.id }, &bob))
+            .await
+            .unwrap();
         let dup = client.create_friend_request(app.as_user(by_login("alice"), &bob)).await;
         assert_status(dup, Code::AlreadyExists, "ALREADY_FRIENDS");
     }
@@ -110,8 +127,15 @@ async fn friends_are_listed_page_by_page() {
             } else {
                 app.signup(&school, login).await
             };
-            let request = client.create_friend_request(app.as_user(by_login(login), &alice)).await.unwrap().into_inner();
-            client.accept_friend_request(app.as_user(AcceptFriendRequestRequest { id: request.id }, &friend)).await.unwrap();
+            let request = client
+                .create_friend_request(app.as_user(by_login(login), &alice))
+                .await
+                .unwrap()
+                .into_inner();
+            client
+                .accept_friend_request(app.as_user(AcceptFriendRequestRequest { id: request.id }, &friend))
+                .await
+                .unwrap();
             expected.push(friend.id);
         }
         expected.reverse();

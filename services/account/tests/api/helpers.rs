@@ -85,7 +85,13 @@ impl TestApp {
 
     pub(crate) async fn session(&self, user: &User) -> String {
         let request = CreateSessionRequest { user_id: user.id };
-        self.internal.clone().create_session(self.svc(request)).await.expect("create session").into_inner().refresh_token
+        self.internal
+            .clone()
+            .create_session(self.svc(request))
+            .await
+            .expect("create session")
+            .into_inner()
+            .refresh_token
     }
 
     pub(crate) async fn rotate(&self, token: &str) -> Result<RotateSessionResponse, Status> {
@@ -133,7 +139,11 @@ pub(crate) fn fields(status: &Status) -> Vec<String> {
 
 /// Asserts a status's code and reason.
 #[track_caller]
-pub(crate) fn assert_status(result: Result<impl std::fmt::Debug, Status>, code: Code, expected_reason: &str) -> Status {
+pub(crate) fn assert_status(
+    result: Result<impl std::fmt::Debug, Status>,
+    code: Code,
+    expected_reason: &str,
+) -> Status {
     let status = result.expect_err("expected an error");
     assert_eq!(status.code(), code, "{status:?}");
     assert_eq!(reason(&status), expected_reason, "{status:?}");

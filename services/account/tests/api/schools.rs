@@ -20,7 +20,10 @@ async fn schools_are_listed_without_a_token_page_by_page() {
         assert_eq!(first.schools.len(), 2, "{backend:?}");
         assert!(!first.next_page_token.is_empty());
         let second = client
-            .list_schools(Request::new(ListSchoolsRequest { page_size: 2, page_token: first.next_page_token }))
+            .list_schools(Request::new(ListSchoolsRequest {
+                page_size: 2,
+                page_token: first.next_page_token,
+            }))
             .await
             .unwrap()
             .into_inner();
@@ -43,17 +46,36 @@ async fn only_admins_create_schools_and_domains_are_unique() {
         let (school, alice, _) = app.school_with_two().await;
         let request = || CreateSchoolRequest { name: "Korea".into(), email_domain: "korea.ac.kr".into() };
         let mut client = app.public.clone();
-        assert_status(client.create_school(app.as_user(request(), &alice)).await, Code::PermissionDenied, "ADMIN_ONLY");
-        assert_eq!(client.create_school(Request::new(request())).await.unwrap_err().code(), Code::Unauthenticated);
+        assert_status(
+            client.create_school(app.as_user(request(), &alice)).await,
+            Code::PermissionDenied,
+            "ADMIN_ONLY",
+        );
+        assert_eq!(
+            client.create_school(Request::new(request())).await.unwrap_err().code(),
+            Code::Unauthenticated
+        );
 
         let dup = CreateSchoolRequest { name: "Other".into(), email_domain: "Yonsei.AC.kr".into() };
-        assert_status(client.create_school(app.as_admin(dup)).await, Code::AlreadyExists, "SCHOOL_DOMAIN_TAKEN");
+        assert_status(
+            client.create_school(app.as_admin(dup)).await,
+            Code::AlreadyExists,
+            "SCHOOL_DOMAIN_TAKEN",
+        );
 
         let bad = CreateSchoolRequest { name: "x".repeat(51), email_domain: "not a domain".into() };
-        let status = assert_status(client.create_school(app.as_admin(bad)).await, Code::InvalidArgument, "INVALID_ARGUMENT");
+        let status = assert_status(
+            client.create_school(app.as_admin(bad)).await,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+        );
         assert_eq!(fields(&status), ["name", "emailDomain"]);
 
-        let got = client.get_school(app.as_user(GetSchoolRequest { id: school.id }, &alice)).await.unwrap().into_inner();
+        let got = client
+            .get_school(app.as_user(GetSchoolRequest { id: school.id }, &alice))
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(got, school);
         let missing = client.get_school(app.as_user(GetSchoolRequest { id: school.id + 1 }, &alice)).await;
         assert_status(missing, Code::NotFound, "NOT_FOUND");

@@ -13,9 +13,15 @@ async fn unknown_ids_and_wrong_passwords_fail_alike() {
         let app = spawn_app(backend).await;
         let (_, alice, _) = app.school_with_two().await;
         assert_eq!(app.login("ALICE", PASSWORD).await.unwrap(), alice, "login ids are case-insensitive");
-        let wrong = assert_status(app.login("alice", "wrong password 1").await, Code::Unauthenticated, "INVALID_CREDENTIALS");
-        let unknown = assert_status(app.login("nobody", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
-        let malformed = assert_status(app.login("?", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
+        let wrong = assert_status(
+            app.login("alice", "wrong password 1").await,
+            Code::Unauthenticated,
+            "INVALID_CREDENTIALS",
+        );
+        let unknown =
+            assert_status(app.login("nobody", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
+        let malformed =
+            assert_status(app.login("?", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
         assert_eq!(wrong.message(), unknown.message());
         assert_eq!(wrong.message(), malformed.message());
         assert_eq!(wrong.details(), unknown.details());
@@ -29,11 +35,19 @@ async fn the_sixth_attempt_after_five_failures_is_refused_and_success_resets() {
         let _ = app.school_with_two().await;
         // Four failures, then a success: the count starts over.
         for _ in 0..4 {
-            assert_status(app.login("alice", "wrong password 1").await, Code::Unauthenticated, "INVALID_CREDENTIALS");
+            assert_status(
+                app.login("alice", "wrong password 1").await,
+                Code::Unauthenticated,
+                "INVALID_CREDENTIALS",
+            );
         }
         app.login("alice", PASSWORD).await.expect("four failures are free");
         for _ in 0..5 {
-            assert_status(app.login("alice", "wrong password 1").await, Code::Unauthenticated, "INVALID_CREDENTIALS");
+            assert_status(
+                app.login("alice", "wrong password 1").await,
+                Code::Unauthenticated,
+                "INVALID_CREDENTIALS",
+            );
         }
         // Refused without looking at the password, even the right one.
         assert_status(app.login("alice", PASSWORD).await, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
@@ -65,7 +79,11 @@ async fn the_back_off_is_bounded() {
         for _ in 0..3 {
             assert_status(app.login("alice", PASSWORD).await, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
             tokio::time::sleep(cap + Duration::from_millis(50)).await;
-            assert_status(app.login("alice", "wrong password 1").await, Code::Unauthenticated, "INVALID_CREDENTIALS");
+            assert_status(
+                app.login("alice", "wrong password 1").await,
+                Code::Unauthenticated,
+                "INVALID_CREDENTIALS",
+            );
         }
         tokio::time::sleep(cap + Duration::from_millis(50)).await;
         app.login("alice", PASSWORD).await.expect("the user gets in after the capped window");
@@ -95,13 +113,15 @@ async fn refresh_tokens_are_stored_only_as_hashes() {
                 .await
                 .unwrap();
             assert!(rows.iter().all(|(hash, _)| !hash.contains(token.as_str())));
-            let expected: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+            let expected: String =
+                Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
             assert!(rows.iter().any(|(hash, _)| *hash == expected), "the SHA-256 is what is stored");
         }
-        let families: Vec<(i64, i64, i64)> = sqlx::query_as("SELECT id, user_id, expires_at FROM session_family")
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
+        let families: Vec<(i64, i64, i64)> =
+            sqlx::query_as("SELECT id, user_id, expires_at FROM session_family")
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
         assert_eq!(families.len(), 1);
     }
 }
@@ -119,7 +139,8 @@ async fn rotation_issues_a_successor_with_the_same_absolute_expiry() {
             .unwrap()
             .into_inner();
         let expires = created.expires_at.unwrap();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
         assert!((expires.seconds - now - 14 * 24 * 3600).abs() < 60, "14 days from login");
         let first = app.rotate(&created.refresh_token).await.unwrap();
         assert_ne!(first.refresh_token, created.refresh_token);
@@ -133,7 +154,11 @@ async fn rotation_issues_a_successor_with_the_same_absolute_expiry() {
 
         // A family past its absolute expiry is dead.
         sqlx::query("UPDATE session_family SET expires_at = 1").execute(&app.pool).await.unwrap();
-        assert_status(app.rotate(&second.refresh_token).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
+        assert_status(
+            app.rotate(&second.refresh_token).await,
+            Code::Unauthenticated,
+            "INVALID_REFRESH_TOKEN",
+        );
     }
 }
 
@@ -185,7 +210,10 @@ async fn revoking_is_idempotent() {
         let successor = app.rotate(&token).await.unwrap().refresh_token;
         let mut internal = app.internal.clone();
         for t in [&token, &token, &"never issued".to_string()] {
-            internal.revoke_session(app.svc(RevokeSessionRequest { refresh_token: t.clone() })).await.unwrap();
+            internal
+                .revoke_session(app.svc(RevokeSessionRequest { refresh_token: t.clone() }))
+                .await
+                .unwrap();
         }
         assert_status(app.rotate(&successor).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
     }
@@ -201,15 +229,24 @@ async fn a_password_change_revokes_every_family() {
         let bobs = app.session(&bob).await;
         let mut client = app.public.clone();
 
-        let wrong = ChangePasswordRequest { current_password: "wrong password 1".into(), new_password: "new password 2".into() };
+        let wrong = ChangePasswordRequest {
+            current_password: "wrong password 1".into(),
+            new_password: "new password 2".into(),
+        };
         let status = client.change_password(app.as_user(wrong, &alice)).await.unwrap_err();
         assert_eq!(fields(&status), ["currentPassword"]);
         let weak = ChangePasswordRequest { current_password: PASSWORD.into(), new_password: "weak".into() };
-        assert_eq!(fields(&client.change_password(app.as_user(weak, &alice)).await.unwrap_err()), ["newPassword"]);
+        assert_eq!(
+            fields(&client.change_password(app.as_user(weak, &alice)).await.unwrap_err()),
+            ["newPassword"]
+        );
         app.rotate(&phone).await.map(|_| ()).expect("failed changes revoke nothing");
         let phone = app.session(&alice).await;
 
-        let change = ChangePasswordRequest { current_password: PASSWORD.into(), new_password: "new password 2".into() };
+        let change = ChangePasswordRequest {
+            current_password: PASSWORD.into(),
+            new_password: "new password 2".into(),
+        };
         client.change_password(app.as_user(change, &alice)).await.unwrap();
         assert_status(app.rotate(&phone).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
         assert_status(app.rotate(&laptop).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");

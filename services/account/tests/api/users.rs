@@ -1,7 +1,7 @@
 use argon2::{Algorithm, Params, PasswordHash};
 use campus_proto::account::v1::*;
-use campus_shared::testing::backends;
 use campus_shared::Caller;
+use campus_shared::testing::backends;
 use tonic::{Code, Request};
 
 use crate::helpers::*;
@@ -30,18 +30,22 @@ async fn signup_reports_every_bad_field_at_once() {
         let status = assert_status(app.try_signup(too_long).await, Code::InvalidArgument, "INVALID_ARGUMENT");
         assert_eq!(fields(&status), ["loginId", "password", "nickname"]);
 
-        let letters_only = CreateUserRequest { password: "onlyletters".into(), ..signup_request(&school, "carol") };
+        let letters_only =
+            CreateUserRequest { password: "onlyletters".into(), ..signup_request(&school, "carol") };
         assert_eq!(fields(&app.try_signup(letters_only).await.unwrap_err()), ["password"]);
 
-        let wrong_domain = CreateUserRequest { email: "carol@korea.ac.kr".into(), ..signup_request(&school, "carol") };
-        let status = assert_status(app.try_signup(wrong_domain).await, Code::InvalidArgument, "INVALID_ARGUMENT");
+        let wrong_domain =
+            CreateUserRequest { email: "carol@korea.ac.kr".into(), ..signup_request(&school, "carol") };
+        let status =
+            assert_status(app.try_signup(wrong_domain).await, Code::InvalidArgument, "INVALID_ARGUMENT");
         assert_eq!(fields(&status), ["email"]);
         assert!(status.message().contains("yonsei.ac.kr"), "{status:?}");
 
         let no_school = CreateUserRequest { school_id: school.id + 1, ..signup_request(&school, "carol") };
         assert_eq!(fields(&app.try_signup(no_school).await.unwrap_err()), ["schoolId"]);
 
-        let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM user_account").fetch_one(&app.pool).await.unwrap();
+        let count: (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM user_account").fetch_one(&app.pool).await.unwrap();
         assert_eq!(count.0, 0, "nothing was written");
     }
 }
@@ -63,9 +67,11 @@ async fn login_ids_emails_and_nicknames_are_unique() {
             ..signup_request(&school, "x")
         };
         assert_status(app.try_signup(same_login).await, Code::AlreadyExists, "LOGIN_ID_TAKEN");
-        let same_email = CreateUserRequest { email: "ALICE@yonsei.ac.kr".into(), ..signup_request(&school, "carol") };
+        let same_email =
+            CreateUserRequest { email: "ALICE@yonsei.ac.kr".into(), ..signup_request(&school, "carol") };
         assert_status(app.try_signup(same_email).await, Code::AlreadyExists, "EMAIL_TAKEN");
-        let same_nickname = CreateUserRequest { nickname: "Alice".into(), ..signup_request(&school, "carol") };
+        let same_nickname =
+            CreateUserRequest { nickname: "Alice".into(), ..signup_request(&school, "carol") };
         assert_status(app.try_signup(same_nickname).await, Code::AlreadyExists, "NICKNAME_TAKEN");
     }
 }
@@ -103,9 +109,13 @@ async fn the_caller_reads_and_updates_their_profile() {
             .unwrap()
             .into_inner();
         assert_eq!(renamed.nickname, "새내기");
-        assert_eq!(client.get_me(app.as_user(GetMeRequest {}, &alice)).await.unwrap().into_inner().nickname, "새내기");
+        assert_eq!(
+            client.get_me(app.as_user(GetMeRequest {}, &alice)).await.unwrap().into_inner().nickname,
+            "새내기"
+        );
 
-        let taken = client.update_me(app.as_user(UpdateMeRequest { nickname: bob.nickname.clone() }, &alice)).await;
+        let taken =
+            client.update_me(app.as_user(UpdateMeRequest { nickname: bob.nickname.clone() }, &alice)).await;
         assert_status(taken, Code::AlreadyExists, "NICKNAME_TAKEN");
         let bad = client.update_me(app.as_user(UpdateMeRequest { nickname: "x".into() }, &alice)).await;
         assert_eq!(fields(&bad.unwrap_err()), ["nickname"]);
@@ -120,8 +130,12 @@ async fn profiles_are_visible_within_a_school_only() {
         let korea = app.create_school("Korea", "korea.ac.kr").await;
         let carol = app.signup(&korea, "carol").await;
         let mut client = app.public.clone();
-        let profile = client.get_user(app.as_user(GetUserRequest { id: bob.id }, &alice)).await.unwrap().into_inner();
-        assert_eq!(profile, UserProfile { id: bob.id, nickname: bob.nickname.clone(), school_id: bob.school_id });
+        let profile =
+            client.get_user(app.as_user(GetUserRequest { id: bob.id }, &alice)).await.unwrap().into_inner();
+        assert_eq!(
+            profile,
+            UserProfile { id: bob.id, nickname: bob.nickname.clone(), school_id: bob.school_id }
+        );
         let other_school = client.get_user(app.as_user(GetUserRequest { id: carol.id }, &alice)).await;
         assert_status(other_school, Code::NotFound, "NOT_FOUND");
         let unknown = client.get_user(app.as_user(GetUserRequest { id: 12345 }, &alice)).await;
@@ -152,13 +166,18 @@ async fn a_deleted_account_is_gone_and_frees_its_names() {
             .unwrap()
             .into_inner();
         assert!(requests.friend_requests.is_empty(), "pending requests are removed");
-        let users = app.internal.clone().get_users(app.svc(GetUsersRequest { ids: vec![alice.id, bob.id] })).await;
+        let users =
+            app.internal.clone().get_users(app.svc(GetUsersRequest { ids: vec![alice.id, bob.id] })).await;
         assert_eq!(users.unwrap().into_inner().users.len(), 1);
 
         let again = app.signup(&school, "alice").await;
         assert_ne!(again.id, alice.id);
         assert_eq!(app.login("alice", PASSWORD).await.unwrap().id, again.id);
-        assert_status(client.delete_me(app.as_user(DeleteMeRequest {}, &alice)).await, Code::NotFound, "NOT_FOUND");
+        assert_status(
+            client.delete_me(app.as_user(DeleteMeRequest {}, &alice)).await,
+            Code::NotFound,
+            "NOT_FOUND",
+        );
     }
 }
 
@@ -172,7 +191,8 @@ async fn internal_rpcs_need_the_service_credential() {
         assert_status(bare, Code::PermissionDenied, "SERVICE_ONLY");
         let as_user = internal.create_user(app.as_user(signup_request(&school, "carol"), &alice)).await;
         assert_status(as_user, Code::PermissionDenied, "SERVICE_ONLY");
-        let mut wrong = Request::new(VerifyPasswordRequest { login_id: "alice".into(), password: PASSWORD.into() });
+        let mut wrong =
+            Request::new(VerifyPasswordRequest { login_id: "alice".into(), password: PASSWORD.into() });
         wrong.metadata_mut().insert("x-campus-service-token", "guess".parse().unwrap());
         assert_status(internal.verify_password(wrong).await, Code::PermissionDenied, "SERVICE_ONLY");
     }
@@ -183,9 +203,18 @@ async fn forged_or_expired_tokens_are_unauthenticated() {
     for backend in backends() {
         let app = spawn_app(backend).await;
         let (_, alice, _) = app.school_with_two().await;
-        let caller = Caller { user_id: alice.id, school_id: alice.school_id, role: campus_shared::Role::User, nickname: "a".into() };
+        let caller = Caller {
+            user_id: alice.id,
+            school_id: alice.school_id,
+            role: campus_shared::Role::User,
+            nickname: "a".into(),
+        };
         let stranger = campus_shared::testing::TestIdentity::new();
-        let expired = app.identity.issuer.issue_with(&caller, 1_600_000_000, std::time::Duration::from_secs(60)).unwrap();
+        let expired = app
+            .identity
+            .issuer
+            .issue_with(&caller, 1_600_000_000, std::time::Duration::from_secs(60))
+            .unwrap();
         let genuine = app.identity.issuer.issue(&caller).unwrap();
         let (head, rest) = genuine.split_once('.').unwrap();
         let tampered = format!("{head}.{}", rest.replacen(|c: char| c.is_ascii_alphanumeric(), "A", 1));
