@@ -1,9 +1,7 @@
 //! Builds the timetable service (database, migrations, gRPC server) and runs it.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::task::{Context, Poll};
 
 use campus_proto::timetable::v1::timetable_service_server::TimetableServiceServer;
 use campus_shared::config::{EnvVar, ServiceConfig};
@@ -11,12 +9,13 @@ use campus_shared::db::{self, Migrations};
 use campus_shared::identity::{AuthInterceptor, TokenVerifier};
 use campus_shared::server::GrpcServer;
 use sqlx::migrate::Migrator;
-use tonic::body::Body;
-use tonic::codegen::{BoxFuture, Service, http};
-use tonic::server::NamedService;
+use tonic::service::interceptor::InterceptedService;
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The largest request accepted (a catalog CSV).
+pub const MAX_REQUEST_BYTES: usize = 16 << 20;
 
 /// The account service's address when `ACCOUNT_ADDR` is unset.
 pub const DEFAULT_ACCOUNT_ADDR: &str = "http://127.0.0.1:50051";
@@ -72,10 +71,14 @@ impl Application {
             &config.account_addr,
             config.service.identity.service_token.clone(),
         )?;
-        let server =
-            GrpcServer::bind(config.service.listen_addr, config.service.limits.clone()).await?.add_service(
-                UnifiedBody(TimetableServiceServer::with_interceptor(api, AuthInterceptor::new(verifier))),
-            );
+        let server = GrpcServer::bind(config.service.listen_addr, config.service.limits.clone())
+            .await?
+            .add_service(InterceptedService::new(
+                // Catalog imports are whole CSV files; gRPC's 4 MiB default is too small for
+                // a large school's catalog.
+                TimetableServiceServer::new(api).max_decoding_message_size(MAX_REQUEST_BYTES),
+                AuthInterceptor::new(verifier),
+            ));
         Ok(Self { server })
     }
 
@@ -91,36 +94,5 @@ impl Application {
     ) -> anyhow::Result<()> {
         self.server.serve(shutdown).await?;
         Ok(())
-    }
-}
-
-/// Adapts an intercepted service to the plain `tonic::body::Body` responses that
-/// [`GrpcServer::add_service`] accepts: `with_interceptor` wraps response bodies in its own
-/// type (so a rejected call can answer with an empty body). This belongs in campus-shared.
-#[derive(Debug, Clone)]
-pub struct UnifiedBody<S>(pub S);
-
-impl<S: NamedService> NamedService for UnifiedBody<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S, B> Service<http::Request<Body>> for UnifiedBody<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>,
-    S::Future: Send + 'static,
-    B: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
-    B::Error: Into<tonic::codegen::StdError>,
-{
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Infallible>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let future = self.0.call(request);
-        Box::pin(async move { Ok(future.await?.map(Body::new)) })
     }
 }

@@ -221,7 +221,7 @@ async fn spawn_fake_account(identity: &TestIdentity, friends: Friends) -> Socket
     let server = GrpcServer::bind(([127, 0, 0, 1], 0).into(), Default::default())
         .await
         .expect("bind")
-        .add_service(campus_timetable::startup::UnifiedBody(service));
+        .add_service(service);
     let addr = server.local_addr();
     tokio::spawn(server.serve(std::future::pending()));
     addr
