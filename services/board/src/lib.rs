@@ -3,6 +3,17 @@
 //!
 //! Reading order: [`startup`] builds and runs the server, [`grpc`] has one method per RPC,
 //! [`domain`] holds the rules, [`store`] every SQL statement and [`blob`] the photo bytes.
+//!
+//! Choices where the contract is silent:
+//! - UnscrapPost is idempotent (the HTTP DELETE it backs): no scrap, no change, no error.
+//! - A reply's parent on another post of the school is INVALID_ARGUMENT `PARENT_NOT_IN_POST`;
+//!   a parent that does not exist, is deleted or belongs to another school is NOT_FOUND.
+//! - A deleted comment kept for its replies reads "삭제된 댓글입니다" with `deleted` set and
+//!   an empty author; its text is wiped from the database.
+//! - A named comment by the author of an anonymous post is not flagged `isPostAuthor`, which
+//!   would unmask the post; an anonymous one shows "익명(글쓴이)".
+//! - Posts and comments with 5+ reports leave every list (including "my" lists) but stay
+//!   readable by id. A board that opted out of HOT never stamps `hot_at`; BEST ignores it.
 
 pub mod blob;
 pub mod domain;

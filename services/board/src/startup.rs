@@ -1,9 +1,7 @@
 //! Builds the board service (database, migrations, photo store, gRPC server) and runs it.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::task::{Context, Poll};
 
 use campus_proto::board::v1::board_internal_service_server::BoardInternalServiceServer;
 use campus_proto::board::v1::board_service_server::BoardServiceServer;
@@ -14,9 +12,6 @@ use campus_shared::page::PageTokens;
 use campus_shared::server::GrpcServer;
 use secrecy::ExposeSecret;
 use sqlx::migrate::Migrator;
-use tonic::body::Body;
-use tonic::codegen::{BoxFuture, Service, http};
-use tonic::server::NamedService;
 use tonic::service::interceptor::InterceptedService;
 
 use crate::blob::Blobs;
@@ -93,11 +88,11 @@ impl Application {
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let server = GrpcServer::bind(config.service.listen_addr, config.service.limits.clone())
             .await?
-            .add_service(PlainBody(InterceptedService::new(public, AuthInterceptor::new(verifier.clone()))))
-            .add_service(PlainBody(BoardInternalServiceServer::with_interceptor(
+            .add_service(InterceptedService::new(public, AuthInterceptor::new(verifier.clone())))
+            .add_service(BoardInternalServiceServer::with_interceptor(
                 api,
                 ServiceInterceptor::new(&identity.service_token, verifier),
-            )));
+            ));
         Ok(Self { server })
     }
 
@@ -111,36 +106,5 @@ impl Application {
     ) -> anyhow::Result<()> {
         self.server.serve(shutdown).await?;
         Ok(())
-    }
-}
-
-/// Adapts an intercepted service to the plain `tonic::body::Body` responses that
-/// [`GrpcServer::add_service`] takes: tonic's interceptor wraps response bodies in its own
-/// type. (Every service needs this; it belongs in campus-shared.)
-#[derive(Debug, Clone)]
-pub struct PlainBody<S>(pub S);
-
-impl<S: NamedService> NamedService for PlainBody<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S, B> Service<http::Request<Body>> for PlainBody<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>,
-    S::Future: Send + 'static,
-    B: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
-    B::Error: Into<tonic::codegen::StdError>,
-{
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Infallible>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let future = self.0.call(request);
-        Box::pin(async move { Ok(future.await?.map(Body::new)) })
     }
 }
