@@ -4,9 +4,12 @@
 //! The call is the real account service's GetSchool (token check plus a database read).
 //!
 //! `cargo bench -p campus-gateway --bench gateway` (BENCH_SECS sets the measured seconds
-//! per workload, default 5; CAMPUS_TEST_PG_URL puts the account service on PostgreSQL).
+//! per workload, default 8; CAMPUS_TEST_PG_URL puts the account service on PostgreSQL).
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,7 +21,6 @@ use campus_shared::db::Backend;
 use campus_shared::testing::{TestDatabase, TestIdentity};
 use campus_shared::{Caller, Role};
 use prost::Message;
-use tokio::net::TcpListener;
 use tonic::Request;
 
 const IN_FLIGHT: usize = 64;
@@ -82,30 +84,50 @@ fn grpc_web_ok(body: &[u8], id: i64) -> bool {
         && String::from_utf8_lossy(trailers).contains("grpc-status:0")
 }
 
+type Call = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+/// Rounds of every workload, interleaved, so background load on a shared machine weighs
+/// on all four alike; throughput is over all rounds, latency percentiles the median round's.
+fn combine(name: &str, rounds: &[Report]) -> Report {
+    let median = |f: fn(&Report) -> Duration| {
+        let mut values: Vec<Duration> = rounds.iter().map(f).collect();
+        values.sort_unstable();
+        values[values.len() / 2]
+    };
+    Report {
+        name: name.to_string(),
+        requests: rounds.iter().map(|r| r.requests).sum(),
+        errors: rounds.iter().map(|r| r.errors).sum(),
+        elapsed: rounds.iter().map(|r| r.elapsed).sum(),
+        p50: median(|r| r.p50),
+        p90: median(|r| r.p90),
+        p99: median(|r| r.p99),
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    let seconds: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
-    let warmup = Duration::from_secs(1);
-    let duration = Duration::from_secs(seconds);
+    let seconds: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+    let rounds: u32 = 4;
+    let round = Duration::from_secs(seconds) / rounds;
     let identity = TestIdentity::new();
     let (upstream, school_id, _db) = spawn_account(&identity).await;
     let gateway = spawn_gateway(&identity, upstream).await;
     let bearer = identity.bearer(42, 1);
 
-    let mut reports: Vec<Report> = Vec::new();
-
+    let mut workloads: Vec<(&str, Call)> = Vec::new();
     for (name, addr) in [("gRPC direct to the service", upstream), ("gRPC through the gateway", gateway)] {
         let client = AccountServiceClient::new(campus_shared::testing::channel(addr));
         let bearer = bearer.clone();
-        reports.push(
-            run(name, IN_FLIGHT, warmup, duration, move |_| {
-                let mut client = client.clone();
-                let mut request = Request::new(GetSchoolRequest { id: school_id });
-                request.metadata_mut().insert("authorization", bearer.parse().unwrap());
-                async move { client.get_school(request).await.is_ok_and(|r| r.get_ref().id == school_id) }
-            })
-            .await,
-        );
+        let call: Call = Arc::new(move || {
+            let mut client = client.clone();
+            let mut request = Request::new(GetSchoolRequest { id: school_id });
+            request.metadata_mut().insert("authorization", bearer.parse().unwrap());
+            Box::pin(
+                async move { client.get_school(request).await.is_ok_and(|r| r.get_ref().id == school_id) },
+            )
+        });
+        workloads.push((name, call));
     }
 
     let http = reqwest::Client::builder().http1_only().pool_max_idle_per_host(IN_FLIGHT).build().unwrap();
@@ -114,46 +136,55 @@ async fn main() {
         let url = format!("http://{gateway}/campus.account.v1.AccountService/GetSchool");
         let body = grpc_web_frame(&GetSchoolRequest { id: school_id });
         let bearer = bearer.clone();
-        reports.push(
-            run("gRPC-web (HTTP/1.1) through the gateway", IN_FLIGHT, warmup, duration, move |_| {
-                let request = http
-                    .post(&url)
-                    .header("content-type", "application/grpc-web+proto")
-                    .header("x-grpc-web", "1")
-                    .header("authorization", &bearer)
-                    .body(body.clone());
-                async move {
-                    match request.send().await {
-                        Ok(response) => response.bytes().await.is_ok_and(|b| grpc_web_ok(&b, school_id)),
-                        Err(_) => false,
-                    }
+        let call: Call = Arc::new(move || {
+            let request = http
+                .post(&url)
+                .header("content-type", "application/grpc-web+proto")
+                .header("x-grpc-web", "1")
+                .header("authorization", &bearer)
+                .body(body.clone());
+            Box::pin(async move {
+                match request.send().await {
+                    Ok(response) => response.bytes().await.is_ok_and(|b| grpc_web_ok(&b, school_id)),
+                    Err(_) => false,
                 }
             })
-            .await,
-        );
+        });
+        workloads.push(("gRPC-web (HTTP/1.1) through the gateway", call));
     }
     {
         let url = format!("http://{gateway}/v1/schools/{school_id}");
         let id = school_id.to_string();
-        reports.push(
-            run("HTTP/JSON through the gateway", IN_FLIGHT, warmup, duration, move |_| {
-                let request = http.get(&url).header("authorization", &bearer);
-                let id = id.clone();
-                async move {
-                    match request.send().await {
-                        Ok(response) if response.status() == 200 => response
-                            .json::<serde_json::Value>()
-                            .await
-                            .is_ok_and(|v| v["id"] == id.as_str() && v["name"] == "연세대학교"),
-                        _ => false,
-                    }
+        let call: Call = Arc::new(move || {
+            let request = http.get(&url).header("authorization", &bearer);
+            let id = id.clone();
+            Box::pin(async move {
+                match request.send().await {
+                    Ok(response) if response.status() == 200 => response
+                        .json::<serde_json::Value>()
+                        .await
+                        .is_ok_and(|v| v["id"] == id.as_str() && v["name"] == "연세대학교"),
+                    _ => false,
                 }
             })
-            .await,
-        );
+        });
+        workloads.push(("HTTP/JSON through the gateway", call));
     }
 
-    println!("\nAccountService/GetSchool, {IN_FLIGHT} in flight, {seconds} s each\n");
+    let mut results: Vec<Vec<Report>> = vec![Vec::new(); workloads.len()];
+    for r in 0..rounds {
+        let warmup = if r == 0 { Duration::from_secs(1) } else { Duration::from_millis(200) };
+        for (i, (name, call)) in workloads.iter().enumerate() {
+            let call = call.clone();
+            results[i].push(run(name, IN_FLIGHT, warmup, round, move |_| call()).await);
+        }
+    }
+    let reports: Vec<Report> =
+        workloads.iter().zip(&results).map(|((name, _), rounds)| combine(name, rounds)).collect();
+
+    println!(
+        "\nAccountService/GetSchool (real account service), {IN_FLIGHT} in flight, {seconds} s each in {rounds} interleaved rounds\n"
+    );
     println!("{}", Report::MARKDOWN_HEADER);
     for report in &reports {
         println!("{}", report.markdown_row());

@@ -157,31 +157,27 @@ impl Dispatcher {
             campus_shared::telemetry::inject_headers(request.headers_mut());
         }
 
-        let call = async {
-            match target {
-                Target::Local => {
-                    let response = inner.local.clone().oneshot(request).await;
-                    Ok(response.unwrap_or_else(|e: Infallible| match e {}))
-                }
-                Target::Upstream(upstream) => {
-                    // The refresh cookie is the gateway's business only.
-                    request.headers_mut().remove(header::COOKIE);
-                    let name = upstream.name;
-                    let response = upstream.channel.clone().oneshot(request).await.map_err(|e| {
-                        // The channel enforces the grpc-timeout it forwards.
-                        if is_timeout(&e) {
-                            return Status::deadline_exceeded("deadline exceeded");
-                        }
-                        tracing::warn!(upstream = name, error = %e, "upstream call failed");
-                        Status::unavailable(format!("{name} service unavailable"))
-                    })?;
-                    Ok(response)
+        match target {
+            Target::Local => {
+                let call = inner.local.clone().oneshot(request).instrument(span);
+                match tokio::time::timeout(timeout, call).await {
+                    Ok(response) => Ok(response.unwrap_or_else(|e: Infallible| match e {})),
+                    Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
                 }
             }
-        };
-        match tokio::time::timeout(timeout, call.instrument(span)).await {
-            Ok(result) => result,
-            Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
+            Target::Upstream(upstream) => {
+                // The refresh cookie is the gateway's business only.
+                request.headers_mut().remove(header::COOKIE);
+                let name = upstream.name;
+                // The channel enforces the grpc-timeout set above, so no timer of our own.
+                upstream.channel.clone().oneshot(request).instrument(span).await.map_err(|e| {
+                    if is_timeout(&e) {
+                        return Status::deadline_exceeded("deadline exceeded");
+                    }
+                    tracing::warn!(upstream = name, error = %e, "upstream call failed");
+                    Status::unavailable(format!("{name} service unavailable"))
+                })
+            }
         }
     }
 

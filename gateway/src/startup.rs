@@ -28,9 +28,13 @@ use crate::transcode::Transcoder;
 /// Where the four domain services listen.
 #[derive(Debug, Clone)]
 pub struct Upstreams {
+    /// `campus.account.v1` (and the auth service's account calls).
     pub account: String,
+    /// `campus.board.v1`.
     pub board: String,
+    /// `campus.messaging.v1`.
     pub messaging: String,
+    /// `campus.timetable.v1`.
     pub timetable: String,
 }
 
@@ -216,7 +220,6 @@ fn channel(url: &str, connect_timeout: Duration) -> anyhow::Result<Channel> {
     Ok(Endpoint::from_shared(url.to_string())?
         .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
-        .http2_adaptive_window(true)
         .connect_lazy())
 }
 
@@ -315,7 +318,7 @@ impl Application {
         let watcher =
             tokio::spawn(self.readiness.clone().watch(self.health.clone(), self.health_names.clone()));
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder.http2().adaptive_window(true).max_concurrent_streams(1024);
+        builder.http2().max_concurrent_streams(1024);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let cors = cors_layer(&self.state.allowed_origins);
         tokio::pin!(shutdown);

@@ -464,15 +464,12 @@ fn unary_response(rpc: &Rpc, response: tonic::Response<DynamicMessage>) -> Respo
         http_body_response(&message)
     } else {
         let json = match &rpc.response_body {
-            Some(field) => {
-                let value = to_json(&message).and_then(|bytes| {
-                    let mut object: serde_json::Value = serde_json::from_slice(&bytes)
-                        .map_err(|_| Status::internal("could not encode the response"))?;
-                    serde_json::to_vec(&object[field.json_name()].take())
-                        .map_err(|_| Status::internal("could not encode the response"))
-                });
-                value
-            }
+            Some(field) => to_json(&message).and_then(|bytes| {
+                let mut object: serde_json::Value = serde_json::from_slice(&bytes)
+                    .map_err(|_| Status::internal("could not encode the response"))?;
+                serde_json::to_vec(&object[field.json_name()].take())
+                    .map_err(|_| Status::internal("could not encode the response"))
+            }),
             None => to_json(&message),
         };
         match json {

@@ -314,7 +314,17 @@ pub(crate) async fn spawn_gateway(
     upstream: Option<FakeUpstream>,
     tweak: impl FnOnce(&mut Config),
 ) -> TestGateway {
-    let identity = TestIdentity::new();
+    let mut app = spawn_gateway_with_identity(TestIdentity::new(), upstreams, tweak).await;
+    app.upstream = upstream;
+    app
+}
+
+/// The gateway signing with a given identity (services that verify its tokens share it).
+pub(crate) async fn spawn_gateway_with_identity(
+    identity: TestIdentity,
+    upstreams: Upstreams,
+    tweak: impl FnOnce(&mut Config),
+) -> TestGateway {
     let mut config = Config::new(identity.key.clone(), identity.service_token.clone());
     config.listen_addr = ([127, 0, 0, 1], 0).into();
     config.upstreams = upstreams;
@@ -324,7 +334,7 @@ pub(crate) async fn spawn_gateway(
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let http =
         reqwest::Client::builder().http1_only().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestGateway { addr, url: format!("http://{addr}"), identity, http, upstream }
+    TestGateway { addr, url: format!("http://{addr}"), identity, http, upstream: None }
 }
 
 /// A gRPC-web frame: flag byte, big-endian length, payload.

@@ -2,6 +2,7 @@
 //! tonic upstream, driven with plain HTTP, a gRPC client and a hand-framed gRPC-web client.
 
 mod auth;
+mod e2e;
 mod errors;
 mod grpc;
 mod grpc_web;
