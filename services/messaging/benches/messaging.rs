@@ -165,17 +165,25 @@ async fn bench_backend(backend: Backend, duration: Duration) {
     .await;
     println!("{}", list.markdown_row());
 
-    fanout(&bench, &label, &conversations).await;
+    fanout(&bench, &label, &conversations, 1, 500).await;
+    fanout(&bench, &label, &conversations, FANOUT_IN_FLIGHT, FANOUT_MESSAGES).await;
     let _ = stop_tx.send(());
     let _ = server.await;
 }
 
-/// Opens a stream for each of 1,000 recipients, sends them messages from 16 workers, and
+/// Opens a stream for each of 1,000 recipients, sends them messages from `senders_in_flight`
+/// workers, and
 /// measures from the start of each SendMessage to its arrival on the recipient's stream.
-async fn fanout(bench: &Arc<Bench>, label: &str, conversations: &[i64]) {
+async fn fanout(
+    bench: &Arc<Bench>,
+    label: &str,
+    conversations: &[i64],
+    senders_in_flight: usize,
+    messages: usize,
+) {
     let first = 2 + SEND_CONVERSATIONS;
     let epoch = Instant::now();
-    let latencies = Arc::new(Mutex::new(Vec::with_capacity(FANOUT_MESSAGES)));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(messages)));
     let mut readers = Vec::new();
     for user in first..first + STREAMS {
         let mut stream = bench
@@ -199,13 +207,13 @@ async fn fanout(bench: &Arc<Bench>, label: &str, conversations: &[i64]) {
     let started = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut senders = Vec::new();
-    for _ in 0..FANOUT_IN_FLIGHT {
+    for _ in 0..senders_in_flight {
         let (bench, next, conversations) = (bench.clone(), next.clone(), conversations.to_vec());
         senders.push(tokio::spawn(async move {
             let mut errors = 0;
             loop {
                 let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if n >= FANOUT_MESSAGES {
+                if n >= messages {
                     break errors;
                 }
                 let user = first + (n as i64 % STREAMS);
@@ -226,7 +234,7 @@ async fn fanout(bench: &Arc<Bench>, label: &str, conversations: &[i64]) {
     }
     let sending = started.elapsed();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while latencies.lock().expect("lock").len() < FANOUT_MESSAGES - errors && Instant::now() < deadline {
+    while latencies.lock().expect("lock").len() < messages - errors && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     for r in readers {
@@ -240,9 +248,9 @@ async fn fanout(bench: &Arc<Bench>, label: &str, conversations: &[i64]) {
             .unwrap_or_default()
     };
     let report = Report {
-        name: format!("{label} fan-out: send→stream, {STREAMS} streams open, {FANOUT_IN_FLIGHT} senders"),
+        name: format!("{label} fan-out: send→stream, {STREAMS} streams open, {senders_in_flight} senders"),
         requests: all.len() as u64,
-        errors: (FANOUT_MESSAGES - all.len()) as u64,
+        errors: (messages - all.len()) as u64,
         elapsed: sending,
         p50: pct(0.50),
         p90: pct(0.90),

@@ -1,11 +1,9 @@
 //! Builds the messaging service (database, migrations, upstream clients, the stream hub and,
 //! on PostgreSQL, its LISTEN connection) and runs it.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use campus_proto::messaging::v1::messaging_service_server::MessagingServiceServer;
 use campus_shared::config::{EnvVar, ServiceConfig, var};
@@ -15,9 +13,6 @@ use campus_shared::page::PageTokens;
 use campus_shared::server::GrpcServer;
 use secrecy::ExposeSecret;
 use sqlx::migrate::Migrator;
-use tonic::body::Body;
-use tonic::codegen::{Body as HttpBody, BoxFuture, Bytes, Service, StdError, http};
-use tonic::server::NamedService;
 
 use crate::fanout::{self, Hub};
 use crate::grpc::MessagingApi;
@@ -92,9 +87,9 @@ impl Application {
         // Every replica shares the service credential, so each can read the others' tokens.
         let tokens = PageTokens::new(service.identity.service_token.expose_secret().as_bytes());
         let api = MessagingApi::new(store, hub.clone(), upstreams, tokens);
-        let server = GrpcServer::bind(service.listen_addr, service.limits.clone()).await?.add_service(
-            PlainBody(MessagingServiceServer::with_interceptor(api, AuthInterceptor::new(verifier))),
-        );
+        let server = GrpcServer::bind(service.listen_addr, service.limits.clone())
+            .await?
+            .add_service(MessagingServiceServer::with_interceptor(api, AuthInterceptor::new(verifier)));
         Ok(Self { server, hub })
     }
 
@@ -123,36 +118,5 @@ impl Application {
         // Stops the PostgreSQL listener even when the server ended on its own.
         self.hub.close();
         Ok(())
-    }
-}
-
-/// Adapts an intercepted service to what [`GrpcServer::add_service`] takes: tonic's
-/// interceptor wraps response bodies in its own type, and the server's routes want plain
-/// `tonic::body::Body`. (A candidate for campus-shared, next to `GrpcServer`.)
-#[derive(Debug, Clone)]
-struct PlainBody<S>(S);
-
-impl<S: NamedService> NamedService for PlainBody<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S, B> Service<http::Request<Body>> for PlainBody<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>,
-    S::Future: Send + 'static,
-    B: HttpBody<Data = Bytes> + Send + 'static,
-    B::Error: Into<StdError>,
-{
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Infallible>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let response = self.0.call(request);
-        Box::pin(async move { response.await.map(|r| r.map(Body::new)) })
     }
 }
