@@ -273,3 +273,92 @@ async fn data_survives_a_restart_without_seeding_twice() {
     assert_eq!(again["author"]["displayName"], "보관인");
     system.stop().await;
 }
+
+/// Every service verifies tokens itself: forged, tampered, expired or foreign-key tokens get
+/// UNAUTHENTICATED straight from each service, not only from the gateway.
+#[tokio::test]
+async fn every_service_refuses_forged_tokens() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use campus_shared::identity::{Caller, Role, SigningKey, TokenIssuer};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut system = start(&dir).await;
+    let caller = Caller { user_id: 1, school_id: 1, role: Role::User, nickname: "mallory".into() };
+    let good = system.issuer.issue(&caller).unwrap();
+    let parts: Vec<&str> = good.split('.').collect();
+    let admin_claims = {
+        let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        claims["role"] = json!("admin");
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    };
+    let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let other_key = SigningKey::generate();
+    let foreign = TokenIssuer::new(
+        &other_key,
+        campus_shared::config::DEFAULT_ISSUER,
+        campus_shared::config::DEFAULT_AUDIENCE,
+    )
+    .unwrap()
+    .issue(&caller)
+    .unwrap();
+    let expired =
+        system.issuer.issue_with(&caller, 1_600_000_000, std::time::Duration::from_secs(60)).unwrap();
+    let forged = [
+        ("alg none", format!("{none_header}.{}.", parts[1])),
+        ("tampered payload", format!("{}.{admin_claims}.{}", parts[0], parts[2])),
+        ("expired", expired),
+        ("another key", foreign),
+    ];
+
+    for (what, token) in &forged {
+        let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
+        let codes = [
+            campus_proto::account::v1::account_service_client::AccountServiceClient::new(
+                campus_shared::testing::channel(system.account_addr),
+            )
+            .get_me(with_bearer(&bearer, Default::default()))
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+            campus_proto::board::v1::board_service_client::BoardServiceClient::new(
+                campus_shared::testing::channel(system.board_addr),
+            )
+            .list_boards(with_bearer(&bearer, Default::default()))
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+            campus_proto::messaging::v1::messaging_service_client::MessagingServiceClient::new(
+                campus_shared::testing::channel(system.messaging_addr),
+            )
+            .list_conversations(with_bearer(&bearer, Default::default()))
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+            campus_proto::timetable::v1::timetable_service_client::TimetableServiceClient::new(
+                campus_shared::testing::channel(system.timetable_addr),
+            )
+            .list_timetables(with_bearer(&bearer, Default::default()))
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+        ];
+        assert_eq!(codes, [tonic::Code::Unauthenticated; 4], "{what}");
+        let (status, _) = Client::new(&system).with_token(token).get("/v1/users/me").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "gateway, {what}");
+    }
+    system.stop().await;
+}
+
+fn with_bearer<T>(
+    bearer: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    message: T,
+) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("authorization", bearer.clone());
+    request
+}
