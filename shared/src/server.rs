@@ -73,8 +73,19 @@ impl GrpcServer {
         }
         reporter.set_service_status("", ServingStatus::Serving).await;
 
-        let reflection_v1 = reflection_builder().build_v1().expect("descriptor set is valid");
-        let reflection_v1alpha = reflection_builder().build_v1alpha().expect("descriptor set is valid");
+        // Advertise only what this server serves; the descriptor set holds every campus proto.
+        let advertised = || {
+            self.names
+                .iter()
+                .chain(&[
+                    "grpc.health.v1.Health",
+                    "grpc.reflection.v1.ServerReflection",
+                    "grpc.reflection.v1alpha.ServerReflection",
+                ])
+                .fold(reflection_builder(), |builder, name| builder.with_service_name(*name))
+        };
+        let reflection_v1 = advertised().build_v1().expect("descriptor set is valid");
+        let reflection_v1alpha = advertised().build_v1alpha().expect("descriptor set is valid");
         let routes =
             self.routes.add_service(health).add_service(reflection_v1).add_service(reflection_v1alpha);
 

@@ -362,3 +362,53 @@ fn with_bearer<T>(
     request.metadata_mut().insert("authorization", bearer.clone());
     request
 }
+
+/// `grpcurl list` against a service shows exactly what it serves, plus health and reflection.
+#[tokio::test]
+async fn each_service_reflects_what_it_serves() {
+    use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut system = start(&dir).await;
+    let expected: [(std::net::SocketAddr, &[&str]); 4] = [
+        (
+            system.account_addr,
+            &["campus.account.v1.AccountInternalService", "campus.account.v1.AccountService"],
+        ),
+        (system.board_addr, &["campus.board.v1.BoardInternalService", "campus.board.v1.BoardService"]),
+        (system.messaging_addr, &["campus.messaging.v1.MessagingService"]),
+        (system.timetable_addr, &["campus.timetable.v1.TimetableService"]),
+    ];
+    for (addr, own) in expected {
+        let mut client = ServerReflectionClient::new(campus_shared::testing::channel(addr));
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses =
+            client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            responses.next().await.unwrap().unwrap().message_response
+        else {
+            panic!("no service list from {addr}");
+        };
+        let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        names.sort();
+        let mut want: Vec<String> = own
+            .iter()
+            .chain(&[
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
+            ])
+            .map(|s| s.to_string())
+            .collect();
+        want.sort();
+        assert_eq!(names, want, "{addr}");
+    }
+    system.stop().await;
+}
