@@ -241,6 +241,18 @@ pub async fn next_message(stream: &mut Streaming<StreamMessagesResponse>) -> Mes
     next.message.expect("message set")
 }
 
+/// The next message with an id of at least `min_id`. A stream opened right after a message was
+/// sent may still receive that earlier message (on PostgreSQL its NOTIFY can arrive after the
+/// stream subscribed); callers that only care about later messages skip such stragglers.
+pub async fn next_message_from(stream: &mut Streaming<StreamMessagesResponse>, min_id: i64) -> Message {
+    loop {
+        let message = next_message(stream).await;
+        if message.id >= min_id {
+            return message;
+        }
+    }
+}
+
 /// Asserts the error code and, when given, the ErrorInfo reason.
 #[track_caller]
 pub fn assert_error<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, reason: Option<&str>) {

@@ -23,11 +23,15 @@ async fn both_participants_streams_get_each_new_message() {
         // Latency is measured by the benchmark; here `next_message` bounds it at two seconds
         // so that a loaded CI machine does not make the test flaky.
         let sent = app.send(ALICE, c.id, "live").await.unwrap();
-        let to_bob = next_message(&mut bob).await;
+        let to_bob = next_message_from(&mut bob, sent.id).await;
         assert_eq!((to_bob.id, to_bob.conversation_id, to_bob.content.as_str()), (sent.id, c.id, "live"));
         assert!(!to_bob.is_mine, "the recipient's stream says isMine false");
-        assert_eq!(next_message(&mut bob_phone).await.id, sent.id, "every open stream of the user");
-        let to_alice = next_message(&mut alice).await;
+        assert_eq!(
+            next_message_from(&mut bob_phone, sent.id).await.id,
+            sent.id,
+            "every open stream of the user"
+        );
+        let to_alice = next_message_from(&mut alice, sent.id).await;
         assert_eq!((to_alice.id, to_alice.is_mine), (sent.id, true));
 
         let reply = app.send(BOB, c.id, "reply").await.unwrap();
@@ -104,10 +108,14 @@ async fn on_postgres_a_message_sent_through_one_replica_reaches_streams_on_anoth
     let mut alice_on_two = two.stream(ALICE).await;
 
     let sent = one.send(ALICE, c.id, "across replicas").await.unwrap();
-    let got = next_message(&mut bob_on_two).await;
+    let got = next_message_from(&mut bob_on_two, sent.id).await;
     assert_eq!((got.id, got.content.as_str(), got.is_mine), (sent.id, "across replicas", false));
-    assert_eq!(next_message(&mut alice_on_one).await.id, sent.id, "the sending replica's streams too");
-    assert!(next_message(&mut alice_on_two).await.is_mine);
+    assert_eq!(
+        next_message_from(&mut alice_on_one, sent.id).await.id,
+        sent.id,
+        "the sending replica's streams too"
+    );
+    assert!(next_message_from(&mut alice_on_two, sent.id).await.is_mine);
 
     // And back the other way, through the second replica.
     let reply = two.send(BOB, c.id, "back").await.unwrap();
