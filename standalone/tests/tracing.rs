@@ -155,30 +155,33 @@ async fn a_message_from_a_post_is_one_trace_across_three_servers_with_red_metric
             panic!("no span named like {needle}; got {:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>())
         })
     };
-    let messaging = named("/campus.messaging.v1.MessagingService/CreateConversation");
+    // The gateway's span and messaging's server span carry the same RPC name; the gateway's is
+    // the one the other names as its parent.
+    let conversation = "/campus.messaging.v1.MessagingService/CreateConversation";
+    let (gateway, messaging) = spans
+        .iter()
+        .filter(|s| s.name == conversation)
+        .find_map(|child| {
+            by_id.get(&child.parent_span_id).filter(|p| p.name == conversation).map(|p| (*p, child))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no gateway → messaging parent link among {:?}",
+                spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        });
     let board_span = named("/campus.board.v1.BoardInternalService/GetContentAuthor");
 
-    let ancestors = |span: &Span| {
-        let mut chain = Vec::new();
-        let mut parent = span.parent_span_id.clone();
-        while let Some(p) = by_id.get(&parent) {
-            chain.push(p.name.clone());
-            parent = p.parent_span_id.clone();
-        }
-        chain
-    };
-    assert_eq!(board_span.trace_id, messaging.trace_id, "board and messaging spans are one trace");
-    assert!(
-        ancestors(board_span).iter().any(|n| n == &messaging.name),
-        "board's span descends from messaging's: {:?}",
-        ancestors(board_span)
-    );
-    let above_messaging = ancestors(messaging);
-    assert!(!above_messaging.is_empty(), "messaging's span has the gateway's span as parent");
-    assert!(
-        spans.iter().any(|s| s.trace_id == messaging.trace_id && s.span_id == messaging.parent_span_id),
-        "the gateway exported the parent span"
-    );
+    let mut ancestors = Vec::new();
+    let mut parent = board_span.parent_span_id.clone();
+    while let Some(p) = by_id.get(&parent) {
+        ancestors.push(p.span_id.clone());
+        parent = p.parent_span_id.clone();
+    }
+    assert!(ancestors.contains(&messaging.span_id), "board's span descends from messaging's server span");
+    assert!(ancestors.contains(&gateway.span_id), "and from the gateway's span");
+    assert_eq!(board_span.trace_id, gateway.trace_id, "one trace across the three servers");
+    assert_eq!(messaging.trace_id, gateway.trace_id);
 
     let metrics = receiver.1.lock().unwrap().clone();
     assert!(metrics.iter().any(|m| m == "rpc.server.duration"), "RED duration exported: {metrics:?}");
