@@ -663,22 +663,8 @@ pub async fn remove_lecture(
     timetable_id: i64,
     lecture_id: i64,
 ) -> Result<TimetableView> {
-    let mut tx = db.begin_write().await?;
-    lock_timetable(&mut tx, db.backend, user_id, timetable_id).await?;
-    let removed = sqlx::query("delete from timetable_lecture where timetable_id = $1 and lecture_id = $2")
-        .bind(timetable_id)
-        .bind(lecture_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if removed == 0 {
-        return Err(Error::NotFound("lecture in this timetable"));
-    }
-    touch(&mut tx, timetable_id, now_micros()).await?;
-    let timetable = lock_timetable(&mut tx, db.backend, user_id, timetable_id).await?;
-    let view = load_view(&mut tx, timetable).await?;
-    tx.commit().await?;
-    Ok(view)
+    let delete = "delete from timetable_lecture where lecture_id = $1 and timetable_id = $2";
+    remove_item(db, user_id, timetable_id, delete, lecture_id, "lecture in this timetable").await
 }
 
 /// Adds a custom entry (already validated) to one of the caller's timetables.
@@ -723,16 +709,27 @@ pub async fn add_entry(
 
 /// Removes a custom entry from one of the caller's timetables.
 pub async fn remove_entry(db: &Db, user_id: i64, timetable_id: i64, entry_id: i64) -> Result<TimetableView> {
+    let delete = "delete from custom_entry where id = $1 and timetable_id = $2";
+    remove_item(db, user_id, timetable_id, delete, entry_id, "custom entry").await
+}
+
+/// Runs `delete` (binding the item id, then the timetable id) under the timetable's lock,
+/// marks the timetable updated and answers its new view; NOT_FOUND names `what` when nothing
+/// was deleted.
+async fn remove_item(
+    db: &Db,
+    user_id: i64,
+    timetable_id: i64,
+    delete: &'static str,
+    item_id: i64,
+    what: &'static str,
+) -> Result<TimetableView> {
     let mut tx = db.begin_write().await?;
     lock_timetable(&mut tx, db.backend, user_id, timetable_id).await?;
-    let removed = sqlx::query("delete from custom_entry where id = $1 and timetable_id = $2")
-        .bind(entry_id)
-        .bind(timetable_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let removed =
+        sqlx::query(delete).bind(item_id).bind(timetable_id).execute(&mut *tx).await?.rows_affected();
     if removed == 0 {
-        return Err(Error::NotFound("custom entry"));
+        return Err(Error::NotFound(what));
     }
     touch(&mut tx, timetable_id, now_micros()).await?;
     let timetable = lock_timetable(&mut tx, db.backend, user_id, timetable_id).await?;
