@@ -31,6 +31,9 @@ import yaml
 OLDEST_KUBERNETES = "1.30"
 CAMPUS_SERVICES = {"account": 50051, "board": 50052, "messaging": 50053, "timetable": 50054}
 GATEWAY_PORT = 8080
+# Everything with its own PostgreSQL role and database: the services, and the gateway (its
+# idempotency records).
+WITH_DATABASE = [*CAMPUS_SERVICES, "gateway"]
 
 
 class Problems:
@@ -432,7 +435,7 @@ def check_compose(json_path: Path) -> int:
         # Configuration comes from the environment only: named volumes for data, no bind mounts.
         for volume in svc.get("volumes") or []:
             problems.check(volume.get("type") == "volume", where, f"mounts {volume.get('source')} from the host")
-        if name in CAMPUS_SERVICES:
+        if name in WITH_DATABASE:
             url = urlparse(env.get(f"{name.upper()}_DATABASE_URL", ""))
             if problems.check(url.scheme == "postgres" and url.hostname == "postgres", where,
                               f"{name.upper()}_DATABASE_URL is not postgres://…@postgres"):
@@ -477,7 +480,11 @@ def check_compose(json_path: Path) -> int:
     if problems.check(init, "compose postgres", "no init scripts mounted at /docker-entrypoint-initdb.d"):
         scripts = sorted(Path(init[0]["source"]).glob("*.sh"))
         problems.check(scripts, "compose postgres", f"no *.sh in {init[0]['source']}")
-    for name in CAMPUS_SERVICES:
+        created = re.search(r'CAMPUS_DATABASES:-([^}"]*)', "".join(s.read_text() for s in scripts))
+        for name in WITH_DATABASE:
+            problems.check(created and name in created.group(1).split(), "compose postgres",
+                           f"the init scripts do not create the {name} database")
+    for name in WITH_DATABASE:
         problems.check(postgres_env.get(f"{name.upper()}_DB_PASSWORD"), "compose postgres",
                        f"no {name.upper()}_DB_PASSWORD for the init script")
 

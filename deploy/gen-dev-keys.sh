@@ -43,6 +43,7 @@ ACCOUNT_DB_PASSWORD=$(secret)
 BOARD_DB_PASSWORD=$(secret)
 MESSAGING_DB_PASSWORD=$(secret)
 TIMETABLE_DB_PASSWORD=$(secret)
+GATEWAY_DB_PASSWORD=$(secret)
 POSTGRES_PASSWORD=$(secret)
 ENV
 echo "wrote $out/{jwt-private.pem,jwt-public.pem,.env}"

@@ -136,6 +136,9 @@ def compose_cases(compose_json: Path) -> tuple[int, list[str]]:
     def no_otel(c):
         del c["services"]["timetable"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"]
 
+    def gateway_without_database(c):
+        del c["services"]["gateway"]["environment"]["GATEWAY_DATABASE_URL"]
+
     cases = [
         ("service without a health check", drop_health, "no health check"),
         ("depends_on without service_healthy", weak_depends, "does not wait for it to be healthy"),
@@ -147,6 +150,7 @@ def compose_cases(compose_json: Path) -> tuple[int, list[str]]:
         ("a service publishes a port", public_service, "publishes a port"),
         ("database password differs from the init script's", wrong_password, "database password differs"),
         ("no OTLP endpoint", no_otel, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        ("gateway without its idempotency database", gateway_without_database, "GATEWAY_DATABASE_URL is not"),
     ]
     caught, missed = 0, []
     with tempfile.TemporaryDirectory() as tmp:

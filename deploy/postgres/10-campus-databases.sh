@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Creates one role and one database per campus service, each database owned by its role, so a
-# service can reach only its own tables (DESIGN §1: a service owns its tables).
+# Creates one role and one database per campus service (and one for the gateway's idempotency
+# records), each database owned by its role, so a service can reach only its own tables
+# (DESIGN §1: a service owns its tables).
 #
 # The postgres image runs this once, on an empty data directory, from /docker-entrypoint-initdb.d.
 # Passwords come from the environment: <SERVICE>_DB_PASSWORD (e.g. BOARD_DB_PASSWORD).
 # CAMPUS_DATABASES overrides the list (tests use it to create throwaway names).
 set -euo pipefail
 
-databases="${CAMPUS_DATABASES:-account board messaging timetable}"
+databases="${CAMPUS_DATABASES:-account board messaging timetable gateway}"
 
 for name in $databases; do
     var="$(printf '%s' "$name" | tr '[:lower:]-' '[:upper:]_')_DB_PASSWORD"

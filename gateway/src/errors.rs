@@ -75,10 +75,20 @@ pub(crate) fn status_response(status: &Status) -> Response<Body> {
     response
 }
 
-/// An HTTP error the gateway answers itself (no route, wrong method, body too large), in
-/// the same JSON shape as upstream errors.
-pub(crate) fn gateway_error(http: StatusCode, code: Code, message: &str) -> Response<Body> {
-    json_response(http, &json!({"code": code as i32, "message": message, "details": []}))
+/// A status carrying `google.rpc.ErrorInfo` with a stable reason, like the services' errors.
+pub(crate) fn status_with_reason(code: Code, message: impl Into<String>, reason: &str) -> Status {
+    let details = tonic_types::ErrorDetails::with_error_info(
+        reason,
+        campus_shared::error::ERROR_DOMAIN,
+        std::collections::HashMap::<String, String>::new(),
+    );
+    Status::with_error_details(code, message, details)
+}
+
+/// An HTTP error the gateway answers itself (no route, wrong method, body too large,
+/// overload), in the same JSON shape and with a stable reason like upstream errors.
+pub(crate) fn gateway_error(http: StatusCode, code: Code, reason: &str, message: &str) -> Response<Body> {
+    json_response(http, &error_json(&status_with_reason(code, message, reason)))
 }
 
 /// A gRPC trailers-only error response (for gRPC and gRPC-web callers).

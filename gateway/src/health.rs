@@ -3,6 +3,7 @@
 //! into a load of their own.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -26,11 +27,13 @@ pub(crate) type UpstreamState = (&'static str, Result<(), String>);
 pub(crate) struct Readiness {
     upstreams: Vec<Upstream>,
     cache: Mutex<Option<(Instant, Arc<Vec<UpstreamState>>)>>,
+    /// Set once shutdown has begun: nothing new should be routed here.
+    draining: AtomicBool,
 }
 
 impl Readiness {
     pub(crate) fn new(upstreams: Vec<Upstream>) -> Self {
-        Self { upstreams, cache: Mutex::new(None) }
+        Self { upstreams, cache: Mutex::new(None), draining: AtomicBool::new(false) }
     }
 
     /// Every upstream's state, at most a second old.
@@ -50,6 +53,9 @@ impl Readiness {
 
     /// `(ready, body)` for `/readyz`.
     pub(crate) async fn report(&self) -> (bool, Value) {
+        if self.draining.load(Ordering::Relaxed) {
+            return (false, json!({"status": "draining"}));
+        }
         let states = self.check().await;
         let ready = states.iter().all(|(_, s)| s.is_ok());
         let mut upstreams = Map::new();
@@ -80,6 +86,18 @@ impl Readiness {
                 reporter.set_service_status(service, serving(ok)).await;
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+}
+
+impl Readiness {
+    /// Shutdown has begun: `/readyz` and every grpc.health.v1 name report NOT_SERVING while
+    /// the requests in flight finish. Call after stopping [`Readiness::watch`].
+    pub(crate) async fn drain(&self, reporter: &HealthReporter, services: &[(&'static str, String)]) {
+        self.draining.store(true, Ordering::Relaxed);
+        reporter.set_service_status("", ServingStatus::NotServing).await;
+        for (_, service) in services {
+            reporter.set_service_status(service, ServingStatus::NotServing).await;
         }
     }
 }

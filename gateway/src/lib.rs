@@ -3,12 +3,13 @@
 //! the auth service in process and forwards everything else to the owning service.
 //!
 //! Reading order: [`startup`] (config, build, serve) → `server` (per-request dispatch by
-//! content type) → `proxy` (gRPC forwarding) → `transcode` and `routes` (HTTP/JSON) →
-//! [`errors`] (gRPC → HTTP).
+//! content type) → `proxy` (gRPC forwarding) → `transcode` and `routes` (HTTP/JSON, with
+//! `idempotency` keys on POST) → [`errors`] (gRPC → HTTP).
 
 pub mod auth;
 pub mod errors;
 mod health;
+mod idempotency;
 mod limits;
 mod proxy;
 mod routes;

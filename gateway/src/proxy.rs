@@ -11,20 +11,22 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use campus_shared::Caller;
 use campus_shared::identity::{SERVICE_TOKEN_HEADER, TokenVerifier};
 use http::{HeaderMap, HeaderValue, Request, Response, header};
-use tonic::Status;
+use http_body_util::BodyExt;
 use tonic::service::Routes;
 use tonic::transport::Channel;
+use tonic::{Code, Status};
 use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
 use crate::Body;
-use crate::errors::grpc_error;
+use crate::errors::{grpc_error, status_with_reason};
 use crate::limits::{ClientIp, RateLimiter};
 use crate::tokens::Tokens;
 use crate::transcode::ClientUserAgent;
@@ -136,8 +138,7 @@ impl Dispatcher {
             }
         }
 
-        let public = LOCAL_PUBLIC_SERVICES.contains(&service) || PUBLIC_METHODS.contains(&path.as_str());
-        self.authenticate(&mut request, public)?;
+        self.authenticate(&mut request, is_public(&path))?;
 
         let timeout = remaining_deadline(request.headers(), inner.timeout);
         let headers = request.headers_mut();
@@ -169,13 +170,23 @@ impl Dispatcher {
                 // The refresh cookie is the gateway's business only.
                 request.headers_mut().remove(header::COOKIE);
                 let name = upstream.name;
+                let (parts, body) = request.into_parts();
+                let (body, fault) = watch_body(body);
+                let request = Request::from_parts(parts, body);
                 // The channel enforces the grpc-timeout set above, so no timer of our own.
                 upstream.channel.clone().oneshot(request).instrument(span).await.map_err(|e| {
                     if is_timeout(&e) {
                         return Status::deadline_exceeded("deadline exceeded");
                     }
+                    if let Some(message) = fault.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        return request_body_fault(&message);
+                    }
                     tracing::warn!(upstream = name, error = %e, "upstream call failed");
-                    Status::unavailable(format!("{name} service unavailable"))
+                    status_with_reason(
+                        Code::Unavailable,
+                        format!("{name} service unavailable"),
+                        "UNAVAILABLE",
+                    )
                 })
             }
         }
@@ -186,12 +197,7 @@ impl Dispatcher {
     /// the method is public, where a stale token is dropped so it cannot make the upstream
     /// refuse a call that needs none.
     fn authenticate(&self, request: &mut Request<Body>, public: bool) -> Result<(), Status> {
-        let token = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim);
+        let token = bearer(request.headers());
         let caller = token.and_then(|t| self.inner.tokens.verify(t));
         match caller {
             Some(caller) => {
@@ -208,6 +214,25 @@ impl Dispatcher {
             None => Err(campus_shared::Error::Unauthenticated("an access token is required").into()),
         }
     }
+
+    /// The caller a request's bearer token names, when the token is valid.
+    pub(crate) fn caller(&self, headers: &HeaderMap) -> Option<Caller> {
+        bearer(headers).and_then(|t| self.inner.tokens.verify(t))
+    }
+}
+
+/// Whether `/<service>/<method>` may be called without an access token.
+pub(crate) fn is_public(path: &str) -> bool {
+    PUBLIC_METHODS.contains(&path)
+        || split_path(path).is_some_and(|(service, _)| LOCAL_PUBLIC_SERVICES.contains(&service))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
 }
 
 impl Service<Request<Body>> for Dispatcher {
@@ -234,6 +259,30 @@ fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
         source = e.source();
     }
     false
+}
+
+/// The request body, remembering the error it failed with: when the caller's own body breaks
+/// while it is forwarded (gRPC-web text that is not base64, more bytes than the body limit),
+/// the h2 client only reports a reset stream, which must not come back as UNAVAILABLE (clients
+/// retry that) when the fault is the caller's.
+fn watch_body(body: Body) -> (Body, Arc<Mutex<Option<String>>>) {
+    let fault = Arc::new(Mutex::new(None));
+    let seen = fault.clone();
+    let body = Body::new(body.map_err(move |status: Status| {
+        *seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(status.message().to_string());
+        status
+    }));
+    (body, fault)
+}
+
+/// The answer to a call whose request body failed with `message`.
+fn request_body_fault(message: &str) -> Status {
+    // `LengthLimitError`'s text: tonic-web keeps only the text of the errors it passes on.
+    if message.contains("length limit exceeded") {
+        campus_shared::Error::resource_exhausted("REQUEST_TOO_LARGE", "request body too large").into()
+    } else {
+        campus_shared::Error::invalid("body", format!("malformed request body: {message}")).into()
+    }
 }
 
 /// `/pkg.Service/Method` → (`pkg.Service`, `Method`).

@@ -20,10 +20,10 @@ use tower::{Layer, Service, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::Body;
-use crate::errors::{gateway_error, grpc_error, json_response};
+use crate::errors::{gateway_error, grpc_error, json_response, status_with_reason};
 use crate::health::Readiness;
 use crate::limits::{ClientIp, InFlight};
-use crate::proxy::Dispatcher;
+use crate::proxy::{AUTH_SERVICE, Dispatcher};
 use crate::transcode::Transcoder;
 
 /// Everything a request may need, shared by all connections.
@@ -130,6 +130,9 @@ async fn handle(state: Arc<State>, peer: SocketAddr, mut request: Request<Incomi
     request.extensions_mut().insert(ClientIp(ip));
 
     let kind = protocol(&request);
+    if kind != Protocol::Http {
+        strip_cookie_path(&mut request);
+    }
     let probe = kind == Protocol::Http && matches!(request.uri().path(), "/healthz" | "/readyz");
     let permit = if probe { None } else { state.in_flight.try_acquire() };
     let mut response = if !probe && permit.is_none() {
@@ -167,12 +170,37 @@ async fn handle(state: Arc<State>, peer: SocketAddr, mut request: Request<Incomi
     response
 }
 
+/// Browsers send the refresh cookie (`Path=/v1/auth`) only to paths under `/v1/auth`, and a
+/// gRPC path (`/campus.auth.v1.AuthService/Refresh`) is not one. So gRPC-web clients call the
+/// auth service under that prefix, `/v1/auth/campus.auth.v1.AuthService/<Method>`; the prefix is
+/// dropped here. Only the auth service is reachable this way, so the cookie goes nowhere else.
+fn strip_cookie_path<B>(request: &mut Request<B>) {
+    let Some(rest) = request.uri().path().strip_prefix(crate::auth::COOKIE_PATH) else {
+        return;
+    };
+    let is_auth_call =
+        rest.strip_prefix('/').and_then(|r| r.strip_prefix(AUTH_SERVICE)).is_some_and(|r| r.starts_with('/'));
+    if !is_auth_call {
+        return;
+    }
+    let mut parts = request.uri().clone().into_parts();
+    parts.path_and_query = rest.parse().ok();
+    if let Ok(uri) = http::Uri::from_parts(parts) {
+        *request.uri_mut() = uri;
+    }
+}
+
+/// The reason of a request shed because the gateway is at its concurrency limit.
+const OVERLOADED: &str = "OVERLOADED";
+
 fn overloaded(kind: Protocol) -> Response<Body> {
     let message = "the gateway is at capacity, retry later";
     match kind {
-        Protocol::Http => gateway_error(StatusCode::TOO_MANY_REQUESTS, Code::ResourceExhausted, message),
+        Protocol::Http => {
+            gateway_error(StatusCode::TOO_MANY_REQUESTS, Code::ResourceExhausted, OVERLOADED, message)
+        }
         Protocol::Grpc | Protocol::GrpcWeb => {
-            grpc_error(campus_shared::Error::resource_exhausted("OVERLOADED", message).into())
+            grpc_error(status_with_reason(Code::ResourceExhausted, message, OVERLOADED))
         }
     }
 }
@@ -202,7 +230,7 @@ async fn http(state: &State, request: Request<Incoming>) -> Response<Body> {
                 Ok(response) => response.map(Body::new),
                 Err(e) => match e {},
             },
-            _ => gateway_error(StatusCode::NOT_FOUND, Code::NotFound, "not found"),
+            _ => gateway_error(StatusCode::NOT_FOUND, Code::NotFound, "NO_ROUTE", "not found"),
         },
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use campus_proto::auth::v1::auth_service_server::AuthServiceServer;
-use campus_shared::config::{self, ConfigError, EnvVar, parse_or, seconds_or, var};
+use campus_shared::config::{self, ConfigError, DatabaseConfig, EnvVar, parse_or, seconds_or, var};
 use campus_shared::identity::{SigningKey, TokenIssuer, TokenVerifier};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -19,6 +19,7 @@ use tower::ServiceBuilder;
 
 use crate::auth::{AuthApi, AuthConfig};
 use crate::health::Readiness;
+use crate::idempotency::Idempotency;
 use crate::limits::{InFlight, RateLimiter};
 use crate::proxy::{Dispatcher, Upstream};
 use crate::routes::RouteTable;
@@ -81,6 +82,10 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Serves GET requests outside the API (the web client); 404 when `None`.
     pub web: Option<axum::Router>,
+    /// The gateway's own database: idempotency records, shared by every replica.
+    pub database: DatabaseConfig,
+    /// How long the answer to a request with an `Idempotency-Key` is replayed.
+    pub idempotency_ttl: Duration,
 }
 
 impl Config {
@@ -125,6 +130,16 @@ impl Config {
             default: "false",
             help: "take the client IP from x-forwarded-for (behind a trusted proxy only)",
         },
+        EnvVar {
+            name: "GATEWAY_DATABASE_URL",
+            default: "sqlite://$CAMPUS_DATA_DIR/gateway.db",
+            help: "idempotency records (sqlite:// or postgres://; shared by all replicas)",
+        },
+        EnvVar {
+            name: "GATEWAY_IDEMPOTENCY_TTL_SECS",
+            default: "86400",
+            help: "how long an Idempotency-Key's answer is replayed",
+        },
     ];
 
     /// Defaults that run locally, around a given key and service credential.
@@ -146,6 +161,11 @@ impl Config {
             shutdown_timeout: Duration::from_secs(8),
             trust_forwarded_for: false,
             web: None,
+            database: DatabaseConfig::new(format!(
+                "sqlite://{}?mode=rwc",
+                config::data_dir().join("gateway.db").display()
+            )),
+            idempotency_ttl: Duration::from_secs(24 * 60 * 60),
         }
     }
 
@@ -201,9 +221,15 @@ impl Config {
         config.shutdown_timeout =
             seconds_or("CAMPUS_SHUTDOWN_TIMEOUT_SECS", config.shutdown_timeout.as_secs())?;
         config.trust_forwarded_for = parse_or("GATEWAY_TRUST_X_FORWARDED_FOR", config.trust_forwarded_for)?;
+        config.database = DatabaseConfig::from_env("GATEWAY", "gateway")?;
+        config.idempotency_ttl =
+            seconds_or("GATEWAY_IDEMPOTENCY_TTL_SECS", config.idempotency_ttl.as_secs())?;
         Ok(config)
     }
 }
+
+/// How often expired idempotency records are deleted.
+const PURGE_PERIOD: Duration = Duration::from_secs(600);
 
 /// A bound gateway, ready to serve.
 #[derive(Debug)]
@@ -281,8 +307,15 @@ impl Application {
             RateLimiter::new(config.auth_rate_per_minute),
             config.upstream_timeout,
         );
-        let transcoder =
-            Transcoder::new(table, dispatcher.clone(), config.max_body_bytes, config.upstream_timeout);
+        let idempotency =
+            Idempotency::connect(&config.database, config.idempotency_ttl, config.upstream_timeout).await?;
+        let transcoder = Transcoder::new(
+            table,
+            dispatcher.clone(),
+            idempotency,
+            config.max_body_bytes,
+            config.upstream_timeout,
+        );
         let state = Arc::new(State {
             dispatcher,
             transcoder,
@@ -317,6 +350,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let watcher =
             tokio::spawn(self.readiness.clone().watch(self.health.clone(), self.health_names.clone()));
+        let purge = tokio::spawn(self.state.transcoder.idempotency().clone().purge_expired(PURGE_PERIOD));
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder.http2().max_concurrent_streams(1024);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -351,7 +385,10 @@ impl Application {
             }
         }
         watcher.abort();
+        purge.abort();
         drop(self.listener);
+        self.readiness.drain(&self.health, &self.health_names).await;
+        self.health.set_not_serving::<AuthServiceServer<AuthApi>>().await;
         if tokio::time::timeout(self.shutdown_timeout, graceful.shutdown()).await.is_err() {
             tracing::warn!("shutdown timeout reached with connections still open");
         }

@@ -24,6 +24,7 @@ use tonic::{Code, Status};
 
 use crate::Body;
 use crate::errors::{error_json, gateway_error, status_response};
+use crate::idempotency::{self, Idempotency};
 use crate::limits::ClientIp;
 use crate::proxy::Dispatcher;
 use crate::routes::{Binding, BodyRule, Match, RouteTable, Rpc, resolve_field_path};
@@ -57,6 +58,7 @@ fn violation(field: impl Into<String>, description: impl Into<String>) -> Violat
 pub(crate) struct Transcoder {
     table: Arc<RouteTable>,
     dispatcher: Dispatcher,
+    idempotency: Idempotency,
     max_body: usize,
     timeout: Duration,
 }
@@ -65,10 +67,16 @@ impl Transcoder {
     pub(crate) fn new(
         table: Arc<RouteTable>,
         dispatcher: Dispatcher,
+        idempotency: Idempotency,
         max_body: usize,
         timeout: Duration,
     ) -> Self {
-        Self { table, dispatcher, max_body, timeout }
+        Self { table, dispatcher, idempotency, max_body, timeout }
+    }
+
+    /// The idempotency store (its owner runs the purge of expired records).
+    pub(crate) fn idempotency(&self) -> &Idempotency {
+        &self.idempotency
     }
 
     /// True when some route serves `path` (with any method).
@@ -86,19 +94,34 @@ impl Transcoder {
         let (rpc, bindings) = match self.table.find(&parts.method, parts.uri.path()) {
             Match::Found(rpc, bindings) => (rpc.clone(), bindings),
             Match::MethodNotAllowed(allowed) => {
-                let mut response =
-                    gateway_error(StatusCode::METHOD_NOT_ALLOWED, Code::Unimplemented, "method not allowed");
+                let mut response = gateway_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    Code::Unimplemented,
+                    "METHOD_NOT_ALLOWED",
+                    "method not allowed",
+                );
                 let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
                 if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
                     response.headers_mut().insert(header::ALLOW, value);
                 }
                 return response;
             }
-            Match::NotFound => return gateway_error(StatusCode::NOT_FOUND, Code::NotFound, "no such route"),
+            Match::NotFound => {
+                return gateway_error(StatusCode::NOT_FOUND, Code::NotFound, "NO_ROUTE", "no such route");
+            }
         };
 
+        // The rest of the body is never read, so the connection cannot carry another request:
+        // say so, or a pooled client would reuse it and fail.
         let too_large = || {
-            gateway_error(StatusCode::PAYLOAD_TOO_LARGE, Code::ResourceExhausted, "request body too large")
+            let mut response = gateway_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Code::ResourceExhausted,
+                "BODY_TOO_LARGE",
+                "request body too large",
+            );
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
         };
         let declared = parts
             .headers
@@ -115,11 +138,18 @@ impl Transcoder {
                 return gateway_error(
                     StatusCode::BAD_REQUEST,
                     Code::InvalidArgument,
+                    "UNREADABLE_BODY",
                     "could not read the body",
                 );
             }
         };
 
+        let streaming = rpc.method.is_server_streaming();
+        let caller = || self.dispatcher.caller(&parts.headers);
+        let keyed = match idempotency::keyed(&parts, &rpc.grpc_path, streaming, &bytes, caller) {
+            Ok(keyed) => keyed,
+            Err(bad_key) => return status_response(&bad_key),
+        };
         let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let message = match build_message(&rpc, bindings, parts.uri.query(), content_type, bytes) {
             Ok(message) => message,
@@ -135,6 +165,15 @@ impl Transcoder {
         if let Some(agent) = parts.headers.get(header::USER_AGENT) {
             call.extensions_mut().insert(ClientUserAgent(agent.clone()));
         }
+        let send = self.clone().send(rpc, call);
+        match keyed {
+            Some(keyed) => self.idempotency.run(keyed, send).await,
+            None => send.await,
+        }
+    }
+
+    /// Makes the gRPC call of a route and renders its answer.
+    async fn send(self, rpc: Arc<Rpc>, call: tonic::Request<DynamicMessage>) -> Response<Body> {
         let Ok(path) = PathAndQuery::from_str(&rpc.grpc_path) else {
             return status_response(&Status::internal("bad route"));
         };

@@ -32,6 +32,9 @@ use tonic_types::StatusExt;
 
 use self::cookie::{CookieStyle, Source};
 
+/// The path of the refresh cookie: browsers send it to the auth routes only.
+pub(crate) const COOKIE_PATH: &str = cookie::PATH;
+
 /// The reason of a cookie-authenticated request from an origin outside the allow-list.
 pub const ORIGIN_NOT_ALLOWED: &str = "ORIGIN_NOT_ALLOWED";
 

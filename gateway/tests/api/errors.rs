@@ -158,6 +158,7 @@ async fn a_down_upstream_is_503_quickly() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], Code::Unavailable as i32);
     assert_eq!(body["message"], "board service unavailable");
+    assert_eq!(body["details"][0]["reason"], "UNAVAILABLE", "{body}");
     assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
     // the others still work
     let response = app

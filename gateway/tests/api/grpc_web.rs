@@ -5,7 +5,7 @@ use campus_proto::account::v1::{GetSchoolRequest, School};
 use campus_proto::messaging::v1::{StreamMessagesRequest, StreamMessagesResponse};
 use prost::Message;
 
-use crate::helpers::{decode_web_text, grpc_web_frame, parse_grpc_web, spawn_app};
+use crate::helpers::{decode_web_text, grpc_web_frame, parse_grpc_web, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn binary_unary_over_http1() {
@@ -165,4 +165,66 @@ async fn cors_preflight_and_exposed_headers() {
         .await
         .unwrap();
     assert!(response.headers().get("access-control-allow-origin").is_none());
+}
+
+/// Browsers send the refresh cookie (Path=/v1/auth) only under /v1/auth, so gRPC-web clients
+/// reach the auth service there; nothing else is reachable under that prefix.
+#[tokio::test]
+async fn the_auth_service_answers_grpc_web_under_the_cookie_path() {
+    use campus_proto::auth::v1::{LoginRequest, RefreshRequest, Session};
+
+    let app = spawn_app_with(|c| c.auth_rate_per_minute = 100).await;
+    let call = |path: &str, body: Vec<u8>, headers: &[(&str, &str)]| {
+        let mut request = app
+            .http
+            .post(format!("{}{path}", app.url))
+            .header("content-type", "application/grpc-web+proto")
+            .header("x-grpc-web", "1")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let login =
+        LoginRequest { login_id: "alice".into(), password: "correct horse".into(), ..Default::default() };
+    let response = call(
+        "/v1/auth/campus.auth.v1.AuthService/Login",
+        grpc_web_frame(&login),
+        &[("origin", "http://localhost:8080")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("__Secure-refresh_token=") && cookie.contains("Path=/v1/auth"), "{cookie}");
+    let reply = parse_grpc_web(&response.bytes().await.unwrap());
+    assert_eq!(reply.trailer("grpc-status"), Some("0"), "{reply:?}");
+    let session = Session::decode(reply.messages[0].as_slice()).unwrap();
+    assert_eq!(session.user.unwrap().id, 5);
+    assert!(session.refresh_token.is_empty(), "a browser session keeps the token in the cookie only");
+
+    // The cookie reaches the auth service through the prefixed path: from a foreign origin
+    // it is refused by the CSRF check, which only a cookie-carrying request meets.
+    let token = cookie.split(';').next().unwrap();
+    let refresh = grpc_web_frame(&RefreshRequest::default());
+    let response = call(
+        "/v1/auth/campus.auth.v1.AuthService/Refresh",
+        refresh.clone(),
+        &[("cookie", token), ("origin", "https://evil.example")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.headers()["grpc-status"], "7", "PERMISSION_DENIED");
+    assert!(response.headers().get("set-cookie").is_none());
+
+    // Other services are not reachable under the cookie path.
+    let response = call(
+        "/v1/auth/campus.account.v1.AccountService/GetSchool",
+        grpc_web_frame(&GetSchoolRequest { id: 20 }),
+        &[("authorization", &app.bearer())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.headers()["grpc-status"], "12", "UNIMPLEMENTED");
 }

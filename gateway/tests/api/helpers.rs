@@ -12,7 +12,8 @@ use campus_proto::board::v1 as board;
 use campus_proto::google::api::HttpBody;
 use campus_proto::messaging::v1 as messaging;
 use campus_proto::timetable::v1 as timetable;
-use campus_shared::testing::TestIdentity;
+use campus_shared::db::Backend;
+use campus_shared::testing::{TestDatabase, TestIdentity};
 use prost_types::Timestamp;
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
@@ -268,6 +269,8 @@ pub(crate) struct TestGateway {
     /// HTTP/1.1 client (no cookies kept, no redirects).
     pub(crate) http: reqwest::Client,
     pub(crate) upstream: Option<FakeUpstream>,
+    /// The gateway's own database (idempotency records), removed with the gateway.
+    _db: TestDatabase,
 }
 
 impl TestGateway {
@@ -325,16 +328,18 @@ pub(crate) async fn spawn_gateway_with_identity(
     upstreams: Upstreams,
     tweak: impl FnOnce(&mut Config),
 ) -> TestGateway {
+    let db = TestDatabase::new(Backend::Sqlite).await;
     let mut config = Config::new(identity.key.clone(), identity.service_token.clone());
     config.listen_addr = ([127, 0, 0, 1], 0).into();
     config.upstreams = upstreams;
+    config.database = db.config();
     tweak(&mut config);
     let app = Application::build(config).await.expect("gateway builds");
     let addr = app.local_addr();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let http =
         reqwest::Client::builder().http1_only().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestGateway { addr, url: format!("http://{addr}"), identity, http, upstream: None }
+    TestGateway { addr, url: format!("http://{addr}"), identity, http, upstream: None, _db: db }
 }
 
 /// A gRPC-web frame: flag byte, big-endian length, payload.

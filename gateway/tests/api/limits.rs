@@ -35,7 +35,9 @@ async fn a_full_gateway_sheds_load_instead_of_queueing() {
         .await
         .unwrap();
     assert_eq!(response.status(), 429);
-    assert_eq!(response.json::<Value>().await.unwrap()["code"], Code::ResourceExhausted as i32);
+    let body = response.json::<Value>().await.unwrap();
+    assert_eq!(body["code"], Code::ResourceExhausted as i32);
+    assert_eq!(body["details"][0]["reason"], "OVERLOADED", "{body}");
     assert!(started.elapsed() < Duration::from_millis(200), "answered at once");
 
     let status = AccountServiceClient::new(app.channel())

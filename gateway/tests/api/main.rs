@@ -7,6 +7,7 @@ mod errors;
 mod grpc;
 mod grpc_web;
 mod helpers;
+mod idempotency;
 mod limits;
 mod probes;
 mod transcoding;

@@ -276,6 +276,9 @@ async fn bodies_over_the_limit_are_413() {
         .await
         .unwrap();
     assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()["connection"], "close", "the unread body makes the connection unusable");
+    let next = app.http.get(format!("{}/healthz", app.url)).send().await.unwrap();
+    assert_eq!(next.status(), 200, "the client's next request goes out on a fresh connection");
     // a chunked body without a length is cut off at the limit as well
     let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let chunk = format!("200\r\n{}\r\n", "a".repeat(0x200));

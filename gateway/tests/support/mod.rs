@@ -33,6 +33,7 @@ pub(crate) struct TestApp {
     pub(crate) school_id: i64,
     pub(crate) backend: Backend,
     _db: TestDatabase,
+    _gateway_db: TestDatabase,
     _stop: Vec<oneshot::Sender<()>>,
 }
 
@@ -105,6 +106,8 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
     config.secure_cookie = true;
     // The tests log in far more often than a person would; the limiter has its own tests.
     config.auth_rate_per_minute = 0;
+    let gateway_db = TestDatabase::new(backend).await;
+    config.database = gateway_db.config();
     let gateway = campus_gateway::Application::build(config).await.expect("build the gateway");
     let gateway_addr = gateway.local_addr();
     let (tx, rx) = oneshot::channel::<()>();
@@ -134,6 +137,7 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
         school_id: school.id,
         backend,
         _db: db,
+        _gateway_db: gateway_db,
         _stop: stop,
     }
 }
