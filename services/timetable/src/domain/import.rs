@@ -70,7 +70,7 @@ pub fn parse_catalog(text: &str) -> Result<Vec<CatalogRow>, Vec<String>> {
         }
     }
     if rows.is_empty() && problems.is_empty() {
-        problems.push("line 2: no lectures after the header".into());
+        problems.push(format!("line {}: no lectures after the header", header.line + 1));
     }
     if problems.is_empty() {
         Ok(rows)
@@ -373,7 +373,9 @@ mod tests {
         assert!(one_problem("code,name,credits,professor,times\n").contains("header must start with"));
         assert!(one_problem("").contains("empty"));
         assert!(one_problem("code,name,professor,credits,times,section,section\n").contains("twice"));
-        assert!(one_problem(HEADER).contains("no lectures"));
+        assert_eq!(one_problem(HEADER), "line 2: no lectures after the header");
+        // Blank lines before the header move it, and the line named.
+        assert_eq!(one_problem(&format!("\n\n{HEADER}\n")), "line 4: no lectures after the header");
     }
 
     #[test]
