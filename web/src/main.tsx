@@ -1,0 +1,140 @@
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { logout, session } from "./api";
+import type { User } from "./gen/campus/account/v1/account_service_pb";
+import { Icon } from "./icons";
+import { Link, match, navigate, usePath } from "./router";
+import { Login, SignUp } from "./screens/auth";
+import { BoardPosts, HotBest, Home } from "./screens/boards";
+import { GpaCalculator } from "./screens/gpa";
+import { ConversationView, Inbox, startLive, stopLive } from "./screens/messages";
+import { PostView } from "./screens/post";
+import { LectureReviews } from "./screens/reviews";
+import { FriendTimetable, TimetableScreen } from "./screens/timetable";
+import { ErrorBox, Loading } from "./ui";
+import "./styles.css";
+
+const PUBLIC = ["/login", "/signup"];
+
+function Screen({ path }: { path: string }) {
+  let p: Record<string, string> | null;
+  if (path === "/") return <Home />;
+  if ((p = match("/boards/:id", path))) return <BoardPosts key={p.id} id={p.id} />;
+  if ((p = match("/posts/:id", path))) return <PostView key={p.id} id={p.id} />;
+  if (path === "/hot") return <HotBest kind="hot" />;
+  if (path === "/best") return <HotBest kind="best" />;
+  if (path === "/messages") return <Inbox />;
+  if ((p = match("/messages/:id", path))) return <ConversationView key={p.id} id={p.id} />;
+  if (path === "/timetable") return <TimetableScreen />;
+  if ((p = match("/friends/:id", path))) return <FriendTimetable key={p.id} userId={p.id} />;
+  if ((p = match("/lectures/:id", path))) return <LectureReviews key={p.id} id={p.id} />;
+  if (path === "/gpa") return <GpaCalculator />;
+  return (
+    <main class="page">
+      <h1>페이지를 찾을 수 없어요</h1>
+      <p>
+        <Link href="/">홈으로</Link>
+      </p>
+    </main>
+  );
+}
+
+const NAV = [
+  { href: "/", label: "홈", icon: "home" },
+  { href: "/hot", label: "HOT", icon: "hot" },
+  { href: "/messages", label: "쪽지", icon: "mail" },
+  { href: "/timetable", label: "시간표", icon: "calendar" },
+  { href: "/gpa", label: "학점", icon: "cap" },
+] as const;
+
+function section(path: string) {
+  if (path.startsWith("/messages")) return "/messages";
+  if (path.startsWith("/timetable") || path.startsWith("/friends") || path.startsWith("/lectures")) return "/timetable";
+  if (path === "/hot" || path === "/best") return "/hot";
+  if (path === "/gpa") return "/gpa";
+  return "/";
+}
+
+function Shell({ user, path }: { user: User; path: string }) {
+  const current = section(path);
+  return (
+    <>
+      <a href="#content" class="skip">
+        본문으로 건너뛰기
+      </a>
+      <header class="topbar">
+        <Link href="/" class="brand">
+          캠퍼스
+        </Link>
+        <nav class="nav" aria-label="주 메뉴">
+          {NAV.map((n) => (
+            <Link key={n.href} href={n.href} class={current === n.href ? "nav-item active" : "nav-item"}>
+              <span class="nav-icon">
+                <Icon name={n.icon} />
+              </span>
+              <span class="nav-label">{n.label}</span>
+            </Link>
+          ))}
+        </nav>
+        <div class="me">
+          <span class="nickname" data-testid="me">
+            {user.nickname}
+          </span>
+          <button
+            type="button"
+            class="link"
+            onClick={async () => {
+              stopLive();
+              await logout().catch(() => undefined);
+              navigate("/login", true);
+            }}
+          >
+            로그아웃
+          </button>
+        </div>
+      </header>
+      <div id="content" tabIndex={-1}>
+        <Screen path={path} />
+      </div>
+    </>
+  );
+}
+
+function App() {
+  const path = usePath();
+  const [booted, setBooted] = useState<"booting" | "ready" | { error: unknown }>("booting");
+  const [user, setUser] = useState<User | null>(null);
+
+  useEffect(() => session.subscribe(setUser), []);
+  useEffect(() => {
+    // A reload or a new tab: the refresh cookie, if any, restores the session silently.
+    session.refresh().then(
+      () => setBooted("ready"),
+      (error) => setBooted({ error }),
+    );
+  }, []);
+  useEffect(() => {
+    if (user) startLive();
+    else stopLive();
+  }, [user]);
+
+  const isPublic = PUBLIC.includes(path);
+  useEffect(() => {
+    if (booted !== "ready") return;
+    if (!user && !isPublic) navigate("/login", true);
+    if (user && isPublic) navigate("/", true);
+  }, [booted, user, isPublic]);
+
+  if (booted === "booting") return <Loading label="캠퍼스에 연결하는 중…" />;
+  if (booted !== "ready") {
+    return (
+      <main class="page">
+        <ErrorBox error={booted.error} retry={() => location.reload()} />
+      </main>
+    );
+  }
+  if (!user) return path === "/signup" ? <SignUp /> : <Login />;
+  return <Shell user={user} path={path} />;
+}
+
+render(<App />, document.getElementById("app")!);

@@ -1,0 +1,277 @@
+// The school's boards (pinned first), a board's posts with infinite scroll and the writing
+// form, and the HOT / BEST lists.
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import { ago, board } from "../api";
+import type { Board, Post } from "../gen/campus/board/v1/board_service_pb";
+import { Icon } from "../icons";
+import { Link, navigate } from "../router";
+import { ActionButton, Empty, InlineError, ListEnd, Show, useAsync, useInfinite, useTitle } from "../ui";
+
+export function PostItem({ post, boardName }: { post: Post; boardName?: string }) {
+  return (
+    <li class="post-item">
+      <Link href={`/posts/${post.id}`} class="post-link">
+        <span class="post-title">
+          {post.isBest ? <span class="badge best">BEST</span> : post.isHot ? <span class="badge hot">HOT</span> : null}
+          {post.title}
+        </span>
+        <span class="post-snippet">{post.content}</span>
+        <span class="meta">
+          {boardName && <span class="board-name">{boardName}</span>}
+          <span>{ago(post.createdAt)}</span>
+          <span>{post.author?.displayName}</span>
+          <span class="counts">
+            <span class="count-like" aria-label={`공감 ${post.likeCount}`}>
+              ♥ {post.likeCount}
+            </span>
+            <span class="count-comment" aria-label={`댓글 ${post.commentCount}`}>
+              <Icon name="chat" size={13} /> {post.commentCount}
+            </span>
+          </span>
+        </span>
+      </Link>
+    </li>
+  );
+}
+
+function sortPinnedFirst(boards: Board[]): Board[] {
+  return [...boards].sort((a, b) => Number(b.pinned) - Number(a.pinned));
+}
+
+export function Home() {
+  useTitle("");
+  const boards = useAsync(() => board.listBoards({ pageSize: 100 }).then((r) => sortPinnedFirst(r.boards)), []);
+  const hot = useAsync(() => board.listHotPosts({ pageSize: 4 }), []);
+
+  const togglePin = async (b: Board) => {
+    if (boards.result.state !== "ready") return;
+    if (b.pinned) await board.unpinBoard({ boardId: b.id });
+    else await board.pinBoard({ boardId: b.id });
+    const next = boards.result.value.map((x) => (x.id === b.id ? { ...x, pinned: !b.pinned } : x));
+    boards.set(sortPinnedFirst(next));
+  };
+
+  return (
+    <main class="page home">
+      <section aria-labelledby="boards-title" class="card">
+        <h1 id="boards-title">게시판</h1>
+        <Show value={boards.result} retry={boards.reload}>
+          {(list) =>
+            list.length === 0 ? (
+              <Empty>아직 게시판이 없어요.</Empty>
+            ) : (
+              <ul class="board-list">
+                {list.map((b) => (
+                  <li key={String(b.id)} class={b.pinned ? "pinned" : ""}>
+                    <Link href={`/boards/${b.id}`} class="board-link">
+                      <span class="board-title">{b.name}</span>
+                      <span class="board-desc">{b.description}</span>
+                    </Link>
+                    <ActionButton
+                      class="icon pin"
+                      label={b.pinned ? `${b.name} 고정 해제` : `${b.name} 고정`}
+                      pressed={b.pinned}
+                      onClick={() => togglePin(b)}
+                    >
+                      {b.pinned ? "★" : "☆"}
+                    </ActionButton>
+                  </li>
+                ))}
+              </ul>
+            )
+          }
+        </Show>
+      </section>
+      <section aria-labelledby="hot-title" class="card">
+        <h2 id="hot-title" class="section-head">
+          HOT 게시물 <Link href="/hot">더 보기</Link>
+        </h2>
+        <Show value={hot.result} retry={hot.reload}>
+          {({ posts }) =>
+            posts.length === 0 ? (
+              <Empty>공감 10개를 받은 글이 여기에 올라와요.</Empty>
+            ) : (
+              <ul class="post-list">
+                {posts.map((p) => (
+                  <PostItem key={String(p.id)} post={p} />
+                ))}
+              </ul>
+            )
+          }
+        </Show>
+      </section>
+    </main>
+  );
+}
+
+function WriteForm({ boardId, onDone, onCancel }: { boardId: bigint; onDone: (post: Post) => void; onCancel: () => void }) {
+  const [title, setTitle] = useState("");
+  const [content, setContent] = useState("");
+  const [anonymous, setAnonymous] = useState(true);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const titleRef = useRef<HTMLInputElement>(null);
+  // Keyboard users land in the form they opened.
+  useEffect(() => titleRef.current?.focus(), []);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      onDone(await board.createPost({ boardId, title: title.trim(), content, anonymous }));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="card form write" onSubmit={submit} aria-label="글쓰기">
+      <label>
+        제목
+        <input ref={titleRef} name="title" required maxLength={100} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
+      </label>
+      <label>
+        내용
+        <textarea
+          name="content"
+          required
+          maxLength={10000}
+          rows={6}
+          value={content}
+          onInput={(e) => setContent(e.currentTarget.value)}
+        />
+      </label>
+      <div class="form-row">
+        <label class="check">
+          <input type="checkbox" checked={anonymous} onChange={(e) => setAnonymous(e.currentTarget.checked)} />
+          익명
+        </label>
+        <span class="spacer" />
+        <button type="button" class="secondary" onClick={onCancel}>
+          취소
+        </button>
+        <button type="submit" disabled={busy}>
+          {busy ? "올리는 중…" : "완료"}
+        </button>
+      </div>
+      <InlineError error={error} />
+    </form>
+  );
+}
+
+export function BoardPosts({ id }: { id: string }) {
+  const boardId = BigInt(id);
+  const info = useAsync(() => board.getBoard({ id: boardId }), [id]);
+  const [query, setQuery] = useState("");
+  const [search, setSearch] = useState("");
+  const [writing, setWriting] = useState(false);
+  const posts = useInfinite(
+    (pageToken) =>
+      board.listPosts({ boardId, pageSize: 20, pageToken, query: search }).then((r) => ({
+        items: r.posts,
+        nextPageToken: r.nextPageToken,
+      })),
+    [id, search],
+  );
+  useTitle(info.result.state === "ready" ? info.result.value.name : "게시판");
+
+  return (
+    <main class="page">
+      <Show value={info.result} retry={info.reload}>
+        {(b) => (
+          <header class="page-head">
+            <div>
+              <h1>{b.name}</h1>
+              <p class="desc">{b.description}</p>
+            </div>
+            {!writing && (
+              <button type="button" onClick={() => setWriting(true)}>
+                <Icon name="pencil" size={16} /> 글쓰기
+              </button>
+            )}
+          </header>
+        )}
+      </Show>
+      {writing && (
+        <WriteForm
+          boardId={boardId}
+          onCancel={() => setWriting(false)}
+          onDone={(post) => navigate(`/posts/${post.id}`)}
+        />
+      )}
+      <form
+        class="search"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setSearch(query.trim());
+        }}
+      >
+        <label class="visually-hidden" for="post-search">
+          글 검색
+        </label>
+        <input
+          id="post-search"
+          type="search"
+          placeholder="글 제목, 내용"
+          value={query}
+          onInput={(e) => setQuery(e.currentTarget.value)}
+        />
+        <button type="submit" class="secondary">
+          검색
+        </button>
+      </form>
+      <section class="card" aria-label="글 목록">
+        <ul class="post-list">
+          {posts.items.map((p) => (
+            <PostItem key={String(p.id)} post={p} />
+          ))}
+        </ul>
+        <ListEnd list={posts} empty={search ? "검색 결과가 없어요." : "아직 글이 없어요. 첫 글을 써 보세요!"} />
+      </section>
+    </main>
+  );
+}
+
+export function HotBest({ kind }: { kind: "hot" | "best" }) {
+  useTitle(kind === "hot" ? "HOT 게시판" : "BEST 게시판");
+  const boards = useAsync(() => board.listBoards({ pageSize: 100 }), []);
+  const names = new Map<bigint, string>();
+  if (boards.result.state === "ready") boards.result.value.boards.forEach((b) => names.set(b.id, b.name));
+  const posts = useInfinite(
+    (pageToken) =>
+      (kind === "hot"
+        ? board.listHotPosts({ pageSize: 20, pageToken })
+        : board.listBestPosts({ pageSize: 20, pageToken })
+      ).then((r) => ({ items: r.posts, nextPageToken: r.nextPageToken })),
+    [kind],
+  );
+  return (
+    <main class="page">
+      <header class="page-head">
+        <h1>{kind === "hot" ? "HOT 게시판" : "BEST 게시판"}</h1>
+      </header>
+      <nav class="tabs" aria-label="인기 글">
+        <Link href="/hot" class={kind === "hot" ? "tab active" : "tab"}>
+          HOT
+        </Link>
+        <Link href="/best" class={kind === "best" ? "tab active" : "tab"}>
+          BEST
+        </Link>
+      </nav>
+      <p class="hint">
+        {kind === "hot" ? "공감을 10개 이상 받은 글이에요." : "공감을 100개 이상 받은 글이에요."}
+      </p>
+      <section class="card" aria-label="글 목록">
+        <ul class="post-list">
+          {posts.items.map((p) => (
+            <PostItem key={String(p.id)} post={p} boardName={names.get(p.boardId)} />
+          ))}
+        </ul>
+        <ListEnd list={posts} empty={kind === "hot" ? "아직 HOT 게시물이 없어요." : "아직 BEST 게시물이 없어요."} />
+      </section>
+    </main>
+  );
+}

@@ -1,0 +1,217 @@
+// Building blocks every screen shares: the loading, empty and error states, a data hook with
+// retry, and an infinite list that also works from the keyboard.
+
+import type { ComponentChildren } from "preact";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { describe } from "./api";
+
+export function Loading({ label = "불러오는 중…" }: { label?: string }) {
+  return (
+    <p class="state loading" role="status" aria-live="polite">
+      <span class="spinner" aria-hidden="true" />
+      {label}
+    </p>
+  );
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <p class="state empty">{children}</p>;
+}
+
+export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void }) {
+  return (
+    <div class="state error" role="alert">
+      <p>{describe(error)}</p>
+      {retry && (
+        <button type="button" class="secondary" onClick={retry}>
+          다시 시도
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** An inline message under a form or next to the thing that failed. */
+export function InlineError({ error, id }: { error: unknown; id?: string }) {
+  if (!error) return null;
+  return (
+    <p class="inline-error" role="alert" id={id}>
+      {describe(error)}
+    </p>
+  );
+}
+
+export type Async<T> =
+  | { state: "loading" }
+  | { state: "error"; error: unknown }
+  | { state: "ready"; value: T };
+
+/** Runs `load` whenever `deps` change; `reload` runs it again; `set` replaces the value. */
+export function useAsync<T>(load: () => Promise<T>, deps: unknown[]) {
+  const [result, setResult] = useState<Async<T>>({ state: "loading" });
+  const generation = useRef(0);
+  const run = useCallback(() => {
+    const mine = ++generation.current;
+    setResult((r) => (r.state === "ready" ? r : { state: "loading" }));
+    load().then(
+      (value) => mine === generation.current && setResult({ state: "ready", value }),
+      (error) => mine === generation.current && setResult({ state: "error", error }),
+    );
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  useEffect(() => {
+    setResult({ state: "loading" });
+    run();
+  }, [run]);
+  const set = useCallback((value: T) => setResult({ state: "ready", value }), []);
+  return { result, reload: run, set };
+}
+
+/** Renders the three states of an Async. */
+export function Show<T>({
+  value,
+  retry,
+  children,
+}: {
+  value: Async<T>;
+  retry?: () => void;
+  children: (value: T) => ComponentChildren;
+}) {
+  if (value.state === "loading") return <Loading />;
+  if (value.state === "error") return <ErrorBox error={value.error} retry={retry} />;
+  return <>{children(value.value)}</>;
+}
+
+interface Page<T> {
+  items: T[];
+  nextPageToken: string;
+}
+
+/**
+ * A keyset-paginated list that loads the next page when its end scrolls into view, with a
+ * "더 보기" button for keyboards and for when observing is not possible.
+ */
+export function useInfinite<T>(fetch: (pageToken: string) => Promise<Page<T>>, deps: unknown[]) {
+  const [items, setItems] = useState<T[]>([]);
+  const [token, setToken] = useState("");
+  const [done, setDone] = useState(false);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const generation = useRef(0);
+  const busy = useRef(false);
+
+  const more = useCallback(
+    (reset = false) => {
+      if (busy.current && !reset) return;
+      const mine = reset ? ++generation.current : generation.current;
+      busy.current = true;
+      setLoading(true);
+      setError(null);
+      fetch(reset ? "" : token).then(
+        (page) => {
+          if (mine !== generation.current) return;
+          setItems((old) => (reset ? page.items : [...old, ...page.items]));
+          setToken(page.nextPageToken);
+          setDone(!page.nextPageToken);
+          setLoading(false);
+          busy.current = false;
+        },
+        (e) => {
+          if (mine !== generation.current) return;
+          setError(e);
+          setLoading(false);
+          busy.current = false;
+        },
+      );
+    },
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [token, ...deps],
+  );
+
+  useEffect(() => {
+    setItems([]);
+    setToken("");
+    setDone(false);
+    more(true);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+
+  return { items, setItems, more: () => more(false), reload: () => more(true), done, loading, error };
+}
+
+/** The end of an infinite list: a sentinel that loads more when visible, and the states. */
+export function ListEnd({
+  list,
+  empty,
+}: {
+  list: { items: unknown[]; more: () => void; done: boolean; loading: boolean; error: unknown };
+  empty: ComponentChildren;
+}) {
+  const sentinel = useRef<HTMLDivElement>(null);
+  const { more, done, loading, error } = list;
+  useEffect(() => {
+    const node = sentinel.current;
+    if (!node || done || error || typeof IntersectionObserver === "undefined") return;
+    const observer = new IntersectionObserver(
+      (entries) => entries.some((e) => e.isIntersecting) && more(),
+      { rootMargin: "200px" },
+    );
+    observer.observe(node);
+    return () => observer.disconnect();
+  }, [more, done, error, loading]);
+  if (error) return <ErrorBox error={error} retry={more} />;
+  if (loading) return <Loading />;
+  if (done) return list.items.length === 0 ? <Empty>{empty}</Empty> : <p class="state end">마지막이에요</p>;
+  return (
+    <div ref={sentinel} class="more">
+      <button type="button" class="secondary" onClick={more}>
+        더 보기
+      </button>
+    </div>
+  );
+}
+
+/** Sets the document title for a screen. */
+export function useTitle(title: string) {
+  useEffect(() => {
+    document.title = title ? `${title} · 캠퍼스` : "캠퍼스";
+  }, [title]);
+}
+
+/** A button that disables itself while its async action runs. */
+export function ActionButton({
+  onClick,
+  children,
+  class: className,
+  label,
+  pressed,
+  disabled,
+}: {
+  onClick: () => Promise<unknown>;
+  children: ComponentChildren;
+  class?: string;
+  label?: string;
+  pressed?: boolean;
+  disabled?: boolean;
+}) {
+  const [busy, setBusy] = useState(false);
+  return (
+    <button
+      type="button"
+      class={className}
+      aria-label={label}
+      aria-pressed={pressed}
+      disabled={busy || disabled}
+      onClick={async () => {
+        setBusy(true);
+        try {
+          await onClick();
+        } finally {
+          setBusy(false);
+        }
+      }}
+    >
+      {children}
+    </button>
+  );
+}

@@ -1,0 +1,119 @@
+// The real system for the browser tests: the `campus` binary (the debug build that
+// `cargo test --workspace` already makes) on a free port with a fresh data directory, and
+// Debian's Chromium driven by playwright-core.
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, "../..");
+/** Where screenshots go: target/web-screenshots in the clone, which CI keeps as artifacts. */
+export const screenshots = process.env.WEB_SCREENSHOTS ?? join(repo, "target", "web-screenshots");
+
+/** The campus binary: $CAMPUS_BIN, else $CARGO_TARGET_DIR/debug/campus. */
+export function campusBinary() {
+  const bin = process.env.CAMPUS_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(repo, "target"), "debug", "campus");
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: build it with \`cargo build -p campus\``);
+  return bin;
+}
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+  });
+}
+
+/** Starts campus and waits until /readyz says every service is serving. */
+export async function startCampus() {
+  const dataDir = mkdtempSync(join(tmpdir(), "campus-web-"));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(campusBinary(), [], {
+    env: {
+      ...process.env,
+      CAMPUS_DATA_DIR: dataDir,
+      GATEWAY_LISTEN_ADDR: `127.0.0.1:${port}`,
+      // The services on free ports too, so a campus already running here is no obstacle.
+      ACCOUNT_LISTEN_ADDR: "127.0.0.1:0",
+      BOARD_LISTEN_ADDR: "127.0.0.1:0",
+      MESSAGING_LISTEN_ADDR: "127.0.0.1:0",
+      TIMETABLE_LISTEN_ADDR: "127.0.0.1:0",
+      RUST_LOG: "warn",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const exited = new Promise((ok) => child.once("exit", (code, signal) => ok({ code, signal })));
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const early = await Promise.race([exited, new Promise((ok) => setTimeout(() => ok(null), 250))]);
+    if (early) throw new Error(`campus exited before it was ready: ${JSON.stringify(early)}`);
+    try {
+      const response = await fetch(`${url}/readyz`);
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error("campus was not ready within 90 s");
+    }
+  }
+  return {
+    url,
+    async stop() {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+/**
+ * A fresh browser context (its own cookie jar: another person) whose page records script
+ * errors, so a test can assert none happened.
+ */
+export async function person(browser, baseURL, viewport = { width: 1280, height: 860 }) {
+  const context = await browser.newContext({ baseURL, viewport, locale: "ko-KR", timezoneId: "Asia/Seoul" });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  return { context, page, errors };
+}
+
+export async function shot(page, name) {
+  mkdirSync(screenshots, { recursive: true });
+  // From the top, so the sticky header is where a person sees it.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
