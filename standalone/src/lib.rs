@@ -4,6 +4,7 @@
 //! [`System::start`] is what `cargo run` does and what the end-to-end tests boot on port 0.
 
 pub mod seed;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +28,37 @@ pub struct SystemConfig {
     pub seed_demo: bool,
     /// `Secure` on the refresh cookie; browsers accept it on http://localhost too.
     pub secure_cookie: bool,
+    /// Each service's database; `None` keeps SQLite files in `data_dir`.
+    pub databases: Option<Databases>,
+    /// Likes that make a post HOT and BEST.
+    pub board_thresholds: campus_board::domain::Thresholds,
+}
+
+/// One database per service, as in production (DESIGN §2: each service owns its data).
+#[derive(Debug, Clone)]
+pub struct Databases {
+    pub account: DatabaseConfig,
+    pub board: DatabaseConfig,
+    pub messaging: DatabaseConfig,
+    pub timetable: DatabaseConfig,
+    /// The gateway's own: its idempotency records.
+    pub gateway: DatabaseConfig,
+}
+
+impl Databases {
+    /// SQLite files `<name>.db` under `dir`.
+    pub fn sqlite_in(dir: &std::path::Path) -> Self {
+        let file = |name: &str| {
+            DatabaseConfig::new(format!("sqlite://{}?mode=rwc", dir.join(format!("{name}.db")).display()))
+        };
+        Self {
+            account: file("account"),
+            board: file("board"),
+            messaging: file("messaging"),
+            timetable: file("timetable"),
+            gateway: file("gateway"),
+        }
+    }
 }
 
 impl SystemConfig {
@@ -38,10 +70,18 @@ impl SystemConfig {
         Ok(Self {
             data_dir: data_dir(),
             gateway_addr: parse_or("GATEWAY_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
-            service_ports: [50051, 50052, 50053, 50054],
+            // Each service's own listen variable picks its port here too (0: a free one).
+            service_ports: [
+                parse_or("ACCOUNT_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 50051)))?.port(),
+                parse_or("BOARD_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 50052)))?.port(),
+                parse_or("MESSAGING_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 50053)))?.port(),
+                parse_or("TIMETABLE_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 50054)))?.port(),
+            ],
             bootstrap_admin,
             seed_demo: parse_or("CAMPUS_SEED_DEMO", true)?,
             secure_cookie: parse_or("GATEWAY_SECURE_COOKIE", true)?,
+            databases: None,
+            board_thresholds: campus_board::Config::from_env()?.thresholds,
         })
     }
 
@@ -54,6 +94,8 @@ impl SystemConfig {
             bootstrap_admin: None,
             seed_demo: true,
             secure_cookie: true,
+            databases: None,
+            board_thresholds: Default::default(),
         }
     }
 }
@@ -95,32 +137,30 @@ impl System {
             audience: campus_shared::config::DEFAULT_AUDIENCE.into(),
             service_token: service_token.clone(),
         };
-        let service = |name: &str, port: u16| ServiceConfig {
+        let databases = config.databases.clone().unwrap_or_else(|| Databases::sqlite_in(&config.data_dir));
+        let service = |database: &DatabaseConfig, port: u16| ServiceConfig {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            database: DatabaseConfig::new(format!(
-                "sqlite://{}?mode=rwc",
-                config.data_dir.join(format!("{name}.db")).display()
-            )),
+            database: database.clone(),
             identity: identity.clone(),
             limits: ServerLimits::default(),
         };
         let [account_port, board_port, messaging_port, timetable_port] = config.service_ports;
 
-        let mut account_config = campus_account::Config::new(service("account", account_port));
+        let mut account_config = campus_account::Config::new(service(&databases.account, account_port));
         account_config.bootstrap_admin = config.bootstrap_admin.clone();
         let account = campus_account::Application::build(account_config).await?;
         let account_addr = account.local_addr();
 
         let board = campus_board::Application::build(campus_board::Config {
-            service: service("board", board_port),
-            thresholds: Default::default(),
+            service: service(&databases.board, board_port),
+            thresholds: config.board_thresholds,
             blob_url: config.data_dir.join("photos").display().to_string(),
         })
         .await?;
         let board_addr = board.local_addr();
 
         let messaging = campus_messaging::Application::build(campus_messaging::Config {
-            service: service("messaging", messaging_port),
+            service: service(&databases.messaging, messaging_port),
             board_addr: url(board_addr),
             account_addr: url(account_addr),
         })
@@ -128,7 +168,7 @@ impl System {
         let messaging_addr = messaging.local_addr();
 
         let timetable = campus_timetable::Application::build(campus_timetable::Config {
-            service: service("timetable", timetable_port),
+            service: service(&databases.timetable, timetable_port),
             account_addr: url(account_addr),
         })
         .await?;
@@ -137,6 +177,8 @@ impl System {
         let mut gateway_config = campus_gateway::Config::new(key.clone(), service_token);
         gateway_config.listen_addr = config.gateway_addr;
         gateway_config.secure_cookie = config.secure_cookie;
+        gateway_config.database = databases.gateway.clone();
+        gateway_config.web = Some(web::router());
         gateway_config.upstreams = campus_gateway::Upstreams {
             account: url(account_addr),
             board: url(board_addr),

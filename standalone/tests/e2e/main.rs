@@ -1,0 +1,8 @@
+//! End-to-end tests of every domain rule as a client sees it: the whole system on each
+//! backend (SQLite always, PostgreSQL when `CAMPUS_TEST_PG_URL` is set), one database per
+//! service, driven over HTTP/JSON and gRPC-web through the gateway.
+
+mod board;
+mod messaging;
+mod support;
+mod timetable;
