@@ -12,15 +12,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use campus_gateway::{Application, Config, Upstreams};
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
 use campus_proto::account::v1::{CreateSchoolRequest, GetSchoolRequest, School};
-use campus_shared::bench::{Report, run};
+use campus_shared::bench::{Report, grpc_web, run};
 use campus_shared::db::Backend;
 use campus_shared::testing::{TestDatabase, TestIdentity};
 use campus_shared::{Caller, Role};
-use prost::Message;
 use tonic::Request;
 
 const IN_FLIGHT: usize = 64;
@@ -52,36 +50,17 @@ async fn spawn_account(identity: &TestIdentity) -> (SocketAddr, i64, TestDatabas
     (addr, school.id, db)
 }
 
-async fn spawn_gateway(identity: &TestIdentity, upstream: SocketAddr) -> SocketAddr {
+async fn spawn_gateway(identity: &TestIdentity, upstream: SocketAddr, db: &TestDatabase) -> SocketAddr {
     let url = format!("http://{upstream}");
     let mut config = Config::new(identity.key.clone(), identity.service_token.clone());
     config.listen_addr = ([127, 0, 0, 1], 0).into();
+    config.database = db.config();
     config.upstreams =
         Upstreams { account: url.clone(), board: url.clone(), messaging: url.clone(), timetable: url };
     let app = Application::build(config).await.unwrap();
     let addr = app.local_addr();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     addr
-}
-
-fn grpc_web_frame(message: &impl Message) -> Bytes {
-    let payload = message.encode_to_vec();
-    let mut frame = vec![0u8];
-    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&payload);
-    frame.into()
-}
-
-/// True when a gRPC-web body holds the School and a trailer frame with grpc-status 0.
-fn grpc_web_ok(body: &[u8], id: i64) -> bool {
-    if body.len() < 5 || body[0] != 0 {
-        return false;
-    }
-    let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
-    let Some(payload) = body.get(5..5 + len) else { return false };
-    let trailers = body.get(5 + len + 5..).unwrap_or_default();
-    School::decode(payload).is_ok_and(|s| s.id == id)
-        && String::from_utf8_lossy(trailers).contains("grpc-status:0")
 }
 
 type Call = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
@@ -112,7 +91,8 @@ async fn main() {
     let round = Duration::from_secs(seconds) / rounds;
     let identity = TestIdentity::new();
     let (upstream, school_id, _db) = spawn_account(&identity).await;
-    let gateway = spawn_gateway(&identity, upstream).await;
+    let gateway_db = TestDatabase::new(Backend::Sqlite).await;
+    let gateway = spawn_gateway(&identity, upstream, &gateway_db).await;
     let bearer = identity.bearer(42, 1);
 
     let mut workloads: Vec<(&str, Call)> = Vec::new();
@@ -134,7 +114,7 @@ async fn main() {
     {
         let http = http.clone();
         let url = format!("http://{gateway}/campus.account.v1.AccountService/GetSchool");
-        let body = grpc_web_frame(&GetSchoolRequest { id: school_id });
+        let body = grpc_web::frame(&GetSchoolRequest { id: school_id });
         let bearer = bearer.clone();
         let call: Call = Arc::new(move || {
             let request = http
@@ -145,7 +125,10 @@ async fn main() {
                 .body(body.clone());
             Box::pin(async move {
                 match request.send().await {
-                    Ok(response) => response.bytes().await.is_ok_and(|b| grpc_web_ok(&b, school_id)),
+                    Ok(response) => response
+                        .bytes()
+                        .await
+                        .is_ok_and(|b| grpc_web::unframe::<School>(&b).is_ok_and(|s| s.id == school_id)),
                     Err(_) => false,
                 }
             })

@@ -150,6 +150,23 @@ impl Load {
         }
     }
 
+    /// Waits until `streak` requests started after the last failure (of those started since
+    /// `since`) have all succeeded; `false` if that takes longer than `limit`.
+    pub(crate) async fn wait_until_calm(&self, since: Duration, streak: usize, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let samples: Vec<Sample> = self.snapshot().into_iter().filter(|s| s.at >= since).collect();
+            let last_error = samples.iter().filter(|s| !s.ok()).map(|s| s.ended()).max().unwrap_or(since);
+            if samples.iter().filter(|s| s.at > last_error).count() >= streak {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops the workers (each finishes its request in flight) and returns every sample.
     pub(crate) async fn stop(self) -> Vec<Sample> {
         self.stop.store(true, Ordering::Relaxed);

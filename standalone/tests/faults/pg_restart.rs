@@ -105,7 +105,13 @@ async fn a_postgres_restart_under_load_is_only_503_and_loses_nothing() {
             )
         });
         restarts.push(Restart { crash, stopped_at, back_at, first_write, resumed });
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Before the next fault (or the end), the load runs clean again for a while.
+        let calm = load.wait_until_calm(stopped_at, 20, SETTLE).await;
+        assert!(
+            calm,
+            "requests kept failing {SETTLE:?} after PostgreSQL was back: {}",
+            load::tally(&load.snapshot())
+        );
     }
     let samples = load.stop().await;
 
@@ -145,7 +151,8 @@ async fn a_postgres_restart_under_load_is_only_503_and_loses_nothing() {
         let after: Vec<&Sample> = samples.iter().filter(|s| s.at > last_error && s.at < until).collect();
         assert!(
             after.len() > 5 && after.iter().all(|s| s.ok()),
-            "requests succeed after the last error ({restart:?})"
+            "requests succeed after the last error ({restart:?}): {}",
+            load::tally(after.iter().copied())
         );
         let during: Vec<&Sample> =
             samples.iter().filter(|s| s.ended() > restart.stopped_at && s.at < restart.back_at).collect();
