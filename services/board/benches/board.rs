@@ -17,7 +17,7 @@ use campus_board::domain::Thresholds;
 use campus_board::{Application, Config};
 use campus_proto::board::v1::board_service_client::BoardServiceClient;
 use campus_proto::board::v1::{BoardCategory, CreateBoardRequest, CreatePostRequest, ListPostsRequest};
-use campus_shared::bench::{Report, pgbench, run};
+use campus_shared::bench::{Report, pg_create_database, pg_drop_database, pgbench, pgbench_sql, run};
 use campus_shared::config::{DatabaseConfig, ServerLimits, ServiceConfig, var};
 use campus_shared::db::Backend;
 use campus_shared::testing::{TestDatabase, TestIdentity, channel};
@@ -64,9 +64,10 @@ async fn main() {
     rows.extend(bench_backend("sqlite", sqlite.config(), None, duration).await);
 
     if let Some(base) = var("CAMPUS_BENCH_PG_URL").or_else(|| var("CAMPUS_TEST_PG_URL")) {
-        let (url, name) = create_pg_database(&base).await;
+        let name = format!("campus_bench_board_{}", std::process::id());
+        let url = pg_create_database(&base, &name, true).await.expect("create the bench database");
         rows.extend(bench_backend("postgres", DatabaseConfig::new(url.clone()), Some(&url), duration).await);
-        drop_pg_database(&base, &name).await;
+        let _ = pg_drop_database(&base, &name).await;
     }
 
     println!("\n| workload | backend | req/s | p50 ms | p99 ms | errors | pgbench tps (same SQL) | ratio |");
@@ -238,11 +239,7 @@ async fn seed(url: &str, board_id: i64) {
 /// pgbench on the SQL of a ListPosts page: the first page, or a page below a random id from
 /// `deep` (min, max).
 fn pgbench_list(url: &str, board_id: i64, deep: Option<(i64, i64)>, duration: Duration) -> Option<f64> {
-    let sql = campus_board::store::LIST_BOARD_POSTS_SQL
-        .replace("$1", ":viewer")
-        .replace("$2", ":board")
-        .replace("$3", ":before")
-        .replace("$4", ":page");
+    let sql = pgbench_sql(campus_board::store::LIST_BOARD_POSTS_SQL, &["viewer", "board", "before", "page"]);
     let before = match deep {
         Some((lo, hi)) => format!("\\set before random({lo}, {hi})\n"),
         None => format!("\\set before {}\n", i64::MAX),
@@ -254,40 +251,4 @@ fn pgbench_list(url: &str, board_id: i64, deep: Option<(i64, i64)>, duration: Du
         eprintln!("pgbench did not run (is it installed?)");
     }
     tps
-}
-
-async fn create_pg_database(base: &str) -> (String, String) {
-    sqlx::any::install_default_drivers();
-    let name = format!("campus_bench_board_{}", std::process::id());
-    let mut admin = sqlx::AnyConnection::connect(base).await.expect("connect to PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-        .execute(&mut admin)
-        .await
-        .expect("drop old bench database");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create");
-    let _ = admin.close().await;
-    (with_database(base, &name), name)
-}
-
-async fn drop_pg_database(base: &str, name: &str) {
-    if let Ok(mut admin) = sqlx::AnyConnection::connect(base).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-            .execute(&mut admin)
-            .await;
-    }
-}
-
-/// `postgres://user@host:port/db?x` with the database replaced.
-fn with_database(base: &str, name: &str) -> String {
-    let (head, query) =
-        base.split_once('?').map(|(h, q)| (h, format!("?{q}"))).unwrap_or((base, String::new()));
-    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match head[scheme_end..].find('/') {
-        Some(i) => &head[..scheme_end + i],
-        None => head,
-    };
-    format!("{root}/{name}{query}")
 }

@@ -31,12 +31,15 @@ pub(crate) struct BoardRow {
     pub(crate) pinned: i64,
 }
 
-/// `$1` is the viewer.
+/// `$1` is the viewer. Per-viewer flags are counts over a unique key (0 or 1), not EXISTS:
+/// PostgreSQL may turn a correlated EXISTS into a hashed subplan that reads every row of the
+/// viewer's side of the table (for post_like, a sequential scan of the whole table, since no
+/// index leads with user_id) before the first row; a count stays one index probe per row.
 macro_rules! board_select {
     () => {
         "SELECT b.id, b.school_id, b.name, b.description, b.category, b.hot_disabled, b.created_at, \
-         CASE WHEN EXISTS (SELECT 1 FROM pinned_board pb WHERE pb.board_id = b.id AND pb.user_id = $1) \
-         THEN 1 ELSE 0 END AS pinned FROM board b"
+         (SELECT count(*) FROM pinned_board pb WHERE pb.board_id = b.id AND pb.user_id = $1) AS pinned \
+         FROM board b"
     };
 }
 
@@ -182,14 +185,14 @@ pub(crate) struct PostRow {
 }
 
 /// `$1` is the viewer. The per-viewer flags are index lookups inside the one query, so a page
-/// costs one round trip however long it is.
+/// costs one round trip however long it is (counts, not EXISTS: see `board_select!`).
 macro_rules! post_columns {
     () => {
         "p.id, p.board_id, p.author_id, p.author_nickname, p.anonymous, p.title, p.content, \
          p.like_count, p.comment_count, p.scrap_count, p.photo_count, p.hot_at, p.best_at, \
          p.created_at, p.updated_at, \
-         CASE WHEN EXISTS (SELECT 1 FROM post_like l WHERE l.post_id = p.id AND l.user_id = $1) THEN 1 ELSE 0 END AS liked, \
-         CASE WHEN EXISTS (SELECT 1 FROM post_scrap s WHERE s.post_id = p.id AND s.user_id = $1) THEN 1 ELSE 0 END AS scrapped"
+         (SELECT count(*) FROM post_like l WHERE l.post_id = p.id AND l.user_id = $1) AS liked, \
+         (SELECT count(*) FROM post_scrap s WHERE s.post_id = p.id AND s.user_id = $1) AS scrapped"
     };
 }
 
@@ -465,22 +468,23 @@ pub(crate) struct NewPostRow<'a> {
     pub(crate) now: i64,
 }
 
+/// The SQL of CreatePost's one statement (also run by the benchmark's pgbench script).
+pub const INSERT_POST_SQL: &str = "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, \
+     title, content, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
+
 pub(crate) async fn insert_post(tx: &mut AnyConnection, p: &NewPostRow<'_>) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, title, content, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-    )
-    .bind(p.id)
-    .bind(p.school_id)
-    .bind(p.board_id)
-    .bind(p.author_id)
-    .bind(p.author_nickname)
-    .bind(i64::from(p.anonymous))
-    .bind(p.title)
-    .bind(p.content)
-    .bind(p.now)
-    .execute(tx)
-    .await?;
+    sqlx::query(INSERT_POST_SQL)
+        .bind(p.id)
+        .bind(p.school_id)
+        .bind(p.board_id)
+        .bind(p.author_id)
+        .bind(p.author_nickname)
+        .bind(i64::from(p.anonymous))
+        .bind(p.title)
+        .bind(p.content)
+        .bind(p.now)
+        .execute(tx)
+        .await?;
     Ok(())
 }
 
@@ -671,14 +675,14 @@ pub(crate) struct CommentRow {
     pub(crate) liked: i64,
 }
 
-/// `$1` is the viewer.
+/// `$1` is the viewer (counts, not EXISTS: see `board_select!`).
 macro_rules! comment_select {
     () => {
         "SELECT c.id, c.post_id, c.parent_id, c.thread_id, c.author_id, c.author_nickname, c.anonymous, \
          c.anon_number, c.content, c.like_count, c.created_at, \
          CASE WHEN c.deleted_at IS NULL THEN 0 ELSE 1 END AS deleted, \
-         CASE WHEN EXISTS (SELECT 1 FROM comment_like l WHERE l.comment_id = c.id AND l.user_id = $1) \
-         THEN 1 ELSE 0 END AS liked FROM comment c"
+         (SELECT count(*) FROM comment_like l WHERE l.comment_id = c.id AND l.user_id = $1) AS liked \
+         FROM comment c"
     };
 }
 
@@ -724,6 +728,10 @@ pub(crate) async fn get_comment<'c, E: Executor<'c, Database = Any>>(
     .await
 }
 
+/// The first statement of CreateComment (also run by the benchmark's pgbench script).
+pub const COUNT_NEW_COMMENT_SQL: &str = "UPDATE post SET comment_count = comment_count + 1 \
+     WHERE id = $1 AND school_id = $2 AND deleted_at IS NULL RETURNING author_id, anonymous";
+
 /// Counts a new comment on a live post of the school and returns the post's author and
 /// whether the post is anonymous. On PostgreSQL this also locks the post row, which
 /// serialises the commenters of one post for the anonymous-number allocation that follows.
@@ -732,14 +740,7 @@ pub(crate) async fn count_new_comment(
     post_id: i64,
     school_id: i64,
 ) -> sqlx::Result<Option<(i64, i64)>> {
-    sqlx::query_as(
-        "UPDATE post SET comment_count = comment_count + 1 \
-         WHERE id = $1 AND school_id = $2 AND deleted_at IS NULL RETURNING author_id, anonymous",
-    )
-    .bind(post_id)
-    .bind(school_id)
-    .fetch_optional(tx)
-    .await
+    sqlx::query_as(COUNT_NEW_COMMENT_SQL).bind(post_id).bind(school_id).fetch_optional(tx).await
 }
 
 /// The commenter's anonymous number on a post: the one they already have, or the next one.
@@ -819,23 +820,25 @@ pub(crate) struct NewCommentRow<'a> {
     pub(crate) now: i64,
 }
 
+/// The last statement of CreateComment (also run by the benchmark's pgbench script).
+pub const INSERT_COMMENT_SQL: &str = "INSERT INTO comment (id, post_id, parent_id, thread_id, author_id, \
+     author_nickname, anonymous, anon_number, content, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
 pub(crate) async fn insert_comment(tx: &mut AnyConnection, c: &NewCommentRow<'_>) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO comment (id, post_id, parent_id, thread_id, author_id, author_nickname, anonymous, \
-         anon_number, content, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(c.id)
-    .bind(c.post_id)
-    .bind(c.parent_id)
-    .bind(c.thread_id)
-    .bind(c.author_id)
-    .bind(c.author_nickname)
-    .bind(i64::from(c.anonymous))
-    .bind(c.anon_number)
-    .bind(c.content)
-    .bind(c.now)
-    .execute(tx)
-    .await?;
+    sqlx::query(INSERT_COMMENT_SQL)
+        .bind(c.id)
+        .bind(c.post_id)
+        .bind(c.parent_id)
+        .bind(c.thread_id)
+        .bind(c.author_id)
+        .bind(c.author_nickname)
+        .bind(i64::from(c.anonymous))
+        .bind(c.anon_number)
+        .bind(c.content)
+        .bind(c.now)
+        .execute(tx)
+        .await?;
     Ok(())
 }
 

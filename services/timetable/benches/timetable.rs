@@ -18,7 +18,8 @@ use campus_proto::timetable::v1::{
     AddTimetableLectureRequest, CreateTimetableRequest, ImportLecturesRequest, Lecture, ListLecturesRequest,
     RemoveTimetableLectureRequest,
 };
-use campus_shared::bench::{Report, run};
+use campus_shared::bench::lectures::{PROFESSORS, SUBJECTS, around_anchor, catalog};
+use campus_shared::bench::{Report, Timed, run, run_timed};
 use campus_shared::db::Backend;
 use campus_shared::identity::{Caller, Role};
 use campus_shared::testing::{TestDatabase, TestIdentity, backends, channel};
@@ -31,18 +32,6 @@ const IN_FLIGHT: usize = 64;
 const SCHOOL: i64 = 1;
 const YEAR: i32 = 2026;
 const FALL: i32 = 3;
-const PROFESSORS: [&str; 10] =
-    ["김민수", "이지원", "박서연", "최현우", "정아라", "강동훈", "윤하늘", "장미정", "임태호", "한소희"];
-const SUBJECTS: [&str; 8] = [
-    "Data Structures",
-    "Algorithms",
-    "Operating Systems",
-    "Databases",
-    "Networks",
-    "Compilers",
-    "Linear Algebra",
-    "Statistics",
-];
 
 #[tokio::main]
 async fn main() {
@@ -57,34 +46,6 @@ async fn main() {
     }
 }
 
-/// Lecture `i`: two 75-minute slots a week on a 30-minute grid, Monday to Friday 09:00-18:00.
-fn catalog() -> String {
-    let mut csv = String::from("code,name,professor,credits,times,section,category\n");
-    for i in 0..LECTURES {
-        let day = i % 5;
-        let start = 9 * 60 + ((i / 5) % 16) * 30;
-        let end = start + 75;
-        let days = ["Mon", "Tue", "Wed", "Thu", "Fri"];
-        let clock = |m: usize| format!("{:02}:{:02}", m / 60, m % 60);
-        csv.push_str(&format!(
-            "C{i:04},{} {},{},{},{} {}-{} R{}; {} {}-{} R{},01,major\n",
-            SUBJECTS[i % SUBJECTS.len()],
-            i / SUBJECTS.len(),
-            PROFESSORS[i % PROFESSORS.len()],
-            1 + i % 3,
-            days[day],
-            clock(start),
-            clock(end),
-            100 + i % 400,
-            days[(day + 2) % 5],
-            clock(start),
-            clock(end),
-            100 + i % 400,
-        ));
-    }
-    csv
-}
-
 fn authorized<T>(identity: &TestIdentity, message: T, caller: &Caller) -> Request<T> {
     let mut request = Request::new(message);
     request.metadata_mut().insert("authorization", identity.bearer_for(caller).parse().expect("ascii"));
@@ -93,14 +54,6 @@ fn authorized<T>(identity: &TestIdentity, message: T, caller: &Caller) -> Reques
 
 fn user(user_id: i64) -> Caller {
     Caller { user_id, school_id: SCHOOL, role: Role::User, nickname: format!("user{user_id}") }
-}
-
-fn overlaps(a: &Lecture, b: &Lecture) -> bool {
-    a.times.iter().any(|x| {
-        b.times
-            .iter()
-            .any(|y| x.day == y.day && x.start_minute < y.end_minute && y.start_minute < x.end_minute)
-    })
 }
 
 async fn bench_backend(backend: Backend, duration: Duration) -> Vec<String> {
@@ -117,7 +70,11 @@ async fn bench_backend(backend: Backend, duration: Duration) -> Vec<String> {
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 
     let admin = Caller { role: Role::Admin, ..user(0) };
-    let body = HttpBody { content_type: "text/csv".into(), data: catalog().into_bytes(), extensions: vec![] };
+    let body = HttpBody {
+        content_type: "text/csv".into(),
+        data: catalog(LECTURES).into_bytes(),
+        extensions: vec![],
+    };
     let started = Instant::now();
     let request = ImportLecturesRequest { school_id: SCHOOL, year: YEAR, semester: FALL, csv: Some(body) };
     let imported =
@@ -126,9 +83,7 @@ async fn bench_backend(backend: Backend, duration: Duration) -> Vec<String> {
 
     let lectures = all_lectures(&client, &identity).await;
     assert_eq!(lectures.len(), LECTURES);
-    let anchor = lectures[0].clone();
-    let conflicting: Vec<i64> = lectures[1..].iter().filter(|l| overlaps(l, &anchor)).map(|l| l.id).collect();
-    let fitting: Vec<i64> = lectures.iter().filter(|l| !overlaps(l, &anchor)).map(|l| l.id).collect();
+    let (anchor, conflicting, fitting) = around_anchor(&lectures).expect("lectures");
     eprintln!("{label}: {} lectures collide with the anchor, {} fit", conflicting.len(), fitting.len());
 
     // One user and timetable per worker, each holding the anchor lecture.
@@ -212,8 +167,8 @@ async fn all_lectures(client: &TimetableServiceClient<Channel>, identity: &TestI
     }
 }
 
-/// A closed loop per worker (each needs its own timetable, which `bench::run` cannot give):
-/// only the AddTimetableLecture calls are timed.
+/// Each worker owns a timetable; only the AddTimetableLecture calls are timed, the removal
+/// that undoes a successful add is not.
 async fn add_workload(
     client: &TimetableServiceClient<Channel>,
     identity: &TestIdentity,
@@ -222,74 +177,40 @@ async fn add_workload(
     fitting: &[i64],
     duration: Duration,
 ) -> Report {
-    let warmup = Duration::from_secs(2);
-    let measure_from = Instant::now() + warmup;
-    let end = measure_from + duration;
-    let mut workers = Vec::new();
-    for (worker, (caller, timetable_id)) in timetables.iter().cloned().enumerate() {
-        let client = client.clone();
-        let identity = identity.clone();
-        let conflicting = conflicting.to_vec();
-        let fitting = fitting.to_vec();
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0u64;
-            let mut n = worker * 7919;
-            loop {
-                let t0 = Instant::now();
-                if t0 >= end {
-                    break;
-                }
-                n += 1;
-                let conflict = n % 2 == 0;
-                let lecture_id = if conflict {
-                    conflicting[n % conflicting.len()]
-                } else {
-                    fitting[(n * 31) % fitting.len()]
-                };
-                let add = AddTimetableLectureRequest { timetable_id, lecture_id };
-                let result = client.clone().add_timetable_lecture(authorized(&identity, add, &caller)).await;
-                let elapsed = t0.elapsed();
-                let ok = match (&result, conflict) {
-                    (Err(status), true) => status.code() == Code::FailedPrecondition,
-                    (Ok(_), false) => true,
-                    _ => false,
-                };
-                if result.is_ok() {
-                    let remove = RemoveTimetableLectureRequest { timetable_id, lecture_id };
-                    let _ =
-                        client.clone().remove_timetable_lecture(authorized(&identity, remove, &caller)).await;
-                }
-                if t0 >= measure_from {
-                    latencies.push(elapsed);
-                    errors += u64::from(!ok);
-                }
+    let shared = Arc::new((
+        client.clone(),
+        identity.clone(),
+        timetables.to_vec(),
+        conflicting.to_vec(),
+        fitting.to_vec(),
+    ));
+    run_timed("", timetables.len(), Duration::from_secs(2), duration, move |worker, i| {
+        let shared = shared.clone();
+        async move {
+            let (client, identity, timetables, conflicting, fitting) = &*shared;
+            let (caller, timetable_id) = &timetables[worker];
+            let n = i as usize;
+            let conflict = n.is_multiple_of(2);
+            let lecture_id = if conflict {
+                conflicting[n / 2 % conflicting.len()]
+            } else {
+                fitting[n * 31 % fitting.len()]
+            };
+            let add = AddTimetableLectureRequest { timetable_id: *timetable_id, lecture_id };
+            let t0 = Instant::now();
+            let result = client.clone().add_timetable_lecture(authorized(identity, add, caller)).await;
+            let latency = t0.elapsed();
+            let ok = match (&result, conflict) {
+                (Err(status), true) => status.code() == Code::FailedPrecondition,
+                (Ok(_), false) => true,
+                _ => false,
+            };
+            if result.is_ok() {
+                let remove = RemoveTimetableLectureRequest { timetable_id: *timetable_id, lecture_id };
+                let _ = client.clone().remove_timetable_lecture(authorized(identity, remove, caller)).await;
             }
-            (latencies, errors)
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for worker in workers {
-        if let Ok((l, e)) = worker.await {
-            latencies.extend(l);
-            errors += e;
+            Timed { ok, latency }
         }
-    }
-    latencies.sort_unstable();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Report {
-        name: String::new(),
-        requests: latencies.len() as u64,
-        errors,
-        elapsed: duration,
-        p50: pct(0.50),
-        p90: pct(0.90),
-        p99: pct(0.99),
-    }
+    })
+    .await
 }

@@ -129,16 +129,12 @@ pub async fn get_lecture(db: &Db, school_id: i64, id: i64) -> Result<LectureRow>
     lecture_in_school(&mut conn, school_id, id).await
 }
 
+/// AddTimetableLecture's read of the lecture (also run by the benchmark's pgbench script).
+pub const LECTURE_IN_SCHOOL_SQL: &str =
+    concat!("select ", lecture_columns!(), " from lecture l where l.id = $1 and l.school_id = $2");
+
 async fn lecture_in_school(conn: &mut AnyConnection, school_id: i64, id: i64) -> Result<LectureRow> {
-    let row = sqlx::query(concat!(
-        "select ",
-        lecture_columns!(),
-        " from lecture l where l.id = $1 and l.school_id = $2"
-    ))
-    .bind(id)
-    .bind(school_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query(LECTURE_IN_SCHOOL_SQL).bind(id).bind(school_id).fetch_optional(&mut *conn).await?;
     row.as_ref().map(lecture_from).transpose()?.ok_or(Error::NotFound("lecture"))
 }
 
@@ -310,6 +306,11 @@ fn timetable_from(row: &AnyRow) -> Result<TimetableRow> {
 /// The caller's timetable, locked for the rest of the transaction on PostgreSQL
 /// (`FOR UPDATE`). SQLite has no row locks and needs none: `BEGIN IMMEDIATE` already runs
 /// writers one at a time. Someone else's timetable is NOT_FOUND.
+/// Every change of a timetable starts with this on PostgreSQL (also run by the benchmark's
+/// pgbench script).
+pub const LOCK_TIMETABLE_PG_SQL: &str = "select id, user_id, year, semester, name, is_primary, created_at, \
+     updated_at from timetable where id = $1 and user_id = $2 for update";
+
 async fn lock_timetable(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -317,10 +318,7 @@ async fn lock_timetable(
     id: i64,
 ) -> Result<TimetableRow> {
     let sql = match backend {
-        Backend::Postgres => {
-            "select id, user_id, year, semester, name, is_primary, created_at, updated_at \
-             from timetable where id = $1 and user_id = $2 for update"
-        }
+        Backend::Postgres => LOCK_TIMETABLE_PG_SQL,
         Backend::Sqlite => {
             "select id, user_id, year, semester, name, is_primary, created_at, updated_at \
              from timetable where id = $1 and user_id = $2"
@@ -375,21 +373,23 @@ async fn lock_in_semester(
     Ok((timetable, siblings))
 }
 
+/// The lectures of a timetable, as every read and change of one loads them (also run by the
+/// benchmark's pgbench script).
+pub const VIEW_LECTURES_SQL: &str = concat!(
+    "select ",
+    lecture_columns!(),
+    " from timetable_lecture tl join lecture l on l.id = tl.lecture_id \
+     where tl.timetable_id = $1 order by tl.added_at, l.id"
+);
+
+/// The custom entries of a timetable, loaded after [`VIEW_LECTURES_SQL`].
+pub const VIEW_ENTRIES_SQL: &str =
+    "select id, title, times from custom_entry where timetable_id = $1 order by id";
+
 async fn load_view(conn: &mut AnyConnection, timetable: TimetableRow) -> Result<TimetableView> {
-    let rows = sqlx::query(concat!(
-        "select ",
-        lecture_columns!(),
-        " from timetable_lecture tl join lecture l on l.id = tl.lecture_id \
-         where tl.timetable_id = $1 order by tl.added_at, l.id"
-    ))
-    .bind(timetable.id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = sqlx::query(VIEW_LECTURES_SQL).bind(timetable.id).fetch_all(&mut *conn).await?;
     let lectures = rows.iter().map(lecture_from).collect::<Result<Vec<_>>>()?;
-    let rows = sqlx::query("select id, title, times from custom_entry where timetable_id = $1 order by id")
-        .bind(timetable.id)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(VIEW_ENTRIES_SQL).bind(timetable.id).fetch_all(&mut *conn).await?;
     let entries = rows
         .iter()
         .map(|r| {
@@ -594,6 +594,14 @@ pub async fn delete_timetable(db: &Db, user_id: i64, id: i64) -> Result<()> {
 /// The outcome of adding to a timetable: the updated timetable, or the item it collides with.
 pub type Added = std::result::Result<TimetableView, Conflict>;
 
+/// AddTimetableLecture's write once the lecture fits (also run by the benchmark's pgbench script).
+pub const INSERT_TIMETABLE_LECTURE_SQL: &str =
+    "insert into timetable_lecture (timetable_id, lecture_id, added_at) values ($1, $2, $3)";
+
+/// RemoveTimetableLecture's delete (also run by the benchmark's pgbench script).
+pub const DELETE_TIMETABLE_LECTURE_SQL: &str =
+    "delete from timetable_lecture where lecture_id = $1 and timetable_id = $2";
+
 /// Adds a lecture of the caller's school to one of the caller's timetables.
 pub async fn add_lecture(
     db: &Db,
@@ -642,7 +650,7 @@ pub async fn add_lecture(
         return Ok(Err(conflict));
     }
     let now = now_micros();
-    sqlx::query("insert into timetable_lecture (timetable_id, lecture_id, added_at) values ($1, $2, $3)")
+    sqlx::query(INSERT_TIMETABLE_LECTURE_SQL)
         .bind(timetable_id)
         .bind(lecture_id)
         .bind(now)
@@ -663,7 +671,7 @@ pub async fn remove_lecture(
     timetable_id: i64,
     lecture_id: i64,
 ) -> Result<TimetableView> {
-    let delete = "delete from timetable_lecture where lecture_id = $1 and timetable_id = $2";
+    let delete = DELETE_TIMETABLE_LECTURE_SQL;
     remove_item(db, user_id, timetable_id, delete, lecture_id, "lecture in this timetable").await
 }
 
@@ -738,12 +746,11 @@ async fn remove_item(
     Ok(view)
 }
 
+/// Every change of a timetable ends with this (also run by the benchmark's pgbench script).
+pub const TOUCH_TIMETABLE_SQL: &str = "update timetable set updated_at = $2 where id = $1";
+
 async fn touch(conn: &mut AnyConnection, timetable_id: i64, now: i64) -> Result<()> {
-    sqlx::query("update timetable set updated_at = $2 where id = $1")
-        .bind(timetable_id)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    sqlx::query(TOUCH_TIMETABLE_SQL).bind(timetable_id).bind(now).execute(conn).await?;
     Ok(())
 }
 

@@ -1,0 +1,476 @@
+//! `campus-bench all`: the whole system against its references, with memory (issue 9).
+//!
+//! Seeds per-service PostgreSQL databases once (10k users, 100 boards, 1M posts, ~5M
+//! comments, 5k lectures; reused while the scale matches), starts the four services and the
+//! gateway as separate release processes (plus a board service and gateway on SQLite, and a
+//! tonic hello-world server), pins the load generator to one core and the servers to the
+//! other, runs every workload (warm-up, then 3 repetitions, median reported, 64 in flight)
+//! and writes target/bench/report.md and target/bench/latency.svg.
+//!
+//! ```text
+//! cargo run --release -p campus-bench -- all [--scale 0.01] [--secs 5] [--warmup 2] [--reps 3]
+//!     [--only W1,W2] [--no-sqlite] [--no-build] [--loadgen-cpu 0] [--server-cpus 1]
+//! ```
+//! `CAMPUS_BENCH_PG_URL` names the PostgreSQL server (default
+//! postgres://postgres@127.0.0.1:5432/postgres).
+
+mod layout;
+mod measure;
+mod procs;
+mod reference;
+mod report;
+mod seed;
+mod system;
+mod workloads;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use campus_shared::bench::{pg_create_database, pg_drop_database};
+
+use crate::layout::Layout;
+use crate::measure::{Driver, Measured, Timing, measure};
+use crate::report::Memory;
+use crate::system::{Databases, System};
+use crate::workloads::Tokens;
+
+/// A workload to run: its id, its name and how to drive it.
+type Planned = (&'static str, String, Box<dyn Fn() -> Driver>);
+
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const PG_DATABASES: [&str; 4] =
+    ["campus_bench_account", "campus_bench_board", "campus_bench_messaging", "campus_bench_timetable"];
+/// Every seeded user's password.
+const PASSWORD: &str = "bench password 1";
+
+const USAGE: &str = "usage: campus-bench all [--scale F] [--secs N] [--warmup N] [--reps N] [--only ID,ID] \
+                     [--no-sqlite] [--no-build] [--bin-dir DIR] [--loadgen-cpu CPUS] [--server-cpus CPUS]\n\
+                     ids: R1, R2 list, R2 post, R2 comment, R2 lecture, W1, W1 gw, W2, W3, W4, W5, W6, \
+                     W1 SQLite, W3 SQLite (spaces may be written as '-')";
+
+/// The command line.
+#[derive(Debug, Clone)]
+struct Options {
+    scale: f64,
+    timing: Timing,
+    only: Option<Vec<String>>,
+    sqlite: bool,
+    build: bool,
+    /// Binaries from here instead of target/release (development: `--bin-dir target/debug`).
+    bin_dir: Option<std::path::PathBuf>,
+    loadgen_cpu: String,
+    server_cpus: String,
+    pg_url: String,
+}
+
+enum Command {
+    All(Options),
+    Hello(std::net::SocketAddr),
+}
+
+fn parse(args: &[String]) -> anyhow::Result<Command> {
+    match args.first().map(String::as_str) {
+        Some("hello-server") => {
+            let addr = args.get(1).context("hello-server needs an address")?.parse()?;
+            return Ok(Command::Hello(addr));
+        }
+        Some("all") => {}
+        _ => bail!("{USAGE}"),
+    }
+    let mut o = Options {
+        scale: 1.0,
+        timing: Timing { warmup: Duration::from_secs(2), duration: Duration::from_secs(5), repetitions: 3 },
+        only: None,
+        sqlite: true,
+        build: true,
+        bin_dir: None,
+        loadgen_cpu: "0".into(),
+        server_cpus: "1".into(),
+        pg_url: campus_shared::config::var("CAMPUS_BENCH_PG_URL").unwrap_or_else(|| DEFAULT_PG_URL.into()),
+    };
+    let mut it = args[1..].iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--scale" => o.scale = value()?.parse()?,
+            "--secs" => o.timing.duration = Duration::from_secs_f64(value()?.parse()?),
+            "--warmup" => o.timing.warmup = Duration::from_secs_f64(value()?.parse()?),
+            "--reps" => o.timing.repetitions = value()?.parse()?,
+            "--only" => {
+                o.only =
+                    Some(value()?.split(',').map(|s| s.trim().replace('-', " ").to_lowercase()).collect())
+            }
+            "--no-sqlite" => o.sqlite = false,
+            "--no-build" => o.build = false,
+            "--bin-dir" => o.bin_dir = Some(value()?.into()),
+            "--loadgen-cpu" => o.loadgen_cpu = value()?.clone(),
+            "--server-cpus" => o.server_cpus = value()?.clone(),
+            _ => bail!("unknown option {flag}\n{USAGE}"),
+        }
+    }
+    if !(o.scale > 0.0 && o.scale <= 10.0) || o.timing.repetitions == 0 {
+        bail!("--scale must be in (0, 10] and --reps at least 1");
+    }
+    Ok(Command::All(o))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match parse(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        Command::Hello(addr) => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(system::hello_server(addr))),
+        Command::All(options) => procs::pin_self(&options.loadgen_cpu).and_then(|()| {
+            // Pinned before the runtime exists, so its threads (and pgbench) inherit the core.
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(all(options)))
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("campus-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The data sets in use, seeding or reusing each.
+async fn prepare_data(o: &Options, out: &Path) -> anyhow::Result<(Databases, Layout, bool, bool)> {
+    let now_ms = campus_shared::db::now_micros() / 1000;
+    let wanted = Layout::new(o.scale, now_ms);
+    let mut urls = Vec::new();
+    for name in PG_DATABASES {
+        urls.push(
+            pg_create_database(&o.pg_url, name, false)
+                .await
+                .with_context(|| format!("create {name} on {}", o.pg_url))?,
+        );
+    }
+    let markers = [seed::marker(&urls[0]).await, seed::marker(&urls[1]).await, seed::marker(&urls[3]).await];
+    let reuse = match &markers {
+        [Some(a), Some(b), Some(c)] if a == b && b == c && a.0 == wanted.fingerprint() => Some(a.1),
+        _ => None,
+    };
+    let (layout, seed_pg) = match reuse {
+        Some(anchor_ms) => (Layout { anchor_ms, ..wanted }, false),
+        None => {
+            eprintln!("PostgreSQL: seeding a new data set ({})", wanted.fingerprint());
+            urls.clear();
+            for name in PG_DATABASES {
+                let _ = pg_drop_database(&o.pg_url, name).await;
+                urls.push(pg_create_database(&o.pg_url, name, true).await?);
+            }
+            (wanted, true)
+        }
+    };
+    let mut seed_sqlite = false;
+    let board_sqlite = if o.sqlite {
+        let dir = out.join("sqlite");
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join("board.db");
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let same =
+            file.exists() && seed::marker(&url).await == Some((layout.fingerprint(), layout.anchor_ms));
+        if !same {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(dir.join(format!("board.db{suffix}")));
+            }
+            seed_sqlite = true;
+        }
+        Some(url)
+    } else {
+        None
+    };
+    let dbs = Databases {
+        account: urls[0].clone(),
+        board: urls[1].clone(),
+        messaging: urls[2].clone(),
+        timetable: urls[3].clone(),
+        board_sqlite,
+    };
+    Ok((dbs, layout, seed_pg, seed_sqlite))
+}
+
+fn wanted(o: &Options, id: &str) -> bool {
+    o.only.as_ref().is_none_or(|only| only.iter().any(|w| w == &id.to_lowercase()))
+}
+
+/// The 1-minute load average: other work on the machine shows here.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+async fn all(o: Options) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let load_before = load_average();
+    let release = procs::ensure_binaries(!o.build, o.bin_dir.as_deref())?;
+    let out = system::out_dir()?;
+    let run_dir = out.join("run");
+    let _ = std::fs::remove_dir_all(&run_dir);
+    std::fs::create_dir_all(&run_dir)?;
+
+    let (dbs, layout, seed_pg, seed_sqlite) = prepare_data(&o, &out).await?;
+    let mut system = System::start(&release, &dbs, &o.server_cpus, &run_dir).await?;
+    let tokens = Arc::new(Tokens::mint(&system.issuer, &layout)?);
+
+    if seed_pg {
+        let t = Instant::now();
+        let hash = campus_account::domain::Passwords::new()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .hash(PASSWORD.into())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        seed::seed_account(&dbs.account, &layout, &hash).await.context("seed the account database")?;
+        seed::seed_board(&dbs.board, &layout).await.context("seed the board database")?;
+        workloads::import_lectures(system.addr("timetable"), &layout, &tokens).await?;
+        for url in [&dbs.account, &dbs.board, &dbs.timetable] {
+            seed::write_marker(url, &layout).await?;
+        }
+        eprintln!("PostgreSQL seeded in {:.0}s", t.elapsed().as_secs_f64());
+    }
+    if let (true, Some(url)) = (seed_sqlite, &dbs.board_sqlite) {
+        let t = Instant::now();
+        eprintln!("SQLite: seeding the board database");
+        seed::seed_board(url, &layout).await.context("seed the SQLite board database")?;
+        seed::write_marker(url, &layout).await?;
+        eprintln!("SQLite seeded in {:.0}s", t.elapsed().as_secs_f64());
+    }
+    seed::restore_board(&dbs.board, &layout).await?;
+    seed::restore_timetable(&dbs.timetable).await?;
+    if let Some(url) = &dbs.board_sqlite {
+        seed::restore_board(url, &layout).await?;
+    }
+    let counts = seed::board_counts(&dbs.board).await?;
+    let fixture = Arc::new(workloads::timetables(system.addr("timetable"), &tokens).await?);
+    system.check_alive()?;
+
+    // Idle: started, migrated, seeded, nothing asked of them for a moment.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for p in system.procs.iter_mut() {
+        p.idle_kb = p.memory().0;
+    }
+
+    let gw = system.addr("gateway");
+    let board = system.addr("board");
+    let mut plan: Vec<Planned> = Vec::new();
+    let l = layout;
+    let t = tokens.clone();
+    let hello = system.addr("hello (R1)");
+    plan.push((
+        "R1",
+        "tonic hello-world: grpc.health.v1 Check".into(),
+        Box::new(move || Driver::Calls(workloads::hello(hello))),
+    ));
+    let url = dbs.board.clone();
+    plan.push((
+        "R2 list",
+        "pgbench: ListPosts SQL".into(),
+        Box::new(move || Driver::Pgbench { url: url.clone(), script: reference::list_posts(&l) }),
+    ));
+    let tk = t.clone();
+    plan.push((
+        "W1",
+        "ListPosts, gRPC direct".into(),
+        Box::new(move || Driver::Calls(workloads::list_posts_grpc(board, l, tk.clone()))),
+    ));
+    let tk = t.clone();
+    plan.push((
+        "W1 gw",
+        "ListPosts, gRPC through the gateway".into(),
+        Box::new(move || Driver::Calls(workloads::list_posts_grpc(gw, l, tk.clone()))),
+    ));
+    let tk = t.clone();
+    plan.push((
+        "W2",
+        "ListPosts, HTTP/JSON through the gateway".into(),
+        Box::new(move || Driver::Calls(workloads::list_posts_json(gw, l, tk.clone()))),
+    ));
+    let tk = t.clone();
+    plan.push((
+        "W6",
+        "ListPosts, gRPC-web through the gateway".into(),
+        Box::new(move || Driver::Calls(workloads::list_posts_grpc_web(gw, l, tk.clone()))),
+    ));
+    if dbs.board_sqlite.is_some() {
+        let board_sqlite = system.addr("board (SQLite)");
+        let tk = t.clone();
+        plan.push((
+            "W1 SQLite",
+            "ListPosts, gRPC direct, SQLite".into(),
+            Box::new(move || Driver::Calls(workloads::list_posts_grpc(board_sqlite, l, tk.clone()))),
+        ));
+    }
+    let url = dbs.board.clone();
+    plan.push((
+        "R2 post",
+        "pgbench: CreatePost transaction".into(),
+        Box::new(move || Driver::Pgbench { url: url.clone(), script: reference::create_post(&l) }),
+    ));
+    let tk = t.clone();
+    plan.push((
+        "W3",
+        "CreatePost, HTTP/JSON through the gateway".into(),
+        Box::new(move || Driver::Calls(workloads::create_post(gw, l, tk.clone()))),
+    ));
+    if dbs.board_sqlite.is_some() {
+        let gw_sqlite = system.addr("gateway (SQLite)");
+        let tk = t.clone();
+        plan.push((
+            "W3 SQLite",
+            "CreatePost, HTTP/JSON through the gateway, SQLite".into(),
+            Box::new(move || Driver::Calls(workloads::create_post(gw_sqlite, l, tk.clone()))),
+        ));
+    }
+    let url = dbs.board.clone();
+    plan.push((
+        "R2 comment",
+        "pgbench: CreateComment transaction, 10 hot posts".into(),
+        Box::new(move || Driver::Pgbench { url: url.clone(), script: reference::create_comment(&l) }),
+    ));
+    let tk = t.clone();
+    plan.push((
+        "W4",
+        "CreateComment on 10 hot posts, HTTP/JSON through the gateway".into(),
+        Box::new(move || Driver::Calls(workloads::create_comment(gw, l, tk.clone()))),
+    ));
+    let (url, fx) = (dbs.timetable.clone(), fixture.clone());
+    plan.push((
+        "R2 lecture",
+        "pgbench: AddTimetableLecture transactions, 50% conflicts".into(),
+        Box::new(move || Driver::Pgbench { url: url.clone(), script: reference::add_lecture(&l, &fx) }),
+    ));
+    let (tk, fx) = (t.clone(), fixture.clone());
+    plan.push((
+        "W5",
+        "AddTimetableLecture, 50% TIME_CONFLICT, HTTP/JSON through the gateway".into(),
+        Box::new(move || Driver::Calls(workloads::add_lecture(gw, fx.clone(), tk.clone()))),
+    ));
+
+    let mut results: Vec<Measured> = Vec::new();
+    let mut peaks: std::collections::BTreeMap<String, u64> = Default::default();
+    for (id, name, driver) in &plan {
+        if !wanted(&o, id) {
+            continue;
+        }
+        let m = measure(id, name, driver(), &system.procs, o.timing).await;
+        if let Some(why) = &m.failure {
+            eprintln!("  did not run: {why}");
+        }
+        for (proc, kb) in &m.peaks {
+            let peak = peaks.entry(proc.clone()).or_default();
+            *peak = (*peak).max(*kb);
+        }
+        results.push(m);
+        system.check_alive()?;
+    }
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let memory: Vec<Memory> = system
+        .procs
+        .iter()
+        .map(|p| {
+            let (now, _) = p.memory();
+            Memory {
+                name: p.name.clone(),
+                is_service: p.is_service,
+                idle_kb: p.idle_kb,
+                idle_after_kb: now,
+                peak_kb: peaks.get(&p.name).copied().unwrap_or(p.memory().1).max(p.idle_kb),
+            }
+        })
+        .collect();
+    system.stop();
+
+    let load = format!("{load_before} before, {} after", load_average());
+    let header = header(&o, &layout, &counts, seed_pg, started, &load).await;
+    let targets = report::targets(&results, &memory);
+    let md = report::markdown(&header, &results, &memory, &targets);
+    let title = format!("campus latency at {} in flight (scale {})", workloads::IN_FLIGHT, o.scale);
+    std::fs::write(out.join("report.md"), &md)?;
+    std::fs::write(out.join("latency.svg"), report::svg(&title, &results))?;
+    println!("{md}");
+    eprintln!(
+        "wrote {} and {} in {:.0}s",
+        out.join("report.md").display(),
+        out.join("latency.svg").display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// What the figures were measured on.
+async fn header(
+    o: &Options,
+    l: &Layout,
+    counts: &[(String, i64)],
+    seeded: bool,
+    started: Instant,
+    load: &str,
+) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    let pg = std::process::Command::new("psql")
+        .args(["-XAtc", "show server_version", &o.pg_url])
+        .output()
+        .ok()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "?".into());
+    let rows: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {t}")).collect();
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "# campus benchmark ({date})\n\n\
+         - machine: {cpu}, CPUs {online}; the load generator (this process, and pgbench) is pinned to \
+         CPU {loadgen}, every server process to CPU {servers} (taskset); PostgreSQL {pg} is not pinned.\n\
+         - data ({reuse}): {users} users, {rows}, {lectures} lectures (scale {scale}); the SQLite board \
+         database holds the same rows.\n\
+         - each workload: {in_flight} calls in flight, {warm:.0} s warm-up, then {reps} × {secs:.0} s; the \
+         median repetition is shown, errors count every wrong answer (warm-up included), CPU is in % of \
+         one core while measured.\n\
+         - machine load average (1 min): {load}; the machine is shared, so other work competes for \
+         both cores.\n\
+         - elapsed until the report: {elapsed:.0} s.\n",
+        online = online.trim(),
+        loadgen = o.loadgen_cpu,
+        servers = o.server_cpus,
+        reuse = if seeded { "seeded in this run" } else { "reused from an earlier run" },
+        users = l.users,
+        rows = rows.join(", "),
+        lectures = l.lectures,
+        scale = o.scale,
+        in_flight = workloads::IN_FLIGHT,
+        warm = o.timing.warmup.as_secs_f64(),
+        reps = o.timing.repetitions,
+        secs = o.timing.duration.as_secs_f64(),
+        elapsed = started.elapsed().as_secs_f64(),
+    )
+}

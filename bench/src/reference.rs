@@ -1,0 +1,143 @@
+//! R2: pgbench scripts that run exactly the SQL a workload's RPC issues (the statements are
+//! the services' own constants, placeholders turned into pgbench variables), in the same
+//! transactions, on the same rows, at the same concurrency.
+
+use campus_board::store::{COUNT_NEW_COMMENT_SQL, INSERT_COMMENT_SQL, INSERT_POST_SQL, LIST_BOARD_POSTS_SQL};
+use campus_shared::bench::pgbench_sql;
+use campus_timetable::store::{
+    DELETE_TIMETABLE_LECTURE_SQL, INSERT_TIMETABLE_LECTURE_SQL, LECTURE_IN_SCHOOL_SQL, LOCK_TIMETABLE_PG_SQL,
+    TOUCH_TIMETABLE_SQL, VIEW_ENTRIES_SQL, VIEW_LECTURES_SQL,
+};
+
+use crate::layout::Layout;
+use crate::workloads::{IN_FLIGHT, PAGE, Timetables, comment_text, post_text};
+
+/// A pgbench script and the constants it reads (`-D name=value`).
+#[derive(Debug, Clone)]
+pub(crate) struct Script {
+    pub(crate) text: String,
+    pub(crate) defines: Vec<(&'static str, String)>,
+}
+
+/// `\set user …` and friends: a random seeded user and board as ids, by the layout's formulas.
+fn random_user_and_board(l: &Layout) -> String {
+    format!(
+        "\\set u random(0, {})\n\\set b random(0, {})\n\\set user {}\n\\set board {}\n",
+        l.users - 1,
+        l.boards - 1,
+        l.sql_user_id(":u"),
+        l.sql_board_id(":b"),
+    )
+}
+
+/// Ids for rows the script inserts: random in a 2^50 range above anything seeded or made by
+/// the services so far (a collision among a run's inserts is about one in 10^5).
+fn random_id() -> String {
+    let low = campus_shared::id::next_id() + (1 << 40);
+    format!("\\set id random({low}, {})\n", low + (1 << 50))
+}
+
+/// ListPosts: the page query, first page of a random board, as a random user.
+pub(crate) fn list_posts(l: &Layout) -> Script {
+    let sql = pgbench_sql(LIST_BOARD_POSTS_SQL, &["user", "board", "before", "page"]);
+    Script {
+        text: format!("{}{sql};\n", random_user_and_board(l)),
+        // The service fetches one row more than the page to know whether another follows.
+        defines: vec![("before", i64::MAX.to_string()), ("page", (PAGE + 1).to_string())],
+    }
+}
+
+/// CreatePost: its one INSERT in its own transaction.
+pub(crate) fn create_post(l: &Layout) -> Script {
+    let sql = pgbench_sql(
+        INSERT_POST_SQL,
+        &["id", "school", "board", "user", "nickname", "anonymous", "title", "content", "now"],
+    );
+    let (title, content) = post_text();
+    Script {
+        text: format!(
+            "{}{}\\set anonymous random(0, 1)\nBEGIN;\n{sql};\nCOMMIT;\n",
+            random_user_and_board(l),
+            random_id()
+        ),
+        defines: vec![
+            ("school", l.school_id().to_string()),
+            ("nickname", Layout::nickname(0)),
+            ("title", title.into()),
+            ("content", content.into()),
+            ("now", campus_shared::db::now_micros().to_string()),
+        ],
+    }
+}
+
+/// CreateComment (named, top-level) on a random hot post: the counter update that locks the
+/// post row, then the INSERT.
+pub(crate) fn create_comment(l: &Layout) -> Script {
+    let count = pgbench_sql(COUNT_NEW_COMMENT_SQL, &["post", "school"]);
+    let insert = pgbench_sql(
+        INSERT_COMMENT_SQL,
+        &["id", "post", "zero", "id", "user", "nickname", "zero", "zero", "content", "now"],
+    );
+    let hot = l.hot_posts();
+    Script {
+        text: format!(
+            "{}{}\\set h random({}, {})\n\\set post {}\nBEGIN;\n{count};\n{insert};\nCOMMIT;\n",
+            random_user_and_board(l),
+            random_id(),
+            hot.start(),
+            hot.end(),
+            l.sql_post_id(":h"),
+        ),
+        defines: vec![
+            ("school", l.school_id().to_string()),
+            ("zero", "0".into()),
+            ("nickname", Layout::nickname(0)),
+            ("content", comment_text().into()),
+            ("now", campus_shared::db::now_micros().to_string()),
+        ],
+    }
+}
+
+/// `CASE WHEN :var = 0 THEN values[0] … END` (pgbench has no arrays).
+fn pick(var: &str, values: &[i64]) -> String {
+    let arms: Vec<String> =
+        values.iter().enumerate().map(|(i, v)| format!("WHEN :{var} = {i} THEN {v}")).collect();
+    format!("CASE {} ELSE {} END", arms.join(" "), values[0])
+}
+
+/// AddTimetableLecture as W5 runs it: each client owns a worker's timetable; half the
+/// attempts collide (the reads, then ROLLBACK), half fit (the reads, INSERT and touch, then
+/// RemoveTimetableLecture's transaction to undo it).
+pub(crate) fn add_lecture(l: &Layout, fixture: &Timetables) -> Script {
+    let lock = pgbench_sql(LOCK_TIMETABLE_PG_SQL, &["timetable", "owner"]);
+    let lecture = pgbench_sql(LECTURE_IN_SCHOOL_SQL, &["lecture", "school"]);
+    let view = pgbench_sql(VIEW_LECTURES_SQL, &["timetable"]);
+    let entries = pgbench_sql(VIEW_ENTRIES_SQL, &["timetable"]);
+    let insert = pgbench_sql(INSERT_TIMETABLE_LECTURE_SQL, &["timetable", "lecture", "now"]);
+    let touch = pgbench_sql(TOUCH_TIMETABLE_SQL, &["timetable", "now"]);
+    let delete = pgbench_sql(DELETE_TIMETABLE_LECTURE_SQL, &["lecture", "timetable"]);
+    let owners: Vec<i64> = fixture.owned.iter().map(|(u, _)| l.user_id(*u)).collect();
+    let timetables: Vec<i64> = fixture.owned.iter().map(|(_, t)| *t).collect();
+    let conflicting: Vec<i64> = fixture.conflicting.iter().take(32).copied().collect();
+    let fitting: Vec<i64> = fixture.fitting.iter().take(32).copied().collect();
+    let reads = format!("BEGIN;\n{lock};\n{lecture};\n{view};\n{entries};\n");
+    let text = format!(
+        "\\set w :client_id % {workers}\n\\set owner {owner}\n\\set timetable {timetable}\n\
+         \\set r random(0, 31)\n\\set conflict random(0, 1)\n\
+         \\if :conflict\n\\set lecture {c}\n{reads}ROLLBACK;\n\
+         \\else\n\\set lecture {f}\n{reads}{insert};\n{touch};\nCOMMIT;\n\
+         BEGIN;\n{lock};\n{delete};\n{touch};\n{lock};\n{view};\n{entries};\nCOMMIT;\n\\endif\n",
+        workers = fixture.owned.len().min(IN_FLIGHT),
+        owner = pick("w", &owners),
+        timetable = pick("w", &timetables),
+        c = pick("r", &conflicting.iter().cycle().take(32).copied().collect::<Vec<_>>()),
+        f = pick("r", &fitting.iter().cycle().take(32).copied().collect::<Vec<_>>()),
+    );
+    Script {
+        text,
+        defines: vec![
+            ("school", l.school_id().to_string()),
+            ("now", campus_shared::db::now_micros().to_string()),
+        ],
+    }
+}

@@ -1,0 +1,392 @@
+//! The calls of every workload, each checking its whole answer (status, grpc-status, the
+//! fields that prove it was the right one), and the setup they need: tokens for the seeded
+//! users, the lecture catalog and one timetable per worker.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use campus_proto::board::v1::board_service_client::BoardServiceClient;
+use campus_proto::board::v1::{ListPostsRequest, ListPostsResponse};
+use campus_proto::google::api::HttpBody;
+use campus_proto::timetable::v1::timetable_service_client::TimetableServiceClient;
+use campus_proto::timetable::v1::{
+    AddTimetableLectureRequest, CreateTimetableRequest, ImportLecturesRequest, Lecture, ListLecturesRequest,
+};
+use campus_shared::bench::{Timed, grpc_web, lectures};
+use campus_shared::identity::TokenIssuer;
+use campus_shared::{Caller, Role};
+use http::HeaderValue;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::layout::{FALL, Layout, YEAR};
+
+/// Calls in flight in every workload.
+pub(crate) const IN_FLIGHT: usize = 64;
+/// Connections a gRPC workload spreads its calls over (HTTP/2 multiplexes the rest).
+const CHANNELS: usize = 8;
+/// Posts per ListPosts page.
+pub(crate) const PAGE: i32 = 20;
+/// Access tokens outlive any run (the services check `exp`).
+const TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
+
+/// One call of a workload: `(worker, call number)` to its outcome.
+pub(crate) type Call = Arc<dyn Fn(usize, u64) -> Pin<Box<dyn Future<Output = Timed> + Send>> + Send + Sync>;
+
+/// A spread of call numbers over the seeded rows (splitmix64), so calls do not walk the
+/// boards and users in step.
+pub(crate) fn mix(i: u64) -> u64 {
+    let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Pre-signed access tokens of every seeded user: signing per call would bill the load
+/// generator's CPU to the workload.
+#[derive(Debug)]
+pub(crate) struct Tokens {
+    grpc: Vec<MetadataValue<Ascii>>,
+    http: Vec<HeaderValue>,
+    admin: String,
+}
+
+impl Tokens {
+    pub(crate) fn mint(issuer: &TokenIssuer, layout: &Layout) -> anyhow::Result<Tokens> {
+        let now = campus_shared::db::now_micros() / 1_000_000;
+        let mut grpc = Vec::with_capacity(layout.users as usize);
+        let mut http = Vec::with_capacity(layout.users as usize);
+        for u in 0..layout.users {
+            let caller = Caller {
+                user_id: layout.user_id(u),
+                school_id: layout.school_id(),
+                role: Role::User,
+                nickname: Layout::nickname(u),
+            };
+            let bearer = format!("Bearer {}", issuer.issue_with(&caller, now, TOKEN_TTL)?);
+            grpc.push(bearer.parse()?);
+            http.push(HeaderValue::from_str(&bearer)?);
+        }
+        let admin = Caller {
+            user_id: layout.user_id(0),
+            school_id: layout.school_id(),
+            role: Role::Admin,
+            nickname: "admin".into(),
+        };
+        let admin = format!("Bearer {}", issuer.issue_with(&admin, now, TOKEN_TTL)?);
+        Ok(Tokens { grpc, http, admin })
+    }
+
+    fn grpc<T>(&self, message: T, user: u64) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.metadata_mut().insert("authorization", self.grpc[user as usize % self.grpc.len()].clone());
+        request
+    }
+
+    fn http(&self, user: u64) -> HeaderValue {
+        self.http[user as usize % self.http.len()].clone()
+    }
+}
+
+fn channels(addr: SocketAddr) -> Vec<Channel> {
+    (0..CHANNELS).map(|_| campus_shared::testing::channel(addr)).collect()
+}
+
+/// An HTTP/1.1 client with a connection per call in flight, as browsers and apps talk to the
+/// gateway.
+pub(crate) fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(IN_FLIGHT)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+async fn timed<F: Future<Output = bool>>(call: F) -> Timed {
+    let started = Instant::now();
+    let ok = call.await;
+    Timed { ok, latency: started.elapsed() }
+}
+
+/// R1: grpc.health.v1 Check against the hello-world server.
+pub(crate) fn hello(addr: SocketAddr) -> Call {
+    let clients: Arc<Vec<HealthClient<Channel>>> =
+        Arc::new(channels(addr).into_iter().map(HealthClient::new).collect());
+    Arc::new(move |_, i| {
+        let mut client = clients[i as usize % CHANNELS].clone();
+        Box::pin(timed(async move {
+            client
+                .check(HealthCheckRequest { service: String::new() })
+                .await
+                .is_ok_and(|r| r.get_ref().status == 1)
+        }))
+    })
+}
+
+/// A ListPosts page is right when it is full and every post is the board's.
+fn full_page(posts: &[campus_proto::board::v1::Post], board_id: i64) -> bool {
+    posts.len() == PAGE as usize && posts.iter().all(|p| p.board_id == board_id)
+}
+
+/// W1 (and "gRPC through the gateway"): ListPosts, first page of a random board, as a random
+/// user, over gRPC to `addr`.
+pub(crate) fn list_posts_grpc(addr: SocketAddr, layout: Layout, tokens: Arc<Tokens>) -> Call {
+    let clients: Arc<Vec<BoardServiceClient<Channel>>> =
+        Arc::new(channels(addr).into_iter().map(BoardServiceClient::new).collect());
+    Arc::new(move |_, i| {
+        let r = mix(i);
+        let board_id = layout.board_id((r % layout.boards as u64) as i64);
+        let request = ListPostsRequest { board_id, page_size: PAGE, ..Default::default() };
+        let request = tokens.grpc(request, r >> 20);
+        let mut client = clients[i as usize % CHANNELS].clone();
+        Box::pin(timed(async move {
+            client.list_posts(request).await.is_ok_and(|r| full_page(&r.get_ref().posts, board_id))
+        }))
+    })
+}
+
+/// W2: the same page through the gateway as HTTP/JSON.
+pub(crate) fn list_posts_json(gateway: SocketAddr, layout: Layout, tokens: Arc<Tokens>) -> Call {
+    let http = http_client();
+    Arc::new(move |_, i| {
+        let r = mix(i);
+        let board_id = layout.board_id((r % layout.boards as u64) as i64);
+        let request = http
+            .get(format!("http://{gateway}/v1/boards/{board_id}/posts?pageSize={PAGE}"))
+            .header("authorization", tokens.http(r >> 20));
+        Box::pin(timed(async move {
+            let Ok(response) = request.send().await else { return false };
+            if response.status() != 200 {
+                return false;
+            }
+            let Ok(body) = response.bytes().await else { return false };
+            let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else { return false };
+            let board = board_id.to_string();
+            json["posts"].as_array().is_some_and(|posts| {
+                posts.len() == PAGE as usize
+                    && posts.iter().all(|p| p["boardId"].as_str() == Some(board.as_str()))
+            })
+        }))
+    })
+}
+
+/// W6: the same page through the gateway over gRPC-web (binary, HTTP/1.1).
+pub(crate) fn list_posts_grpc_web(gateway: SocketAddr, layout: Layout, tokens: Arc<Tokens>) -> Call {
+    let http = http_client();
+    let url = format!("http://{gateway}/campus.board.v1.BoardService/ListPosts");
+    Arc::new(move |_, i| {
+        let r = mix(i);
+        let board_id = layout.board_id((r % layout.boards as u64) as i64);
+        let body = grpc_web::frame(&ListPostsRequest { board_id, page_size: PAGE, ..Default::default() });
+        let request = http
+            .post(&url)
+            .header("content-type", "application/grpc-web+proto")
+            .header("x-grpc-web", "1")
+            .header("authorization", tokens.http(r >> 20))
+            .body(body);
+        Box::pin(timed(async move {
+            let Ok(response) = request.send().await else { return false };
+            // A trailers-only answer (an error) carries grpc-status in the headers.
+            let header_ok = response.headers().get("grpc-status").is_none_or(|s| s == "0");
+            if response.status() != 200 || !header_ok {
+                return false;
+            }
+            let Ok(body) = response.bytes().await else { return false };
+            grpc_web::unframe::<ListPostsResponse>(&body).is_ok_and(|page| full_page(&page.posts, board_id))
+        }))
+    })
+}
+
+const TITLE: &str = "벤치마크 글: 오늘 학식 뭐 나와요?";
+const CONTENT: &str = "2학식 돈까스 줄이 너무 길어서 편의점 가려고요. 다들 점심 어디서 드세요? \
+                       도서관 3층 열람실은 자리 있나요?";
+const COMMENT: &str = "저도 궁금해요! 정보 감사합니다";
+
+/// What W3 posts and R2's CreatePost script inserts.
+pub(crate) fn post_text() -> (&'static str, &'static str) {
+    (TITLE, CONTENT)
+}
+
+/// What W4 comments and R2's CreateComment script inserts.
+pub(crate) fn comment_text() -> &'static str {
+    COMMENT
+}
+
+/// W3: CreatePost through the gateway as HTTP/JSON, on a random board, as a random user,
+/// half of them anonymous.
+pub(crate) fn create_post(gateway: SocketAddr, layout: Layout, tokens: Arc<Tokens>) -> Call {
+    let http = http_client();
+    let bodies: Arc<[bytes::Bytes; 2]> = Arc::new([false, true].map(|anonymous| {
+        serde_json::json!({"title": TITLE, "content": CONTENT, "anonymous": anonymous}).to_string().into()
+    }));
+    Arc::new(move |_, i| {
+        let r = mix(i);
+        let board_id = layout.board_id((r % layout.boards as u64) as i64);
+        let request = http
+            .post(format!("http://{gateway}/v1/boards/{board_id}/posts"))
+            .header("authorization", tokens.http(r >> 20))
+            .header("content-type", "application/json")
+            .body(bodies[(i % 2) as usize].clone());
+        Box::pin(timed(async move {
+            let Ok(response) = request.send().await else { return false };
+            if response.status() != 201 {
+                return false;
+            }
+            let Ok(json) = response.json::<serde_json::Value>().await else { return false };
+            json["boardId"].as_str() == Some(board_id.to_string().as_str())
+                && json["title"] == TITLE
+                && json["id"].as_str().is_some_and(|id| !id.is_empty())
+        }))
+    })
+}
+
+/// W4: CreateComment on one of the hot posts (all 64 workers on 10 posts, so they queue on
+/// the post rows' locks), through the gateway as HTTP/JSON, as a random user.
+pub(crate) fn create_comment(gateway: SocketAddr, layout: Layout, tokens: Arc<Tokens>) -> Call {
+    let http = http_client();
+    let hot: Arc<Vec<i64>> = Arc::new(layout.hot_posts().map(|n| layout.post_id(n)).collect());
+    let body: bytes::Bytes = serde_json::json!({"content": COMMENT, "anonymous": false}).to_string().into();
+    Arc::new(move |_, i| {
+        let r = mix(i);
+        let post_id = hot[(r % hot.len() as u64) as usize];
+        let request = http
+            .post(format!("http://{gateway}/v1/posts/{post_id}/comments"))
+            .header("authorization", tokens.http(r >> 20))
+            .header("content-type", "application/json")
+            .body(body.clone());
+        Box::pin(timed(async move {
+            let Ok(response) = request.send().await else { return false };
+            if response.status() != 201 {
+                return false;
+            }
+            let Ok(json) = response.json::<serde_json::Value>().await else { return false };
+            json["postId"].as_str() == Some(post_id.to_string().as_str()) && json["content"] == COMMENT
+        }))
+    })
+}
+
+/// The timetable workload's fixture: one timetable per worker holding the anchor lecture,
+/// and the lectures that collide with the anchor or fit beside it.
+#[derive(Debug, Clone)]
+pub(crate) struct Timetables {
+    /// `(owner's user number, timetable id)` per worker.
+    pub(crate) owned: Vec<(i64, i64)>,
+    pub(crate) conflicting: Vec<i64>,
+    pub(crate) fitting: Vec<i64>,
+}
+
+/// Imports the lecture catalog (the seed's one step that goes through a service: the import
+/// is what builds the slot rows and folded search columns).
+pub(crate) async fn import_lectures(
+    timetable: SocketAddr,
+    layout: &Layout,
+    tokens: &Tokens,
+) -> anyhow::Result<()> {
+    let csv = lectures::catalog(layout.lectures as usize);
+    let request = ImportLecturesRequest {
+        school_id: layout.school_id(),
+        year: YEAR,
+        semester: FALL,
+        csv: Some(HttpBody { content_type: "text/csv".into(), data: csv.into_bytes(), extensions: vec![] }),
+    };
+    let mut request = tonic::Request::new(request);
+    request.metadata_mut().insert("authorization", tokens.admin.parse()?);
+    let imported = TimetableServiceClient::new(campus_shared::testing::channel(timetable))
+        .import_lectures(request)
+        .await
+        .context("import the lecture catalog")?
+        .into_inner()
+        .imported;
+    if imported as i64 != layout.lectures {
+        bail!("imported {imported} lectures, expected {}", layout.lectures);
+    }
+    Ok(())
+}
+
+/// Makes one timetable per worker (owned by users 0..IN_FLIGHT) holding the anchor lecture.
+pub(crate) async fn timetables(timetable: SocketAddr, tokens: &Tokens) -> anyhow::Result<Timetables> {
+    let client = TimetableServiceClient::new(campus_shared::testing::channel(timetable));
+    let mut all: Vec<Lecture> = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = ListLecturesRequest {
+            year: YEAR,
+            semester: FALL,
+            page_size: 100,
+            page_token,
+            ..Default::default()
+        };
+        let page = client.clone().list_lectures(tokens.grpc(request, 0)).await?.into_inner();
+        all.extend(page.lectures);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let (anchor, conflicting, fitting) = lectures::around_anchor(&all).context("no lectures")?;
+    if conflicting.is_empty() || fitting.is_empty() {
+        bail!("the catalog has no lectures that collide with or fit beside the anchor");
+    }
+    let mut owned = Vec::new();
+    for user in 0..IN_FLIGHT as u64 {
+        let create = CreateTimetableRequest { year: YEAR, semester: FALL, name: String::new() };
+        let id = client.clone().create_timetable(tokens.grpc(create, user)).await?.into_inner().id;
+        let add = AddTimetableLectureRequest { timetable_id: id, lecture_id: anchor.id };
+        client.clone().add_timetable_lecture(tokens.grpc(add, user)).await?;
+        owned.push((user as i64, id));
+    }
+    Ok(Timetables { owned, conflicting, fitting })
+}
+
+/// W5: AddTimetableLecture through the gateway as HTTP/JSON, half of the attempts colliding
+/// with the anchor (answered 400 with reason TIME_CONFLICT) and half fitting (answered 200,
+/// then removed again, unmeasured, so the timetable never fills up).
+pub(crate) fn add_lecture(gateway: SocketAddr, fixture: Arc<Timetables>, tokens: Arc<Tokens>) -> Call {
+    let http = http_client();
+    Arc::new(move |worker, i| {
+        let (user, timetable_id) = fixture.owned[worker % fixture.owned.len()];
+        let conflict = i % 2 == 0;
+        let r = mix(i) as usize;
+        let lecture_id = if conflict {
+            fixture.conflicting[r % fixture.conflicting.len()]
+        } else {
+            fixture.fitting[r % fixture.fitting.len()]
+        };
+        let token = tokens.http(user as u64);
+        let add = http
+            .post(format!("http://{gateway}/v1/timetables/{timetable_id}/lectures"))
+            .header("authorization", token.clone())
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "lectureId": lecture_id.to_string() }).to_string());
+        let remove = http
+            .delete(format!("http://{gateway}/v1/timetables/{timetable_id}/lectures/{lecture_id}"))
+            .header("authorization", token);
+        Box::pin(async move {
+            let started = Instant::now();
+            let response = add.send().await;
+            let (status, body) = match response {
+                Ok(r) => (r.status().as_u16(), r.bytes().await.unwrap_or_default()),
+                Err(_) => (0, Default::default()),
+            };
+            let latency = started.elapsed();
+            let text = String::from_utf8_lossy(&body);
+            let ok = if conflict {
+                status == 400 && text.contains("TIME_CONFLICT")
+            } else {
+                status == 200 && text.contains(&format!("\"{lecture_id}\""))
+            };
+            let mut undone = true;
+            if status == 200 {
+                undone = remove.send().await.is_ok_and(|r| r.status() == 200);
+            }
+            Timed { ok: ok && undone, latency }
+        })
+    })
+}
