@@ -288,18 +288,6 @@ fn pgbench_latencies(dir: &Path) -> Result<Vec<Duration>, String> {
     Ok(latencies)
 }
 
-/// `postgres://user@host:port/db?x` with the database replaced by `name`.
-pub fn with_database(base: &str, name: &str) -> String {
-    let (head, query) =
-        base.split_once('?').map(|(h, q)| (h, format!("?{q}"))).unwrap_or((base, String::new()));
-    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match head[scheme_end..].find('/') {
-        Some(i) => &head[..scheme_end + i],
-        None => head,
-    };
-    format!("{root}/{name}{query}")
-}
-
 /// Creates the PostgreSQL database `name` on the server of `base` unless it exists (with
 /// `fresh`, an existing one is dropped first) and returns its URL.
 pub async fn pg_create_database(base: &str, name: &str, fresh: bool) -> Result<String, sqlx::Error> {
@@ -319,7 +307,7 @@ pub async fn pg_create_database(base: &str, name: &str, fresh: bool) -> Result<S
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
     }
     let _ = admin.close().await;
-    Ok(with_database(base, name))
+    Ok(crate::testing::replace_database(base, name))
 }
 
 /// Drops the PostgreSQL database `name` (closing its connections), if it exists.
@@ -519,18 +507,6 @@ mod tests {
         assert_eq!(grpc_web::unframe::<prost_types::Duration>(&failed), Err("grpc-status 13".into()));
         let no_trailer = grpc_web::frame(&message);
         assert!(grpc_web::unframe::<prost_types::Duration>(&no_trailer).is_err());
-    }
-
-    #[test]
-    fn database_names_are_replaced() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://h:5432?sslmode=disable", "x"),
-            "postgres://h:5432/x?sslmode=disable"
-        );
     }
 
     /// pgbench's own figures and its per-transaction log come back as a report; a script

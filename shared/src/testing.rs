@@ -85,7 +85,7 @@ async fn drop_stale_databases(admin: &mut sqlx::AnyConnection, now: u64) {
 }
 
 /// `postgres://user@host:port/old?x` with the database replaced by `name`.
-fn replace_database(base: &str, name: &str) -> String {
+pub fn replace_database(base: &str, name: &str) -> String {
     let (head, query) = match base.split_once('?') {
         Some((h, q)) => (h, format!("?{q}")),
         None => (base, String::new()),

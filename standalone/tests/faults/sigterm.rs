@@ -9,9 +9,9 @@ use campus_proto::board::v1::{CreatePostRequest, Post};
 use campus_shared::db::Backend;
 use campus_shared::testing::backends;
 use tokio_stream::StreamExt as _;
-use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 use crate::deployment::{Deployment, Options, Proc};
 use crate::load::{self, Load, Outcome, Sample};
@@ -35,19 +35,12 @@ async fn sigterm_drains_in_flight_requests_exits_in_time_and_loses_no_accepted_w
         let context = format!("{backend:?}");
 
         // Board's own health, watched over a connection opened before the signal.
-        let channel =
-            tonic::transport::Endpoint::from_shared(format!("http://{}", deployment.addr(Proc::Board)))
-                .expect("url")
-                .connect()
-                .await
-                .expect("connect to board");
-        let mut health = HealthClient::new(channel)
-            .watch(HealthCheckRequest { service: String::new() })
-            .await
-            .expect("watch")
-            .into_inner();
-        let first = health.next().await.expect("a status").expect("status");
-        assert_eq!(first.status, ServingStatus::Serving as i32, "board serves before the signal");
+        let mut health = HealthWatch::open(format!("http://{}", deployment.addr(Proc::Board))).await;
+        assert_eq!(
+            health.next().await,
+            Some(ServingStatus::Serving as i32),
+            "board serves before the signal"
+        );
 
         let load = Load::start(
             vec![create_posts(&author, &board, "term"), read_post(&reader, &post), read_grades(&reader)],
@@ -63,18 +56,9 @@ async fn sigterm_drains_in_flight_requests_exits_in_time_and_loses_no_accepted_w
         let terminated_at = load.now();
         let signalled = Instant::now();
         deployment.terminate(Proc::Board);
-        let not_serving = tokio::time::timeout(Duration::from_secs(3), async {
-            while let Some(Ok(update)) = health.next().await {
-                if update.status == ServingStatus::NotServing as i32 {
-                    return Some(signalled.elapsed());
-                }
-            }
-            None
-        })
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("board's health did not flip to NOT_SERVING ({context})"));
+        let flipped = health.reaches(ServingStatus::NotServing, Duration::from_secs(3)).await;
+        let not_serving = signalled.elapsed();
+        assert!(flipped, "board's health did not flip to NOT_SERVING ({context})");
         drop(health);
 
         let request = CreatePostRequest {
@@ -160,27 +144,13 @@ async fn sigterm_on_the_gateway_finishes_in_flight_calls_and_exits_in_time() {
     let board = author.create_board(&http).await;
     let post = author.create_post(&http, &board, "게이트웨이 종료 전 글").await;
 
-    // The gateway's own health, watched over a connection opened before the signal.
-    let channel = tonic::transport::Endpoint::from_shared(deployment.base.clone())
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect to the gateway");
-    let mut health = HealthClient::new(channel)
-        .watch(HealthCheckRequest { service: String::new() })
-        .await
-        .expect("watch")
-        .into_inner();
-    // It reports SERVING once its upstream watcher (every 2 s) has seen them all serving.
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(Ok(update)) = health.next().await {
-            if update.status == ServingStatus::Serving as i32 {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("the gateway's health reports SERVING before the signal");
+    // The gateway's own health, watched over a connection opened before the signal. It
+    // reports SERVING once its upstream watcher (every 2 s) has seen them all serving.
+    let mut health = HealthWatch::open(deployment.base.clone()).await;
+    assert!(
+        health.reaches(ServingStatus::Serving, Duration::from_secs(5)).await,
+        "the gateway's health reports SERVING before the signal"
+    );
 
     let load =
         Load::start(vec![create_posts(&author, &board, "gw"), read_post(&reader, &post)], CLIENT_TIMEOUT);
@@ -191,18 +161,9 @@ async fn sigterm_on_the_gateway_finishes_in_flight_calls_and_exits_in_time() {
     let terminated_at = load.now();
     let signalled = Instant::now();
     deployment.terminate(Proc::Gateway);
-    let not_serving = tokio::time::timeout(Duration::from_secs(3), async {
-        while let Some(Ok(update)) = health.next().await {
-            if update.status == ServingStatus::NotServing as i32 {
-                return Some(signalled.elapsed());
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-    .expect("the gateway's health flips to NOT_SERVING on SIGTERM");
+    let flipped = health.reaches(ServingStatus::NotServing, Duration::from_secs(3)).await;
+    let not_serving = signalled.elapsed();
+    assert!(flipped, "the gateway's health flips to NOT_SERVING on SIGTERM");
     drop(health);
     let request = CreatePostRequest {
         board_id: board.parse().expect("numeric id"),
@@ -247,6 +208,47 @@ async fn sigterm_on_the_gateway_finishes_in_flight_calls_and_exits_in_time() {
         accepted.len(),
         lost.len(),
     );
+}
+
+/// A process's overall grpc.health.v1 status, watched over a connection opened at once.
+struct HealthWatch(tonic::Streaming<HealthCheckResponse>);
+
+impl HealthWatch {
+    async fn open(url: String) -> Self {
+        let channel = tonic::transport::Endpoint::from_shared(url.clone())
+            .expect("url")
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+        let updates = HealthClient::new(channel)
+            .watch(HealthCheckRequest { service: String::new() })
+            .await
+            .expect("watch")
+            .into_inner();
+        Self(updates)
+    }
+
+    /// The next status reported; `None` once the stream has ended.
+    async fn next(&mut self) -> Option<i32> {
+        match self.0.next().await {
+            Some(Ok(update)) => Some(update.status),
+            _ => None,
+        }
+    }
+
+    /// Whether `status` is reported within `limit`.
+    async fn reaches(&mut self, status: ServingStatus, limit: Duration) -> bool {
+        tokio::time::timeout(limit, async {
+            while let Some(reported) = self.next().await {
+                if reported == status as i32 {
+                    return true;
+                }
+            }
+            false
+        })
+        .await
+        .unwrap_or(false)
+    }
 }
 
 /// A unary gRPC-web call through the gateway whose request message is sent only when the
