@@ -344,11 +344,7 @@ pub(crate) async fn spawn_gateway_with_identity(
 
 /// A gRPC-web frame: flag byte, big-endian length, payload.
 pub(crate) fn grpc_web_frame(message: &impl prost::Message) -> Vec<u8> {
-    let payload = message.encode_to_vec();
-    let mut frame = vec![0u8];
-    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&payload);
-    frame
+    campus_shared::bench::grpc_web::frame(message).to_vec()
 }
 
 /// A gRPC-web response body split into its messages and its trailers.

@@ -297,11 +297,7 @@ impl Client {
     }
 
     async fn grpc_web_request<Req: prost::Message>(&self, method: &str, message: &Req) -> reqwest::Response {
-        let payload = message.encode_to_vec();
-        let mut frame = Vec::with_capacity(payload.len() + 5);
-        frame.push(0);
-        frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-        frame.extend_from_slice(&payload);
+        let frame = campus_shared::bench::grpc_web::frame(message);
         let request = self
             .http
             .post(format!("{}/{method}", self.base))

@@ -281,13 +281,8 @@ impl HeldCall {
         self,
         message: &Req,
     ) -> Result<Res, String> {
-        let payload = message.encode_to_vec();
-        let mut frame = Vec::with_capacity(payload.len() + 5);
-        frame.push(0);
-        frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-        frame.extend_from_slice(&payload);
         self.body
-            .send(Ok(Bytes::from(frame)))
+            .send(Ok(campus_shared::bench::grpc_web::frame(message)))
             .await
             .map_err(|_| "the request body was dropped".to_string())?;
         drop(self.body);
