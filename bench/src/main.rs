@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! cargo run --release -p campus-bench -- all [--scale 0.01] [--secs 5] [--warmup 2] [--reps 3]
-//!     [--only W1,W2] [--no-sqlite] [--no-build] [--loadgen-cpu 0] [--server-cpus 1]
+//!     [--only W1,W2] [--no-sqlite] [--no-build] [--loadgen-cpu 0] [--server-cpus 0-1]
 //! ```
 //! `CAMPUS_BENCH_PG_URL` names the PostgreSQL server (default
 //! postgres://postgres@127.0.0.1:5432/postgres).
@@ -71,6 +71,13 @@ enum Command {
     Hello(std::net::SocketAddr),
 }
 
+/// The machine's online CPUs as taskset spells them ("0-1").
+fn online_cpus() -> String {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "0".into())
+}
+
 fn parse(args: &[String]) -> anyhow::Result<Command> {
     match args.first().map(String::as_str) {
         Some("hello-server") => {
@@ -88,7 +95,8 @@ fn parse(args: &[String]) -> anyhow::Result<Command> {
         build: true,
         bin_dir: None,
         loadgen_cpu: "0".into(),
-        server_cpus: "1".into(),
+        // The servers get the whole machine, as PostgreSQL does; only the load is confined.
+        server_cpus: online_cpus(),
         pg_url: campus_shared::config::var("CAMPUS_BENCH_PG_URL").unwrap_or_else(|| DEFAULT_PG_URL.into()),
     };
     let mut it = args[1..].iter();
@@ -433,7 +441,7 @@ async fn header(
                 .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    let online = online_cpus();
     let pg = std::process::Command::new("psql")
         .args(["-XAtc", "show server_version", &o.pg_url])
         .output()
@@ -450,7 +458,7 @@ async fn header(
     format!(
         "# campus benchmark ({date})\n\n\
          - machine: {cpu}, CPUs {online}; the load generator (this process, and pgbench) is pinned to \
-         CPU {loadgen}, every server process to CPU {servers} (taskset); PostgreSQL {pg} is not pinned.\n\
+         CPU {loadgen}; every server process runs on CPUs {servers} (taskset); PostgreSQL {pg} is not pinned.\n\
          - data ({reuse}): {users} users, {rows}, {lectures} lectures (scale {scale}); the SQLite board \
          database holds the same rows.\n\
          - each workload: {in_flight} calls in flight, {warm:.0} s warm-up, then {reps} × {secs:.0} s; the \
@@ -459,7 +467,7 @@ async fn header(
          - machine load average (1 min): {load}; the machine is shared, so other work competes for \
          both cores.\n\
          - elapsed until the report: {elapsed:.0} s.\n",
-        online = online.trim(),
+        online = online,
         loadgen = o.loadgen_cpu,
         servers = o.server_cpus,
         reuse = if seeded { "seeded in this run" } else { "reused from an earlier run" },

@@ -15,7 +15,6 @@ mod proxy;
 mod routes;
 mod server;
 pub mod startup;
-mod tokens;
 mod transcode;
 
 pub use routes::RouteError;

@@ -28,7 +28,6 @@ use tracing::Instrument;
 use crate::Body;
 use crate::errors::{grpc_error, status_with_reason};
 use crate::limits::{ClientIp, RateLimiter};
-use crate::tokens::Tokens;
 use crate::transcode::ClientUserAgent;
 
 /// The gateway's own gRPC service, answered in process.
@@ -68,7 +67,7 @@ struct Inner {
     /// Package (`campus.board.v1`) → upstream.
     upstreams: HashMap<String, Upstream>,
     local: Routes,
-    tokens: Tokens,
+    tokens: TokenVerifier,
     auth_rate: RateLimiter,
     timeout: Duration,
 }
@@ -89,13 +88,11 @@ impl Dispatcher {
     pub(crate) fn new(
         upstreams: HashMap<String, Upstream>,
         local: Routes,
-        verifier: TokenVerifier,
+        tokens: TokenVerifier,
         auth_rate: RateLimiter,
         timeout: Duration,
     ) -> Self {
-        Self {
-            inner: Arc::new(Inner { upstreams, local, tokens: Tokens::new(verifier), auth_rate, timeout }),
-        }
+        Self { inner: Arc::new(Inner { upstreams, local, tokens, auth_rate, timeout }) }
     }
 
     async fn dispatch(self, mut request: Request<Body>) -> Result<Response<Body>, Status> {

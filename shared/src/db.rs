@@ -8,13 +8,16 @@
 //! integer expression (`CASE WHEN … THEN 1 ELSE 0 END`) and decoded as `i64`.
 
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 
 use crate::config::DatabaseConfig;
+
+/// A pooled connection idle longer than this is pinged before it is handed out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 /// Which engine is behind a pool; a few statements differ (see [`Db::begin_write`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +64,18 @@ pub async fn connect(config: &DatabaseConfig, migrations: Migrations) -> Result<
     let pool = AnyPoolOptions::new()
         .max_connections(config.max_connections.max(1))
         .acquire_timeout(config.acquire_timeout)
+        // sqlx already pings a connection as it goes back to the pool; pinging it again on
+        // the way out would cost every query one more round trip. Only a connection that sat
+        // idle for a while (the server may have closed it since) is checked before use.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {

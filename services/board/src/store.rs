@@ -472,7 +472,10 @@ pub(crate) struct NewPostRow<'a> {
 pub const INSERT_POST_SQL: &str = "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, \
      title, content, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
 
-pub(crate) async fn insert_post(tx: &mut AnyConnection, p: &NewPostRow<'_>) -> sqlx::Result<()> {
+pub(crate) async fn insert_post<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    p: &NewPostRow<'_>,
+) -> sqlx::Result<()> {
     sqlx::query(INSERT_POST_SQL)
         .bind(p.id)
         .bind(p.school_id)
@@ -483,7 +486,7 @@ pub(crate) async fn insert_post(tx: &mut AnyConnection, p: &NewPostRow<'_>) -> s
         .bind(p.title)
         .bind(p.content)
         .bind(p.now)
-        .execute(tx)
+        .execute(e)
         .await?;
     Ok(())
 }
