@@ -20,6 +20,12 @@ let a; // minji, desktop
 let b; // junho, phone-sized
 let postPath;
 
+/** Shows the term of the demo catalog (2026 2학기), whatever today's date makes the default. */
+async function pickCatalogTerm(page) {
+  await page.getByLabel("연도").selectOption("2026");
+  await page.getByLabel("학기").selectOption({ label: "2학기" });
+}
+
 async function signUp(page, who) {
   await page.goto("/");
   await page.getByRole("heading", { name: "로그인" }).waitFor();
@@ -198,6 +204,7 @@ describe("the web client in Chromium", () => {
     const { page } = a;
     await page.getByRole("link", { name: "시간표" }).first().click();
     await page.getByRole("heading", { name: "시간표", exact: true }).waitFor();
+    await pickCatalogTerm(page);
     await page.getByRole("button", { name: "새 시간표 만들기" }).click();
     await page.getByRole("button", { name: /시간표 1/ }).waitFor();
     await page.getByText("총 0학점").waitFor();
@@ -239,16 +246,19 @@ describe("the web client in Chromium", () => {
   test("friends see each other's timetable; reviews; the GPA calculator; HOT and BEST", async () => {
     const { page } = b;
     await page.getByRole("link", { name: "시간표" }).first().click();
+    await pickCatalogTerm(page);
     await page.getByLabel("친구 아이디").fill(minji.loginId);
     await page.getByRole("button", { name: "친구 요청" }).click();
     await page.getByText(`${minji.loginId}님에게 친구 요청을 보냈어요.`).waitFor();
 
     const { page: minjiPage } = a;
     await minjiPage.reload();
+    await pickCatalogTerm(minjiPage);
     await minjiPage.getByRole("button", { name: `${junho.nickname}의 요청 수락` }).click();
     await minjiPage.locator(".friend-list").getByRole("link", { name: junho.nickname }).waitFor();
 
     await page.reload();
+    await pickCatalogTerm(page);
     await page.locator(".friend-list").getByRole("link", { name: minji.nickname }).click();
     await page.getByRole("heading", { name: `${minji.nickname}의 시간표` }).waitFor();
     await page.getByText("총 12학점").waitFor();

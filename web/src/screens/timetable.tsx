@@ -22,15 +22,17 @@ export interface Term {
   semester: Semester;
 }
 
-/** The term in progress (or about to start) on a date. */
+/**
+ * The term in progress (or about to start) on a date. The second semester runs to its exams in
+ * late December, so December is still 2학기; the winter session is January and February.
+ */
 export function currentTerm(now = new Date()): Term {
   const month = now.getMonth() + 1;
   const year = now.getFullYear();
   if (month <= 2) return { year: year - 1, semester: Semester.WINTER };
   if (month <= 6) return { year, semester: Semester.SPRING };
   if (month <= 8) return { year, semester: Semester.SUMMER };
-  if (month <= 11) return { year, semester: Semester.FALL };
-  return { year, semester: Semester.WINTER };
+  return { year, semester: Semester.FALL };
 }
 
 export function termName(t: Term) {
