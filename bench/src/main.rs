@@ -467,7 +467,6 @@ async fn header(
          - machine load average (1 min): {load}; the machine is shared, so other work competes for \
          both cores.\n\
          - elapsed until the report: {elapsed:.0} s.\n",
-        online = online,
         loadgen = o.loadgen_cpu,
         servers = o.server_cpus,
         reuse = if seeded { "seeded in this run" } else { "reused from an earlier run" },

@@ -242,6 +242,12 @@ const VERIFIED_CACHE_ENTRIES: usize = 50_000;
 /// and only the very same token (bit for bit) finds it.
 type TokenDigest = [u8; 32];
 
+/// The SHA-256 of a token's text: the verified-token cache's key, and what the service
+/// credential is compared by.
+fn token_digest(token: &str) -> TokenDigest {
+    Sha256::digest(token.as_bytes()).into()
+}
+
 /// Verifies access tokens with the gateway's public key.
 ///
 /// An Ed25519 signature check costs more than the rest of serving a small call, and a client
@@ -282,7 +288,7 @@ impl TokenVerifier {
     }
 
     fn verify_at(&self, token: &str, now: i64) -> Option<Caller> {
-        let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
+        let digest = token_digest(token);
         if let Some((caller, exp)) = self.cached().get(&digest)
             && *exp > now
         {
@@ -347,7 +353,7 @@ impl tonic::service::Interceptor for AuthInterceptor {
 /// time). A user token, if forwarded, is verified too so the handler knows on whose behalf.
 #[derive(Clone)]
 pub struct ServiceInterceptor {
-    expected: Arc<[u8; 32]>,
+    expected: Arc<TokenDigest>,
     user: AuthInterceptor,
 }
 
@@ -360,7 +366,7 @@ impl std::fmt::Debug for ServiceInterceptor {
 impl ServiceInterceptor {
     pub fn new(service_token: &SecretString, verifier: TokenVerifier) -> Self {
         Self {
-            expected: Arc::new(Sha256::digest(service_token.expose_secret().as_bytes()).into()),
+            expected: Arc::new(token_digest(service_token.expose_secret())),
             user: AuthInterceptor::new(verifier),
         }
     }
@@ -371,7 +377,7 @@ impl tonic::service::Interceptor for ServiceInterceptor {
         let presented = request.metadata().get(SERVICE_TOKEN_HEADER).and_then(|v| v.to_str().ok());
         let ok = presented.is_some_and(|p| {
             // Comparing digests keeps the comparison's time independent of the secret.
-            let digest: [u8; 32] = Sha256::digest(p.as_bytes()).into();
+            let digest = token_digest(p);
             digest.iter().zip(self.expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
         });
         if !ok {
@@ -455,7 +461,7 @@ mod tests {
         let now = unix_now();
         let token = issuer.issue_with(&alice(), now, Duration::from_secs(60)).unwrap();
         assert_eq!(verifier.verify_at(&token, now), Some(alice()));
-        let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
+        let digest = token_digest(&token);
         assert_eq!(verifier.cached().get(&digest).map(|(_, exp)| *exp), Some(now + 60));
 
         // A marked entry shows whether the cache answered or the signature was checked again.
@@ -472,7 +478,7 @@ mod tests {
         let token = issuer.issue(&alice()).unwrap();
         let clone = verifier.clone();
         assert_eq!(clone.verify(&token), Some(alice()));
-        assert!(verifier.cached().contains_key(&<TokenDigest>::from(Sha256::digest(token.as_bytes()))));
+        assert!(verifier.cached().contains_key(&token_digest(&token)));
         let tampered = format!("{token}x");
         assert_eq!(verifier.verify(&tampered), None);
         assert_eq!(verifier.verify("garbage"), None);
