@@ -16,6 +16,7 @@ mod routes;
 mod server;
 pub mod startup;
 mod transcode;
+mod wire_json;
 
 pub use routes::RouteError;
 pub use startup::{Application, Config, Upstreams};

@@ -133,6 +133,11 @@ impl RouteTable {
         Ok(Self { routes })
     }
 
+    /// The answer type of every route.
+    pub(crate) fn outputs(&self) -> impl Iterator<Item = prost_reflect::MessageDescriptor> + '_ {
+        self.routes.iter().map(|route| route.rpc.method.output())
+    }
+
     /// How many routes there are.
     pub(crate) fn len(&self) -> usize {
         self.routes.len()

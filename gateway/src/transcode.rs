@@ -15,8 +15,7 @@ use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use prost_reflect::{
-    DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage,
-    SerializeOptions, Value,
+    DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value,
 };
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
@@ -28,6 +27,7 @@ use crate::idempotency::{self, Idempotency};
 use crate::limits::ClientIp;
 use crate::proxy::Dispatcher;
 use crate::routes::{Binding, BodyRule, Match, RouteTable, Rpc, resolve_field_path};
+use crate::wire_json::{self, JsonWriter};
 
 const HTTP_BODY: &str = "google.api.HttpBody";
 const EMPTY: &str = "google.protobuf.Empty";
@@ -53,10 +53,12 @@ fn violation(field: impl Into<String>, description: impl Into<String>) -> Violat
     Violation { field: field.into(), description: description.into() }
 }
 
-/// The transcoder: the route table and the dispatcher it sends calls through.
+/// The transcoder: the route table, the JSON plans of its answers and the dispatcher it
+/// sends calls through.
 #[derive(Debug, Clone)]
 pub(crate) struct Transcoder {
     table: Arc<RouteTable>,
+    json: Arc<JsonWriter>,
     dispatcher: Dispatcher,
     idempotency: Idempotency,
     max_body: usize,
@@ -71,7 +73,8 @@ impl Transcoder {
         max_body: usize,
         timeout: Duration,
     ) -> Self {
-        Self { table, dispatcher, idempotency, max_body, timeout }
+        let json = Arc::new(JsonWriter::new(table.outputs()));
+        Self { table, json, dispatcher, idempotency, max_body, timeout }
     }
 
     /// The idempotency store (its owner runs the purge of expired records).
@@ -184,18 +187,112 @@ impl Transcoder {
         if grpc.ready().await.is_err() {
             return status_response(&Status::unavailable("gateway not ready"));
         }
-        let codec = DynamicCodec { output: rpc.method.output() };
         if rpc.method.is_server_streaming() {
-            match grpc.server_streaming(call, path, codec).await {
-                Ok(response) => stream_response(response),
+            match grpc.server_streaming(call, path, WireCodec).await {
+                Ok(response) => self.stream_response(&rpc, response),
                 Err(status) => status_response(&status),
             }
         } else {
-            match grpc.unary(call, path, codec).await {
-                Ok(response) => unary_response(&rpc, response),
+            match grpc.unary(call, path, WireCodec).await {
+                Ok(response) => self.unary_response(&rpc, response),
                 Err(status) => status_response(&status),
             }
         }
+    }
+
+    /// The JSON of an answer: straight from its bytes, or through prost-reflect for what
+    /// the plans do not read (groups).
+    fn to_json(&self, output: &MessageDescriptor, wire: &Bytes) -> Result<Vec<u8>, Status> {
+        if let Some(Ok(json)) = self.json.write(output, wire) {
+            return Ok(json);
+        }
+        let encode_error = || Status::internal("could not encode the response");
+        let message = DynamicMessage::decode(output.clone(), wire.clone()).map_err(|_| encode_error())?;
+        let mut out = Vec::with_capacity(256);
+        message
+            .serialize_with_options(
+                &mut serde_json::Serializer::new(&mut out),
+                &wire_json::serialize_options(),
+            )
+            .map_err(|_| encode_error())?;
+        Ok(out)
+    }
+
+    fn unary_response(&self, rpc: &Rpc, response: tonic::Response<Bytes>) -> Response<Body> {
+        let (metadata, wire, _) = response.into_parts();
+        let output = rpc.method.output();
+        let default_status = if rpc.created { StatusCode::CREATED } else { StatusCode::OK };
+        let status = metadata
+            .get("x-http-code")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u16>().ok())
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .filter(|code| code.is_success())
+            .unwrap_or(default_status);
+
+        let mut response = if output.full_name() == EMPTY {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            response
+        } else if output.full_name() == HTTP_BODY {
+            match DynamicMessage::decode(output, wire) {
+                Ok(message) => http_body_response(&message),
+                Err(_) => return status_response(&Status::internal("could not decode the response")),
+            }
+        } else {
+            let json = match &rpc.response_body {
+                Some(field) => self.to_json(&output, &wire).and_then(|bytes| {
+                    let mut object: serde_json::Value = serde_json::from_slice(&bytes)
+                        .map_err(|_| Status::internal("could not encode the response"))?;
+                    serde_json::to_vec(&object[field.json_name()].take())
+                        .map_err(|_| Status::internal("could not encode the response"))
+                }),
+                None => self.to_json(&output, &wire),
+            };
+            match json {
+                Ok(bytes) => {
+                    let mut response = Response::new(Body::new(Full::new(Bytes::from(bytes))));
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    response
+                }
+                Err(status) => return status_response(&status),
+            }
+        };
+        if response.status() != StatusCode::NO_CONTENT {
+            *response.status_mut() = status;
+        }
+        // The auth service sets its cookie (and `no-store` on sessions) as response metadata.
+        for name in [header::SET_COOKIE, header::CACHE_CONTROL] {
+            for value in metadata.get_all(name.as_str()) {
+                if let Ok(value) = HeaderValue::from_bytes(value.as_encoded_bytes()) {
+                    response.headers_mut().append(name.clone(), value);
+                }
+            }
+        }
+        response
+    }
+
+    /// A server stream as newline-delimited JSON; an error after the first message arrives
+    /// as a last line `{"error": {code, message, details}}` (the status line is already sent).
+    fn stream_response(
+        &self,
+        rpc: &Rpc,
+        response: tonic::Response<tonic::Streaming<Bytes>>,
+    ) -> Response<Body> {
+        let (this, output) = (self.clone(), rpc.method.output());
+        let stream = response.into_inner().map(move |item| {
+            let mut line = match item {
+                Ok(wire) => this.to_json(&output, &wire).unwrap_or_else(|status| error_line(&status)),
+                Err(status) => error_line(&status),
+            };
+            line.push(b'\n');
+            Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(line)))
+        });
+        let mut response = Response::new(Body::new(StreamBody::new(stream)));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+        response
     }
 }
 
@@ -468,74 +565,6 @@ fn form_decode(text: &str) -> String {
     crate::routes::percent_decode(&text.replace('+', " "))
 }
 
-fn json_options() -> SerializeOptions {
-    // Defaults are written out (`likeCount: 0`, `nextPageToken: ""`) so clients need not
-    // know proto3's omission rule; unset message fields stay absent.
-    SerializeOptions::new().skip_default_fields(false)
-}
-
-fn to_json(message: &DynamicMessage) -> Result<Vec<u8>, Status> {
-    let mut out = Vec::with_capacity(256);
-    let mut serializer = serde_json::Serializer::new(&mut out);
-    message
-        .serialize_with_options(&mut serializer, &json_options())
-        .map_err(|_| Status::internal("could not encode the response"))?;
-    Ok(out)
-}
-
-fn unary_response(rpc: &Rpc, response: tonic::Response<DynamicMessage>) -> Response<Body> {
-    let (metadata, message, _) = response.into_parts();
-    let output = message.descriptor();
-    let default_status = if rpc.created { StatusCode::CREATED } else { StatusCode::OK };
-    let status = metadata
-        .get("x-http-code")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u16>().ok())
-        .and_then(|code| StatusCode::from_u16(code).ok())
-        .filter(|code| code.is_success())
-        .unwrap_or(default_status);
-
-    let mut response = if output.full_name() == EMPTY {
-        let mut response = Response::new(Body::empty());
-        *response.status_mut() = StatusCode::NO_CONTENT;
-        response
-    } else if output.full_name() == HTTP_BODY {
-        http_body_response(&message)
-    } else {
-        let json = match &rpc.response_body {
-            Some(field) => to_json(&message).and_then(|bytes| {
-                let mut object: serde_json::Value = serde_json::from_slice(&bytes)
-                    .map_err(|_| Status::internal("could not encode the response"))?;
-                serde_json::to_vec(&object[field.json_name()].take())
-                    .map_err(|_| Status::internal("could not encode the response"))
-            }),
-            None => to_json(&message),
-        };
-        match json {
-            Ok(bytes) => {
-                let mut response = Response::new(Body::new(Full::new(Bytes::from(bytes))));
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                response
-            }
-            Err(status) => return status_response(&status),
-        }
-    };
-    if response.status() != StatusCode::NO_CONTENT {
-        *response.status_mut() = status;
-    }
-    // The auth service sets its cookie (and `no-store` on sessions) as response metadata.
-    for name in [header::SET_COOKIE, header::CACHE_CONTROL] {
-        for value in metadata.get_all(name.as_str()) {
-            if let Ok(value) = HeaderValue::from_bytes(value.as_encoded_bytes()) {
-                response.headers_mut().append(name.clone(), value);
-            }
-        }
-    }
-    response
-}
-
 /// A `google.api.HttpBody` answer goes out as its bytes with its content type.
 fn http_body_response(message: &DynamicMessage) -> Response<Body> {
     let content_type = message
@@ -552,54 +581,31 @@ fn http_body_response(message: &DynamicMessage) -> Response<Body> {
     response
 }
 
-/// A server stream as newline-delimited JSON; an error after the first message arrives as a
-/// last line `{"error": {code, message, details}}` (the status line is already sent).
-fn stream_response(response: tonic::Response<tonic::Streaming<DynamicMessage>>) -> Response<Body> {
-    let stream = response.into_inner().map(|item| {
-        let mut line = match item {
-            Ok(message) => to_json(&message).unwrap_or_else(|status| error_line(&status)),
-            Err(status) => error_line(&status),
-        };
-        line.push(b'\n');
-        Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(line)))
-    });
-    let mut response = Response::new(Body::new(StreamBody::new(stream)));
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
-    response
-}
-
 fn error_line(status: &Status) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({"error": error_json(status)})).unwrap_or_default()
 }
 
-/// A tonic codec for messages known only at run time.
-#[derive(Debug, Clone)]
-struct DynamicCodec {
-    output: MessageDescriptor,
-}
+/// A tonic codec that sends a request built at run time and keeps the answer as its wire
+/// bytes, for [`JsonWriter`].
+#[derive(Debug, Clone, Copy)]
+struct WireCodec;
 
-#[derive(Debug)]
-struct DynamicEncoder;
-
-#[derive(Debug)]
-struct DynamicDecoder(MessageDescriptor);
-
-impl Codec for DynamicCodec {
+impl Codec for WireCodec {
     type Encode = DynamicMessage;
-    type Decode = DynamicMessage;
-    type Encoder = DynamicEncoder;
-    type Decoder = DynamicDecoder;
+    type Decode = Bytes;
+    type Encoder = WireCodec;
+    type Decoder = WireCodec;
 
     fn encoder(&mut self) -> Self::Encoder {
-        DynamicEncoder
+        WireCodec
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        DynamicDecoder(self.output.clone())
+        WireCodec
     }
 }
 
-impl Encoder for DynamicEncoder {
+impl Encoder for WireCodec {
     type Item = DynamicMessage;
     type Error = Status;
 
@@ -608,14 +614,12 @@ impl Encoder for DynamicEncoder {
     }
 }
 
-impl Decoder for DynamicDecoder {
-    type Item = DynamicMessage;
+impl Decoder for WireCodec {
+    type Item = Bytes;
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
-        DynamicMessage::decode(self.0.clone(), src)
-            .map(Some)
-            .map_err(|_| Status::internal("could not decode the response"))
+        Ok(Some(bytes::Buf::copy_to_bytes(src, bytes::Buf::remaining(src))))
     }
 }
 
@@ -643,7 +647,9 @@ mod tests {
         let (rpc, bindings) = rpc(method, path);
         let message =
             build_message(&rpc, bindings, query, Some("application/json"), Bytes::from(body.to_string()))?;
-        Ok(serde_json::from_slice(&to_json(&message).unwrap()).unwrap())
+        Ok(message
+            .serialize_with_options(serde_json::value::Serializer, &wire_json::serialize_options())
+            .unwrap())
     }
 
     #[test]
