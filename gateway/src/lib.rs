@@ -4,7 +4,7 @@
 //!
 //! Reading order: [`startup`] (config, build, serve) → `server` (per-request dispatch by
 //! content type) → `proxy` (gRPC forwarding) → `transcode` and `routes` (HTTP/JSON, with
-//! `idempotency` keys on POST) → [`errors`] (gRPC → HTTP).
+//! `idempotency` keys on POST; `wire_json` writes the answers) → [`errors`] (gRPC → HTTP).
 
 pub mod auth;
 pub mod errors;

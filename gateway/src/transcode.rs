@@ -1,8 +1,8 @@
 //! HTTP/JSON ↔ gRPC transcoding driven by the route table: the request message is built
 //! from the path variables, the query string and the body (proto3 JSON mapping via
 //! prost-reflect), sent through the [`Dispatcher`] like any gRPC call, and the answer is
-//! rendered back as JSON — or raw bytes for `google.api.HttpBody`, 204 for `Empty`, and
-//! newline-delimited JSON for server streams.
+//! kept as its wire bytes and written as JSON by [`JsonWriter`] — or raw bytes for
+//! `google.api.HttpBody`, 204 for `Empty`, and newline-delimited JSON for server streams.
 
 use std::convert::Infallible;
 use std::str::FromStr;

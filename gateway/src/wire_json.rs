@@ -245,25 +245,24 @@ impl JsonWriter {
                         _ => oneof_runs[oneof] = Some((field, seen.len())),
                     }
                 }
-                seen.push(Occurrence { field, value });
+                seen.push(Occurrence { field, position: seen.len(), value });
             }
         }
-        // Grouped by field, in wire order within a field.
-        let mut order: Vec<usize> = (0..seen.len()).collect();
-        order.sort_by_key(|&position| seen[position].field);
+        // Grouped by field, in wire order within a field (the sort is stable).
+        seen.sort_by_key(|occurrence| occurrence.field);
 
         out.push(b'{');
         let mut first = true;
-        let mut rest = &order[..];
+        let mut rest = &seen[..];
         for (index, field) in fields.iter().enumerate() {
-            let count = rest.iter().take_while(|&&position| seen[position].field == index).count();
+            let count = rest.iter().take_while(|occurrence| occurrence.field == index).count();
             let (mut mine, tail) = rest.split_at(count);
             rest = tail;
             if let Some(oneof) = field.oneof {
                 // Only the member set last counts, and only from its last run on.
                 match oneof_runs[oneof] {
                     Some((member, since)) if member == index => {
-                        mine = &mine[mine.iter().position(|&position| position >= since).unwrap_or(0)..];
+                        mine = &mine[mine.iter().position(|o| o.position >= since).unwrap_or(0)..];
                     }
                     _ => continue,
                 }
@@ -271,51 +270,57 @@ impl JsonWriter {
             if mine.is_empty() && field.presence {
                 continue;
             }
-            if !first {
-                out.push(b',');
-            }
-            first = false;
+            comma(out, &mut first);
             out.extend_from_slice(field.key.as_bytes());
-            let values = mine.iter().map(|&position| seen[position].value);
-            match field.shape {
-                Shape::Single(Type::Message(nested)) => {
-                    let segments = values.map(Value::bytes).collect::<Result<Vec<_>, _>>()?;
-                    self.message(out, nested, &segments, depth + 1)?;
-                }
-                Shape::Single(kind) => {
-                    let last = mine.last().map(|&position| seen[position].value);
-                    self.scalar(out, kind, last.unwrap_or(kind.default()))?;
-                }
-                Shape::Repeated(kind) => {
-                    out.push(b'[');
-                    let mut first = true;
-                    for value in values {
-                        match (kind, value) {
-                            (kind, Value::Bytes(packed)) if kind.packable() => {
-                                let mut reader = Reader(packed);
-                                while !reader.0.is_empty() {
-                                    let value = reader.value(kind.wire_type())?;
-                                    comma(out, &mut first);
-                                    self.scalar(out, kind, value)?;
-                                }
-                            }
-                            (Type::Message(nested), value) => {
-                                comma(out, &mut first);
-                                self.message(out, nested, &[value.bytes()?], depth + 1)?;
-                            }
-                            (kind, value) => {
+            let values = mine.iter().map(|occurrence| occurrence.value);
+            self.field(out, &field.shape, values, depth)?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// The value of one field, from its occurrences in wire order.
+    fn field<'a>(
+        &self,
+        out: &mut Vec<u8>,
+        shape: &Shape,
+        mut values: impl DoubleEndedIterator<Item = Value<'a>>,
+        depth: usize,
+    ) -> Result<(), WireError> {
+        match *shape {
+            Shape::Single(Type::Message(nested)) => {
+                let segments = values.map(Value::bytes).collect::<Result<Vec<_>, _>>()?;
+                self.message(out, nested, &segments, depth + 1)
+            }
+            Shape::Single(kind) => self.scalar(out, kind, values.next_back().unwrap_or(kind.default())),
+            Shape::Repeated(kind) => {
+                out.push(b'[');
+                let mut first = true;
+                for value in values {
+                    match (kind, value) {
+                        (kind, Value::Bytes(packed)) if kind.packable() => {
+                            let mut reader = Reader(packed);
+                            while !reader.0.is_empty() {
+                                let value = reader.value(kind.wire_type())?;
                                 comma(out, &mut first);
                                 self.scalar(out, kind, value)?;
                             }
                         }
+                        (Type::Message(nested), value) => {
+                            comma(out, &mut first);
+                            self.message(out, nested, &[value.bytes()?], depth + 1)?;
+                        }
+                        (kind, value) => {
+                            comma(out, &mut first);
+                            self.scalar(out, kind, value)?;
+                        }
                     }
-                    out.push(b']');
                 }
-                Shape::Map { key, value } => self.map(out, key, value, values, depth)?,
+                out.push(b']');
+                Ok(())
             }
+            Shape::Map { key, value } => self.map(out, key, value, values, depth),
         }
-        out.push(b'}');
-        Ok(())
     }
 
     /// A map field: its entries (a key at 1, a value at 2) as one object; a repeated key
@@ -572,7 +577,10 @@ impl<'a> Value<'a> {
 
 #[derive(Debug, Clone, Copy)]
 struct Occurrence<'a> {
+    /// Index into the message's fields.
     field: usize,
+    /// Index among the message's field occurrences, in wire order.
+    position: usize,
     value: Value<'a>,
 }
 
