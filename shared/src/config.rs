@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::db::Backend;
+
 /// A misconfigured variable: which one and why.
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: {problem}")]
@@ -85,7 +87,9 @@ pub struct DatabaseConfig {
 
 impl DatabaseConfig {
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), max_connections: 16, acquire_timeout: Duration::from_secs(3) }
+        let url = url.into();
+        let max_connections = default_pool_size(&url);
+        Self { url, max_connections, acquire_timeout: Duration::from_secs(3) }
     }
 
     /// `<PREFIX>_DATABASE_URL` (default: a SQLite file in the data dir), and the shared pool
@@ -95,10 +99,20 @@ impl DatabaseConfig {
             format!("sqlite://{}?mode=rwc", data_dir().join(format!("{service}.db")).display())
         });
         Ok(Self {
-            url,
-            max_connections: parse_or("CAMPUS_DB_MAX_CONNECTIONS", 16)?,
+            max_connections: parse_or("CAMPUS_DB_MAX_CONNECTIONS", default_pool_size(&url))?,
             acquire_timeout: seconds_or("CAMPUS_DB_ACQUIRE_TIMEOUT_SECS", 3)?,
+            url,
         })
+    }
+}
+
+/// The pool size unless `CAMPUS_DB_MAX_CONNECTIONS` says otherwise. Each SQLite connection
+/// is a thread with its own page cache, and SQLite writes one at a time: 8 keep two cores
+/// busy and a service well inside its memory budget. PostgreSQL gets 16.
+fn default_pool_size(url: &str) -> u32 {
+    match Backend::of_url(url) {
+        Some(Backend::Sqlite) => 8,
+        _ => 16,
     }
 }
 
@@ -244,7 +258,7 @@ pub const COMMON_VARS: &[EnvVar] = &[
     },
     EnvVar {
         name: "CAMPUS_DB_MAX_CONNECTIONS",
-        default: "16",
+        default: "16 (PostgreSQL), 8 (SQLite)",
         help: "database pool size (SQLite writes are serialised anyway)",
     },
     EnvVar {
@@ -281,4 +295,15 @@ pub fn print_help_if_asked(binary: &str, about: &str, own: &[EnvVar]) -> bool {
         println!("  {:<34} {}\n  {:<34} default: {}", v.name, v.help, "", v.default);
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_pools_are_smaller_than_postgres_pools() {
+        assert_eq!(DatabaseConfig::new("sqlite://data/board.db?mode=rwc").max_connections, 8);
+        assert_eq!(DatabaseConfig::new("postgres://postgres@127.0.0.1/board").max_connections, 16);
+    }
 }
