@@ -206,15 +206,9 @@ impl Transcoder {
         if let Some(Ok(json)) = self.json.write(output, wire) {
             return Ok(json);
         }
-        let encode_error = || Status::internal("could not encode the response");
-        let message = DynamicMessage::decode(output.clone(), wire.clone()).map_err(|_| encode_error())?;
         let mut out = Vec::with_capacity(256);
-        message
-            .serialize_with_options(
-                &mut serde_json::Serializer::new(&mut out),
-                &wire_json::serialize_options(),
-            )
-            .map_err(|_| encode_error())?;
+        wire_json::reflect(&mut out, output, &[wire])
+            .map_err(|_| Status::internal("could not encode the response"))?;
         Ok(out)
     }
 

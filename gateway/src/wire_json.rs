@@ -513,8 +513,13 @@ fn timestamp(out: &mut Vec<u8>, segments: &[&[u8]]) -> Result<(), WireError> {
     Ok(())
 }
 
-/// A well-known type with its own JSON form, through prost-reflect.
-fn reflect(out: &mut Vec<u8>, descriptor: &MessageDescriptor, segments: &[&[u8]]) -> Result<(), WireError> {
+/// The message made of `segments` through prost-reflect: the well-known types with their
+/// own JSON form, and whatever the plans cannot read.
+pub(crate) fn reflect(
+    out: &mut Vec<u8>,
+    descriptor: &MessageDescriptor,
+    segments: &[&[u8]],
+) -> Result<(), WireError> {
     let wire = segments.concat();
     let message =
         DynamicMessage::decode(descriptor.clone(), wire.as_slice()).map_err(|_| WireError("message"))?;
