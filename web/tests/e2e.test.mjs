@@ -57,6 +57,8 @@ describe("the web client in Chromium", () => {
     const { page, context } = a;
     await page.goto("/");
     await page.getByRole("heading", { name: "로그인" }).waitFor();
+    // The login form paints first; the redirect to /login follows in an effect right after.
+    await page.waitForURL((url) => url.pathname === "/login");
     assert.equal(new URL(page.url()).pathname, "/login");
     await shot(page, "01-login");
 
