@@ -1,5 +1,6 @@
 //! What every campus server shares: configuration, telemetry, the database bootstrap,
-//! caller identity, the error type, ids, page tokens and the gRPC server bootstrap.
+//! caller identity, the error type, ids, page tokens, the gRPC server bootstrap and the rules
+//! of user text.
 
 pub mod bench;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod identity;
 pub mod page;
 pub mod server;
 pub mod telemetry;
+pub mod text;
 pub mod testing;
 
 pub use error::{Error, Result};

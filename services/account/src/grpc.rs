@@ -11,6 +11,7 @@ use campus_shared::db::{Db, now_micros, timestamp};
 use campus_shared::error::{Violations, is_unique_violation};
 use campus_shared::identity::random_token;
 use campus_shared::page::{PageTokens, page_size};
+use campus_shared::text::{self, Text};
 use campus_shared::{Caller, Error};
 use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
@@ -259,6 +260,9 @@ impl AccountApi {
         let login_id = domain::normalize_login_id(&req.login_id);
         if login_id.is_empty() {
             return Err(Error::invalid("loginId", "is required"));
+        }
+        if let Some(problem) = text::problem(&login_id, Text::Line) {
+            return Err(Error::invalid("loginId", problem));
         }
         let mut tx = self.db.begin_write().await?;
         let me = store::live_user(&mut tx, user_id).await?.ok_or(Error::NotFound("user"))?;

@@ -3,6 +3,7 @@
 
 use campus_proto::board::v1::{Author, BoardCategory};
 use campus_shared::error::{Error, Result, Violations};
+use campus_shared::text::{self, Text};
 
 /// How anonymous authors are shown.
 pub const ANONYMOUS: &str = "익명";
@@ -35,13 +36,16 @@ pub mod reason {
     pub const TOO_MANY_PHOTOS: &str = "TOO_MANY_PHOTOS";
 }
 
-/// Checks that `value` is 1..=`max` characters (not bytes) and not only whitespace.
-fn check_text(v: &mut Violations, field: &str, value: &str, max: usize) {
+/// Checks that `value` is 1..=`max` characters (not bytes), not only whitespace, and holds
+/// only what `kind` of text may.
+fn check_text(v: &mut Violations, field: &str, value: &str, max: usize, kind: Text) {
     let chars = value.chars().count();
     if value.trim().is_empty() {
         v.add(field, "must not be empty");
     } else if chars > max {
         v.add(field, format!("must be at most {max} characters (got {chars})"));
+    } else {
+        text::check(v, field, value, kind);
     }
 }
 
@@ -58,9 +62,13 @@ impl NewBoard {
     pub fn parse(name: &str, description: &str, category: i32, hot_disabled: bool) -> Result<Self> {
         let mut v = Violations::new();
         let name = name.trim();
-        check_text(&mut v, "name", name, 30);
+        check_text(&mut v, "name", name, 30, Text::Line);
         let description = description.trim();
-        v.check(description.chars().count() <= 200, "description", "must be at most 200 characters");
+        if description.chars().count() > 200 {
+            v.add("description", "must be at most 200 characters");
+        } else {
+            text::check(&mut v, "description", description, Text::Line);
+        }
         let category = match BoardCategory::try_from(category) {
             Ok(BoardCategory::Unspecified) | Err(_) => {
                 v.add("category", "must be one of the BOARD_CATEGORY_* values");
@@ -83,8 +91,8 @@ pub struct PostText {
 impl PostText {
     pub fn parse(title: &str, content: &str) -> Result<Self> {
         let mut v = Violations::new();
-        check_text(&mut v, "title", title.trim(), 100);
-        check_text(&mut v, "content", content, 10_000);
+        check_text(&mut v, "title", title.trim(), 100, Text::Line);
+        check_text(&mut v, "content", content, 10_000, Text::Multiline);
         v.finish()?;
         Ok(Self { title: title.trim().into(), content: content.into() })
     }
@@ -104,10 +112,10 @@ impl PostEdit {
             v.add("title", "set title, content or both");
         }
         if let Some(t) = title {
-            check_text(&mut v, "title", t.trim(), 100);
+            check_text(&mut v, "title", t.trim(), 100, Text::Line);
         }
         if let Some(c) = content {
-            check_text(&mut v, "content", c, 10_000);
+            check_text(&mut v, "content", c, 10_000, Text::Multiline);
         }
         v.finish()?;
         Ok(Self { title: title.map(|t| t.trim().to_string()), content: content.map(str::to_string) })
@@ -117,7 +125,7 @@ impl PostEdit {
 /// A comment's text: 1–300 characters.
 pub fn comment_content(content: &str) -> Result<String> {
     let mut v = Violations::new();
-    check_text(&mut v, "content", content, 300);
+    check_text(&mut v, "content", content, 300, Text::Multiline);
     v.finish()?;
     Ok(content.into())
 }
@@ -125,7 +133,7 @@ pub fn comment_content(content: &str) -> Result<String> {
 /// A report's reason: 1–200 characters.
 pub fn report_reason(reason: &str) -> Result<String> {
     let mut v = Violations::new();
-    check_text(&mut v, "reason", reason.trim(), 200);
+    check_text(&mut v, "reason", reason.trim(), 200, Text::Multiline);
     v.finish()?;
     Ok(reason.trim().into())
 }
@@ -135,7 +143,7 @@ pub fn report_reason(reason: &str) -> Result<String> {
 pub fn search_pattern(field: &str, query: &str) -> Result<String> {
     let query = query.trim();
     let mut v = Violations::new();
-    check_text(&mut v, field, query, 100);
+    check_text(&mut v, field, query, 100, Text::Line);
     v.finish()?;
     let mut pattern = String::with_capacity(query.len() + 2);
     pattern.push('%');
@@ -287,6 +295,23 @@ mod tests {
         let Err(Error::InvalidArgument(v)) = PostText::parse("  ", "") else { panic!("expected invalid") };
         let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["title", "content"]);
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_field() {
+        let Err(Error::InvalidArgument(v)) = PostText::parse("제목\0", "본문\u{1b}[2J") else {
+            panic!("expected invalid")
+        };
+        let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["title", "content"]);
+        assert!(PostText::parse("제목", "첫 줄\n둘째 줄").is_ok());
+        assert!(PostText::parse("두 줄\n제목", "본문").is_err());
+        assert!(comment_content("a\0").is_err());
+        assert!(report_reason("spam\0").is_err());
+        assert!(search_pattern("query", "a\0").is_err());
+        assert!(NewBoard::parse("자유\u{202E}", "", 1, false).is_err());
+        assert!(NewBoard::parse("자유", "설명\0", 1, false).is_err());
+        assert!(PostEdit::parse(Some("a\0"), None).is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub const CANNOT_MESSAGE_SELF: &str = "CANNOT_MESSAGE_SELF";
 pub const CONVERSATION_BLOCKED: &str = "CONVERSATION_BLOCKED";
 
 /// The text of a message: 1 to 1,000 characters, not only whitespace, no NUL (which
-/// PostgreSQL cannot store in TEXT).
+/// PostgreSQL cannot store in TEXT) nor other control characters but line breaks and tabs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content(String);
 
@@ -27,9 +27,7 @@ impl Content {
             violations.add(field, "must not be empty");
         } else if chars > MAX_CONTENT_CHARS {
             violations.add(field, format!("must be at most {MAX_CONTENT_CHARS} characters, got {chars}"));
-        } else if raw.contains('\0') {
-            violations.add(field, "must not contain NUL characters");
-        } else {
+        } else if campus_shared::text::check(violations, field, &raw, campus_shared::text::Text::Multiline) {
             return Some(Self(raw));
         }
         None

@@ -30,7 +30,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::domain::grades::{Grade, GradedCourse, LETTERS, Tally};
 use crate::domain::review::{Attributes, MAX_CONTENT_CHARS, MAX_EXAMS};
 use crate::domain::schedule::{self, Conflict, Slot};
-use crate::domain::{self, import};
+use crate::domain::{self, Text, import};
 use crate::store::{self, LectureFilter, LectureRow, ReviewRow, TimetableView};
 
 /// How long a friendship check may take before the account service counts as unavailable.
@@ -114,7 +114,7 @@ fn parse_slots(times: &[TimeSlot], v: &mut Violations) -> Vec<Slot> {
         );
         v.check(t.end_minute > t.start_minute, &field("endMinute"), "must be after startMinute");
         let room = t.room.trim().to_string();
-        domain::check_chars(&room, 0, schedule::MAX_ROOM_CHARS, &field("room"), v);
+        domain::check_chars(&room, 0, schedule::MAX_ROOM_CHARS, &field("room"), Text::Line, v);
         slots.push(Slot { day: t.day, start: t.start_minute, end: t.end_minute, room });
     }
     if v.iter().count() == before
@@ -292,8 +292,8 @@ impl TimetableService for TimetableApi {
         domain::check_term(req.year, req.semester, &mut v);
         let query = req.query.trim().to_string();
         let professor = req.professor.trim().to_string();
-        domain::check_chars(&query, 0, domain::MAX_SEARCH_CHARS, "query", &mut v);
-        domain::check_chars(&professor, 0, domain::MAX_SEARCH_CHARS, "professor", &mut v);
+        domain::check_chars(&query, 0, domain::MAX_SEARCH_CHARS, "query", Text::Line, &mut v);
+        domain::check_chars(&professor, 0, domain::MAX_SEARCH_CHARS, "professor", Text::Line, &mut v);
         v.check((0..=7).contains(&req.day), "day", "must be MONDAY to SUNDAY, or unset");
         let minutes = schedule::MINUTES_PER_DAY as i32;
         for (value, field) in [(req.time_from, "timeFrom"), (req.time_to, "timeTo")] {
@@ -398,7 +398,7 @@ impl TimetableService for TimetableApi {
         domain::check_term(req.year, req.semester, &mut v);
         let name = req.name.trim();
         if !name.is_empty() {
-            domain::check_chars(name, 1, domain::MAX_TIMETABLE_NAME_CHARS, "name", &mut v);
+            domain::check_chars(name, 1, domain::MAX_TIMETABLE_NAME_CHARS, "name", Text::Line, &mut v);
         }
         v.finish()?;
         let view = store::create_timetable(
@@ -425,7 +425,7 @@ impl TimetableService for TimetableApi {
         let mut v = Violations::new();
         let name = req.name.as_deref().map(str::trim);
         if let Some(name) = name {
-            domain::check_chars(name, 1, domain::MAX_TIMETABLE_NAME_CHARS, "name", &mut v);
+            domain::check_chars(name, 1, domain::MAX_TIMETABLE_NAME_CHARS, "name", Text::Line, &mut v);
         }
         // A semester always has a primary timetable: another one is made primary instead.
         v.check(
@@ -469,7 +469,7 @@ impl TimetableService for TimetableApi {
         let req = request.into_inner();
         let mut v = Violations::new();
         let title = req.title.trim();
-        domain::check_chars(title, 1, domain::MAX_ENTRY_TITLE_CHARS, "title", &mut v);
+        domain::check_chars(title, 1, domain::MAX_ENTRY_TITLE_CHARS, "title", Text::Line, &mut v);
         let slots = parse_slots(&req.times, &mut v);
         v.finish()?;
         added(store::add_entry(&self.db, caller.user_id, req.timetable_id, title, &slots).await?)
@@ -519,7 +519,7 @@ impl TimetableService for TimetableApi {
         let mut v = Violations::new();
         v.check((1..=5).contains(&req.rating), "rating", "must be 1 to 5");
         let content = req.content.trim();
-        domain::check_chars(content, 1, MAX_CONTENT_CHARS, "content", &mut v);
+        domain::check_chars(content, 1, MAX_CONTENT_CHARS, "content", Text::Multiline, &mut v);
         enum_in(req.assignments, 3, "assignments", AMOUNTS, &mut v);
         enum_in(req.team_projects, 3, "teamProjects", AMOUNTS, &mut v);
         enum_in(req.grading, 3, "grading", GRADINGS, &mut v);
@@ -559,7 +559,7 @@ impl TimetableService for TimetableApi {
         }
         let content = req.content.as_deref().map(str::trim);
         if let Some(content) = content {
-            domain::check_chars(content, 1, MAX_CONTENT_CHARS, "content", &mut v);
+            domain::check_chars(content, 1, MAX_CONTENT_CHARS, "content", Text::Multiline, &mut v);
         }
         if let Some(a) = req.assignments {
             enum_in(a, 3, "assignments", AMOUNTS, &mut v);
@@ -647,6 +647,7 @@ impl TimetableService for TimetableApi {
                 1,
                 domain::MAX_COURSE_NAME_CHARS,
                 &format!("courses[{i}].name"),
+                Text::Line,
                 &mut v,
             );
             if course.credits < 0 {

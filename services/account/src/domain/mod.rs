@@ -7,6 +7,7 @@ mod throttle;
 pub use password::{HASH_PARAMS, Passwords};
 pub use throttle::Throttle;
 
+use campus_shared::text::{self, Text};
 use sha2::{Digest, Sha256};
 
 /// A login id: 4–20 characters of `[a-z0-9_]`, stored lower-cased.
@@ -49,7 +50,7 @@ pub fn check_password(password: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A nickname: 2–20 characters, no control characters, no surrounding whitespace.
+/// A nickname: 2–20 characters of one line of text, no surrounding whitespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nickname(String);
 
@@ -59,8 +60,8 @@ impl Nickname {
         if !(2..=20).contains(&len) {
             return Err("must be 2 to 20 characters".into());
         }
-        if raw.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
+        if let Some(problem) = text::problem(raw, Text::Line) {
+            return Err(problem);
         }
         if raw.trim() != raw {
             return Err("must not start or end with whitespace".into());
@@ -150,14 +151,17 @@ impl EmailDomain {
     }
 }
 
-/// A school name: 1–50 characters, no control characters, no surrounding whitespace.
+/// A school name: 1–50 characters of one line of text, no surrounding whitespace.
 pub fn check_school_name(name: &str) -> Result<(), String> {
     let len = name.chars().count();
     if !(1..=50).contains(&len) {
         return Err("must be 1 to 50 characters".into());
     }
-    if name.chars().any(char::is_control) || name.trim() != name {
-        return Err("must not contain control characters or surrounding whitespace".into());
+    if let Some(problem) = text::problem(name, Text::Line) {
+        return Err(problem);
+    }
+    if name.trim() != name {
+        return Err("must not start or end with whitespace".into());
     }
     Ok(())
 }
@@ -205,7 +209,7 @@ mod tests {
     fn nicknames_are_counted_in_characters() {
         assert!(Nickname::parse("새내기").is_ok());
         assert!(Nickname::parse(&"가".repeat(20)).is_ok());
-        for bad in ["x", " neo", "neo ", "ne\u{0}o", &"가".repeat(21)] {
+        for bad in ["x", " neo", "neo ", "ne\u{0}o", "ad\u{202E}min", &"가".repeat(21)] {
             assert!(Nickname::parse(bad).is_err(), "{bad:?}");
         }
     }

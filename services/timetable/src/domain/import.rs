@@ -143,6 +143,8 @@ impl Columns {
                     format!("{min} to {max} characters")
                 };
                 problems.push(format!("line {line}, column {column}: must be {rule}, found {chars}"));
+            } else if let Some(problem) = campus_shared::text::problem(&value, campus_shared::text::Text::Line) {
+                problems.push(format!("line {line}, column {column}: {problem}"));
             }
             value
         };
@@ -369,6 +371,12 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_in_a_column_are_refused_by_line() {
+        let problem = one_problem(&format!("{HEADER}CSE101,Data\0Structures,Kim,3,Mon 09:00-10:15,01,\n"));
+        assert_eq!(problem, "line 2, column name: must not contain NUL characters (found U+0000)");
+    }
+
+    #[test]
     fn bad_headers_are_refused() {
         assert!(one_problem("code,name,credits,professor,times\n").contains("header must start with"));
         assert!(one_problem("").contains("empty"));
@@ -404,10 +412,13 @@ mod tests {
 
     #[test]
     fn line_numbers_count_physical_lines() {
-        let p = one_problem(&format!(
+        // A quoted field may span lines (a line break is no part of a name, though).
+        let problems = parse_catalog(&format!(
             "{HEADER}A,\"two\nlines\",P,3,Mon 09:00-10:00,01,\n\nB,Y,P,3,Xyz 09:00-10:00,01,\n"
-        ));
-        assert!(p.starts_with("line 5, column times"), "{p}");
+        ))
+        .unwrap_err();
+        assert!(problems[0].starts_with("line 2, column name: must not contain control"), "{problems:?}");
+        assert!(problems[1].starts_with("line 5, column times"), "{problems:?}");
     }
 
     #[test]

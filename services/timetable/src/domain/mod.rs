@@ -7,6 +7,7 @@ pub mod review;
 pub mod schedule;
 
 use campus_shared::error::Violations;
+pub use campus_shared::text::Text;
 
 /// Years a semester may belong to.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1950..=2100;
@@ -34,12 +35,16 @@ pub fn check_term(year: i32, semester: i32, v: &mut Violations) {
     v.check((1..=4).contains(&semester), "semester", "must be SPRING, SUMMER, FALL or WINTER");
 }
 
-/// Checks that a trimmed text has `min..=max` characters.
-pub fn check_chars(value: &str, min: usize, max: usize, field: &str, v: &mut Violations) {
+/// Checks that a trimmed text has `min..=max` characters, all of which `kind` allows.
+pub fn check_chars(value: &str, min: usize, max: usize, field: &str, kind: Text, v: &mut Violations) {
     let n = value.chars().count();
-    let rule =
-        if min == 0 { format!("at most {max} characters") } else { format!("{min} to {max} characters") };
-    v.check((min..=max).contains(&n), field, format!("must be {rule}"));
+    if (min..=max).contains(&n) {
+        campus_shared::text::check(v, field, value, kind);
+    } else {
+        let rule =
+            if min == 0 { format!("at most {max} characters") } else { format!("{min} to {max} characters") };
+        v.add(field, format!("must be {rule}"));
+    }
 }
 
 /// The prefix of default timetable names.
@@ -97,11 +102,13 @@ mod tests {
     fn terms_and_lengths() {
         let mut v = Violations::new();
         check_term(2026, 3, &mut v);
-        check_chars("시간표", 1, 20, "name", &mut v);
+        check_chars("시간표", 1, 20, "name", Text::Line, &mut v);
         assert!(v.is_empty());
         check_term(0, 0, &mut v);
-        check_chars("", 1, 20, "name", &mut v);
+        check_chars("", 1, 20, "name", Text::Line, &mut v);
+        check_chars("a\0", 1, 20, "title", Text::Line, &mut v);
+        check_chars("good\nreview", 1, 20, "content", Text::Multiline, &mut v);
         let fields: Vec<&str> = v.iter().map(|x| x.field.as_str()).collect();
-        assert_eq!(fields, ["year", "semester", "name"]);
+        assert_eq!(fields, ["year", "semester", "name", "title"]);
     }
 }

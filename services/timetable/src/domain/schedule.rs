@@ -52,7 +52,7 @@ impl Slot {
         if self.room.chars().count() > MAX_ROOM_CHARS {
             return Some(format!("room is longer than {MAX_ROOM_CHARS} characters"));
         }
-        None
+        campus_shared::text::problem(&self.room, campus_shared::text::Text::Line).map(|p| format!("room {p}"))
     }
 }
 
