@@ -14,7 +14,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, create_private_dir, restrict_to_owner};
 
 /// A pooled connection idle longer than this is pinged before it is handed out.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
@@ -58,7 +58,7 @@ pub async fn connect(config: &DatabaseConfig, migrations: Migrations) -> Result<
     let backend = Backend::of_url(&config.url)
         .ok_or_else(|| sqlx::Error::Configuration("database URL must be sqlite:// or postgres://".into()))?;
     if backend == Backend::Sqlite {
-        create_sqlite_parent_dir(&config.url)?;
+        create_private_sqlite_file(&config.url)?;
     }
     let options = AnyConnectOptions::from_str(&config.url)?;
     let pool = AnyPoolOptions::new()
@@ -99,14 +99,35 @@ pub async fn connect(config: &DatabaseConfig, migrations: Migrations) -> Result<
     Ok(Db { pool, backend })
 }
 
-fn create_sqlite_parent_dir(url: &str) -> Result<(), sqlx::Error> {
+/// Makes the database file of a `sqlite://` URL readable by its owner only (0600) before
+/// SQLite opens it, creating it and its missing directories (0700) when new. SQLite gives
+/// the `-wal` and `-shm` files it makes the database file's permissions; ones left by an
+/// older run are tightened too.
+fn create_private_sqlite_file(url: &str) -> Result<(), sqlx::Error> {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+    let path = std::path::Path::new(path);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dir(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        match restrict_to_owner(std::path::Path::new(&file)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        }
     }
     Ok(())
 }
@@ -150,6 +171,35 @@ mod tests {
         assert_eq!(Backend::of_url("sqlite://x.db"), Some(Backend::Sqlite));
         assert_eq!(Backend::of_url("postgres://u@h/db"), Some(Backend::Postgres));
         assert_eq!(Backend::of_url("mysql://u@h/db"), None);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn sqlite_files_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        static MIGRATIONS: Migrator = sqlx::migrate!("tests/migrations");
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("new/board.db");
+        let config = DatabaseConfig::new(format!("sqlite://{}?mode=rwc", file.display()));
+        let db = connect(&config, Migrations { sqlite: &MIGRATIONS, postgres: &MIGRATIONS }).await.unwrap();
+        sqlx::query("INSERT INTO probe (id, label, flag, created_at) VALUES (1, 'x', 0, 0)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let mode = |suffix: &str| {
+            let path = format!("{}{suffix}", file.display());
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+        };
+        assert_eq!((mode(""), mode("-wal"), mode("-shm")), (0o600, 0o600, 0o600));
+        let dir = std::fs::metadata(root.path().join("new")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(dir, 0o700);
+        db.pool.close().await;
+
+        // A database an older version left world-readable is tightened on the next start.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let db = connect(&config, Migrations { sqlite: &MIGRATIONS, postgres: &MIGRATIONS }).await.unwrap();
+        assert_eq!(mode(""), 0o600);
+        db.pool.close().await;
     }
 
     #[test]

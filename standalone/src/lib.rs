@@ -121,7 +121,7 @@ fn url(addr: SocketAddr) -> String {
 impl System {
     /// Binds every server, migrates every database, starts serving and seeds a new database.
     pub async fn start(config: SystemConfig) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        campus_shared::config::prepare_data_dir(&config.data_dir)?;
         let key = SigningKey::load_or_generate(&config.data_dir)?;
         let service_token = SecretString::from(
             campus_shared::config::load_or_create(

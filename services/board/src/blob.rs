@@ -31,7 +31,7 @@ impl Blobs {
             anyhow::bail!("BOARD_BLOB_URL: unsupported scheme in {url}");
         }
         let dir = url.strip_prefix("file://").unwrap_or(url);
-        std::fs::create_dir_all(dir)?;
+        campus_shared::config::create_private_dir(std::path::Path::new(dir))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir)?;
         Ok(Self { store: Arc::new(store), prefix: Path::default() })
     }
