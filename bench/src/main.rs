@@ -280,7 +280,8 @@ async fn all(o: Options) -> anyhow::Result<()> {
     let board = system.addr("board");
     let mut plan: Vec<Planned> = Vec::new();
     let l = layout;
-    let t = tokens.clone();
+    // Access tokens live 15 minutes, so each workload gets its own, minted as it starts.
+    let t = workloads::TokenSource { issuer: system.issuer.clone(), layout };
     let hello = system.addr("hello (R1)");
     plan.push((
         "R1",
@@ -297,25 +298,25 @@ async fn all(o: Options) -> anyhow::Result<()> {
     plan.push((
         "W1",
         "ListPosts, gRPC direct".into(),
-        Box::new(move || Driver::Calls(workloads::list_posts_grpc(board, l, tk.clone()))),
+        Box::new(move || Driver::Calls(workloads::list_posts_grpc(board, l, tk.fresh()))),
     ));
     let tk = t.clone();
     plan.push((
         "W1 gw",
         "ListPosts, gRPC through the gateway".into(),
-        Box::new(move || Driver::Calls(workloads::list_posts_grpc(gw, l, tk.clone()))),
+        Box::new(move || Driver::Calls(workloads::list_posts_grpc(gw, l, tk.fresh()))),
     ));
     let tk = t.clone();
     plan.push((
         "W2",
         "ListPosts, HTTP/JSON through the gateway".into(),
-        Box::new(move || Driver::Calls(workloads::list_posts_json(gw, l, tk.clone()))),
+        Box::new(move || Driver::Calls(workloads::list_posts_json(gw, l, tk.fresh()))),
     ));
     let tk = t.clone();
     plan.push((
         "W6",
         "ListPosts, gRPC-web through the gateway".into(),
-        Box::new(move || Driver::Calls(workloads::list_posts_grpc_web(gw, l, tk.clone()))),
+        Box::new(move || Driver::Calls(workloads::list_posts_grpc_web(gw, l, tk.fresh()))),
     ));
     if dbs.board_sqlite.is_some() {
         let board_sqlite = system.addr("board (SQLite)");
@@ -323,7 +324,7 @@ async fn all(o: Options) -> anyhow::Result<()> {
         plan.push((
             "W1 SQLite",
             "ListPosts, gRPC direct, SQLite".into(),
-            Box::new(move || Driver::Calls(workloads::list_posts_grpc(board_sqlite, l, tk.clone()))),
+            Box::new(move || Driver::Calls(workloads::list_posts_grpc(board_sqlite, l, tk.fresh()))),
         ));
     }
     let url = dbs.board.clone();
@@ -336,7 +337,7 @@ async fn all(o: Options) -> anyhow::Result<()> {
     plan.push((
         "W3",
         "CreatePost, HTTP/JSON through the gateway".into(),
-        Box::new(move || Driver::Calls(workloads::create_post(gw, l, tk.clone()))),
+        Box::new(move || Driver::Calls(workloads::create_post(gw, l, tk.fresh()))),
     ));
     if dbs.board_sqlite.is_some() {
         let gw_sqlite = system.addr("gateway (SQLite)");
@@ -344,7 +345,7 @@ async fn all(o: Options) -> anyhow::Result<()> {
         plan.push((
             "W3 SQLite",
             "CreatePost, HTTP/JSON through the gateway, SQLite".into(),
-            Box::new(move || Driver::Calls(workloads::create_post(gw_sqlite, l, tk.clone()))),
+            Box::new(move || Driver::Calls(workloads::create_post(gw_sqlite, l, tk.fresh()))),
         ));
     }
     let url = dbs.board.clone();
@@ -357,7 +358,7 @@ async fn all(o: Options) -> anyhow::Result<()> {
     plan.push((
         "W4",
         "CreateComment on 10 hot posts, HTTP/JSON through the gateway".into(),
-        Box::new(move || Driver::Calls(workloads::create_comment(gw, l, tk.clone()))),
+        Box::new(move || Driver::Calls(workloads::create_comment(gw, l, tk.fresh()))),
     ));
     let (url, fx) = (dbs.timetable.clone(), fixture.clone());
     plan.push((
@@ -369,7 +370,7 @@ async fn all(o: Options) -> anyhow::Result<()> {
     plan.push((
         "W5",
         "AddTimetableLecture, 50% TIME_CONFLICT, HTTP/JSON through the gateway".into(),
-        Box::new(move || Driver::Calls(workloads::add_lecture(gw, fx.clone(), tk.clone()))),
+        Box::new(move || Driver::Calls(workloads::add_lecture(gw, fx.clone(), tk.fresh()))),
     ));
 
     let mut results: Vec<Measured> = Vec::new();

@@ -17,7 +17,7 @@ use campus_proto::timetable::v1::{
     AddTimetableLectureRequest, CreateTimetableRequest, ImportLecturesRequest, Lecture, ListLecturesRequest,
 };
 use campus_shared::bench::{Timed, grpc_web, lectures};
-use campus_shared::identity::TokenIssuer;
+use campus_shared::identity::{ACCESS_TOKEN_TTL, TokenIssuer};
 use campus_shared::{Caller, Role};
 use http::HeaderValue;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -33,8 +33,6 @@ pub(crate) const IN_FLIGHT: usize = 64;
 const CHANNELS: usize = 8;
 /// Posts per ListPosts page.
 pub(crate) const PAGE: i32 = 20;
-/// Access tokens outlive any run (the services check `exp`).
-const TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
 
 /// One call of a workload: `(worker, call number)` to its outcome.
 pub(crate) type Call = Arc<dyn Fn(usize, u64) -> Pin<Box<dyn Future<Output = Timed> + Send>> + Send + Sync>;
@@ -57,6 +55,20 @@ pub(crate) struct Tokens {
     admin: String,
 }
 
+/// Mints the tokens of one workload. Services refuse a token that lives longer than the
+/// gateway's 15 minutes, so a run longer than that cannot share one set.
+#[derive(Clone)]
+pub(crate) struct TokenSource {
+    pub(crate) issuer: TokenIssuer,
+    pub(crate) layout: Layout,
+}
+
+impl TokenSource {
+    pub(crate) fn fresh(&self) -> Arc<Tokens> {
+        Arc::new(Tokens::mint(&self.issuer, &self.layout).expect("mint access tokens"))
+    }
+}
+
 impl Tokens {
     pub(crate) fn mint(issuer: &TokenIssuer, layout: &Layout) -> anyhow::Result<Tokens> {
         let now = campus_shared::db::now_micros() / 1_000_000;
@@ -69,7 +81,7 @@ impl Tokens {
                 role: Role::User,
                 nickname: Layout::nickname(u),
             };
-            let bearer = format!("Bearer {}", issuer.issue_with(&caller, now, TOKEN_TTL)?);
+            let bearer = format!("Bearer {}", issuer.issue_with(&caller, now, ACCESS_TOKEN_TTL)?);
             grpc.push(bearer.parse()?);
             http.push(HeaderValue::from_str(&bearer)?);
         }
@@ -79,7 +91,7 @@ impl Tokens {
             role: Role::Admin,
             nickname: "admin".into(),
         };
-        let admin = format!("Bearer {}", issuer.issue_with(&admin, now, TOKEN_TTL)?);
+        let admin = format!("Bearer {}", issuer.issue_with(&admin, now, ACCESS_TOKEN_TTL)?);
         Ok(Tokens { grpc, http, admin })
     }
 

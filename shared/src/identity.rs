@@ -20,8 +20,11 @@ use crate::config::IdentityConfig;
 
 /// The one algorithm campus signs and accepts.
 pub const ALGORITHM: Algorithm = Algorithm::EdDSA;
-/// Lifetime of an access token.
+/// Lifetime of an access token; services refuse one that claims to live longer.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+/// How far the clocks of the gateway and a service may disagree (seconds): the slack on
+/// `exp`, `nbf` and a future `iat`.
+pub const CLOCK_SKEW_SECS: i64 = 5;
 /// Metadata key of the service credential.
 pub const SERVICE_TOKEN_HEADER: &str = "x-campus-service-token";
 
@@ -248,6 +251,17 @@ fn token_digest(token: &str) -> TokenDigest {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// Why an access token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Past its `exp`: routine, clients refresh and retry.
+    Expired,
+    /// Anything else: a bad signature, the wrong algorithm, issuer or audience, a token not
+    /// yet valid (`nbf`, an `iat` in the future), one living longer than tokens are issued
+    /// for, or text that is no token at all. Nobody holding a real token sends one of these.
+    Invalid(&'static str),
+}
+
 /// Verifies access tokens with the gateway's public key.
 ///
 /// An Ed25519 signature check costs more than the rest of serving a small call, and a client
@@ -257,6 +271,7 @@ fn token_digest(token: &str) -> TokenDigest {
 pub struct TokenVerifier {
     key: Arc<DecodingKey>,
     validation: Arc<Validation>,
+    max_lifetime: i64,
     verified: Arc<Mutex<HashMap<TokenDigest, (Caller, i64)>>>,
 }
 
@@ -274,8 +289,14 @@ impl TokenVerifier {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
-        Ok(Self { key: Arc::new(key), validation: Arc::new(validation), verified: Arc::default() })
+        validation.validate_nbf = true;
+        validation.leeway = CLOCK_SKEW_SECS as u64;
+        Ok(Self {
+            key: Arc::new(key),
+            validation: Arc::new(validation),
+            max_lifetime: ACCESS_TOKEN_TTL.as_secs() as i64,
+            verified: Arc::default(),
+        })
     }
 
     pub fn from_config(config: &IdentityConfig) -> Result<Self, KeyError> {
@@ -283,20 +304,39 @@ impl TokenVerifier {
     }
 
     /// The caller named by a valid token; `None` for anything forged, expired or malformed.
+    /// A token refused for any reason but its age is logged as a security event.
     pub fn verify(&self, token: &str) -> Option<Caller> {
-        self.verify_at(token, unix_now())
+        match self.verify_at(token, unix_now()) {
+            Ok(caller) => Some(caller),
+            Err(Rejection::Expired) => None,
+            Err(Rejection::Invalid(why)) => {
+                tracing::warn!(security_event = "access_token_invalid", reason = why, "access token refused");
+                None
+            }
+        }
     }
 
-    fn verify_at(&self, token: &str, now: i64) -> Option<Caller> {
+    fn verify_at(&self, token: &str, now: i64) -> Result<Caller, Rejection> {
         let digest = token_digest(token);
         if let Some((caller, exp)) = self.cached().get(&digest)
             && *exp > now
         {
-            return Some(caller.clone());
+            return Ok(caller.clone());
         }
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).ok()?.claims;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| rejection(e.kind()))?
+            .claims;
+        // jsonwebtoken checks `exp` and `nbf` against its own clock; `iat` and the lifetime
+        // are campus's rules: a token from the future, or one minted to outlive the 15
+        // minutes the gateway issues, was not made by the gateway's issuer.
+        if claims.iat > now + CLOCK_SKEW_SECS {
+            return Err(Rejection::Invalid("issued in the future"));
+        }
+        if claims.exp.saturating_sub(claims.iat) > self.max_lifetime {
+            return Err(Rejection::Invalid("lifetime longer than issued"));
+        }
         let exp = claims.exp;
-        let caller = claims.caller()?;
+        let caller = claims.caller().ok_or(Rejection::Invalid("subject is not a user id"))?;
         let mut verified = self.cached();
         if verified.len() >= VERIFIED_CACHE_ENTRIES {
             verified.retain(|_, (_, exp)| *exp > now);
@@ -305,12 +345,26 @@ impl TokenVerifier {
             }
         }
         verified.insert(digest, (caller.clone(), exp));
-        Some(caller)
+        Ok(caller)
     }
 
     fn cached(&self) -> std::sync::MutexGuard<'_, HashMap<TokenDigest, (Caller, i64)>> {
         self.verified.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn rejection(kind: &jsonwebtoken::errors::ErrorKind) -> Rejection {
+    use jsonwebtoken::errors::ErrorKind;
+    Rejection::Invalid(match kind {
+        ErrorKind::ExpiredSignature => return Rejection::Expired,
+        ErrorKind::InvalidSignature => "bad signature",
+        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => "wrong algorithm",
+        ErrorKind::ImmatureSignature => "not valid yet (nbf)",
+        ErrorKind::InvalidIssuer => "wrong issuer",
+        ErrorKind::InvalidAudience => "wrong audience",
+        ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => "missing or malformed claims",
+        _ => "malformed",
+    })
 }
 
 /// The bearer token of a request's `authorization` metadata, if any.
@@ -381,6 +435,11 @@ impl tonic::service::Interceptor for ServiceInterceptor {
             digest.iter().zip(self.expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
         });
         if !ok {
+            tracing::warn!(
+                security_event = "service_credential_invalid",
+                presented = presented.is_some(),
+                "internal RPC without the service credential"
+            );
             return Err(crate::Error::permission_denied("SERVICE_ONLY", "internal RPC").into());
         }
         self.user.call(request)
@@ -460,16 +519,16 @@ mod tests {
         let (issuer, verifier, _) = pair();
         let now = unix_now();
         let token = issuer.issue_with(&alice(), now, Duration::from_secs(60)).unwrap();
-        assert_eq!(verifier.verify_at(&token, now), Some(alice()));
+        assert_eq!(verifier.verify_at(&token, now), Ok(alice()));
         let digest = token_digest(&token);
         assert_eq!(verifier.cached().get(&digest).map(|(_, exp)| *exp), Some(now + 60));
 
         // A marked entry shows whether the cache answered or the signature was checked again.
         let mallory = Caller { user_id: 666, ..alice() };
         verifier.cached().insert(digest, (mallory.clone(), now + 60));
-        assert_eq!(verifier.verify_at(&token, now + 59), Some(mallory.clone()), "live entry answers");
+        assert_eq!(verifier.verify_at(&token, now + 59), Ok(mallory.clone()), "live entry answers");
         verifier.cached().insert(digest, (mallory, now));
-        assert_eq!(verifier.verify_at(&token, now), Some(alice()), "an entry at its exp is checked anew");
+        assert_eq!(verifier.verify_at(&token, now), Ok(alice()), "an entry at its exp is checked anew");
     }
 
     #[test]
@@ -492,6 +551,58 @@ mod tests {
         assert_eq!(verifier.verify(&token), None);
     }
 
+    /// A token with `claims`, signed with the real key.
+    fn signed(key: &SigningKey, claims: &serde_json::Value) -> String {
+        let encoding = EncodingKey::from_ed_pem(key.private_pem.expose_secret().as_bytes()).unwrap();
+        jsonwebtoken::encode(&Header::new(ALGORITHM), claims, &encoding).unwrap()
+    }
+
+    #[test]
+    fn expiry_is_routine_but_forgeries_are_invalid() {
+        let (issuer, verifier, _) = pair();
+        let now = unix_now();
+        let old = issuer.issue_with(&alice(), now - 3600, Duration::from_secs(60)).unwrap();
+        assert_eq!(verifier.verify_at(&old, now), Err(Rejection::Expired));
+        let (other, _, _) = pair();
+        let forged = other.issue(&alice()).unwrap();
+        assert_eq!(verifier.verify_at(&forged, now), Err(Rejection::Invalid("bad signature")));
+    }
+
+    #[test]
+    fn tokens_not_valid_yet_are_rejected() {
+        let (_, verifier, key) = pair();
+        let now = unix_now();
+        let mut claims = good_claims();
+        claims["nbf"] = serde_json::json!(now + 60);
+        assert_eq!(verifier.verify_at(&signed(&key, &claims), now), Err(Rejection::Invalid("not valid yet (nbf)")));
+        claims["nbf"] = serde_json::json!(now - 1);
+        assert_eq!(verifier.verify_at(&signed(&key, &claims), now).map(|c| c.user_id), Ok(42));
+    }
+
+    #[test]
+    fn an_iat_in_the_future_is_rejected_beyond_the_clock_skew() {
+        let (issuer, verifier, _) = pair();
+        let now = unix_now();
+        let ahead = issuer.issue_with(&alice(), now + CLOCK_SKEW_SECS + 60, Duration::from_secs(60)).unwrap();
+        assert_eq!(verifier.verify_at(&ahead, now), Err(Rejection::Invalid("issued in the future")));
+        let skewed = issuer.issue_with(&alice(), now + CLOCK_SKEW_SECS, Duration::from_secs(60)).unwrap();
+        assert_eq!(verifier.verify_at(&skewed, now), Ok(alice()));
+    }
+
+    #[test]
+    fn a_lifetime_longer_than_issued_is_rejected() {
+        let (issuer, verifier, key) = pair();
+        let now = unix_now();
+        let long = issuer.issue_with(&alice(), now, ACCESS_TOKEN_TTL + Duration::from_secs(1)).unwrap();
+        assert_eq!(verifier.verify_at(&long, now), Err(Rejection::Invalid("lifetime longer than issued")));
+        let exact = issuer.issue_with(&alice(), now, ACCESS_TOKEN_TTL).unwrap();
+        assert_eq!(verifier.verify_at(&exact, now), Ok(alice()));
+        // A forged long life cannot hide behind a missing iat either: the claim is required.
+        let mut claims = good_claims();
+        claims.as_object_mut().unwrap().remove("iat");
+        assert!(verifier.verify_at(&signed(&key, &claims), now).is_err());
+    }
+
     #[test]
     fn wrong_audience_or_issuer_is_rejected() {
         let key = SigningKey::generate();
@@ -507,9 +618,7 @@ mod tests {
         let (_, verifier, key) = pair();
         let mut claims = good_claims();
         claims["exp"] = serde_json::json!((unix_now() + 600).to_string());
-        let encoding = EncodingKey::from_ed_pem(key.private_pem.expose_secret().as_bytes()).unwrap();
-        let token = jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &encoding).unwrap();
-        assert_eq!(verifier.verify(&token), None);
+        assert_eq!(verifier.verify(&signed(&key, &claims)), None);
     }
 
     #[test]
