@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { launchBrowser, person, shot, startCampus } from "./support.mjs";
 
-const PASSWORD = "hunter2hunter2";
+const PASSWORD = "quiet-river-campus-42";
 const stamp = Date.now().toString(36).slice(-5);
 const minji = { loginId: `minji_${stamp}`, nickname: `민지${stamp}`, email: `minji${stamp}` };
 const junho = { loginId: `junho_${stamp}`, nickname: `준호${stamp}`, email: `junho${stamp}` };

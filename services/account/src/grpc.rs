@@ -177,14 +177,15 @@ impl AccountApi {
     }
 
     async fn change_password(&self, user_id: i64, req: ChangePasswordRequest) -> Result<()> {
+        let user =
+            store::live_user(&mut *self.conn().await?, user_id).await?.ok_or(Error::NotFound("user"))?;
         let mut v = Violations::new();
         v.check(!req.current_password.is_empty(), "currentPassword", "is required");
-        if let Err(e) = domain::check_password(&req.new_password) {
+        let known = [user.login_id.as_str(), user.nickname.as_str(), user.email.as_str()];
+        if let Err(e) = domain::check_password(&req.new_password, &known) {
             v.add("newPassword", e);
         }
         v.finish()?;
-        let user =
-            store::live_user(&mut *self.conn().await?, user_id).await?.ok_or(Error::NotFound("user"))?;
         let stored = store::password_hash(&mut *self.conn().await?, user_id).await?;
         // Guessing the current password with a stolen access token is throttled like a login.
         self.check_throttle(&user.login_id).await?;
@@ -338,7 +339,7 @@ impl AccountApi {
     async fn create_user(&self, req: CreateUserRequest) -> Result<User> {
         let mut v = Violations::new();
         let login_id = LoginId::parse(&req.login_id).map_err(|e| v.add("loginId", e)).ok();
-        if let Err(e) = domain::check_password(&req.password) {
+        if let Err(e) = domain::check_password(&req.password, &[&req.login_id, &req.nickname, &req.email]) {
             v.add("password", e);
         }
         let nickname = Nickname::parse(&req.nickname).map_err(|e| v.add("nickname", e)).ok();

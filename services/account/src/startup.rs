@@ -123,7 +123,7 @@ async fn ensure_admin(
 ) -> anyhow::Result<()> {
     let login_id =
         LoginId::parse(login_id).map_err(|e| anyhow::anyhow!("CAMPUS_BOOTSTRAP_ADMIN login id {e}"))?;
-    domain::check_password(password.expose_secret())
+    domain::check_password(password.expose_secret(), &[login_id.as_str()])
         .map_err(|e| anyhow::anyhow!("CAMPUS_BOOTSTRAP_ADMIN password {e}"))?;
     let mut conn = db.pool.acquire().await?;
     if store::live_user_by_login(&mut conn, login_id.as_str()).await?.is_some() {

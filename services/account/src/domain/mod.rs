@@ -2,6 +2,7 @@
 //! and domain look like, how refresh tokens are stored, and how failed logins slow down.
 
 mod password;
+mod strength;
 mod throttle;
 
 pub use password::{HASH_PARAMS, Passwords};
@@ -38,8 +39,9 @@ pub fn normalize_login_id(raw: &str) -> String {
     raw.to_lowercase()
 }
 
-/// A new password: 8–64 characters with at least one letter and one digit.
-pub fn check_password(password: &str) -> Result<(), String> {
+/// A new password: 8–64 characters with at least one letter and one digit, and strong
+/// enough (see [`strength`]) given what else the account says about its owner.
+pub fn check_password(password: &str, user_inputs: &[&str]) -> Result<(), String> {
     let len = password.chars().count();
     if !(8..=64).contains(&len) {
         return Err("must be 8 to 64 characters".into());
@@ -47,7 +49,7 @@ pub fn check_password(password: &str) -> Result<(), String> {
     if !password.chars().any(char::is_alphabetic) || !password.chars().any(|c| c.is_ascii_digit()) {
         return Err("must contain at least one letter and one digit".into());
     }
-    Ok(())
+    strength::check(password, user_inputs)
 }
 
 /// A nickname: 2–20 characters of one line of text, no surrounding whitespace.
@@ -197,12 +199,14 @@ mod tests {
     }
 
     #[test]
-    fn passwords_need_length_a_letter_and_a_digit() {
-        assert!(check_password("hunter22").is_ok());
-        assert!(check_password("비밀번호비밀번호1").is_ok());
-        for bad in ["short1", "onlyletters", "1234567890", &format!("a1{}", "x".repeat(63))] {
-            assert!(check_password(bad).is_err(), "{bad}");
+    fn passwords_need_length_a_letter_a_digit_and_strength() {
+        assert!(check_password("correct-horse-42", &[]).is_ok());
+        assert!(check_password("비밀번호는길수록좋다7", &[]).is_ok());
+        for bad in ["short1", "only letters here", "1234567890", &format!("a1{}", "x".repeat(63))] {
+            assert!(check_password(bad, &[]).is_err(), "{bad}");
         }
+        assert_eq!(check_password("password1", &[]).unwrap_err(), "is one of the most common passwords; choose another");
+        assert!(check_password("minjikim2024", &["minjikim"]).is_err());
     }
 
     #[test]

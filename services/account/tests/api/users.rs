@@ -3,6 +3,7 @@ use campus_proto::account::v1::*;
 use campus_shared::Caller;
 use campus_shared::testing::backends;
 use tonic::{Code, Request};
+use tonic_types::StatusExt;
 
 use crate::helpers::*;
 
@@ -33,6 +34,20 @@ async fn signup_reports_every_bad_field_at_once() {
         let letters_only =
             CreateUserRequest { password: "onlyletters".into(), ..signup_request(&school, "carol") };
         assert_eq!(fields(&app.try_signup(letters_only).await.unwrap_err()), ["password"]);
+
+        // Weak passwords are refused with a reason a person can act on.
+        for (weak, says) in [("password1", "most common passwords"), ("carol2024a", "too easy to guess")] {
+            let request = CreateUserRequest { password: weak.into(), ..signup_request(&school, "carol") };
+            let status = app.try_signup(request).await.unwrap_err();
+            let violations = status.get_error_details().bad_request().unwrap().field_violations.clone();
+            assert_eq!(violations[0].field, "password", "{weak}");
+            assert!(violations[0].description.contains(says), "{weak}: {violations:?}");
+        }
+
+        // NUL and other control characters are refused by field, not stored (PostgreSQL
+        // would fail on NUL with a 500).
+        let nul = CreateUserRequest { nickname: "ca\0rol".into(), ..signup_request(&school, "carol") };
+        assert_eq!(fields(&app.try_signup(nul).await.unwrap_err()), ["nickname"], "{backend:?}");
 
         let wrong_domain =
             CreateUserRequest { email: "carol@korea.ac.kr".into(), ..signup_request(&school, "carol") };
