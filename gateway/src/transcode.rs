@@ -257,8 +257,15 @@ impl Transcoder {
         if response.status() != StatusCode::NO_CONTENT {
             *response.status_mut() = status;
         }
-        // The auth service sets its cookie (and `no-store` on sessions) as response metadata.
-        for name in [header::SET_COOKIE, header::CACHE_CONTROL] {
+        // The auth service sets its cookie (and `no-store` on sessions) as response metadata,
+        // and the board service how a photo may be shown.
+        for name in [
+            header::SET_COOKIE,
+            header::CACHE_CONTROL,
+            header::X_CONTENT_TYPE_OPTIONS,
+            header::CONTENT_SECURITY_POLICY,
+            header::CONTENT_DISPOSITION,
+        ] {
             for value in metadata.get_all(name.as_str()) {
                 if let Ok(value) = HeaderValue::from_bytes(value.as_encoded_bytes()) {
                     response.headers_mut().append(name.clone(), value);

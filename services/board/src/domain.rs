@@ -1,9 +1,11 @@
 //! The board's rules, free of I/O: input validation, how authors are shown (anonymous
-//! numbering), HOT/BEST thresholds and image sniffing.
+//! numbering), HOT/BEST thresholds, and what a photo must be (`photo`).
 
 use campus_proto::board::v1::{Author, BoardCategory};
 use campus_shared::error::{Error, Result, Violations};
 use campus_shared::text::{self, Text};
+
+pub mod photo;
 
 /// How anonymous authors are shown.
 pub const ANONYMOUS: &str = "익명";
@@ -13,8 +15,6 @@ pub const ANONYMOUS_POST_AUTHOR: &str = "익명(글쓴이)";
 pub const DELETED_COMMENT: &str = "삭제된 댓글입니다";
 /// Items with this many reports drop out of every list.
 pub const REPORTS_TO_HIDE: i64 = 5;
-/// Largest photo accepted, in bytes.
-pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
 /// Photos one post may carry.
 pub const MAX_PHOTOS_PER_POST: i64 = 20;
 
@@ -219,31 +219,6 @@ impl Default for Thresholds {
     }
 }
 
-/// The image type of `bytes`, told from their first bytes; the declared type is ignored.
-pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
-    match bytes {
-        [0xFF, 0xD8, 0xFF, ..] => Some("image/jpeg"),
-        [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some("image/png"),
-        [b'G', b'I', b'F', b'8', b'7' | b'9', b'a', ..] => Some("image/gif"),
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some("image/webp"),
-        _ => None,
-    }
-}
-
-/// Checks an uploaded photo and returns its content type.
-pub fn check_photo(bytes: &[u8]) -> Result<&'static str> {
-    if bytes.len() > MAX_PHOTO_BYTES {
-        return Err(invalid_with_reason(
-            reason::PHOTO_TOO_LARGE,
-            "photo",
-            format!("must be at most {MAX_PHOTO_BYTES} bytes"),
-        ));
-    }
-    sniff_image(bytes).ok_or_else(|| {
-        invalid_with_reason(reason::UNSUPPORTED_IMAGE, "photo", "must be a JPEG, PNG, WebP or GIF image")
-    })
-}
-
 /// INVALID_ARGUMENT with a field violation and a specific reason (the shared error type
 /// always says INVALID_ARGUMENT); carried through the shared type's pass-through variant.
 pub fn invalid_with_reason(reason: &'static str, field: &str, description: impl Into<String>) -> Error {
@@ -345,18 +320,6 @@ mod tests {
         // The author of an anonymous post commenting by name is not unmasked.
         assert!(!comment_author(author(1, false, 0, true), 9).is_post_author);
         assert!(comment_author(author(1, false, 0, false), 9).is_post_author);
-    }
-
-    #[test]
-    fn images_are_told_by_their_bytes() {
-        assert_eq!(sniff_image(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
-        assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\nrest"), Some("image/png"));
-        assert_eq!(sniff_image(b"GIF89a.."), Some("image/gif"));
-        assert_eq!(sniff_image(b"GIF87a.."), Some("image/gif"));
-        assert_eq!(sniff_image(b"RIFF\x10\0\0\0WEBPVP8 "), Some("image/webp"));
-        assert_eq!(sniff_image(b"RIFF\x10\0\0\0WAVEfmt "), None);
-        assert_eq!(sniff_image(b"<svg></svg>"), None);
-        assert_eq!(sniff_image(b""), None);
     }
 
     proptest! {

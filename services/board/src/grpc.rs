@@ -14,16 +14,24 @@ use campus_shared::error::{Error, Result};
 use campus_shared::id::next_id;
 use campus_shared::identity::Caller;
 use campus_shared::page::{PageTokens, page_size};
+use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
 use crate::blob::Blobs;
-use crate::domain::{self, Thresholds, reason};
+use crate::domain::{self, Thresholds, photo, reason};
 use crate::store::{self, PostRow, Ranking, Reported};
 
 /// Boards never change after creation (no update or delete RPC), so which school each belongs
 /// to is cached per process; this keeps ListPosts at one SQL statement. The cap only
 /// bounds memory against id probing.
 const BOARD_CACHE_CAP: usize = 100_000;
+
+/// The response headers of a served photo (the gateway copies them onto the HTTP answer).
+const PHOTO_HEADERS: &[(&str, &str)] = &[
+    ("x-content-type-options", "nosniff"),
+    ("content-security-policy", "sandbox"),
+    ("content-disposition", "inline"),
+];
 
 /// The board service's state, shared by both gRPC services.
 #[derive(Debug, Clone)]
@@ -38,6 +46,9 @@ struct Inner {
     thresholds: Thresholds,
     blobs: Blobs,
     boards: RwLock<HashMap<i64, BoardInfo>>,
+    /// Photos being decoded at once: one per core, so a burst of uploads queues instead of
+    /// taking every core and [`photo::MAX_DECODE_BYTES`] of memory each.
+    decoding: Semaphore,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -124,7 +135,9 @@ fn comment_proto(
 
 impl BoardApi {
     pub fn new(db: Db, tokens: PageTokens, thresholds: Thresholds, blobs: Blobs) -> Self {
-        Self { inner: Arc::new(Inner { db, tokens, thresholds, blobs, boards: RwLock::default() }) }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let decoding = Semaphore::new(cores);
+        Self { inner: Arc::new(Inner { db, tokens, thresholds, blobs, boards: RwLock::default(), decoding }) }
     }
 
     fn db(&self) -> &Db {
@@ -329,8 +342,14 @@ impl BoardApi {
 
     async fn upload_photo_impl(&self, caller: &Caller, req: pb::UploadPhotoRequest) -> Result<pb::Photo> {
         let meta = self.own_post(caller, req.post_id).await?;
-        let body = req.photo.unwrap_or_default();
-        let content_type = domain::check_photo(&body.data)?;
+        let upload = req.photo.unwrap_or_default().data;
+        let photo = {
+            let _permit = self.inner.decoding.acquire().await.map_err(|e| Error::internal(e.to_string()))?;
+            tokio::task::spawn_blocking(move || photo::prepare(upload))
+                .await
+                .map_err(|e| Error::internal(format!("photo task: {e}")))??
+        };
+        let content_type = photo.content_type;
         let too_many = || {
             Error::failed_precondition(
                 reason::TOO_MANY_PHOTOS,
@@ -341,10 +360,10 @@ impl BoardApi {
             return Err(too_many());
         }
         let id = next_id();
-        let size = body.data.len() as i64;
+        let size = photo.bytes.len() as i64;
         // The bytes go first so a committed row always has its bytes; a failed transaction
         // removes them again.
-        self.inner.blobs.put(id, body.data).await.map_err(|e| Error::Internal(Box::new(e)))?;
+        self.inner.blobs.put(id, photo.bytes).await.map_err(|e| Error::Internal(Box::new(e)))?;
         let saved = async {
             let mut tx = self.db().begin_write().await?;
             if !store::count_photo(&mut tx, meta.id, domain::MAX_PHOTOS_PER_POST).await? {
@@ -841,7 +860,13 @@ impl BoardService for BoardApi {
             object_store::Error::NotFound { .. } => Error::NotFound("photo"),
             e => Error::Internal(Box::new(e)),
         })?;
-        Ok(Response::new(HttpBody { content_type, data, extensions: Vec::new() }))
+        let mut response = Response::new(HttpBody { content_type, data, extensions: Vec::new() });
+        // Served as a picture and nothing else: no sniffing it into HTML, no scripts or
+        // same-origin rights even if a browser renders it as a document.
+        for (name, value) in PHOTO_HEADERS {
+            response.metadata_mut().insert(*name, tonic::metadata::MetadataValue::from_static(value));
+        }
+        Ok(response)
     }
 }
 

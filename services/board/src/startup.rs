@@ -15,7 +15,8 @@ use sqlx::migrate::Migrator;
 use tonic::service::interceptor::InterceptedService;
 
 use crate::blob::Blobs;
-use crate::domain::{MAX_PHOTO_BYTES, Thresholds};
+use crate::domain::Thresholds;
+use crate::domain::photo::MAX_PHOTO_BYTES;
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");

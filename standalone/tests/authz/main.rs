@@ -8,6 +8,9 @@
 //! afterwards every one of B's resources is still there, unchanged. Internal RPCs are tried
 //! through the gateway too, and refused.
 
+#[path = "../../../services/board/tests/fixtures/images.rs"]
+#[allow(dead_code)]
+mod images;
 #[path = "../e2e/support.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod support;
@@ -32,7 +35,6 @@ const PACKAGES: &[&str] =
 const WHO: &[&str] =
     &["anonymous", "any_user", "self", "same_school", "owner", "participant", "friend", "admin", "internal"];
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
 const CSV: &str = "code,name,professor,credits,times\nHACK101,끼워넣은 강의,아무개,3,Mon 09:00-10:15 R101\n";
 
 /// One row of the table.
@@ -462,7 +464,7 @@ async fn seed(gateway: &Gateway, b: &Person, d: &Person, f: &Person, school_id: 
             Method::POST,
             &format!("/v1/posts/{post}/photos"),
             None,
-            Some(("image/png", PNG.to_vec())),
+            Some(("image/png", images::png())),
             false,
         )
         .await
@@ -632,7 +634,7 @@ async fn every_public_rpc_refuses_others_as_the_matrix_says_and_never_shows_bs_d
             let path = world.fill(path);
             let body = row.body.as_ref().map(|b| world.fill_json(b));
             let raw = match row.raw.as_deref() {
-                Some("png") => Some(("image/png", PNG.to_vec())),
+                Some("png") => Some(("image/png", images::png())),
                 Some("csv") => Some(("text/csv", CSV.as_bytes().to_vec())),
                 Some(other) => panic!("{}: unknown raw body {other}", row.rpc),
                 None => None,

@@ -3,6 +3,9 @@
 //! service, driven over HTTP/JSON and gRPC-web through the gateway.
 
 mod board;
+#[path = "../../../services/board/tests/fixtures/images.rs"]
+#[allow(dead_code)]
+mod images;
 mod messaging;
 mod support;
 mod timetable;

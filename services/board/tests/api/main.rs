@@ -5,6 +5,9 @@ mod boards;
 mod comments;
 mod concurrency;
 mod helpers;
+#[path = "../fixtures/images.rs"]
+#[allow(dead_code)]
+mod images;
 mod internal;
 mod likes;
 mod photos;

@@ -3,9 +3,7 @@ use campus_proto::google::api::HttpBody;
 use tonic::Code;
 
 use crate::helpers::*;
-
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
-const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF";
+use crate::images::*;
 
 fn upload(post_id: i64, declared: &str, data: Vec<u8>) -> pb::UploadPhotoRequest {
     pb::UploadPhotoRequest {
@@ -22,7 +20,7 @@ async fn photos_are_stored_checked_by_content_and_served_back() {
         // The declared type is ignored; the bytes say PNG.
         let photo = app
             .client()
-            .upload_photo(app.req(upload(post.id, "image/jpeg", PNG.to_vec()), 1))
+            .upload_photo(app.req(upload(post.id, "image/jpeg", png()), 1))
             .await
             .unwrap()
             .into_inner();
@@ -30,18 +28,28 @@ async fn photos_are_stored_checked_by_content_and_served_back() {
         assert_eq!(photo.url, format!("/v1/photos/{}", photo.id));
         let second = app
             .client()
-            .upload_photo(app.req(upload(post.id, "", JPEG.to_vec()), 1))
+            .upload_photo(app.req(upload(post.id, "", jpeg_with_metadata()), 1))
             .await
             .unwrap()
             .into_inner();
 
-        let body = app
-            .client()
-            .get_photo(app.req(pb::GetPhotoRequest { id: photo.id }, 2))
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!((body.content_type.as_str(), body.data.as_slice()), ("image/png", PNG));
+        let served = app.client().get_photo(app.req(pb::GetPhotoRequest { id: photo.id }, 2)).await.unwrap();
+        for (header, value) in [
+            ("x-content-type-options", "nosniff"),
+            ("content-security-policy", "sandbox"),
+            ("content-disposition", "inline"),
+        ] {
+            assert_eq!(served.metadata().get(header).and_then(|v| v.to_str().ok()), Some(value), "{header}");
+        }
+        let body = served.into_inner();
+        assert_eq!(body.content_type, "image/png");
+        assert!(body.data == png(), "a photo without metadata is served byte for byte");
+        // The JPEG came with Exif (GPS), XMP, a comment and HTML after its end: none is kept.
+        let body = app.client().get_photo(app.req(pb::GetPhotoRequest { id: second.id }, 2)).await.unwrap();
+        let jpeg_served = body.into_inner().data;
+        assert_no_metadata(&jpeg_served);
+        assert!(!jpeg_markers(&jpeg_served).contains(&0xE1), "no APP1 segment");
+        assert!(jpeg_served == jpeg());
         let seen = app.get_post(2, post.id).await.unwrap();
         let listed: Vec<(i64, String)> = seen.photos.iter().map(|p| (p.id, p.content_type.clone())).collect();
         assert_eq!(listed, [(photo.id, "image/png".into()), (second.id, "image/jpeg".into())]);
@@ -63,11 +71,17 @@ async fn non_images_strangers_oversized_and_extra_photos_are_refused() {
     each_backend(|app| async move {
         let board = app.board(1, "A").await;
         let post = app.post(1, board.id, "사진", false).await;
-        let html = upload(post.id, "image/png", b"<html><script>alert(1)</script>".to_vec());
+        for not_an_image in [HTML.to_vec(), gif_html_polyglot(), png()[..40].to_vec()] {
+            assert_error(
+                app.client().upload_photo(app.req(upload(post.id, "image/gif", not_an_image), 1)).await,
+                Code::InvalidArgument,
+                "UNSUPPORTED_IMAGE",
+            );
+        }
         assert_error(
-            app.client().upload_photo(app.req(html, 1)).await,
+            app.client().upload_photo(app.req(upload(post.id, "image/png", png_bomb()), 1)).await,
             Code::InvalidArgument,
-            "UNSUPPORTED_IMAGE",
+            "PHOTO_TOO_LARGE",
         );
         let empty = upload(post.id, "image/png", Vec::new());
         assert_error(
@@ -75,16 +89,16 @@ async fn non_images_strangers_oversized_and_extra_photos_are_refused() {
             Code::InvalidArgument,
             "UNSUPPORTED_IMAGE",
         );
-        let stranger = upload(post.id, "image/png", PNG.to_vec());
+        let stranger = upload(post.id, "image/png", png());
         assert_error(
             app.client().upload_photo(app.req(stranger, 2)).await,
             Code::PermissionDenied,
             "NOT_OWNER",
         );
 
-        // Exactly 10 MiB passes the server's message limit and the photo limit; one byte more
-        // is refused.
-        let mut big = PNG.to_vec();
+        // Exactly 10 MiB passes the server's message limit and the photo limit (what follows
+        // the image's end is dropped); one byte more is refused.
+        let mut big = png();
         big.resize(10 * 1024 * 1024, 0);
         app.client()
             .upload_photo(app.req(upload(post.id, "image/png", big.clone()), 1))
@@ -98,9 +112,9 @@ async fn non_images_strangers_oversized_and_extra_photos_are_refused() {
         );
 
         for _ in 1..20 {
-            app.client().upload_photo(app.req(upload(post.id, "image/png", PNG.to_vec()), 1)).await.unwrap();
+            app.client().upload_photo(app.req(upload(post.id, "image/png", png()), 1)).await.unwrap();
         }
-        let extra = upload(post.id, "image/png", PNG.to_vec());
+        let extra = upload(post.id, "image/png", png());
         assert_error(
             app.client().upload_photo(app.req(extra, 1)).await,
             Code::FailedPrecondition,

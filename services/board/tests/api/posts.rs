@@ -267,3 +267,28 @@ async fn my_posts_and_my_commented_posts() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn control_characters_are_refused_by_field_and_nothing_is_written() {
+    each_backend(|app| async move {
+        let board = app.board(1, "A").await;
+        let nul = pb::CreatePostRequest {
+            board_id: board.id,
+            title: "제목\0".into(),
+            content: "본문\u{1b}[2J".into(),
+            anonymous: false,
+        };
+        let refused = app.client().create_post(app.req(nul, 1)).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert_eq!(bad_fields(&refused), ["title", "content"]);
+        let post = app.post(1, board.id, "멀쩡한 글", false).await;
+        let comment = pb::CreateCommentRequest { post_id: post.id, content: "a\0".into(), ..Default::default() };
+        let refused = app.client().create_comment(app.req(comment, 2)).await.unwrap_err();
+        assert_eq!(bad_fields(&refused), ["content"]);
+        let search = pb::ListPostsRequest { board_id: board.id, query: "\0".into(), ..Default::default() };
+        let refused = app.client().list_posts(app.req(search, 2)).await.unwrap_err();
+        assert_eq!(bad_fields(&refused), ["query"]);
+        assert_eq!(app.board_posts(2, board.id, "").await.len(), 1, "only the clean post exists");
+    })
+    .await;
+}
