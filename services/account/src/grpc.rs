@@ -16,7 +16,8 @@ use campus_shared::{Caller, Error};
 use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{self, Email, EmailDomain, LoginId, Nickname, Passwords, Throttle};
+use crate::domain::{self, Email, EmailDomain, LoginId, Nickname, Passwords};
+use crate::signin::SignIns;
 use crate::startup::Config;
 use crate::store::{self, FriendRequestView, ProfileRow, UserRow};
 
@@ -32,7 +33,7 @@ pub struct AccountApi {
     db: Db,
     passwords: Passwords,
     pages: PageTokens,
-    throttle: Throttle,
+    sign_ins: SignIns,
 }
 
 fn reply<T>(result: Result<T>) -> Reply<T> {
@@ -103,7 +104,8 @@ fn request_proto(row: FriendRequestView) -> FriendRequest {
 impl AccountApi {
     pub fn new(db: Db, passwords: Passwords, config: &Config) -> Self {
         let pages = PageTokens::new(config.service.identity.service_token.expose_secret().as_bytes());
-        Self { db, passwords, pages, throttle: config.throttle }
+        let sign_ins = SignIns::new(db.clone(), config.throttle);
+        Self { db, passwords, pages, sign_ins }
     }
 
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
@@ -176,7 +178,8 @@ impl AccountApi {
         Ok(user_proto(row))
     }
 
-    async fn change_password(&self, user_id: i64, req: ChangePasswordRequest) -> Result<()> {
+    /// `client` is the caller's address as the gateway put it in `x-forwarded-for`.
+    async fn change_password(&self, user_id: i64, client: &str, req: ChangePasswordRequest) -> Result<()> {
         let user =
             store::live_user(&mut *self.conn().await?, user_id).await?.ok_or(Error::NotFound("user"))?;
         let mut v = Violations::new();
@@ -188,9 +191,9 @@ impl AccountApi {
         v.finish()?;
         let stored = store::password_hash(&mut *self.conn().await?, user_id).await?;
         // Guessing the current password with a stolen access token is throttled like a login.
-        self.check_throttle(&user.login_id).await?;
+        let attempt = self.sign_ins.reserve(&user.login_id, client).await?;
         if !self.passwords.verify(req.current_password, stored).await? {
-            self.record_failure(&user.login_id).await?;
+            self.sign_ins.failed(&attempt, "password_change_failed");
             return Err(Error::invalid("currentPassword", "is not the current password"));
         }
         let hash = self.passwords.hash(req.new_password).await?;
@@ -200,9 +203,8 @@ impl AccountApi {
             return Err(Error::NotFound("user"));
         }
         store::revoke_user_families(&mut tx, user_id, now).await?;
-        store::clear_throttle(&mut tx, &user.login_id).await?;
         tx.commit().await?;
-        Ok(())
+        self.sign_ins.succeeded(attempt).await
     }
 
     async fn delete_me(&self, user_id: i64) -> Result<()> {
@@ -414,39 +416,16 @@ impl AccountApi {
         })
     }
 
-    /// RESOURCE_EXHAUSTED while a login id is in its back-off window.
-    async fn check_throttle(&self, login_id: &str) -> Result<()> {
-        let blocked_until =
-            store::throttle(&mut *self.conn().await?, login_id).await?.map(|(_, until)| until);
-        if blocked_until.is_some_and(|until| now_micros() < until) {
-            return Err(Error::resource_exhausted(
-                "TOO_MANY_ATTEMPTS",
-                "too many failed attempts; wait a moment and try again",
-            ));
-        }
-        Ok(())
-    }
-
-    async fn record_failure(&self, login_id: &str) -> Result<()> {
-        let now = now_micros();
-        let mut tx = self.db.begin_write().await?;
-        let failures = store::add_failure(&mut tx, login_id, now).await?;
-        let window = self.throttle.window_after(failures);
-        if !window.is_zero() {
-            store::block_until(&mut tx, login_id, now.saturating_add(window.as_micros() as i64)).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     async fn verify_password(&self, req: VerifyPasswordRequest) -> Result<VerifyPasswordResponse> {
         let login_id = domain::normalize_login_id(&req.login_id);
         // No account can have a malformed login id: skip the lookups (and keep such ids out
         // of the throttle table) but still spend the hash, so timing tells nothing.
         let well_formed = LoginId::parse(&login_id).is_ok();
-        if well_formed {
-            self.check_throttle(&login_id).await?;
-        }
+        let attempt = if well_formed {
+            Some(self.sign_ins.reserve(&login_id, &req.client_address).await?)
+        } else {
+            None
+        };
         let credentials =
             if well_formed { store::credentials(&mut *self.conn().await?, &login_id).await? } else { None };
         let (user, stored) = match credentials {
@@ -454,14 +433,14 @@ impl AccountApi {
             None => (None, None),
         };
         let matches = self.passwords.verify(req.password, stored).await?;
-        match user {
-            Some(user) if matches => {
-                store::clear_throttle(&mut *self.conn().await?, &login_id).await?;
+        match (user, attempt) {
+            (Some(user), Some(attempt)) if matches => {
+                self.sign_ins.succeeded(attempt).await?;
                 Ok(VerifyPasswordResponse { user: Some(user_proto(user)) })
             }
-            _ => {
-                if well_formed {
-                    self.record_failure(&login_id).await?;
+            (_, attempt) => {
+                if let Some(attempt) = attempt {
+                    self.sign_ins.failed(&attempt, "login_failed");
                 }
                 Err(invalid_credentials())
             }
@@ -504,6 +483,7 @@ impl AccountApi {
             store::revoke_family(&mut tx, current.family_id, now).await?;
             tx.commit().await?;
             tracing::warn!(
+                security_event = "refresh_token_reused",
                 family_id = current.family_id,
                 user_id = current.user_id,
                 "refresh token reused; family revoked"
@@ -582,7 +562,11 @@ impl AccountService for AccountApi {
 
     async fn change_password(&self, request: Request<ChangePasswordRequest>) -> Reply<()> {
         let caller = Caller::of(&request)?;
-        reply(self.change_password(caller.user_id, request.into_inner()).await)
+        // The gateway sets this to the address it decided on (its trust boundary).
+        let client =
+            request.metadata().get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let client = client.to_owned();
+        reply(self.change_password(caller.user_id, &client, request.into_inner()).await)
     }
 
     async fn delete_me(&self, request: Request<DeleteMeRequest>) -> Reply<()> {

@@ -1,10 +1,12 @@
 //! The account service: schools, users, refresh-token sessions and friends.
 //!
 //! Reading order: [`startup`] builds and runs the server, [`grpc`] has one method per RPC,
-//! [`domain`] holds the rules and [`store`] every SQL statement.
+//! [`domain`] holds the rules, `signin` reserves and settles sign-in attempts, and [`store`]
+//! has every SQL statement.
 
 pub mod domain;
 pub mod grpc;
+mod signin;
 pub mod startup;
 pub mod store;
 

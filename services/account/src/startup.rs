@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::migrate::Migrator;
 
 use crate::domain::{self, LoginId, Passwords, Throttle};
+use crate::signin::SignIns;
 use crate::store;
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -24,7 +25,8 @@ pub struct Config {
     pub service: ServiceConfig,
     /// `CAMPUS_BOOTSTRAP_ADMIN=loginId:password`: an admin created at start if missing.
     pub bootstrap_admin: Option<(String, SecretString)>,
-    /// The failed-login back-off (defaults: 5 free failures, 1 s doubling to 5 min).
+    /// The sign-in throttle (defaults: per address 5 free failures, then 30 s doubling to
+    /// 15 min; per account 20 attempts per 15 min from addresses it has not signed in from).
     pub throttle: Throttle,
 }
 
@@ -75,6 +77,7 @@ pub fn bootstrap_admin_from_env() -> Result<Option<(String, SecretString)>, Conf
 #[derive(Debug)]
 pub struct Application {
     server: GrpcServer,
+    sign_ins: SignIns,
 }
 
 impl Application {
@@ -86,6 +89,7 @@ impl Application {
         if let Some((login_id, password)) = &config.bootstrap_admin {
             ensure_admin(&db, &passwords, login_id, password).await?;
         }
+        let sign_ins = SignIns::new(db.clone(), config.throttle);
         let state = crate::grpc::AccountApi::new(db, passwords, &config);
         let server = GrpcServer::bind(config.service.listen_addr, config.service.limits.clone())
             .await?
@@ -97,7 +101,7 @@ impl Application {
                 state,
                 ServiceInterceptor::new(&config.service.identity.service_token, verifier),
             ));
-        Ok(Self { server })
+        Ok(Self { server, sign_ins })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -108,7 +112,10 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        self.server.serve(shutdown).await?;
+        let sweeper = tokio::spawn(self.sign_ins.forget_stale_forever());
+        let served = self.server.serve(shutdown).await;
+        sweeper.abort();
+        served?;
         Ok(())
     }
 }

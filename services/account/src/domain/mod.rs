@@ -6,7 +6,7 @@ mod strength;
 mod throttle;
 
 pub use password::{HASH_PARAMS, Passwords};
-pub use throttle::Throttle;
+pub use throttle::{Throttle, client_key};
 
 use campus_shared::text::{self, Text};
 use sha2::{Digest, Sha256};
@@ -205,7 +205,10 @@ mod tests {
         for bad in ["short1", "only letters here", "1234567890", &format!("a1{}", "x".repeat(63))] {
             assert!(check_password(bad, &[]).is_err(), "{bad}");
         }
-        assert_eq!(check_password("password1", &[]).unwrap_err(), "is one of the most common passwords; choose another");
+        assert_eq!(
+            check_password("password1", &[]).unwrap_err(),
+            "is one of the most common passwords; choose another"
+        );
         assert!(check_password("minjikim2024", &["minjikim"]).is_err());
     }
 

@@ -20,9 +20,9 @@ pub(super) fn check(password: &str, user_inputs: &[&str]) -> Result<(), String> 
     }
     let feedback = estimate.feedback();
     match feedback.and_then(|f| f.warning()) {
-        Some(Warning::ThisIsATop10Password | Warning::ThisIsATop100Password | Warning::ThisIsACommonPassword) => {
-            Err("is one of the most common passwords; choose another".into())
-        }
+        Some(
+            Warning::ThisIsATop10Password | Warning::ThisIsATop100Password | Warning::ThisIsACommonPassword,
+        ) => Err("is one of the most common passwords; choose another".into()),
         Some(Warning::ThisIsSimilarToACommonlyUsedPassword) => {
             Err("is a common password with small changes; choose another".into())
         }
@@ -49,7 +49,10 @@ mod tests {
             let reason = check(common, &[]).unwrap_err();
             assert!(reason.contains("common password"), "{common}: {reason}");
         }
-        assert_eq!(check("password1", &[]).unwrap_err(), "is one of the most common passwords; choose another");
+        assert_eq!(
+            check("password1", &[]).unwrap_err(),
+            "is one of the most common passwords; choose another"
+        );
     }
 
     #[test]

@@ -78,7 +78,21 @@ impl TestApp {
     }
 
     pub(crate) async fn login(&self, login: &str, password: &str) -> Result<User, Status> {
-        let request = VerifyPasswordRequest { login_id: login.into(), password: password.into() };
+        self.login_from("", login, password).await
+    }
+
+    /// A sign-in from `address`, as the gateway reports the client's.
+    pub(crate) async fn login_from(
+        &self,
+        address: &str,
+        login: &str,
+        password: &str,
+    ) -> Result<User, Status> {
+        let request = VerifyPasswordRequest {
+            login_id: login.into(),
+            password: password.into(),
+            client_address: address.into(),
+        };
         let response = self.internal.clone().verify_password(self.svc(request)).await?;
         Ok(response.into_inner().user.expect("user"))
     }

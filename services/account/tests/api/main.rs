@@ -4,4 +4,5 @@ mod friends;
 mod helpers;
 mod schools;
 mod sessions;
+mod throttle;
 mod users;

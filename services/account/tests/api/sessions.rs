@@ -63,8 +63,8 @@ async fn the_sixth_attempt_after_five_failures_is_refused_and_success_resets() {
 #[tokio::test]
 async fn the_back_off_is_bounded() {
     for backend in backends() {
-        let base = Duration::from_millis(100);
-        let cap = Duration::from_millis(200);
+        let base = Duration::from_millis(600);
+        let cap = Duration::from_millis(1000);
         let app = spawn_app_with(backend, |c| {
             c.throttle.base = base;
             c.throttle.cap = cap;

@@ -206,8 +206,11 @@ async fn internal_rpcs_need_the_service_credential() {
         assert_status(bare, Code::PermissionDenied, "SERVICE_ONLY");
         let as_user = internal.create_user(app.as_user(signup_request(&school, "carol"), &alice)).await;
         assert_status(as_user, Code::PermissionDenied, "SERVICE_ONLY");
-        let mut wrong =
-            Request::new(VerifyPasswordRequest { login_id: "alice".into(), password: PASSWORD.into() });
+        let mut wrong = Request::new(VerifyPasswordRequest {
+            login_id: "alice".into(),
+            password: PASSWORD.into(),
+            client_address: String::new(),
+        });
         wrong.metadata_mut().insert("x-campus-service-token", "guess".parse().unwrap());
         assert_status(internal.verify_password(wrong).await, Code::PermissionDenied, "SERVICE_ONLY");
     }
