@@ -362,7 +362,9 @@ fn rejection(kind: &jsonwebtoken::errors::ErrorKind) -> Rejection {
         ErrorKind::ImmatureSignature => "not valid yet (nbf)",
         ErrorKind::InvalidIssuer => "wrong issuer",
         ErrorKind::InvalidAudience => "wrong audience",
-        ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => "missing or malformed claims",
+        ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => {
+            "missing or malformed claims"
+        }
         _ => "malformed",
     })
 }
@@ -574,7 +576,10 @@ mod tests {
         let now = unix_now();
         let mut claims = good_claims();
         claims["nbf"] = serde_json::json!(now + 60);
-        assert_eq!(verifier.verify_at(&signed(&key, &claims), now), Err(Rejection::Invalid("not valid yet (nbf)")));
+        assert_eq!(
+            verifier.verify_at(&signed(&key, &claims), now),
+            Err(Rejection::Invalid("not valid yet (nbf)"))
+        );
         claims["nbf"] = serde_json::json!(now - 1);
         assert_eq!(verifier.verify_at(&signed(&key, &claims), now).map(|c| c.user_id), Ok(42));
     }

@@ -11,8 +11,8 @@ pub mod identity;
 pub mod page;
 pub mod server;
 pub mod telemetry;
-pub mod text;
 pub mod testing;
+pub mod text;
 
 pub use error::{Error, Result};
 pub use identity::{Caller, Role};

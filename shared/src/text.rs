@@ -64,8 +64,14 @@ mod tests {
             assert!(forbidden_char(bad, Text::Line).is_some(), "{bad:?}");
             assert!(forbidden_char(bad, Text::Multiline).is_some(), "{bad:?}");
         }
-        assert_eq!(problem("a\0b", Text::Multiline).unwrap(), "must not contain NUL characters (found U+0000)");
-        assert_eq!(problem("\u{1b}", Text::Line).unwrap(), "must not contain control characters (found U+001B)");
+        assert_eq!(
+            problem("a\0b", Text::Multiline).unwrap(),
+            "must not contain NUL characters (found U+0000)"
+        );
+        assert_eq!(
+            problem("\u{1b}", Text::Line).unwrap(),
+            "must not contain control characters (found U+001B)"
+        );
     }
 
     #[test]
@@ -85,7 +91,9 @@ mod tests {
 
     #[test]
     fn ordinary_text_passes() {
-        for text in ["자유게시판", "익명(글쓴이)", "Hello, world!", "👩‍💻 coder", "emoji\u{FE0F}", "zero\u{200D}width"] {
+        for text in
+            ["자유게시판", "익명(글쓴이)", "Hello, world!", "👩‍💻 coder", "emoji\u{FE0F}", "zero\u{200D}width"]
+        {
             assert_eq!(forbidden_char(text, Text::Line), None, "{text:?}");
             assert_eq!(forbidden_char(text, Text::Multiline), None, "{text:?}");
         }

@@ -197,16 +197,15 @@ impl AuthService for AuthApi {
     #[tracing::instrument(skip_all, fields(user_id))]
     async fn login(&self, request: Request<LoginRequest>) -> Result<Response<Session>, Status> {
         // The address the front door decided on; the account service throttles by it.
-        let client_address =
-            request.extensions().get::<crate::limits::ClientIp>().map(|ip| ip.0.to_string()).unwrap_or_default();
+        let client_address = request
+            .extensions()
+            .get::<crate::limits::ClientIp>()
+            .map(|ip| ip.0.to_string())
+            .unwrap_or_default();
         let LoginRequest { login_id, password, refresh_token_in_body } = request.into_inner();
         let mut client = self.account.clone();
         let verify = account::VerifyPasswordRequest { login_id, password, client_address };
-        let verified = client
-            .verify_password(self.internal(verify))
-            .await
-            .map_err(upstream)?
-            .into_inner();
+        let verified = client.verify_password(self.internal(verify)).await.map_err(upstream)?.into_inner();
         let user = verified.user.ok_or_else(|| Error::internal("verified without a user"))?;
         let created = client
             .create_session(self.internal(account::CreateSessionRequest { user_id: user.id }))

@@ -50,7 +50,9 @@ pub fn sniff(bytes: &[u8]) -> Option<(&'static str, ImageFormat)> {
         [0xFF, 0xD8, 0xFF, ..] => Some(("image/jpeg", ImageFormat::Jpeg)),
         [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some(("image/png", ImageFormat::Png)),
         [b'G', b'I', b'F', b'8', b'7' | b'9', b'a', ..] => Some(("image/gif", ImageFormat::Gif)),
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some(("image/webp", ImageFormat::WebP)),
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => {
+            Some(("image/webp", ImageFormat::WebP))
+        }
         _ => None,
     }
 }

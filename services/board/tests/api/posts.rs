@@ -282,7 +282,8 @@ async fn control_characters_are_refused_by_field_and_nothing_is_written() {
         assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
         assert_eq!(bad_fields(&refused), ["title", "content"]);
         let post = app.post(1, board.id, "멀쩡한 글", false).await;
-        let comment = pb::CreateCommentRequest { post_id: post.id, content: "a\0".into(), ..Default::default() };
+        let comment =
+            pb::CreateCommentRequest { post_id: post.id, content: "a\0".into(), ..Default::default() };
         let refused = app.client().create_comment(app.req(comment, 2)).await.unwrap_err();
         assert_eq!(bad_fields(&refused), ["content"]);
         let search = pb::ListPostsRequest { board_id: board.id, query: "\0".into(), ..Default::default() };

@@ -143,7 +143,9 @@ impl Columns {
                     format!("{min} to {max} characters")
                 };
                 problems.push(format!("line {line}, column {column}: must be {rule}, found {chars}"));
-            } else if let Some(problem) = campus_shared::text::problem(&value, campus_shared::text::Text::Line) {
+            } else if let Some(problem) =
+                campus_shared::text::problem(&value, campus_shared::text::Text::Line)
+            {
                 problems.push(format!("line {line}, column {column}: {problem}"));
             }
             value

@@ -23,7 +23,10 @@ pub(super) fn strip(input: &[u8]) -> Result<Stripped, &'static str> {
         let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let kind: &[u8] = &header[4..8];
         // length, type, data and CRC
-        let end = pos.checked_add(12 + length).filter(|&end| end <= input.len()).ok_or("a PNG chunk runs past the end")?;
+        let end = pos
+            .checked_add(12 + length)
+            .filter(|&end| end <= input.len())
+            .ok_or("a PNG chunk runs past the end")?;
         if DRAWING.iter().any(|k| k.as_slice() == kind) {
             out.extend_from_slice(&input[pos..end]);
         } else {
