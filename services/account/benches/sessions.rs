@@ -54,8 +54,11 @@ async fn main() -> anyhow::Result<()> {
             run(&format!("VerifyPassword ({label})"), IN_FLIGHT, WARMUP, DURATION, move |_| {
                 let (mut client, id) = (client.clone(), id.clone());
                 async move {
-                    let request =
-                        VerifyPasswordRequest { login_id: "bencher".into(), password: PASSWORD.into() };
+                    let request = VerifyPasswordRequest {
+                        login_id: "bencher".into(),
+                        password: PASSWORD.into(),
+                        client_address: "127.0.0.1".into(),
+                    };
                     client.verify_password(id.service_request(request, None)).await.is_ok()
                 }
             })
