@@ -7,6 +7,7 @@
 //! `idempotency` keys on POST; `wire_json` writes the answers) → [`errors`] (gRPC → HTTP).
 
 pub mod auth;
+pub mod client_address;
 pub mod errors;
 mod health;
 mod idempotency;
@@ -18,6 +19,7 @@ pub mod startup;
 mod transcode;
 mod wire_json;
 
+pub use client_address::TrustedProxies;
 pub use routes::RouteError;
 pub use startup::{Application, Config, Upstreams};
 

@@ -8,8 +8,7 @@ use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The client address a request is attributed to (the peer, or the first
-/// `x-forwarded-for` hop when the gateway is told to trust it).
+/// The client address a request is attributed to (see [`crate::client_address`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ClientIp(pub(crate) IpAddr);
 

@@ -1,11 +1,16 @@
 //! The gRPC dispatcher: every call — from gRPC clients, from gRPC-web clients (after
 //! `tonic_web` unwraps them) and from the HTTP/JSON transcoder — passes through here.
 //!
-//! It routes `/<package>.<Service>/<Method>` to the owning upstream by package without
-//! decoding the messages (so streaming and compression pass through untouched), serves the
-//! gateway's own services (auth, health, reflection) in process, refuses internal services,
-//! checks the access token, rate-limits the auth RPCs and attaches the call context: request
-//! id, W3C trace context and a `grpc-timeout` capped by the gateway's own.
+//! It routes `/<package>.<Service>/<Method>` to the owning upstream without decoding the
+//! messages (so streaming and compression pass through untouched), serves the gateway's own
+//! services (auth, health, reflection) in process, checks the access token, rate-limits
+//! sign-up and login and attaches the call context: request id, W3C trace context and a
+//! `grpc-timeout` capped by the gateway's own.
+//!
+//! Only the methods of [`PUBLIC_SERVICES`] are forwarded, each matched by its exact path.
+//! Anything else — an internal service, an unknown name, a percent-encoded or otherwise odd
+//! spelling of a real one — is UNIMPLEMENTED here and never reaches an upstream, so an
+//! upstream's own path handling is not part of the public surface.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -33,6 +38,16 @@ use crate::transcode::ClientUserAgent;
 /// The gateway's own gRPC service, answered in process.
 pub(crate) const AUTH_SERVICE: &str = "campus.auth.v1.AuthService";
 
+/// The upstream services the public may call, with the package of the upstream owning each.
+/// Internal services (`AccountInternalService`, …) are absent on purpose: their RPCs trust
+/// the service credential, which only the gateway's own calls carry.
+pub(crate) const PUBLIC_SERVICES: &[(&str, &str)] = &[
+    ("campus.account.v1", "campus.account.v1.AccountService"),
+    ("campus.board.v1", "campus.board.v1.BoardService"),
+    ("campus.messaging.v1", "campus.messaging.v1.MessagingService"),
+    ("campus.timetable.v1", "campus.timetable.v1.TimetableService"),
+];
+
 /// Services the gateway serves itself; health and reflection need no token.
 const LOCAL_PUBLIC_SERVICES: &[&str] = &[
     "grpc.health.v1.Health",
@@ -51,6 +66,17 @@ const PUBLIC_METHODS: &[&str] = &[
     "/campus.account.v1.AccountService/ListSchools",
 ];
 
+/// The answer to a path that names no method the gateway serves. The name is not echoed: it
+/// is whatever the client typed.
+const NOT_ROUTED: &str = "no such method on the gateway";
+
+/// Methods that count toward the per-address limit on public auth calls. Refresh and logout
+/// do not: they need a valid refresh token already, and many students share one address
+/// (campus NAT, carrier-grade NAT), so counting them would sign people out for their
+/// neighbours' activity.
+const RATE_LIMITED_METHODS: &[&str] =
+    &["/campus.auth.v1.AuthService/SignUp", "/campus.auth.v1.AuthService/Login"];
+
 /// Request headers that belong to one connection and must not be forwarded (h2 rejects them).
 const HOP_BY_HOP: &[&str] =
     &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "te"];
@@ -64,8 +90,11 @@ pub(crate) struct Upstream {
 
 #[derive(Debug)]
 struct Inner {
-    /// Package (`campus.board.v1`) → upstream.
-    upstreams: HashMap<String, Upstream>,
+    /// Exact path (`/campus.board.v1.BoardService/GetPost`) → upstream, for every method of
+    /// the public services.
+    routes: HashMap<String, Upstream>,
+    /// Exact paths of the gateway's own auth methods.
+    auth_methods: Vec<String>,
     local: Routes,
     tokens: TokenVerifier,
     auth_rate: RateLimiter,
@@ -85,32 +114,30 @@ enum Target<'a> {
 }
 
 impl Dispatcher {
+    /// `routes` maps each public method's path to its upstream; `auth_methods` lists the
+    /// paths of the in-process auth service.
     pub(crate) fn new(
-        upstreams: HashMap<String, Upstream>,
+        routes: HashMap<String, Upstream>,
+        auth_methods: Vec<String>,
         local: Routes,
         tokens: TokenVerifier,
         auth_rate: RateLimiter,
         timeout: Duration,
     ) -> Self {
-        Self { inner: Arc::new(Inner { upstreams, local, tokens, auth_rate, timeout }) }
+        Self { inner: Arc::new(Inner { routes, auth_methods, local, tokens, auth_rate, timeout }) }
     }
 
     async fn dispatch(self, mut request: Request<Body>) -> Result<Response<Body>, Status> {
         let inner = &self.inner;
         let path = request.uri().path().to_string();
-        let (service, _method) = split_path(&path).ok_or_else(|| Status::unimplemented("not a gRPC path"))?;
+        let (service, _method) = split_path(&path).ok_or_else(|| Status::unimplemented(NOT_ROUTED))?;
 
-        let target = if service == AUTH_SERVICE || LOCAL_PUBLIC_SERVICES.contains(&service) {
+        let target = if let Some(upstream) = inner.routes.get(&path) {
+            Target::Upstream(upstream)
+        } else if inner.auth_methods.contains(&path) || LOCAL_PUBLIC_SERVICES.contains(&service) {
             Target::Local
-        } else if service.ends_with("InternalService") {
-            // Internal RPCs need the service credential, which public traffic never carries.
-            return Err(Status::unimplemented(format!("{service} is not served by the gateway")));
         } else {
-            let package = service.rsplit_once('.').map(|(p, _)| p).unwrap_or_default();
-            match inner.upstreams.get(package) {
-                Some(upstream) => Target::Upstream(upstream),
-                None => return Err(Status::unimplemented(format!("unknown service {service}"))),
-            }
+            return Err(Status::unimplemented(NOT_ROUTED));
         };
 
         let headers = request.headers_mut();
@@ -122,7 +149,7 @@ impl Dispatcher {
             request.headers_mut().insert(header::USER_AGENT, agent.0);
         }
 
-        if service == AUTH_SERVICE {
+        if RATE_LIMITED_METHODS.contains(&path.as_str()) {
             let ip = request.extensions().get::<ClientIp>().map(|c| c.0);
             if let Some(ip) = ip
                 && !inner.auth_rate.allow(ip)

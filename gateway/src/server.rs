@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -20,6 +20,7 @@ use tower::{Layer, Service, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::Body;
+use crate::client_address::{FORWARDED_FOR, TrustedProxies, client_address};
 use crate::errors::{gateway_error, grpc_error, json_response, status_with_reason};
 use crate::health::Readiness;
 use crate::limits::{ClientIp, InFlight};
@@ -35,7 +36,7 @@ pub(crate) struct State {
     pub(crate) in_flight: InFlight,
     pub(crate) jwks: Bytes,
     pub(crate) max_body: usize,
-    pub(crate) trust_forwarded_for: bool,
+    pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) web: Option<axum::Router>,
 }
@@ -88,7 +89,6 @@ fn protocol<B>(request: &Request<B>) -> Protocol {
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// The caller's request id when it is a sane token, else a fresh one.
 fn request_id<B>(request: &Request<B>) -> HeaderValue {
@@ -103,29 +103,15 @@ fn request_id<B>(request: &Request<B>) -> HeaderValue {
         })
 }
 
-fn client_ip<B>(request: &Request<B>, peer: SocketAddr, trust_forwarded_for: bool) -> IpAddr {
-    if trust_forwarded_for
-        && let Some(first) = request
-            .headers()
-            .get(&FORWARDED_FOR)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return first;
-    }
-    peer.ip()
-}
-
 async fn handle(state: Arc<State>, peer: SocketAddr, mut request: Request<Incoming>) -> Response<Body> {
     let id = request_id(&request);
-    let ip = client_ip(&request, peer, state.trust_forwarded_for);
+    let ip = client_address(peer.ip(), request.headers(), &state.trusted_proxies);
     let headers = request.headers_mut();
     headers.insert(REQUEST_ID, id.clone());
     // The gateway is the trust boundary: services see the address it decided on, not one
     // the client typed.
     if let Ok(value) = HeaderValue::from_str(&ip.to_string()) {
-        headers.insert(FORWARDED_FOR, value);
+        headers.insert(HeaderName::from_static(FORWARDED_FOR), value);
     }
     request.extensions_mut().insert(ClientIp(ip));
 
@@ -137,6 +123,10 @@ async fn handle(state: Arc<State>, peer: SocketAddr, mut request: Request<Incomi
     let permit = if probe { None } else { state.in_flight.try_acquire() };
     let mut response = if !probe && permit.is_none() {
         overloaded(kind)
+    } else if is_auth_call(kind, request.uri().path())
+        && !crate::auth::origin_allowed(request.headers().get(header::ORIGIN), &state.allowed_origins)
+    {
+        foreign_origin(kind, ip)
     } else {
         match kind {
             Protocol::Grpc => {
@@ -187,6 +177,34 @@ fn strip_cookie_path<B>(request: &mut Request<B>) {
     parts.path_and_query = rest.parse().ok();
     if let Ok(uri) = http::Uri::from_parts(parts) {
         *request.uri_mut() = uri;
+    }
+}
+
+/// A call to the auth service: `/v1/auth/...` over HTTP, the service's gRPC path otherwise
+/// (after [`strip_cookie_path`]).
+fn is_auth_call(kind: Protocol, path: &str) -> bool {
+    match kind {
+        Protocol::Http => {
+            path.starts_with(crate::auth::COOKIE_PATH)
+                && path[crate::auth::COOKIE_PATH.len()..].starts_with('/')
+        }
+        Protocol::Grpc | Protocol::GrpcWeb => path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(AUTH_SERVICE))
+            .is_some_and(|r| r.starts_with('/')),
+    }
+}
+
+/// The answer to an auth call from a browser page outside the allow-list (login CSRF).
+fn foreign_origin(kind: Protocol, client: std::net::IpAddr) -> Response<Body> {
+    let message = "this origin may not call the auth service";
+    let reason = crate::auth::ORIGIN_NOT_ALLOWED;
+    tracing::warn!(security_event = "origin_refused", client_address = %client, "auth call from a foreign origin");
+    match kind {
+        Protocol::Http => gateway_error(StatusCode::FORBIDDEN, Code::PermissionDenied, reason, message),
+        Protocol::Grpc | Protocol::GrpcWeb => {
+            grpc_error(status_with_reason(Code::PermissionDenied, message, reason))
+        }
     }
 }
 

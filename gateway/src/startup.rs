@@ -18,10 +18,11 @@ use tonic::transport::{Channel, Endpoint};
 use tower::ServiceBuilder;
 
 use crate::auth::{AuthApi, AuthConfig};
+use crate::client_address::TrustedProxies;
 use crate::health::Readiness;
 use crate::idempotency::Idempotency;
 use crate::limits::{InFlight, RateLimiter};
-use crate::proxy::{Dispatcher, Upstream};
+use crate::proxy::{AUTH_SERVICE, Dispatcher, PUBLIC_SERVICES, Upstream};
 use crate::routes::RouteTable;
 use crate::server::{GatewayService, State, cors_layer};
 use crate::transcode::Transcoder;
@@ -70,7 +71,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Requests in flight at once before shedding with 429 / RESOURCE_EXHAUSTED.
     pub concurrency_limit: usize,
-    /// Auth calls per minute per client IP (0 turns the limit off).
+    /// Sign-ups and logins per minute per client address (0 turns the limit off). Sized for
+    /// a campus NAT shared by many students; the account service's per-account throttle
+    /// does the fine work against guessing.
     pub auth_rate_per_minute: u32,
     /// The longest a call may take through the gateway (caps the client's grpc-timeout).
     pub upstream_timeout: Duration,
@@ -78,8 +81,9 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Grace period for in-flight requests at shutdown.
     pub shutdown_timeout: Duration,
-    /// Take the client IP from the first `x-forwarded-for` hop (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// Proxies whose `x-forwarded-for` is believed: behind them the client address is the
+    /// right-most hop that is not one of them. Empty: the header is ignored.
+    pub trusted_proxies: TrustedProxies,
     /// Serves GET requests outside the API (the web client); 404 when `None`.
     pub web: Option<axum::Router>,
     /// The gateway's own database: idempotency records, shared by every replica.
@@ -118,7 +122,11 @@ impl Config {
             default: "2048",
             help: "requests in flight before shedding",
         },
-        EnvVar { name: "GATEWAY_AUTH_RATE_PER_MINUTE", default: "60", help: "auth calls per minute per IP" },
+        EnvVar {
+            name: "GATEWAY_AUTH_RATE_PER_MINUTE",
+            default: "300",
+            help: "sign-ups and logins per minute per client address (0: no limit)",
+        },
         EnvVar {
             name: "GATEWAY_UPSTREAM_TIMEOUT_SECS",
             default: "30",
@@ -126,9 +134,9 @@ impl Config {
         },
         EnvVar { name: "GATEWAY_CONNECT_TIMEOUT_MS", default: "1000", help: "upstream connect timeout" },
         EnvVar {
-            name: "GATEWAY_TRUST_X_FORWARDED_FOR",
-            default: "false",
-            help: "take the client IP from x-forwarded-for (behind a trusted proxy only)",
+            name: "GATEWAY_TRUSTED_PROXIES",
+            default: "",
+            help: "comma-separated CIDRs of proxies whose x-forwarded-for is believed",
         },
         EnvVar {
             name: "GATEWAY_DATABASE_URL",
@@ -155,11 +163,11 @@ impl Config {
             secure_cookie: true,
             max_body_bytes: 11 * 1024 * 1024,
             concurrency_limit: 2048,
-            auth_rate_per_minute: 60,
+            auth_rate_per_minute: 300,
             upstream_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(8),
-            trust_forwarded_for: false,
+            trusted_proxies: TrustedProxies::none(),
             web: None,
             database: DatabaseConfig::new(format!(
                 "sqlite://{}?mode=rwc",
@@ -220,7 +228,7 @@ impl Config {
         config.connect_timeout = Duration::from_millis(parse_or("GATEWAY_CONNECT_TIMEOUT_MS", 1000u64)?);
         config.shutdown_timeout =
             seconds_or("CAMPUS_SHUTDOWN_TIMEOUT_SECS", config.shutdown_timeout.as_secs())?;
-        config.trust_forwarded_for = parse_or("GATEWAY_TRUST_X_FORWARDED_FOR", config.trust_forwarded_for)?;
+        config.trusted_proxies = parse_or("GATEWAY_TRUSTED_PROXIES", config.trusted_proxies)?;
         config.database = DatabaseConfig::from_env("GATEWAY", "gateway")?;
         config.idempotency_ttl =
             seconds_or("GATEWAY_IDEMPOTENCY_TTL_SECS", config.idempotency_ttl.as_secs())?;
@@ -265,16 +273,25 @@ impl Application {
             ("timetable", "campus.timetable.v1", &config.upstreams.timetable),
         ];
         let mut upstreams = HashMap::new();
-        let mut health_names = Vec::new();
         for (name, package, url) in named {
-            let upstream = Upstream { name, channel: channel(url, config.connect_timeout)? };
-            for service in pool.services().filter(|s| s.package_name() == package) {
-                if !service.name().ends_with("InternalService") {
-                    health_names.push((name, service.full_name().to_string()));
-                }
-            }
-            upstreams.insert(package.to_string(), upstream);
+            upstreams.insert(package, Upstream { name, channel: channel(url, config.connect_timeout)? });
         }
+        let mut routes = HashMap::new();
+        let mut health_names = Vec::new();
+        for (package, service) in PUBLIC_SERVICES {
+            let upstream = &upstreams[package];
+            let descriptor = pool
+                .get_service_by_name(service)
+                .ok_or_else(|| anyhow::anyhow!("{service} is not in the descriptor set"))?;
+            for method in descriptor.methods() {
+                routes.insert(format!("/{service}/{}", method.name()), upstream.clone());
+            }
+            health_names.push((upstream.name, service.to_string()));
+        }
+        let auth_methods = pool
+            .get_service_by_name(AUTH_SERVICE)
+            .map(|s| s.methods().map(|m| format!("/{AUTH_SERVICE}/{}", m.name())).collect())
+            .unwrap_or_default();
         let readiness = Arc::new(Readiness::new(upstreams.values().cloned().collect()));
 
         let issuer = TokenIssuer::new(&config.signing_key, &config.issuer, &config.audience)?;
@@ -301,7 +318,8 @@ impl Application {
             .prepare();
 
         let dispatcher = Dispatcher::new(
-            upstreams,
+            routes,
+            auth_methods,
             local,
             verifier,
             RateLimiter::new(config.auth_rate_per_minute),
@@ -323,7 +341,7 @@ impl Application {
             in_flight: InFlight::new(config.concurrency_limit),
             jwks: serde_json::to_vec(&config.signing_key.jwks())?.into(),
             max_body: config.max_body_bytes,
-            trust_forwarded_for: config.trust_forwarded_for,
+            trusted_proxies: config.trusted_proxies.clone(),
             allowed_origins: config.allowed_origins.clone(),
             web: config.web.clone(),
         });

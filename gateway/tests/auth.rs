@@ -201,7 +201,9 @@ async fn cookie_refresh_checks_the_origin_without_consuming_the_token() {
         let again = app.refresh_cookie(&rotated.cookie_pair(), None).await;
         assert_eq!(again.status, StatusCode::OK, "{again:?}");
 
-        // A body token is not a browser's ambient credential, so the Origin does not matter.
+        // A page on a foreign origin may not call the auth service at all, even with a body
+        // token (DESIGN §10: every public auth call checks the Origin before the body); a
+        // client that sends no Origin is no browser and uses its body token as before.
         let body_token = app.login("alice", PASSWORD, true).await.refresh_token();
         let answer = app
             .post(
@@ -210,6 +212,8 @@ async fn cookie_refresh_checks_the_origin_without_consuming_the_token() {
                 &[("origin", "https://evil.example")],
             )
             .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{answer:?}");
+        let answer = app.post("/v1/auth/refresh", json!({"refreshToken": body_token}), &[]).await;
         assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     }
 }

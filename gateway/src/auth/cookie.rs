@@ -50,35 +50,32 @@ impl CookieStyle {
     pub(crate) fn clear(self) -> String {
         self.set("", 0)
     }
-}
 
-/// The refresh token of a request: the body's when it has one, else the cookie's (either
-/// name). `None` when there is none.
-pub(crate) fn token_from<'a>(
-    body: &'a str,
-    cookie_headers: impl IntoIterator<Item = &'a str>,
-) -> Option<(&'a str, Source)> {
-    let body = body.trim();
-    if !body.is_empty() {
-        return Some((body, Source::Body));
-    }
-    let mut plain = None;
-    for header in cookie_headers {
-        for pair in header.split(';') {
-            let Some((name, value)) = pair.split_once('=') else { continue };
-            let value = value.trim().trim_matches('"');
-            if value.is_empty() {
-                continue;
-            }
-            match name.trim() {
-                // The prefixed name can only have been set over HTTPS, so it wins.
-                SECURE_NAME => return Some((value, Source::Cookie)),
-                PLAIN_NAME if plain.is_none() => plain = Some(value),
-                _ => {}
-            }
+    /// The refresh token of a request: the body's when it has one, else the value of the
+    /// cookie this style writes. `None` when there is none.
+    ///
+    /// Only that one name counts: in Secure mode an unprefixed `refresh_token` could have
+    /// been planted over plain HTTP or by a sibling subdomain (login CSRF, session fixation);
+    /// a `__Secure-` cookie can only have been set over HTTPS with `Secure`.
+    pub(crate) fn token_from<'a>(
+        self,
+        body: &'a str,
+        cookie_headers: impl IntoIterator<Item = &'a str>,
+    ) -> Option<(&'a str, Source)> {
+        let body = body.trim();
+        if !body.is_empty() {
+            return Some((body, Source::Body));
         }
+        let wanted = self.name();
+        cookie_headers
+            .into_iter()
+            .flat_map(|header| header.split(';'))
+            .filter_map(|pair| pair.split_once('='))
+            .filter(|(name, _)| name.trim() == wanted)
+            .map(|(_, value)| value.trim().trim_matches('"'))
+            .find(|value| !value.is_empty())
+            .map(|value| (value, Source::Cookie))
     }
-    plain.map(|value| (value, Source::Cookie))
 }
 
 /// True when `token` could be a refresh token at all (length and alphabet).
@@ -142,24 +139,27 @@ mod tests {
 
     #[test]
     fn the_body_wins_over_the_cookie() {
-        assert_eq!(token_from("body", ["refresh_token=cookie"]), Some(("body", Source::Body)));
+        assert_eq!(PLAIN.token_from("body", ["refresh_token=cookie"]), Some(("body", Source::Body)));
     }
 
     #[test]
-    fn either_cookie_name_is_accepted() {
-        assert_eq!(token_from("", ["a=1; refresh_token=plain"]), Some(("plain", Source::Cookie)));
-        assert_eq!(token_from("", ["__Secure-refresh_token=sec; b=2"]), Some(("sec", Source::Cookie)));
+    fn only_the_written_cookie_name_is_accepted() {
+        assert_eq!(SECURE.token_from("", ["__Secure-refresh_token=sec; b=2"]), Some(("sec", Source::Cookie)));
         assert_eq!(
-            token_from("", ["refresh_token=plain", "__Secure-refresh_token=sec"]),
+            SECURE.token_from("", ["refresh_token=plain", "__Secure-refresh_token=sec"]),
             Some(("sec", Source::Cookie))
         );
+        assert_eq!(SECURE.token_from("", ["a=1; refresh_token=plain"]), None, "unprefixed in Secure mode");
+        assert_eq!(PLAIN.token_from("", ["a=1; refresh_token=plain"]), Some(("plain", Source::Cookie)));
+        assert_eq!(PLAIN.token_from("", ["__Secure-refresh_token=sec"]), None);
     }
 
     #[test]
     fn no_token_or_empty_cookies_are_none() {
-        assert_eq!(token_from("  ", ["refresh_token=; other=x", "junk"]), None);
-        assert_eq!(token_from("", std::iter::empty()), None);
-        assert_eq!(token_from("", ["xrefresh_token=a"]), None);
+        assert_eq!(PLAIN.token_from("  ", ["refresh_token=; other=x", "junk"]), None);
+        assert_eq!(PLAIN.token_from("", std::iter::empty()), None);
+        assert_eq!(PLAIN.token_from("", ["xrefresh_token=a"]), None);
+        assert_eq!(SECURE.token_from("", ["x__Secure-refresh_token=a"]), None);
     }
 
     #[test]
@@ -191,14 +191,15 @@ mod tests {
             let header = style.set(&token, max_age);
             // A browser sends back only the name=value pair, before the first attribute.
             let sent = header.split(';').next().unwrap_or_default();
-            prop_assert_eq!(token_from("", [sent]), Some((token.as_str(), Source::Cookie)));
+            prop_assert_eq!(style.token_from("", [sent]), Some((token.as_str(), Source::Cookie)));
         }
 
         #[test]
         fn other_cookies_never_yield_a_token(name in "[a-z_]{1,20}", value in "[A-Za-z0-9]{1,20}") {
             prop_assume!(name != PLAIN_NAME);
             let header = format!("{name}={value}");
-            prop_assert_eq!(token_from("", [header.as_str()]), None);
+            prop_assert_eq!(PLAIN.token_from("", [header.as_str()]), None);
+            prop_assert_eq!(SECURE.token_from("", [header.as_str()]), None);
         }
     }
 }

@@ -10,7 +10,10 @@
 //! Cookie: `__Secure-refresh_token=…; HttpOnly; Secure; SameSite=Strict; Path=/v1/auth;
 //! Max-Age=<seconds to the family's expiry>`. With `secure_cookie: false` (plain-HTTP local
 //! development, where browsers drop `Secure` cookies) it is `refresh_token=…` without `Secure`.
-//! Both names are accepted on input.
+//! Only the name the gateway writes is accepted on input.
+//!
+//! A refresh token is returned in a body only when it arrived in one (or, at login, when the
+//! client asked): a cookie-authenticated refresh never hands the HttpOnly token to a script.
 
 mod cookie;
 
@@ -37,6 +40,16 @@ pub(crate) const COOKIE_PATH: &str = cookie::PATH;
 
 /// The reason of a cookie-authenticated request from an origin outside the allow-list.
 pub const ORIGIN_NOT_ALLOWED: &str = "ORIGIN_NOT_ALLOWED";
+
+/// Whether a call to the auth service may proceed given its `Origin` header: none (not a
+/// browser, or a browser that sends none on same-origin requests) or an allowed one. Checked
+/// by the front door on every auth call, login and sign-up included, before the body is read,
+/// so a cross-site form cannot sign a victim into the attacker's account (login CSRF).
+pub(crate) fn origin_allowed(origin: Option<&http::HeaderValue>, allowed: &[String]) -> bool {
+    let allowed: Vec<String> = allowed.iter().map(|o| cookie::normalize_origin(o)).collect();
+    // A value that is not visible ASCII is no origin at all, so it is refused.
+    cookie::origin_allowed(origin.map(|v| v.to_str().unwrap_or("null")), &allowed)
+}
 
 /// Used for Max-Age when the account service names no expiry (it always should).
 const DEFAULT_FAMILY_LIFETIME_SECS: i64 = 14 * 24 * 60 * 60;
@@ -92,7 +105,7 @@ impl AuthApi {
         body: &'a str,
     ) -> Result<(&'a str, Source), Status> {
         let cookies = metadata.get_all("cookie").iter().filter_map(|v| v.to_str().ok());
-        let Some((token, source)) = cookie::token_from(body, cookies) else {
+        let Some((token, source)) = self.cookie.token_from(body, cookies) else {
             return Err(Error::Unauthenticated("a refresh token is required").into());
         };
         if source == Source::Cookie {
@@ -223,8 +236,9 @@ impl AuthService for AuthApi {
         let rotate = account::RotateSessionRequest { refresh_token: token.to_owned() };
         let rotated =
             self.account.clone().rotate_session(self.internal(rotate)).await.map_err(upstream)?.into_inner();
-        let in_body = request.get_ref().refresh_token_in_body || source == Source::Body;
-        self.session(rotated.user, rotated.refresh_token, rotated.expires_at, in_body)
+        // `refresh_token_in_body` is not consulted: asking for it must not turn the HttpOnly
+        // cookie into a token a script can read.
+        self.session(rotated.user, rotated.refresh_token, rotated.expires_at, source == Source::Body)
     }
 
     #[tracing::instrument(skip_all)]
@@ -297,13 +311,33 @@ mod tests {
         for request in [
             refresh_with(&[("cookie", TOKEN), ("origin", "https://campus.example")], ""),
             refresh_with(&[("cookie", TOKEN)], ""),
-            // A body token is not a browser credential, so a foreign Origin does not matter.
+            // A body token is not a browser credential, so a foreign Origin does not matter here
+            // (the front door refuses foreign origins on every auth call before this).
             refresh_with(&[("origin", "https://evil.example")], "AAAAAAAAAAAAAAAAAAAAAA"),
         ] {
             let status = api.refresh(request).await.unwrap_err();
             assert_eq!(status.code(), Code::Unavailable, "{status:?}");
             assert!(!status.message().contains("127.0.0.1"), "transport details leak: {status:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_unprefixed_cookie_is_no_token_in_secure_mode() {
+        let api = unreachable_api();
+        let request = refresh_with(&[("cookie", "refresh_token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")], "");
+        assert_eq!(api.refresh(request).await.unwrap_err().code(), Code::Unauthenticated);
+    }
+
+    #[test]
+    fn origins_at_the_front_door() {
+        let allowed = vec!["https://campus.example/".to_string()];
+        let value = |s: &'static str| http::HeaderValue::from_static(s);
+        assert!(origin_allowed(None, &allowed));
+        assert!(origin_allowed(Some(&value("https://Campus.example")), &allowed));
+        assert!(!origin_allowed(Some(&value("https://evil.example")), &allowed));
+        assert!(!origin_allowed(Some(&value("null")), &allowed));
+        let opaque = http::HeaderValue::from_bytes(b"https://caf\xc3\xa9.example").unwrap();
+        assert!(!origin_allowed(Some(&opaque), &allowed));
     }
 
     #[tokio::test]

@@ -280,7 +280,8 @@ async fn sixteen_concurrent_duplicates_create_exactly_one() {
 #[tokio::test]
 async fn keys_are_scoped_to_the_caller() {
     for backend in backends() {
-        let stack = spawn_stack_with(backend, |c| c.trust_forwarded_for = true).await;
+        let stack =
+            spawn_stack_with(backend, |c| c.trusted_proxies = "127.0.0.1/32".parse().expect("a CIDR")).await;
         let school_id = stack.create_school().await;
         let alice = stack.user(school_id, "alice01").await;
         let bob = stack.user(school_id, "bob01").await;
