@@ -26,6 +26,8 @@ pub struct SystemConfig {
     pub bootstrap_admin: Option<(String, SecretString)>,
     /// Seed the demo schools, boards and lectures into a new database.
     pub seed_demo: bool,
+    /// With `seed_demo`: also demo students and a week of posts, comments and likes.
+    pub seed_activity: bool,
     /// `Secure` on the refresh cookie; browsers accept it on http://localhost too.
     pub secure_cookie: bool,
     /// Each service's database; `None` keeps SQLite files in `data_dir`.
@@ -79,6 +81,7 @@ impl SystemConfig {
             ],
             bootstrap_admin,
             seed_demo: parse_or("CAMPUS_SEED_DEMO", true)?,
+            seed_activity: parse_or("CAMPUS_SEED_ACTIVITY", true)?,
             secure_cookie: parse_or("GATEWAY_SECURE_COOKIE", true)?,
             databases: None,
             board_thresholds: campus_board::Config::from_env()?.thresholds,
@@ -93,6 +96,8 @@ impl SystemConfig {
             service_ports: [0; 4],
             bootstrap_admin: None,
             seed_demo: true,
+            // Tests start from boards without posts; the one that checks the activity asks for it.
+            seed_activity: false,
             secure_cookie: true,
             databases: None,
             board_thresholds: Default::default(),
@@ -174,7 +179,7 @@ impl System {
         .await?;
         let timetable_addr = timetable.local_addr();
 
-        let mut gateway_config = campus_gateway::Config::new(key.clone(), service_token);
+        let mut gateway_config = campus_gateway::Config::new(key.clone(), service_token.clone());
         gateway_config.listen_addr = config.gateway_addr;
         gateway_config.secure_cookie = config.secure_cookie;
         gateway_config.database = databases.gateway.clone();
@@ -236,8 +241,16 @@ impl System {
                 board: campus_shared::testing::channel(board_addr),
                 timetable: campus_shared::testing::channel(timetable_addr),
             };
-            if seed::seed_if_empty(&upstreams, &system.issuer).await? {
-                tracing::info!("seeded the demo schools, boards and lectures");
+            let activity = config.seed_activity.then(|| seed::Activity {
+                service_token: service_token.clone(),
+                hot_likes: config.board_thresholds.hot,
+            });
+            let started = std::time::Instant::now();
+            if seed::seed_if_empty(&upstreams, &system.issuer, activity.as_ref()).await? {
+                tracing::info!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "seeded the demo schools, boards, lectures, students and a week of posts"
+                );
             }
         }
         Ok(system)

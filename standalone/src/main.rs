@@ -23,6 +23,11 @@ async fn main() -> anyhow::Result<()> {
                 default: "true",
                 help: "seed demo schools, boards and lectures into a new database",
             },
+            campus_shared::config::EnvVar {
+                name: "CAMPUS_SEED_ACTIVITY",
+                default: "true",
+                help: "with the demo data, also demo students and their week of posts",
+            },
         ],
     ) {
         return Ok(());

@@ -1,6 +1,11 @@
 //! Demo data for a new database: two schools, Everytime's usual boards in each, and a 2026 FALL
 //! lecture catalog. It goes through the services' own gRPC APIs (as an administrator whose
-//! token the runner signs), so the demo data obeys every rule real data does.
+//! token the runner signs), so the demo data obeys every rule real data does. Then
+//! [`activity`] fills each school with demo students and a week of posts, comments and likes.
+
+mod activity;
+
+pub use activity::{DEMO_PASSWORD, STUDENTS};
 
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
 use campus_proto::account::v1::{CreateSchoolRequest, ListSchoolsRequest};
@@ -10,6 +15,7 @@ use campus_proto::google::api::HttpBody;
 use campus_proto::timetable::v1::timetable_service_client::TimetableServiceClient;
 use campus_proto::timetable::v1::{ImportLecturesRequest, Semester};
 use campus_shared::identity::{Caller, Role, TokenIssuer};
+use secrecy::SecretString;
 use tonic::transport::Channel;
 
 const SCHOOLS: &[(&str, &str)] = &[("한빛대학교", "hanbit.ac.kr"), ("새솔대학교", "saesol.ac.kr")];
@@ -43,8 +49,21 @@ fn as_admin<T>(issuer: &TokenIssuer, school_id: i64, message: T) -> anyhow::Resu
     Ok(request)
 }
 
-/// Seeds the demo data when no school exists yet; returns whether it did.
-pub async fn seed_if_empty(upstreams: &Upstreams, issuer: &TokenIssuer) -> anyhow::Result<bool> {
+/// What the demo students need: the service credential (accounts are created through the
+/// internal API) and the board service's HOT threshold, so that some demo posts reach it.
+#[derive(Debug, Clone)]
+pub struct Activity {
+    pub service_token: SecretString,
+    pub hot_likes: i64,
+}
+
+/// Seeds the demo data when no school exists yet, with the students and their week of posts
+/// when `activity` is given; returns whether it did.
+pub async fn seed_if_empty(
+    upstreams: &Upstreams,
+    issuer: &TokenIssuer,
+    activity: Option<&Activity>,
+) -> anyhow::Result<bool> {
     let mut account = AccountServiceClient::new(upstreams.account.clone());
     let existing =
         account.list_schools(ListSchoolsRequest { page_size: 1, page_token: String::new() }).await?;
@@ -55,7 +74,8 @@ pub async fn seed_if_empty(upstreams: &Upstreams, issuer: &TokenIssuer) -> anyho
     let mut timetable = TimetableServiceClient::new(upstreams.timetable.clone())
         .max_decoding_message_size(16 << 20)
         .max_encoding_message_size(16 << 20);
-    for (name, domain) in SCHOOLS {
+    let mut weeks = tokio::task::JoinSet::new();
+    for (school_index, (name, domain)) in SCHOOLS.iter().enumerate() {
         let school = account
             .create_school(as_admin(
                 issuer,
@@ -64,8 +84,9 @@ pub async fn seed_if_empty(upstreams: &Upstreams, issuer: &TokenIssuer) -> anyho
             )?)
             .await?
             .into_inner();
+        let mut boards = Vec::with_capacity(BOARDS.len());
         for (board_name, description, category, hot_disabled) in BOARDS {
-            board
+            let created = board
                 .create_board(as_admin(
                     issuer,
                     school.id,
@@ -76,7 +97,26 @@ pub async fn seed_if_empty(upstreams: &Upstreams, issuer: &TokenIssuer) -> anyho
                         hot_disabled: *hot_disabled,
                     },
                 )?)
-                .await?;
+                .await?
+                .into_inner();
+            boards.push(created);
+        }
+        if let Some(options) = activity {
+            // The schools' weeks are written side by side while the next school is set up.
+            let (account, board) = (upstreams.account.clone(), upstreams.board.clone());
+            let (options, issuer, school_id, domain) = (options.clone(), issuer.clone(), school.id, *domain);
+            weeks.spawn(async move {
+                activity::seed_school(
+                    (account, board),
+                    &options.service_token,
+                    &issuer,
+                    school_index,
+                    (school_id, domain),
+                    &boards,
+                    usize::try_from(options.hot_likes).unwrap_or(usize::MAX),
+                )
+                .await
+            });
         }
         timetable
             .import_lectures(as_admin(
@@ -94,6 +134,9 @@ pub async fn seed_if_empty(upstreams: &Upstreams, issuer: &TokenIssuer) -> anyho
                 },
             )?)
             .await?;
+    }
+    while let Some(week) = weeks.join_next().await {
+        week??;
     }
     Ok(true)
 }

@@ -412,3 +412,59 @@ async fn each_service_reflects_what_it_serves() {
     }
     system.stop().await;
 }
+
+/// A new campus is a living one: demo students can log in and find a week of posts, comments,
+/// likes and HOT posts, all made through the services' APIs; a restart adds nothing.
+#[tokio::test]
+async fn a_new_campus_has_demo_students_and_their_posts() {
+    let dir = tempfile::tempdir().unwrap();
+    let start_living = || {
+        let mut config = SystemConfig::ephemeral(dir.path().to_path_buf());
+        config.secure_cookie = false;
+        config.seed_activity = true;
+        System::start(config)
+    };
+    let mut system = start_living().await.expect("system starts");
+    let client = Client::new(&system);
+    let (prefix, nicknames) = campus::seed::STUDENTS[0];
+    let (status, session) = client
+        .post(
+            "/v1/auth/login",
+            json!({"loginId": format!("{prefix}01"), "password": campus::seed::DEMO_PASSWORD,
+                   "refreshTokenInBody": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["user"]["nickname"], nicknames[0]);
+    let user = client.with_token(session["accessToken"].as_str().unwrap());
+
+    let (_, boards) = user.get("/v1/boards").await;
+    let mut total = 0;
+    for b in boards["boards"].as_array().unwrap() {
+        let (status, page) =
+            user.get(&format!("/v1/boards/{}/posts?pageSize=100", b["id"].as_str().unwrap())).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let posts = page["posts"].as_array().cloned().unwrap_or_default();
+        assert!(!posts.is_empty(), "{} has posts", b["name"]);
+        if b["name"] == "비밀게시판" {
+            assert!(
+                posts.iter().all(|p| p["author"]["isAnonymous"] == true),
+                "the secret board is anonymous"
+            );
+        }
+        total += posts.len();
+    }
+    assert!(total >= 150, "a few hundred posts, at least the first pages: {total}");
+    let (_, hot) = user.get("/v1/hot-posts?pageSize=50").await;
+    let hot = hot["posts"].as_array().cloned().unwrap_or_default();
+    assert!(hot.len() >= 3, "some HOT posts: {}", hot.len());
+    assert!(hot.iter().all(|p| p["likeCount"].as_i64().unwrap() >= 10));
+    let (_, commented) = user.get("/v1/me/commented-posts?pageSize=5").await;
+    assert!(!commented["posts"].as_array().cloned().unwrap_or_default().is_empty(), "{commented}");
+    system.stop().await;
+
+    let mut system = start_living().await.expect("system restarts");
+    let (_, schools) = Client::new(&system).get("/v1/schools").await;
+    assert_eq!(schools["schools"].as_array().unwrap().len(), 2, "seeded twice: {schools}");
+    system.stop().await;
+}
