@@ -6,6 +6,7 @@ use campus_shared::error::{Error, Result, Violations};
 use campus_shared::text::{self, Text};
 
 pub mod photo;
+pub mod search;
 
 /// How anonymous authors are shown.
 pub const ANONYMOUS: &str = "익명";
@@ -138,25 +139,6 @@ pub fn report_reason(reason: &str) -> Result<String> {
     Ok(reason.trim().into())
 }
 
-/// A search term: 1–100 characters, turned into a case-insensitive `LIKE` pattern with `\`
-/// escaping `%`, `_` and `\` so they match literally.
-pub fn search_pattern(field: &str, query: &str) -> Result<String> {
-    let query = query.trim();
-    let mut v = Violations::new();
-    check_text(&mut v, field, query, 100, Text::Line);
-    v.finish()?;
-    let mut pattern = String::with_capacity(query.len() + 2);
-    pattern.push('%');
-    for c in query.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    Ok(pattern)
-}
-
 /// A positive resource id from a request.
 pub fn id(field: &str, value: i64) -> Result<i64> {
     if value > 0 { Ok(value) } else { Err(Error::invalid(field, "must be a positive id")) }
@@ -217,6 +199,18 @@ impl Default for Thresholds {
     fn default() -> Self {
         Self { hot: 10, best: 100 }
     }
+}
+
+/// A status with `code` and an `ErrorInfo` reason, for codes the shared error type has no
+/// variant for (DEADLINE_EXCEEDED).
+pub fn with_reason(code: tonic::Code, reason: &'static str, message: &str) -> tonic::Status {
+    use tonic_types::{ErrorDetails, StatusExt};
+    let details = ErrorDetails::with_error_info(
+        reason,
+        campus_shared::error::ERROR_DOMAIN,
+        std::collections::HashMap::<String, String>::new(),
+    );
+    tonic::Status::with_error_details(code, message, details)
 }
 
 /// INVALID_ARGUMENT with a field violation and a specific reason (the shared error type
@@ -283,7 +277,6 @@ mod tests {
         assert!(PostText::parse("두 줄\n제목", "본문").is_err());
         assert!(comment_content("a\0").is_err());
         assert!(report_reason("spam\0").is_err());
-        assert!(search_pattern("query", "a\0").is_err());
         assert!(NewBoard::parse("자유\u{202E}", "", 1, false).is_err());
         assert!(NewBoard::parse("자유", "설명\0", 1, false).is_err());
         assert!(PostEdit::parse(Some("a\0"), None).is_err());
@@ -301,12 +294,6 @@ mod tests {
         assert!(NewBoard::parse("자유게시판", "", 99, false).is_err());
         assert!(NewBoard::parse(&"가".repeat(31), "", 1, false).is_err());
         assert_eq!(NewBoard::parse(" 자유 ", "", 1, false).unwrap().name, "자유");
-    }
-
-    #[test]
-    fn search_patterns_escape_wildcards() {
-        assert_eq!(search_pattern("query", "50%_Off\\").unwrap(), "%50\\%\\_off\\\\%");
-        assert!(search_pattern("query", " ").is_err());
     }
 
     #[test]
@@ -330,20 +317,5 @@ mod tests {
             prop_assert!(shown.is_anonymous);
         }
 
-        #[test]
-        fn search_patterns_only_have_escaped_wildcards(q in "[a-z%_\\\\가-힣]{1,30}") {
-            let pattern = search_pattern("query", &q).unwrap();
-            let inner: Vec<char> = pattern[1..pattern.len() - 1].chars().collect();
-            let mut i = 0;
-            while i < inner.len() {
-                if inner[i] == '\\' {
-                    prop_assert!(matches!(inner.get(i + 1), Some('%' | '_' | '\\')));
-                    i += 2;
-                } else {
-                    prop_assert!(inner[i] != '%' && inner[i] != '_');
-                    i += 1;
-                }
-            }
-        }
     }
 }

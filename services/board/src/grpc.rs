@@ -2,14 +2,14 @@
 //! [`crate::domain`] with the SQL in [`crate::store`], and mapping rows to protobuf.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use campus_proto::board::v1 as pb;
 use campus_proto::board::v1::board_internal_service_server::BoardInternalService;
 use campus_proto::board::v1::board_service_server::BoardService;
 use campus_proto::board::v1::get_content_author_request::Target;
 use campus_proto::google::api::HttpBody;
-use campus_shared::db::{Db, now_micros, timestamp};
+use campus_shared::db::{Backend, Db, now_micros, timestamp};
 use campus_shared::error::{Error, Result};
 use campus_shared::id::next_id;
 use campus_shared::identity::Caller;
@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
 use crate::blob::Blobs;
+use crate::domain::search::{SearchLimits, SearchQuery, SearchRate};
 use crate::domain::{self, Thresholds, photo, reason};
 use crate::store::{self, PostRow, Ranking, Reported};
 
@@ -46,6 +47,9 @@ struct Inner {
     thresholds: Thresholds,
     blobs: Blobs,
     boards: RwLock<HashMap<i64, BoardInfo>>,
+    /// Each user's searches: a search reads far more than any other request.
+    search_rate: Mutex<SearchRate>,
+    search_limits: SearchLimits,
     /// Photos being decoded at once: one per core, so a burst of uploads queues instead of
     /// taking every core and [`photo::MAX_DECODE_BYTES`] of memory each.
     decoding: Semaphore,
@@ -134,10 +138,28 @@ fn comment_proto(
 }
 
 impl BoardApi {
-    pub fn new(db: Db, tokens: PageTokens, thresholds: Thresholds, blobs: Blobs) -> Self {
+    pub fn new(
+        db: Db,
+        tokens: PageTokens,
+        thresholds: Thresholds,
+        blobs: Blobs,
+        search_limits: SearchLimits,
+    ) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let decoding = Semaphore::new(cores);
-        Self { inner: Arc::new(Inner { db, tokens, thresholds, blobs, boards: RwLock::default(), decoding }) }
+        let search_rate = Mutex::new(SearchRate::new(search_limits.per_second, search_limits.burst));
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                tokens,
+                thresholds,
+                blobs,
+                boards: RwLock::default(),
+                search_rate,
+                search_limits,
+                decoding,
+            }),
+        }
     }
 
     fn db(&self) -> &Db {
@@ -197,6 +219,43 @@ impl BoardApi {
     ) -> Result<(Vec<pb::Post>, String)> {
         let next = self.tokens().next(scope, &mut rows, size, cursor);
         Ok((self.posts(rows, viewer).await?, next))
+    }
+
+    /// One page of a search (school-wide or one board's), with the token of the next one.
+    async fn search(
+        &self,
+        caller: &Caller,
+        scope: store::search::Scope,
+        query: &SearchQuery,
+        size: i64,
+        token: &str,
+    ) -> Result<(Vec<pb::Post>, String)> {
+        let scope_key = match scope {
+            store::search::Scope::School(id) => format!("search:{id}:{}", query.pattern),
+            store::search::Scope::Board(id) => format!("posts:{id}:{}", query.pattern),
+        };
+        let before = self.tokens().decode::<i64>(&scope_key, token)?.unwrap_or(i64::MAX);
+        self.inner
+            .search_rate
+            .lock()
+            .map_err(|_| Error::internal("search rate lock poisoned"))?
+            .take(caller.user_id, std::time::Instant::now())?;
+        let found = store::search::search_posts(
+            self.db(),
+            caller.user_id,
+            scope,
+            query,
+            before,
+            size + 1,
+            &self.inner.search_limits,
+        )
+        .await?;
+        let (posts, mut next) =
+            self.post_page(found.rows, caller.user_id, size, &scope_key, |r| r.id).await?;
+        if let (true, Some(below)) = (next.is_empty(), found.resume_below) {
+            next = self.tokens().encode(&scope_key, &below);
+        }
+        Ok((posts, next))
     }
 
     async fn read_post(&self, caller: &Caller, id: i64) -> Result<pb::Post> {
@@ -500,24 +559,18 @@ impl BoardService for BoardApi {
         let req = request.into_inner();
         let board_id = domain::id("boardId", req.board_id)?;
         let size = page_size(req.page_size)?;
-        let pattern = if req.query.trim().is_empty() {
-            None
-        } else {
-            Some(domain::search_pattern("query", &req.query)?)
-        };
         self.board_info(caller.school_id, board_id).await?;
-        let scope = format!("posts:{board_id}:{}", pattern.as_deref().unwrap_or_default());
+        if !req.query.trim().is_empty() {
+            let query = SearchQuery::parse("query", &req.query)?;
+            let scope = store::search::Scope::Board(board_id);
+            let (posts, next_page_token) = self.search(&caller, scope, &query, size, &req.page_token).await?;
+            return Ok(Response::new(pb::ListPostsResponse { posts, next_page_token }));
+        }
+        let scope = format!("posts:{board_id}:");
         let before = self.tokens().decode::<i64>(&scope, &req.page_token)?.unwrap_or(i64::MAX);
-        let rows = store::list_board_posts(
-            &self.db().pool,
-            caller.user_id,
-            board_id,
-            pattern.as_deref(),
-            before,
-            size + 1,
-        )
-        .await
-        .map_err(Error::from)?;
+        let rows = store::list_board_posts(&self.db().pool, caller.user_id, board_id, before, size + 1)
+            .await
+            .map_err(Error::from)?;
         let (posts, next_page_token) = self.post_page(rows, caller.user_id, size, &scope, |r| r.id).await?;
         Ok(Response::new(pb::ListPostsResponse { posts, next_page_token }))
     }
@@ -542,8 +595,17 @@ impl BoardService for BoardApi {
             content: &text.content,
             now: now_micros(),
         };
-        // One statement is atomic on its own: no BEGIN and COMMIT round trips around it.
-        store::insert_post(&self.db().pool, &row).await.map_err(Error::from)?;
+        match self.db().backend {
+            // One statement is atomic on its own: no BEGIN and COMMIT round trips around it
+            // (the search index is an index of the table, written by the same statement).
+            Backend::Postgres => store::insert_post(&self.db().pool, &row).await.map_err(Error::from)?,
+            Backend::Sqlite => {
+                let mut tx = self.db().begin_write().await.map_err(Error::from)?;
+                store::insert_post(&mut *tx, &row).await.map_err(Error::from)?;
+                store::search::index_new_post(&mut tx, &row).await.map_err(Error::from)?;
+                tx.commit().await.map_err(Error::from)?;
+            }
+        }
         let created = PostRow {
             id: row.id,
             board_id,
@@ -585,6 +647,7 @@ impl BoardService for BoardApi {
         store::update_post(&mut tx, meta.id, edit.title.as_deref(), edit.content.as_deref(), now_micros())
             .await
             .map_err(Error::from)?;
+        store::search::reindex_post(&mut tx, self.db().backend, meta.id).await.map_err(Error::from)?;
         tx.commit().await.map_err(Error::from)?;
         Ok(Response::new(self.read_post(&caller, meta.id).await?))
     }
@@ -596,6 +659,7 @@ impl BoardService for BoardApi {
         if !store::delete_post(&mut tx, meta.id, now_micros()).await.map_err(Error::from)? {
             return Err(Error::NotFound("post").into());
         }
+        store::search::unindex_post(&mut tx, self.db().backend, meta.id).await.map_err(Error::from)?;
         tx.commit().await.map_err(Error::from)?;
         Ok(Response::new(()))
     }
@@ -616,6 +680,7 @@ impl BoardService for BoardApi {
         store::count_post_like(&mut tx, meta.id, meta.hot_disabled == 0, self.inner.thresholds, now)
             .await
             .map_err(Error::from)?;
+        store::search::reindex_post(&mut tx, self.db().backend, meta.id).await.map_err(Error::from)?;
         tx.commit().await.map_err(Error::from)?;
         Ok(Response::new(self.read_post(&caller, meta.id).await?))
     }
@@ -695,20 +760,9 @@ impl BoardService for BoardApi {
         let caller = Caller::of(&request)?;
         let req = request.into_inner();
         let size = page_size(req.page_size)?;
-        let pattern = domain::search_pattern("query", &req.query)?;
-        let scope = format!("search:{}:{pattern}", caller.school_id);
-        let before = self.tokens().decode::<i64>(&scope, &req.page_token)?.unwrap_or(i64::MAX);
-        let rows = store::search_posts(
-            &self.db().pool,
-            caller.user_id,
-            caller.school_id,
-            &pattern,
-            before,
-            size + 1,
-        )
-        .await
-        .map_err(Error::from)?;
-        let (posts, next_page_token) = self.post_page(rows, caller.user_id, size, &scope, |r| r.id).await?;
+        let query = SearchQuery::parse("query", &req.query)?;
+        let scope = store::search::Scope::School(caller.school_id);
+        let (posts, next_page_token) = self.search(&caller, scope, &query, size, &req.page_token).await?;
         Ok(Response::new(pb::SearchPostsResponse { posts, next_page_token }))
     }
 

@@ -17,6 +17,7 @@ use tonic::service::interceptor::InterceptedService;
 use crate::blob::Blobs;
 use crate::domain::Thresholds;
 use crate::domain::photo::MAX_PHOTO_BYTES;
+use crate::domain::search::SearchLimits;
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
@@ -73,17 +74,32 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, SearchLimits::default()).await
+    }
+
+    /// [`Application::build`] with other search bounds (tests make them small).
+    pub async fn build_with(config: Config, search_limits: SearchLimits) -> anyhow::Result<Self> {
         anyhow::ensure!(
             config.thresholds.hot > 0 && config.thresholds.best > 0,
             "like thresholds must be positive"
         );
         let db = db::connect(&config.service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES })
             .await?;
+        // Posts written before the search index existed (SQLite) are indexed in the
+        // background, batch by batch; new and edited ones are indexed as they are written.
+        let (pool, backend) = (db.pool.clone(), db.backend);
+        tokio::spawn(async move {
+            match crate::store::search::backfill(&pool, backend).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(posts = n, "search index backfilled"),
+                Err(error) => tracing::error!(%error, "search index backfill stopped; it resumes on restart"),
+            }
+        });
         let identity = &config.service.identity;
         let verifier = TokenVerifier::from_config(identity)?;
         let tokens = PageTokens::new(identity.service_token.expose_secret().as_bytes());
         let blobs = Blobs::open(&config.blob_url)?;
-        let api = crate::grpc::BoardApi::new(db, tokens, config.thresholds, blobs);
+        let api = crate::grpc::BoardApi::new(db, tokens, config.thresholds, blobs, search_limits);
         let public = BoardServiceServer::new(api.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);

@@ -219,14 +219,6 @@ pub const LIST_BOARD_POSTS_SQL: &str = concat!(
     " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
 );
 
-const LIST_BOARD_POSTS_MATCHING_SQL: &str = concat!(
-    post_select!(),
-    " WHERE p.board_id = $2",
-    listed!(),
-    " AND p.id < $3 AND (lower(p.title) LIKE $5 ESCAPE '\\' OR lower(p.content) LIKE $5 ESCAPE '\\') \
-     ORDER BY p.id DESC LIMIT $4"
-);
-
 pub(crate) async fn get_post<'c, E: Executor<'c, Database = Any>>(
     e: E,
     viewer: i64,
@@ -241,24 +233,21 @@ pub(crate) async fn get_post<'c, E: Executor<'c, Database = Any>>(
         .await
 }
 
-/// A board's posts, newest first, below `before`; filtered by a `LIKE` pattern when given.
+/// A board's posts, newest first, below `before` (searching a board is [`search`]'s).
 pub(crate) async fn list_board_posts<'c, E: Executor<'c, Database = Any>>(
     e: E,
     viewer: i64,
     board_id: i64,
-    pattern: Option<&str>,
     before: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<PostRow>> {
-    let query = match pattern {
-        None => sqlx::query_as(LIST_BOARD_POSTS_SQL),
-        Some(_) => sqlx::query_as(LIST_BOARD_POSTS_MATCHING_SQL),
-    };
-    let query = query.bind(viewer).bind(board_id).bind(before).bind(limit);
-    match pattern {
-        None => query.fetch_all(e).await,
-        Some(p) => query.bind(p).fetch_all(e).await,
-    }
+    sqlx::query_as(LIST_BOARD_POSTS_SQL)
+        .bind(viewer)
+        .bind(board_id)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(e)
+        .await
 }
 
 /// Which school-wide ranking to list.
@@ -300,31 +289,6 @@ pub(crate) async fn list_ranked<'c, E: Executor<'c, Database = Any>>(
         .bind(limit)
         .fetch_all(e)
         .await
-}
-
-/// Posts of a school whose title or content matches a `LIKE` pattern, newest first.
-pub(crate) async fn search_posts<'c, E: Executor<'c, Database = Any>>(
-    e: E,
-    viewer: i64,
-    school_id: i64,
-    pattern: &str,
-    before: i64,
-    limit: i64,
-) -> sqlx::Result<Vec<PostRow>> {
-    sqlx::query_as(concat!(
-        post_select!(),
-        " WHERE p.school_id = $2",
-        listed!(),
-        " AND p.id < $3 AND (lower(p.title) LIKE $5 ESCAPE '\\' OR lower(p.content) LIKE $5 ESCAPE '\\') \
-         ORDER BY p.id DESC LIMIT $4"
-    ))
-    .bind(viewer)
-    .bind(school_id)
-    .bind(before)
-    .bind(limit)
-    .bind(pattern)
-    .fetch_all(e)
-    .await
 }
 
 /// The viewer's own posts, newest first.
@@ -989,3 +953,6 @@ pub(crate) async fn content_author<'c, E: Executor<'c, Database = Any>>(
         (None, None) => Ok(None),
     }
 }
+
+// Declared last so it sees the column macros above.
+pub mod search;

@@ -2,6 +2,7 @@
 //! directory, and the small helpers every test uses.
 
 use campus_board::domain::Thresholds;
+use campus_board::domain::search::SearchLimits;
 use campus_board::{Application, Config};
 use campus_proto::board::v1 as pb;
 use campus_proto::board::v1::board_internal_service_client::BoardInternalServiceClient;
@@ -43,6 +44,11 @@ where
 }
 
 pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, SearchLimits::default()).await
+}
+
+/// [`spawn_app`] with other search bounds.
+pub(crate) async fn spawn_app_with(backend: Backend, limits: SearchLimits) -> TestApp {
     let identity = TestIdentity::new();
     let db = TestDatabase::new(backend).await;
     let photos = tempfile::tempdir().expect("photo dir");
@@ -51,7 +57,7 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
         thresholds: Thresholds { hot: HOT, best: BEST },
         blob_url: photos.path().join("photos").display().to_string(),
     };
-    let app = Application::build(config).await.expect("build app");
+    let app = Application::build_with(config, limits).await.expect("build app");
     let addr = app.local_addr();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let client = BoardServiceClient::new(channel(addr))
@@ -68,6 +74,11 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 impl TestApp {
+    /// The URL of the app's database, for checks that read it directly.
+    pub(crate) fn db_url(&self) -> &str {
+        &self._db.url
+    }
+
     /// A request from a user of [`SCHOOL`] (nickname `user<id>`).
     pub(crate) fn req<T>(&self, message: T, user_id: i64) -> Request<T> {
         self.identity.request(message, user_id, SCHOOL)

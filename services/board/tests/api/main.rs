@@ -12,3 +12,4 @@ mod internal;
 mod likes;
 mod photos;
 mod posts;
+mod search;

@@ -1,0 +1,252 @@
+//! What a search is, free of I/O: the checked query, the n-grams that index posts and
+//! narrow a search, and the per-user search rate.
+//!
+//! A post is indexed by the character bigrams of its lower-cased title and content, plus the
+//! single non-ASCII characters (so a one-syllable Korean query has a term). A query's terms
+//! are its own bigrams (or its one character); every post containing the query holds them
+//! all, so the index yields a superset of the matches and the exact `LIKE` check that follows
+//! decides. Only characters whose lower case every `lower()` agrees on (ASCII and caseless
+//! characters such as Hangul) make query terms: a term is never one the index could have
+//! spelled differently, so the superset holds on both backends.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use campus_shared::error::{Error, Result, Violations};
+use campus_shared::text::{self, Text};
+
+/// Stable reasons of search's own refusals.
+pub mod reason {
+    pub const QUERY_TOO_SHORT: &str = "QUERY_TOO_SHORT";
+    pub const SEARCH_RATE_LIMITED: &str = "SEARCH_RATE_LIMITED";
+    pub const SEARCH_TIMEOUT: &str = "SEARCH_TIMEOUT";
+}
+
+/// The longest query, in characters.
+pub const MAX_QUERY_CHARS: usize = 100;
+/// How searches are bounded; [`SearchLimits::default`] is what the service runs with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchLimits {
+    /// How long one search may run on PostgreSQL before it is cancelled.
+    pub statement_timeout: Duration,
+    /// Posts (or index candidates) one step of a search reads at most; a page that needs
+    /// more comes back short, with a token to go on.
+    pub window: i64,
+    /// Searches a user may make at once, and per second after that.
+    pub burst: f64,
+    pub per_second: f64,
+}
+
+impl Default for SearchLimits {
+    fn default() -> Self {
+        Self { statement_timeout: Duration::from_secs(2), window: 2_000, burst: 20.0, per_second: 2.0 }
+    }
+}
+
+/// A checked search: the `LIKE` pattern the matches must satisfy and the index terms every
+/// match holds (empty when the query has none, e.g. only cased non-ASCII letters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    pub pattern: String,
+    pub terms: Vec<String>,
+}
+
+impl SearchQuery {
+    /// A query of 1–100 characters, at least one of them non-ASCII (a Hangul syllable) or at
+    /// least two ASCII ones: one Latin letter matches nearly every post and says nothing.
+    pub fn parse(field: &str, query: &str) -> Result<Self> {
+        let query = query.trim();
+        let mut v = Violations::new();
+        let chars = query.chars().count();
+        if query.is_empty() {
+            v.add(field, "must not be empty");
+        } else if chars > MAX_QUERY_CHARS {
+            v.add(field, format!("must be at most {MAX_QUERY_CHARS} characters (got {chars})"));
+        } else {
+            text::check(&mut v, field, query, Text::Line);
+        }
+        v.finish()?;
+        if chars < 2 && query.is_ascii() {
+            return Err(super::invalid_with_reason(
+                reason::QUERY_TOO_SHORT,
+                field,
+                "must be at least 2 characters, or 1 Korean syllable",
+            ));
+        }
+        let lowered = query.to_lowercase();
+        let mut pattern = String::with_capacity(lowered.len() + 2);
+        pattern.push('%');
+        for c in lowered.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        Ok(Self { pattern, terms: query_terms(&lowered) })
+    }
+}
+
+/// Whether every `lower()` (SQLite's ASCII-only one, PostgreSQL's, Rust's) leaves `c` as it
+/// is or maps it the same way: ASCII, and characters without case (Hangul, digits, marks).
+fn same_everywhere(c: char) -> bool {
+    c.is_ascii() || (!c.is_lowercase() && !c.is_uppercase() && c.to_lowercase().eq([c]))
+}
+
+/// The index terms of an already lower-cased query.
+fn query_terms(lowered: &str) -> Vec<String> {
+    let chars: Vec<char> = lowered.chars().collect();
+    let mut terms = BTreeSet::new();
+    if let [c] = chars[..]
+        && !c.is_ascii()
+        && same_everywhere(c)
+    {
+        terms.insert(c.to_string());
+    }
+    for pair in chars.windows(2) {
+        if pair.iter().all(|c| same_everywhere(*c)) {
+            terms.insert(pair.iter().collect());
+        }
+    }
+    terms.into_iter().collect()
+}
+
+/// The index terms of a post: every bigram of its ASCII-lower-cased title and content (not
+/// across the two) and every non-ASCII character. PostgreSQL computes the same set in SQL
+/// (`board_search_terms` in the migrations); SQLite stores this one.
+pub fn post_terms(title: &str, content: &str) -> BTreeSet<String> {
+    let mut terms = BTreeSet::new();
+    for text in [title, content] {
+        let chars: Vec<char> = text.chars().map(|c| c.to_ascii_lowercase()).collect();
+        for pair in chars.windows(2) {
+            terms.insert(pair.iter().collect());
+        }
+        for c in chars.iter().filter(|c| !c.is_ascii()) {
+            terms.insert(c.to_string());
+        }
+    }
+    terms
+}
+
+/// One token bucket per user: `burst` searches at once, refilled at `per_second`.
+#[derive(Debug)]
+pub struct SearchRate {
+    per_second: f64,
+    burst: f64,
+    buckets: std::collections::HashMap<i64, (f64, Instant)>,
+}
+
+/// Users tracked at most; beyond it, users whose bucket is full again are forgotten.
+const MAX_TRACKED_USERS: usize = 100_000;
+
+impl SearchRate {
+    pub fn new(per_second: f64, burst: f64) -> Self {
+        Self { per_second, burst, buckets: std::collections::HashMap::new() }
+    }
+
+    /// Takes one search from `user`'s bucket at `now`, or says how long until one is there.
+    pub fn take(&mut self, user: i64, now: Instant) -> Result<()> {
+        if self.buckets.len() >= MAX_TRACKED_USERS {
+            let (rate, burst) = (self.per_second, self.burst);
+            self.buckets.retain(|_, (tokens, at)| {
+                *tokens + now.saturating_duration_since(*at).as_secs_f64() * rate < burst
+            });
+        }
+        let (tokens, at) = self.buckets.entry(user).or_insert((self.burst, now));
+        *tokens =
+            (*tokens + now.saturating_duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - *tokens) / self.per_second;
+            Err(Error::resource_exhausted(
+                reason::SEARCH_RATE_LIMITED,
+                format!("too many searches; try again in {:.1} s", wait.max(0.1)),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn patterns_escape_wildcards_and_lower_case() {
+        let q = SearchQuery::parse("query", "50%_Off\\").unwrap();
+        assert_eq!(q.pattern, "%50\\%\\_off\\\\%");
+        assert!(q.terms.contains(&"%_".to_string()) && q.terms.contains(&"of".to_string()));
+        assert!(SearchQuery::parse("query", " ").is_err());
+        assert!(SearchQuery::parse("query", "a\0").is_err());
+    }
+
+    #[test]
+    fn one_syllable_is_enough_but_one_latin_letter_is_not() {
+        assert_eq!(SearchQuery::parse("query", "밥").unwrap().terms, ["밥"]);
+        assert_eq!(SearchQuery::parse("query", "ab").unwrap().terms, ["ab"]);
+        let Err(Error::Upstream(status)) = SearchQuery::parse("query", " a ") else {
+            panic!("expected refusal")
+        };
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(SearchQuery::parse("query", &"가".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn cased_non_ascii_letters_make_no_terms() {
+        // SQLite's lower() leaves 'É' alone while Rust's does not: no term may depend on it.
+        assert_eq!(SearchQuery::parse("query", "éa").unwrap().terms, Vec::<String>::new());
+        assert_eq!(SearchQuery::parse("query", "학식 é").unwrap().terms, ["식 ", "학식"]);
+    }
+
+    #[test]
+    fn a_bucket_refills_over_time() {
+        let mut rate = SearchRate::new(2.0, 2.0);
+        let t = Instant::now();
+        assert!(rate.take(1, t).is_ok());
+        assert!(rate.take(1, t).is_ok());
+        assert!(rate.take(1, t).is_err());
+        assert!(rate.take(2, t).is_ok(), "buckets are per user");
+        assert!(rate.take(1, t + Duration::from_millis(500)).is_ok());
+        assert!(rate.take(1, t + Duration::from_millis(500)).is_err());
+    }
+
+    proptest! {
+        /// The premise of the index: whatever contains the query holds all its terms.
+        #[test]
+        fn a_match_holds_every_term(
+            title in "[a-zA-Z가나다%_ ]{1,12}",
+            content in "[a-zA-Zé가나다%_ \n]{1,30}",
+            start in 0usize..30,
+            len in 1usize..6,
+        ) {
+            let chars: Vec<char> = content.chars().collect();
+            let start = start.min(chars.len() - 1);
+            let q: String = chars[start..(start + len).min(chars.len())].iter().collect();
+            prop_assume!(!q.trim().is_empty() && !q.contains('\n'));
+            let Ok(query) = SearchQuery::parse("query", &q) else { return Ok(()) };
+            let indexed = post_terms(&title, &content);
+            for term in &query.terms {
+                prop_assert!(indexed.contains(term), "{term:?} of {q:?} not in {content:?}");
+            }
+        }
+
+        #[test]
+        fn search_patterns_only_have_escaped_wildcards(q in "[a-z%_\\\\가-힣]{2,30}") {
+            let pattern = SearchQuery::parse("query", &q).unwrap().pattern;
+            let inner: Vec<char> = pattern[1..pattern.len() - 1].chars().collect();
+            let mut i = 0;
+            while i < inner.len() {
+                if inner[i] == '\\' {
+                    prop_assert!(matches!(inner.get(i + 1), Some('%' | '_' | '\\')));
+                    i += 2;
+                } else {
+                    prop_assert!(inner[i] != '%' && inner[i] != '_');
+                    i += 1;
+                }
+            }
+        }
+    }
+}

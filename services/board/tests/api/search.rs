@@ -1,0 +1,260 @@
+//! Search through the index answers exactly what a plain `LIKE` scan of the posts answers,
+//! on both routes (SearchPosts and ListPosts with `query`), and its safety nets hold.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use campus_board::domain::search::{SearchLimits, SearchQuery};
+use campus_proto::board::v1 as pb;
+use campus_shared::db::Backend;
+use proptest::prelude::*;
+use proptest::test_runner::{Config as PropConfig, TestCaseError, TestRunner};
+use sqlx::AnyPool;
+use tonic::Code;
+
+use crate::helpers::{OTHER_SCHOOL, SCHOOL, TestApp, assert_error, each_backend, spawn_app_with};
+
+/// Windows of three posts, so pages cross them and the index step runs on a few posts.
+fn small_windows() -> SearchLimits {
+    SearchLimits { window: 3, ..SearchLimits::default() }
+}
+
+/// A post of a generated case and what happens to it after it is written.
+#[derive(Debug, Clone)]
+struct Spec {
+    title: String,
+    content: String,
+    edit: Option<String>,
+    deleted: bool,
+    hidden: bool,
+}
+
+/// Few characters, so queries often match; `%`, `_` and `\` to check they are literal, both
+/// cases of a Latin letter, Hangul, spaces and (in contents) line breaks.
+fn text(pattern: &'static str) -> impl Strategy<Value = String> {
+    pattern.prop_filter("not blank", |s| !s.trim().is_empty())
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        text("[가나다aAbB%_\\\\ ]{1,8}"),
+        text("[가나다aAbB%_\\\\ \n]{1,16}"),
+        proptest::option::weighted(0.2, text("[가나다aAbB%_ ]{1,12}")),
+        proptest::bool::weighted(0.15),
+        proptest::bool::weighted(0.1),
+    )
+        .prop_map(|(title, content, edit, deleted, hidden)| Spec {
+            title,
+            content,
+            edit,
+            deleted,
+            hidden,
+        })
+}
+
+/// The ids a plain scan finds, newest first: the search as it was before the index.
+async fn scan(pool: &AnyPool, column: &str, scope: i64, pattern: &str) -> Vec<i64> {
+    let sql = format!(
+        "SELECT id FROM post WHERE {column} = $1 AND deleted_at IS NULL AND report_count < 5 \
+         AND (lower(title) LIKE $2 ESCAPE '\\' OR lower(content) LIKE $2 ESCAPE '\\') ORDER BY id DESC"
+    );
+    let rows: Vec<(i64,)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(scope).bind(pattern).fetch_all(pool).await.unwrap();
+    rows.into_iter().map(|(id,)| id).collect()
+}
+
+/// Every user makes few searches here, so the rate limit never gets in the way.
+static NEXT_USER: AtomicI64 = AtomicI64::new(10_000);
+
+fn user() -> i64 {
+    NEXT_USER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Follows the page tokens of both routes to the end.
+async fn search_all(app: &TestApp, board_id: i64, query: &str, page_size: i32) -> (Vec<i64>, Vec<i64>) {
+    let mut school = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = pb::SearchPostsRequest { query: query.into(), page_size, page_token };
+        let page = app.client().search_posts(app.req(request, user())).await.unwrap().into_inner();
+        assert!(page.posts.len() <= page_size as usize);
+        school.extend(page.posts.into_iter().map(|p| p.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let mut board = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = pb::ListPostsRequest { board_id, query: query.into(), page_size, page_token };
+        let page = app.client().list_posts(app.req(request, user())).await.unwrap().into_inner();
+        board.extend(page.posts.into_iter().map(|p| p.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    (school, board)
+}
+
+async fn check_case(
+    app: &TestApp,
+    pool: &AnyPool,
+    posts: Vec<Spec>,
+    queries: Vec<String>,
+    page_size: i32,
+) -> Result<(), TestCaseError> {
+    let board = app.board(1, &format!("b{}", user())).await;
+    let theirs = app.board_in(1, OTHER_SCHOOL, &format!("b{}", user()), false).await;
+    for (i, p) in posts.iter().enumerate() {
+        let author = 100 + i as i64;
+        let create = pb::CreatePostRequest {
+            board_id: board.id,
+            title: p.title.clone(),
+            content: p.content.clone(),
+            anonymous: i % 2 == 0,
+        };
+        let id = app.client().create_post(app.req(create.clone(), author)).await.unwrap().into_inner().id;
+        // The same text in another school, which no search here may find.
+        let elsewhere = pb::CreatePostRequest { board_id: theirs.id, ..create };
+        app.client().create_post(app.req_in(elsewhere, author, OTHER_SCHOOL)).await.unwrap();
+        if let Some(content) = &p.edit {
+            let edit = pb::UpdatePostRequest { id, title: None, content: Some(content.clone()) };
+            app.client().update_post(app.req(edit, author)).await.unwrap();
+        }
+        if p.hidden {
+            for reporter in 0..5 {
+                let report = pb::ReportPostRequest { id, reason: "광고".into() };
+                app.client().report_post(app.req(report, 50 + reporter)).await.unwrap();
+            }
+        }
+        if p.deleted {
+            app.client().delete_post(app.req(pb::DeletePostRequest { id }, author)).await.unwrap();
+        }
+    }
+    for q in queries {
+        let Ok(parsed) = SearchQuery::parse("query", &q) else {
+            let request = pb::SearchPostsRequest { query: q.clone(), ..Default::default() };
+            let refused = app.client().search_posts(app.req(request, user())).await.unwrap_err();
+            prop_assert_eq!(refused.code(), Code::InvalidArgument);
+            continue;
+        };
+        let (school, in_board) = search_all(app, board.id, &q, page_size).await;
+        let expected_school = scan(pool, "school_id", SCHOOL, &parsed.pattern).await;
+        let expected_board = scan(pool, "board_id", board.id, &parsed.pattern).await;
+        prop_assert_eq!(&school, &expected_school, "school-wide {:?} on {:?}", q, app.backend);
+        prop_assert_eq!(&in_board, &expected_board, "in the board {:?} on {:?}", q, app.backend);
+    }
+    Ok(())
+}
+
+/// The property: on random posts (edited, deleted, hidden, in two schools) and random
+/// queries, both search routes page through exactly the posts a plain scan finds, in order.
+#[test]
+fn search_answers_what_a_plain_scan_answers() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for backend in campus_shared::testing::backends() {
+        let app = rt.block_on(spawn_app_with(backend, small_windows()));
+        let pool = rt.block_on(AnyPool::connect(app.db_url())).unwrap();
+        let mut runner =
+            TestRunner::new(PropConfig { cases: 24, failure_persistence: None, ..PropConfig::default() });
+        let strategy = (
+            proptest::collection::vec(spec(), 1..10),
+            proptest::collection::vec("[가나다aAbB%_\\\\ ]{1,4}", 1..5),
+            1i32..5,
+        );
+        let result = runner.run(&strategy, |(posts, queries, page_size)| {
+            rt.block_on(check_case(&app, &pool, posts, queries, page_size))
+        });
+        if let Err(e) = result {
+            panic!("{backend:?}: {e}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_syllable_finds_and_one_letter_is_too_short() {
+    each_backend(|app| async move {
+        let board = app.board(1, "자유").await;
+        let rice = app.post(1, board.id, "오늘 밥 뭐 먹지", false).await;
+        app.post(1, board.id, "Rust 스터디", false).await;
+        let search = |query: &str| pb::SearchPostsRequest { query: query.into(), ..Default::default() };
+        let found = app.client().search_posts(app.req(search("밥"), 2)).await.unwrap().into_inner();
+        assert_eq!(found.posts.iter().map(|p| p.id).collect::<Vec<_>>(), [rice.id], "{:?}", app.backend);
+        let refused = app.client().search_posts(app.req(search(" r "), 2)).await;
+        assert_error(refused, Code::InvalidArgument, "QUERY_TOO_SHORT");
+        let listed = pb::ListPostsRequest { board_id: board.id, query: "r".into(), ..Default::default() };
+        assert_error(
+            app.client().list_posts(app.req(listed, 2)).await,
+            Code::InvalidArgument,
+            "QUERY_TOO_SHORT",
+        );
+        let found = app.client().search_posts(app.req(search("ru"), 2)).await.unwrap().into_inner();
+        assert_eq!(found.posts.len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn each_user_has_a_search_rate() {
+    for backend in campus_shared::testing::backends() {
+        let limits = SearchLimits { burst: 2.0, per_second: 0.001, ..SearchLimits::default() };
+        let app = spawn_app_with(backend, limits).await;
+        let board = app.board(1, "자유").await;
+        let search = || pb::SearchPostsRequest { query: "학식".into(), ..Default::default() };
+        let listed =
+            || pb::ListPostsRequest { board_id: board.id, query: "학식".into(), ..Default::default() };
+        app.client().search_posts(app.req(search(), 2)).await.unwrap();
+        app.client().list_posts(app.req(listed(), 2)).await.unwrap();
+        assert_error(
+            app.client().search_posts(app.req(search(), 2)).await,
+            Code::ResourceExhausted,
+            "SEARCH_RATE_LIMITED",
+        );
+        assert_error(
+            app.client().list_posts(app.req(listed(), 2)).await,
+            Code::ResourceExhausted,
+            "SEARCH_RATE_LIMITED",
+        );
+        // Someone else, and plain listing, are not affected.
+        app.client().search_posts(app.req(search(), 3)).await.unwrap();
+        let plain = pb::ListPostsRequest { board_id: board.id, ..Default::default() };
+        app.client().list_posts(app.req(plain, 2)).await.unwrap();
+    }
+}
+
+/// Posts that were in the database before the index are found once the backfill has run
+/// (on PostgreSQL the index is built by its migration and needs none).
+#[tokio::test]
+async fn posts_written_before_the_index_are_backfilled() {
+    each_backend(|app| async move {
+        let board = app.board(1, "자유").await;
+        let pool = AnyPool::connect(app.db_url()).await.unwrap();
+        // Straight into the table, as rows written by a version without the index were.
+        for id in 1..=7_i64 {
+            sqlx::query(campus_board::store::INSERT_POST_SQL)
+                .bind(id)
+                .bind(SCHOOL)
+                .bind(board.id)
+                .bind(1_i64)
+                .bind("old")
+                .bind(0_i64)
+                .bind(format!("예전 글 {id}"))
+                .bind(if id % 2 == 0 { "기숙사 통금 몇 시예요" } else { "학식 메뉴" })
+                .bind(id)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        if app.backend == Backend::Sqlite {
+            sqlx::query("UPDATE post_search_backfill SET below = 8").execute(&pool).await.unwrap();
+        }
+        let indexed = campus_board::store::search::backfill(&pool, app.backend).await.unwrap();
+        let expected = if app.backend == Backend::Sqlite { 7 } else { 0 };
+        assert_eq!(indexed, expected);
+        let request = pb::SearchPostsRequest { query: "기숙사 통금".into(), ..Default::default() };
+        let found = app.client().search_posts(app.req(request, 2)).await.unwrap().into_inner();
+        assert_eq!(found.posts.iter().map(|p| p.id).collect::<Vec<_>>(), [6, 4, 2], "{:?}", app.backend);
+    })
+    .await;
+}
