@@ -2,12 +2,13 @@
 //! the `google.api.http` annotations), gRPC-web and gRPC; it verifies access tokens, serves
 //! the auth service in process and forwards everything else to the owning service.
 //!
-//! Reading order: [`startup`] (config, build, serve) → `server` (per-request dispatch by
+//! Reading order: [`startup`] (config, build, serve) → `door` (connections, their limits and timeouts) → `server` (per-request dispatch by
 //! content type) → `proxy` (gRPC forwarding) → `transcode` and `routes` (HTTP/JSON, with
 //! `idempotency` keys on POST; `wire_json` writes the answers) → [`errors`] (gRPC → HTTP).
 
 pub mod auth;
 pub mod client_address;
+mod door;
 pub mod errors;
 mod health;
 mod idempotency;

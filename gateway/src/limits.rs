@@ -1,5 +1,6 @@
-//! Load limits: a global in-flight limit that sheds load at once instead of queueing, and a
-//! per-IP token bucket for the auth routes (password guessing, sign-up spam).
+//! Load limits: a global in-flight limit that sheds load at once instead of queueing, a
+//! global budget of buffered request-body bytes, and a per-IP token bucket for the auth
+//! routes (password guessing, sign-up spam).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -30,6 +31,25 @@ impl InFlight {
     }
 }
 
+/// Request-body bytes held in memory across all requests at once: a body is read only into
+/// a reservation, so slow or huge uploads cannot add up past the budget.
+#[derive(Debug, Clone)]
+pub(crate) struct BodyBudget {
+    bytes: Arc<Semaphore>,
+}
+
+impl BodyBudget {
+    pub(crate) fn new(bytes: usize) -> Self {
+        Self { bytes: Arc::new(Semaphore::new(bytes.clamp(1, Semaphore::MAX_PERMITS))) }
+    }
+
+    /// A reservation of `bytes`, or `None` when the budget has not that much left.
+    pub(crate) fn reserve(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        let n = u32::try_from(bytes).ok()?;
+        self.bytes.clone().try_acquire_many_owned(n).ok()
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
@@ -37,10 +57,11 @@ struct Bucket {
 }
 
 /// A token bucket per client IP: `per_minute` requests of burst, refilled continuously.
-#[derive(Debug)]
+/// Clones share the buckets.
+#[derive(Debug, Clone)]
 pub(crate) struct RateLimiter {
     per_minute: u32,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Arc<Mutex<HashMap<IpAddr, Bucket>>>,
 }
 
 /// Above this many tracked clients, full buckets are forgotten (they carry no information).
@@ -49,7 +70,21 @@ const MAX_TRACKED: usize = 10_000;
 impl RateLimiter {
     /// `per_minute == 0` turns the limit off.
     pub(crate) fn new(per_minute: u32) -> Self {
-        Self { per_minute, buckets: Mutex::new(HashMap::new()) }
+        Self { per_minute, buckets: Arc::default() }
+    }
+
+    /// Whether `ip` has a token left, without taking it: the transcoder asks before it
+    /// reads a body, the dispatcher takes the token when the call is made.
+    pub(crate) fn has_token(&self, ip: IpAddr) -> bool {
+        if self.per_minute == 0 {
+            return true;
+        }
+        let now = Instant::now();
+        let rate_per_sec = f64::from(self.per_minute) / 60.0;
+        let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        buckets.get(&ip).is_none_or(|b| {
+            b.tokens + now.saturating_duration_since(b.updated).as_secs_f64() * rate_per_sec >= 1.0
+        })
     }
 
     /// Takes a token for `ip`; false when its bucket is empty.
@@ -99,6 +134,28 @@ mod tests {
         // 3 per minute: one token every 20 seconds.
         assert!(!limiter.allow_at(ip, t0 + Duration::from_secs(10)));
         assert!(limiter.allow_at(ip, t0 + Duration::from_secs(31)));
+    }
+
+    #[test]
+    fn has_token_looks_without_taking() {
+        let limiter = RateLimiter::new(2);
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let shared = limiter.clone();
+        assert!(limiter.has_token(ip) && limiter.has_token(ip));
+        assert!(shared.allow(ip) && shared.allow(ip), "looking took nothing");
+        assert!(!limiter.has_token(ip), "clones share the buckets");
+    }
+
+    #[test]
+    fn the_body_budget_is_shared_and_given_back() {
+        let budget = BodyBudget::new(100);
+        let a = budget.reserve(60).expect("60 of 100");
+        assert!(budget.clone().reserve(50).is_none());
+        let b = budget.reserve(40).expect("the rest");
+        drop(a);
+        assert!(budget.reserve(60).is_some());
+        drop(b);
+        assert!(budget.reserve(usize::MAX).is_none());
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub(crate) struct State {
     pub(crate) dispatcher: Dispatcher,
     pub(crate) transcoder: Transcoder,
     pub(crate) readiness: Arc<Readiness>,
+    /// Calls in flight over gRPC and gRPC-web (the transcoder counts HTTP calls).
     pub(crate) in_flight: InFlight,
     pub(crate) jwks: Bytes,
     pub(crate) max_body: usize,
@@ -119,9 +120,11 @@ async fn handle(state: Arc<State>, peer: SocketAddr, mut request: Request<Incomi
     if kind != Protocol::Http {
         strip_cookie_path(&mut request);
     }
-    let probe = kind == Protocol::Http && matches!(request.uri().path(), "/healthz" | "/readyz");
-    let permit = if probe { None } else { state.in_flight.try_acquire() };
-    let mut response = if !probe && permit.is_none() {
+    // HTTP calls take their permit in the transcoder once the body is read, so a slow body
+    // holds none; gRPC bodies stream to the service as they come.
+    let counted = kind != Protocol::Http;
+    let permit = if counted { state.in_flight.try_acquire() } else { None };
+    let mut response = if counted && permit.is_none() {
         overloaded(kind)
     } else if is_auth_call(kind, request.uri().path())
         && !crate::auth::origin_allowed(request.headers().get(header::ORIGIN), &state.allowed_origins)
@@ -208,8 +211,9 @@ fn foreign_origin(kind: Protocol, client: std::net::IpAddr) -> Response<Body> {
     }
 }
 
-/// The reason of a request shed because the gateway is at its concurrency limit.
-const OVERLOADED: &str = "OVERLOADED";
+/// The reason of a request shed because the gateway is at its concurrency limit or its
+/// body budget.
+pub(crate) const OVERLOADED: &str = "OVERLOADED";
 
 fn overloaded(kind: Protocol) -> Response<Body> {
     let message = "the gateway is at capacity, retry later";

@@ -10,8 +10,6 @@ use std::time::Duration;
 use campus_proto::auth::v1::auth_service_server::AuthServiceServer;
 use campus_shared::config::{self, ConfigError, DatabaseConfig, EnvVar, parse_or, seconds_or, var};
 use campus_shared::identity::{SigningKey, TokenIssuer, TokenVerifier};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
@@ -19,13 +17,14 @@ use tower::ServiceBuilder;
 
 use crate::auth::{AuthApi, AuthConfig};
 use crate::client_address::TrustedProxies;
+use crate::door::{ConnectionLimits, Door};
 use crate::health::Readiness;
 use crate::idempotency::Idempotency;
-use crate::limits::{InFlight, RateLimiter};
+use crate::limits::{BodyBudget, InFlight, RateLimiter};
 use crate::proxy::{AUTH_SERVICE, Dispatcher, PUBLIC_SERVICES, Upstream};
 use crate::routes::RouteTable;
 use crate::server::{GatewayService, State, cors_layer};
-use crate::transcode::Transcoder;
+use crate::transcode::{TranscodeLimits, Transcoder};
 
 /// Where the four domain services listen.
 #[derive(Debug, Clone)]
@@ -84,6 +83,20 @@ pub struct Config {
     /// Proxies whose `x-forwarded-for` is believed: behind them the client address is the
     /// right-most hop that is not one of them. Empty: the header is ignored.
     pub trusted_proxies: TrustedProxies,
+    /// A request head must arrive within this (a new connection's first one too).
+    pub header_timeout: Duration,
+    /// A request body must be complete this long after its head.
+    pub body_timeout: Duration,
+    /// A keep-alive connection with nothing in flight for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open connections per client (peer) address; 0 turns the limit off.
+    pub max_connections_per_ip: usize,
+    /// Bytes of request bodies buffered across all requests; past it new bodies get 503.
+    pub body_budget_bytes: usize,
+    /// Streams one HTTP/2 connection may have open at once.
+    pub h2_max_concurrent_streams: u32,
+    /// Largest header list of one HTTP/2 request.
+    pub h2_max_header_list_bytes: u32,
     /// Serves GET requests outside the API (the web client); 404 when `None`.
     pub web: Option<axum::Router>,
     /// The gateway's own database: idempotency records, shared by every replica.
@@ -139,6 +152,41 @@ impl Config {
             help: "comma-separated CIDRs of proxies whose x-forwarded-for is believed",
         },
         EnvVar {
+            name: "GATEWAY_HEADER_TIMEOUT_SECS",
+            default: "10",
+            help: "a request head must arrive within this, or the connection is closed",
+        },
+        EnvVar {
+            name: "GATEWAY_BODY_TIMEOUT_SECS",
+            default: "30",
+            help: "a request body must be complete this long after its head (408 and close)",
+        },
+        EnvVar {
+            name: "GATEWAY_IDLE_TIMEOUT_SECS",
+            default: "60",
+            help: "a keep-alive connection idle this long is closed",
+        },
+        EnvVar {
+            name: "GATEWAY_MAX_CONNECTIONS_PER_IP",
+            default: "256",
+            help: "open connections per client address (0: no limit)",
+        },
+        EnvVar {
+            name: "GATEWAY_BODY_BUDGET_BYTES",
+            default: "67108864",
+            help: "request body bytes buffered across all requests (503 OVERLOADED past it)",
+        },
+        EnvVar {
+            name: "GATEWAY_H2_MAX_CONCURRENT_STREAMS",
+            default: "256",
+            help: "streams one HTTP/2 connection may have open",
+        },
+        EnvVar {
+            name: "GATEWAY_H2_MAX_HEADER_LIST_BYTES",
+            default: "65536",
+            help: "largest header list of one HTTP/2 request",
+        },
+        EnvVar {
             name: "GATEWAY_DATABASE_URL",
             default: "sqlite://$CAMPUS_DATA_DIR/gateway.db",
             help: "idempotency records (sqlite:// or postgres://; shared by all replicas)",
@@ -168,6 +216,13 @@ impl Config {
             connect_timeout: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(8),
             trusted_proxies: TrustedProxies::none(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections_per_ip: 256,
+            body_budget_bytes: 64 * 1024 * 1024,
+            h2_max_concurrent_streams: 256,
+            h2_max_header_list_bytes: 64 * 1024,
             web: None,
             database: DatabaseConfig::new(format!(
                 "sqlite://{}?mode=rwc",
@@ -229,6 +284,16 @@ impl Config {
         config.shutdown_timeout =
             seconds_or("CAMPUS_SHUTDOWN_TIMEOUT_SECS", config.shutdown_timeout.as_secs())?;
         config.trusted_proxies = parse_or("GATEWAY_TRUSTED_PROXIES", config.trusted_proxies)?;
+        config.header_timeout = seconds_or("GATEWAY_HEADER_TIMEOUT_SECS", config.header_timeout.as_secs())?;
+        config.body_timeout = seconds_or("GATEWAY_BODY_TIMEOUT_SECS", config.body_timeout.as_secs())?;
+        config.idle_timeout = seconds_or("GATEWAY_IDLE_TIMEOUT_SECS", config.idle_timeout.as_secs())?;
+        config.max_connections_per_ip =
+            parse_or("GATEWAY_MAX_CONNECTIONS_PER_IP", config.max_connections_per_ip)?;
+        config.body_budget_bytes = parse_or("GATEWAY_BODY_BUDGET_BYTES", config.body_budget_bytes)?;
+        config.h2_max_concurrent_streams =
+            parse_or("GATEWAY_H2_MAX_CONCURRENT_STREAMS", config.h2_max_concurrent_streams)?;
+        config.h2_max_header_list_bytes =
+            parse_or("GATEWAY_H2_MAX_HEADER_LIST_BYTES", config.h2_max_header_list_bytes)?;
         config.database = DatabaseConfig::from_env("GATEWAY", "gateway")?;
         config.idempotency_ttl =
             seconds_or("GATEWAY_IDEMPOTENCY_TTL_SECS", config.idempotency_ttl.as_secs())?;
@@ -248,6 +313,7 @@ pub struct Application {
     health: tonic_health::server::HealthReporter,
     health_names: Vec<(&'static str, String)>,
     shutdown_timeout: Duration,
+    door: Door,
 }
 
 fn channel(url: &str, connect_timeout: Duration) -> anyhow::Result<Channel> {
@@ -317,28 +383,32 @@ impl Application {
             .add_service(campus_shared::server::reflection_builder().build_v1alpha()?)
             .prepare();
 
+        let auth_rate = RateLimiter::new(config.auth_rate_per_minute);
         let dispatcher = Dispatcher::new(
             routes,
             auth_methods,
             local,
             verifier,
-            RateLimiter::new(config.auth_rate_per_minute),
+            auth_rate.clone(),
             config.upstream_timeout,
         );
+        let in_flight = InFlight::new(config.concurrency_limit);
         let idempotency =
             Idempotency::connect(&config.database, config.idempotency_ttl, config.upstream_timeout).await?;
-        let transcoder = Transcoder::new(
-            table,
-            dispatcher.clone(),
-            idempotency,
-            config.max_body_bytes,
-            config.upstream_timeout,
-        );
+        let limits = TranscodeLimits {
+            max_body: config.max_body_bytes,
+            timeout: config.upstream_timeout,
+            body_timeout: config.body_timeout,
+            budget: BodyBudget::new(config.body_budget_bytes),
+            in_flight: in_flight.clone(),
+            auth_rate,
+        };
+        let transcoder = Transcoder::new(table, dispatcher.clone(), idempotency, limits);
         let state = Arc::new(State {
             dispatcher,
             transcoder,
             readiness: readiness.clone(),
-            in_flight: InFlight::new(config.concurrency_limit),
+            in_flight,
             jwks: serde_json::to_vec(&config.signing_key.jwks())?.into(),
             max_body: config.max_body_bytes,
             trusted_proxies: config.trusted_proxies.clone(),
@@ -352,6 +422,13 @@ impl Application {
             health,
             health_names,
             shutdown_timeout: config.shutdown_timeout,
+            door: Door::new(ConnectionLimits {
+                header_timeout: config.header_timeout,
+                idle_timeout: config.idle_timeout,
+                per_ip: config.max_connections_per_ip,
+                h2_max_streams: config.h2_max_concurrent_streams,
+                h2_max_header_list: config.h2_max_header_list_bytes,
+            }),
         })
     }
 
@@ -369,45 +446,20 @@ impl Application {
         let watcher =
             tokio::spawn(self.readiness.clone().watch(self.health.clone(), self.health_names.clone()));
         let purge = tokio::spawn(self.state.transcoder.idempotency().clone().purge_expired(PURGE_PERIOD));
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder.http2().max_concurrent_streams(1024);
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let cors = cors_layer(&self.state.allowed_origins);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                accepted = self.listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(pair) => pair,
-                        Err(e) => {
-                            // Out of file descriptors and the like: back off instead of spinning.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let service = ServiceBuilder::new()
-                        .layer(cors.clone())
-                        .service(GatewayService::new(self.state.clone(), peer));
-                    let service = hyper_util::service::TowerToHyperService::new(service);
-                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    let connection = graceful.watch(connection.into_owned());
-                    tokio::spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::debug!(error = %e, "connection ended with an error");
-                        }
-                    });
-                }
-                _ = &mut shutdown => break,
-            }
-        }
+        let state = self.state.clone();
+        let service_for = move |peer| {
+            let service =
+                ServiceBuilder::new().layer(cors.clone()).service(GatewayService::new(state.clone(), peer));
+            hyper_util::service::TowerToHyperService::new(service)
+        };
+        self.door.accept_until(&self.listener, service_for, shutdown).await;
         watcher.abort();
         purge.abort();
         drop(self.listener);
         self.readiness.drain(&self.health, &self.health_names).await;
         self.health.set_not_serving::<AuthServiceServer<AuthApi>>().await;
-        if tokio::time::timeout(self.shutdown_timeout, graceful.shutdown()).await.is_err() {
+        if !self.door.drain(self.shutdown_timeout).await {
             tracing::warn!("shutdown timeout reached with connections still open");
         }
         Ok(())

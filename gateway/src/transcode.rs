@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use bytes::BytesMut;
 use futures::StreamExt;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use http_body_util::{BodyExt, Full, StreamBody};
 use prost_reflect::{
     DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value,
 };
@@ -24,8 +25,8 @@ use tonic::{Code, Status};
 use crate::Body;
 use crate::errors::{error_json, gateway_error, status_response};
 use crate::idempotency::{self, Idempotency};
-use crate::limits::ClientIp;
-use crate::proxy::Dispatcher;
+use crate::limits::{BodyBudget, ClientIp, InFlight, RateLimiter};
+use crate::proxy::{AUTH_SERVICE, Dispatcher, is_public};
 use crate::routes::{Binding, BodyRule, Match, RouteTable, Rpc, resolve_field_path};
 use crate::wire_json::{self, JsonWriter};
 
@@ -49,8 +50,54 @@ struct Violation {
     description: String,
 }
 
+/// At most this many violations are reported: an answer stays a few KiB, whatever the body.
+const MAX_VIOLATIONS: usize = 20;
+/// Longest field name and description in a violation, in characters.
+const MAX_FIELD_CHARS: usize = 64;
+const MAX_DESCRIPTION_CHARS: usize = 160;
+/// A body up to this size that fails to decode is parsed again as a JSON value, to name
+/// every wrong field; a larger one is answered with the first problem only.
+const DIAGNOSE_MAX_BYTES: usize = 64 * 1024;
+/// A body larger than this is decoded on the blocking pool, not on a runtime worker.
+const BLOCKING_DECODE_BYTES: usize = 256 * 1024;
+
 fn violation(field: impl Into<String>, description: impl Into<String>) -> Violation {
-    Violation { field: field.into(), description: description.into() }
+    Violation {
+        field: bounded(&field.into(), MAX_FIELD_CHARS),
+        description: bounded(&description.into(), MAX_DESCRIPTION_CHARS),
+    }
+}
+
+/// `text` cut to `max` characters, with control characters and quotes (which JSON would
+/// escape into several bytes each) replaced, so a client's key cannot blow up the answer.
+fn bounded(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() || c == '"' || c == '\\' { '?' } else { c })
+        .collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// What bounds the transcoder's work per request.
+#[derive(Debug, Clone)]
+pub(crate) struct TranscodeLimits {
+    /// Largest request body.
+    pub(crate) max_body: usize,
+    /// The deadline of a call.
+    pub(crate) timeout: Duration,
+    /// A body must be complete this long after the head.
+    pub(crate) body_timeout: Duration,
+    /// Buffered body bytes across all requests.
+    pub(crate) budget: BodyBudget,
+    /// Calls in flight; a permit is taken once the body is read.
+    pub(crate) in_flight: InFlight,
+    /// The auth routes' per-address rate (the dispatcher takes the tokens; here it is only
+    /// looked at, so a limited client's body is never read).
+    pub(crate) auth_rate: RateLimiter,
 }
 
 /// The transcoder: the route table, the JSON plans of its answers and the dispatcher it
@@ -61,8 +108,15 @@ pub(crate) struct Transcoder {
     json: Arc<JsonWriter>,
     dispatcher: Dispatcher,
     idempotency: Idempotency,
-    max_body: usize,
-    timeout: Duration,
+    limits: Arc<TranscodeLimits>,
+}
+
+/// Why a body could not be read.
+enum BodyFault {
+    TooLarge,
+    OverBudget,
+    TimedOut,
+    Unreadable,
 }
 
 impl Transcoder {
@@ -70,11 +124,10 @@ impl Transcoder {
         table: Arc<RouteTable>,
         dispatcher: Dispatcher,
         idempotency: Idempotency,
-        max_body: usize,
-        timeout: Duration,
+        limits: TranscodeLimits,
     ) -> Self {
         let json = Arc::new(JsonWriter::new(table.outputs()));
-        Self { table, json, dispatcher, idempotency, max_body, timeout }
+        Self { table, json, dispatcher, idempotency, limits: Arc::new(limits) }
     }
 
     /// The idempotency store (its owner runs the purge of expired records).
@@ -114,37 +167,32 @@ impl Transcoder {
             }
         };
 
-        // The rest of the body is never read, so the connection cannot carry another request:
-        // say so, or a pooled client would reuse it and fail.
-        let too_large = || {
-            let mut response = gateway_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Code::ResourceExhausted,
-                "BODY_TOO_LARGE",
-                "request body too large",
-            );
-            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-            response
-        };
+        // Who may call, how often, and in what format is settled before a byte of the body
+        // is read: a refused client costs no memory and no parsing.
+        if let Some(mut refused) = self.refuse_before_body(&rpc, &parts, body.is_end_stream()) {
+            if !body.is_end_stream() {
+                // The body stays unread: this connection cannot carry another request.
+                refused.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            return refused;
+        }
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max_body as u64) {
-            return too_large();
-        }
-        let bytes = match Limited::new(body, self.max_body).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(),
-            Err(_) => {
-                return gateway_error(
-                    StatusCode::BAD_REQUEST,
-                    Code::InvalidArgument,
-                    "UNREADABLE_BODY",
-                    "could not read the body",
-                );
-            }
+        let (bytes, _reserved) = match self.read_body(body, declared).await {
+            Ok(read) => read,
+            Err(fault) => return body_fault(fault),
+        };
+        // Only now does the call count as in flight: a slow body holds no permit.
+        let Some(_permit) = self.limits.in_flight.try_acquire() else {
+            return gateway_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                Code::ResourceExhausted,
+                crate::server::OVERLOADED,
+                "the gateway is at capacity, retry later",
+            );
         };
 
         let streaming = rpc.method.is_server_streaming();
@@ -154,14 +202,26 @@ impl Transcoder {
             Err(bad_key) => return status_response(&bad_key),
         };
         let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let message = match build_message(&rpc, bindings, parts.uri.query(), content_type, bytes) {
+        let built = if bytes.len() > BLOCKING_DECODE_BYTES {
+            // Decoding megabytes takes milliseconds of CPU: not on a worker other requests wait for.
+            let (rpc, query, content_type) =
+                (rpc.clone(), parts.uri.query().map(str::to_string), content_type.map(str::to_string));
+            tokio::task::spawn_blocking(move || {
+                build_message(&rpc, bindings, query.as_deref(), content_type.as_deref(), bytes)
+            })
+            .await
+            .unwrap_or_else(|_| Err(vec![violation("body", "could not be decoded")]))
+        } else {
+            build_message(&rpc, bindings, parts.uri.query(), content_type, bytes)
+        };
+        let message = match built {
             Ok(message) => message,
             Err(violations) => return status_response(&invalid_argument(violations)),
         };
 
         let mut call = tonic::Request::new(message);
         copy_metadata(&parts.headers, call.metadata_mut());
-        call.set_timeout(self.timeout);
+        call.set_timeout(self.limits.timeout);
         if let Some(ip) = parts.extensions.get::<ClientIp>() {
             call.extensions_mut().insert(*ip);
         }
@@ -175,12 +235,99 @@ impl Transcoder {
         }
     }
 
+    /// The answer to a request refused on its head alone: no or a bad token on a route that
+    /// needs one, an auth route whose client is out of tokens, a JSON body without a JSON
+    /// content type, a declared length over the limit.
+    fn refuse_before_body(
+        &self,
+        rpc: &Rpc,
+        parts: &http::request::Parts,
+        no_body: bool,
+    ) -> Option<Response<Body>> {
+        if !is_public(&rpc.grpc_path) && self.dispatcher.caller(&parts.headers).is_none() {
+            let message = if parts.headers.contains_key(header::AUTHORIZATION) {
+                "invalid or expired access token"
+            } else {
+                "an access token is required"
+            };
+            return Some(status_response(&campus_shared::Error::Unauthenticated(message).into()));
+        }
+        if counts_toward_auth_rate(&rpc.grpc_path)
+            && let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>()
+            && !self.limits.auth_rate.has_token(*ip)
+        {
+            return Some(status_response(
+                &campus_shared::Error::resource_exhausted(
+                    "RATE_LIMITED",
+                    "too many sign-in attempts from this address, retry later",
+                )
+                .into(),
+            ));
+        }
+        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if takes_json(&rpc.body) && !no_body && !is_json(content_type) {
+            return Some(gateway_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Code::InvalidArgument,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "a JSON body needs Content-Type: application/json",
+            ));
+        }
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.limits.max_body as u64) {
+            return Some(body_fault(BodyFault::TooLarge));
+        }
+        None
+    }
+
+    /// Reads the body into a reservation of the body budget (the declared length at once,
+    /// a body of unknown length as it arrives), within the body timeout.
+    async fn read_body<B>(
+        &self,
+        body: B,
+        declared: Option<u64>,
+    ) -> Result<(Bytes, Option<tokio::sync::OwnedSemaphorePermit>), BodyFault>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let limits = &self.limits;
+        let expected = declared.map_or(0, |n| n as usize);
+        let mut reserved = limits.budget.reserve(expected).ok_or(BodyFault::OverBudget)?;
+        let read = async {
+            let mut body = std::pin::pin!(body);
+            let mut buffer = BytesMut::with_capacity(expected);
+            while let Some(frame) = body.frame().await {
+                let Ok(data) = frame.map_err(|_| BodyFault::Unreadable)?.into_data() else { continue };
+                let total = buffer.len() + data.len();
+                if total > limits.max_body {
+                    return Err(BodyFault::TooLarge);
+                }
+                if total > reserved.num_permits() {
+                    let more = limits.budget.reserve(total - reserved.num_permits());
+                    reserved.merge(more.ok_or(BodyFault::OverBudget)?);
+                }
+                buffer.extend_from_slice(&data);
+            }
+            Ok(buffer.freeze())
+        };
+        match tokio::time::timeout(limits.body_timeout, read).await {
+            Ok(Ok(bytes)) => Ok((bytes, Some(reserved))),
+            Ok(Err(fault)) => Err(fault),
+            Err(_) => Err(BodyFault::TimedOut),
+        }
+    }
+
     /// Makes the gRPC call of a route and renders its answer.
     async fn send(self, rpc: Arc<Rpc>, call: tonic::Request<DynamicMessage>) -> Response<Body> {
         let Ok(path) = PathAndQuery::from_str(&rpc.grpc_path) else {
             return status_response(&Status::internal("bad route"));
         };
-        let limit = self.max_body + 64 * 1024;
+        let limit = self.limits.max_body + 64 * 1024;
         let mut grpc = tonic::client::Grpc::new(self.dispatcher.clone())
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit);
@@ -308,6 +455,63 @@ fn invalid_argument(violations: Vec<Violation>) -> Status {
     }
 }
 
+/// The answer to a body that could not be read. The rest of it is never read, so the
+/// connection cannot carry another request: say so, or a pooled client would reuse it.
+fn body_fault(fault: BodyFault) -> Response<Body> {
+    let (status, code, reason, message) = match fault {
+        BodyFault::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Code::ResourceExhausted,
+            "BODY_TOO_LARGE",
+            "request body too large",
+        ),
+        BodyFault::OverBudget => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Code::Unavailable,
+            crate::server::OVERLOADED,
+            "the gateway is buffering too many request bodies, retry later",
+        ),
+        BodyFault::TimedOut => (
+            StatusCode::REQUEST_TIMEOUT,
+            Code::DeadlineExceeded,
+            "BODY_TIMEOUT",
+            "the request body did not arrive in time",
+        ),
+        BodyFault::Unreadable => {
+            (StatusCode::BAD_REQUEST, Code::InvalidArgument, "UNREADABLE_BODY", "could not read the body")
+        }
+    };
+    let mut response = gateway_error(status, code, reason, message);
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Auth calls that spend the per-address sign-in rate (refresh and logout need a valid
+/// refresh token and do not, DESIGN §10).
+fn counts_toward_auth_rate(grpc_path: &str) -> bool {
+    grpc_path
+        .strip_prefix('/')
+        .and_then(|p| p.strip_prefix(AUTH_SERVICE))
+        .and_then(|p| p.strip_prefix('/'))
+        .is_some_and(|method| !matches!(method, "Refresh" | "Logout"))
+}
+
+/// Whether a route's body is JSON (not raw bytes into a `google.api.HttpBody`).
+fn takes_json(rule: &BodyRule) -> bool {
+    match rule {
+        BodyRule::None => false,
+        BodyRule::Whole => true,
+        BodyRule::Field(field) => !matches!(field.kind(), Kind::Message(m) if m.full_name() == HTTP_BODY),
+    }
+}
+
+/// `application/json`, with parameters (`; charset=utf-8`) or without.
+fn is_json(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
 fn copy_metadata(headers: &HeaderMap, metadata: &mut MetadataMap) {
     for name in FORWARDED_HEADERS {
         for value in headers.get_all(*name) {
@@ -349,6 +553,9 @@ fn build_message(
             _ => None,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
+            if violations.len() >= MAX_VIOLATIONS {
+                break;
+            }
             let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
             let key = form_decode(key);
             let raw = form_decode(raw);
@@ -369,6 +576,7 @@ fn build_message(
             violations.push(v);
         }
     }
+    violations.truncate(MAX_VIOLATIONS);
     if violations.is_empty() { Ok(message) } else { Err(violations) }
 }
 
@@ -467,6 +675,16 @@ fn set_body_field(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
+    if body.len() > DIAGNOSE_MAX_BYTES
+        && let Kind::Message(m) = field.kind()
+        && !field.is_list()
+        && !field.is_map()
+    {
+        // Large: decoded straight into the field's message, never held as a JSON value.
+        let value = parse_json_body(&m, &body)?;
+        message.set_field(field, Value::Message(value));
+        return Ok(());
+    }
     // Parsed to a value first so the body cannot smuggle in sibling fields.
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| vec![violation(field.json_name(), format!("malformed JSON: {e}"))])?;
@@ -488,11 +706,23 @@ fn parse_json_body(input: &MessageDescriptor, body: &[u8]) -> Result<DynamicMess
         .and_then(|m| deserializer.end().map(|()| m))
     {
         Ok(message) => Ok(message),
+        Err(e) if body.len() > DIAGNOSE_MAX_BYTES => Err(vec![first_problem(&e.to_string())]),
         Err(_) => {
             let value: serde_json::Value = serde_json::from_slice(body)
                 .map_err(|e| vec![violation("body", format!("malformed JSON: {e}"))])?;
             parse_json_value(input, value)
         }
+    }
+}
+
+/// The violation of a streaming decode error (a large body is not parsed a second time):
+/// the unknown field it names, or the body.
+fn first_problem(error: &str) -> Violation {
+    let error = strip_position(error);
+    // prost-reflect's wording: "unrecognized field name 'x'".
+    match error.strip_prefix("unrecognized field name '").and_then(|rest| rest.strip_suffix('\'')) {
+        Some(field) => violation(field, "unknown field"),
+        None => violation("body", error),
     }
 }
 
@@ -508,6 +738,7 @@ fn parse_json_value(
             if found.is_empty() {
                 found.push(violation("body", strip_position(&e.to_string())));
             }
+            found.truncate(MAX_VIOLATIONS);
             Err(found)
         }
     }
@@ -523,6 +754,9 @@ fn diagnose(desc: &MessageDescriptor, value: &serde_json::Value, prefix: &str, o
         return;
     };
     for (key, item) in object {
+        if out.len() >= MAX_VIOLATIONS {
+            return;
+        }
         let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
         let Some(field) = desc.get_field_by_json_name(key).or_else(|| desc.get_field_by_name(key)) else {
             out.push(violation(path, "unknown field"));
@@ -535,7 +769,7 @@ fn diagnose(desc: &MessageDescriptor, value: &serde_json::Value, prefix: &str, o
         match (nested, item) {
             (Some(m), serde_json::Value::Object(_)) if !field.is_list() => diagnose(&m, item, &path, out),
             (Some(m), serde_json::Value::Array(items)) if field.is_list() => {
-                for (i, element) in items.iter().enumerate() {
+                for (i, element) in items.iter().enumerate().take(MAX_VIOLATIONS) {
                     diagnose(&m, element, &format!("{path}[{i}]"), out);
                 }
             }

@@ -342,6 +342,8 @@ async fn check_answer(response: reqwest::Response, method: &str) -> Result<(), T
         let expected = match (status.as_u16(), code) {
             (405, tonic::Code::Unimplemented) | (413, tonic::Code::ResourceExhausted) => true,
             (422, tonic::Code::InvalidArgument) => body["details"][0]["reason"] == "IDEMPOTENCY_KEY_REUSED",
+            // A JSON body sent without a JSON content type (DESIGN §10).
+            (415, tonic::Code::InvalidArgument) => body["details"][0]["reason"] == "UNSUPPORTED_MEDIA_TYPE",
             _ => http_status(code).as_u16() == status.as_u16(),
         };
         prop_assert!(expected, "{status} with {code:?}: {body}");

@@ -1,0 +1,67 @@
+//! The global budget of buffered body bytes: past it new bodies get 503 OVERLOADED, and
+//! bodies that are still arriving hold no in-flight permit.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::harness::{Gateway, Raw, Reply, gateway, head};
+
+/// A request with a body of `length` bytes that is no valid post: admitted, it is a 400.
+async fn probe(gw: &Gateway, length: usize) -> Reply {
+    let bearer = format!("authorization: {}", gw.bearer());
+    let body = format!("{{\"bogus\": \"{}\"}}", "x".repeat(length - 13));
+    assert_eq!(body.len(), length);
+    let head = head("POST", "/v1/boards/1/posts", length, &["content-type: application/json", &bearer]);
+    gw.request(Ipv4Addr::LOCALHOST, &head, body.as_bytes()).await
+}
+
+/// A post whose body of `length` bytes starts and then stalls.
+async fn stalled(gw: &Gateway, from: Ipv4Addr, length: usize) -> Raw {
+    let bearer = format!("authorization: {}", gw.bearer());
+    let mut raw = gw.connect_from(from).await;
+    let head = head("POST", "/v1/boards/1/posts", length, &["content-type: application/json", &bearer]);
+    raw.send(head.as_bytes()).await;
+    raw.send(b"{\"title\": \"").await;
+    raw
+}
+
+/// Probes until the answer is (or is no longer) an overload, within a bound.
+async fn until(gw: &Gateway, length: usize, overloaded: bool) -> Reply {
+    for _ in 0..200 {
+        let reply = probe(gw, length).await;
+        if (reply.reason() == "OVERLOADED") == overloaded {
+            return reply;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the budget never became {}", if overloaded { "exhausted" } else { "free" });
+}
+
+#[tokio::test]
+async fn past_the_body_budget_new_bodies_get_503_overloaded() {
+    let gw = gateway(|c| {
+        c.body_budget_bytes = 64 * 1024;
+        c.body_timeout = Duration::from_secs(60);
+        // Bodies that are still arriving must not fill the in-flight limit.
+        c.concurrency_limit = 2;
+    })
+    .await;
+    let free = probe(&gw, 8000).await;
+    free.refused(400, "INVALID_ARGUMENT");
+
+    // Six stalled bodies of 10,000 bytes hold 60,000 of the 65,536.
+    let mut holders = Vec::new();
+    for i in 0..6 {
+        holders.push(stalled(&gw, Ipv4Addr::new(127, 0, 1, i + 1), 10_000).await);
+    }
+    let refused = until(&gw, 8000, true).await;
+    refused.refused(503, "OVERLOADED");
+    assert_eq!(refused.json()["code"], 14, "UNAVAILABLE: {refused:?}");
+
+    // A body that fits the rest is served, although six calls are open and only two may be
+    // in flight: their bodies have not arrived, so they hold no permit.
+    probe(&gw, 4000).await.refused(400, "INVALID_ARGUMENT");
+
+    drop(holders);
+    until(&gw, 8000, false).await.refused(400, "INVALID_ARGUMENT");
+}
