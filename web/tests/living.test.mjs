@@ -243,6 +243,130 @@ describe("a living demo campus in Chromium", () => {
     await page.getByRole("alert").getByText("찾을 수 없어요. 삭제되었을 수 있어요.").waitFor();
   });
 
+  test("timetable: custom entries with conflicts, several timetables: rename, make primary, delete", async () => {
+    const { page } = a;
+    await page.goto("/timetable");
+    await page.getByLabel("연도").selectOption("2026");
+    await page.getByLabel("학기").selectOption({ label: "2학기" });
+    await page.getByRole("button", { name: "새 시간표 만들기" }).click();
+    await page.getByText("총 0학점").waitFor();
+    await page.getByLabel("과목명 또는 과목 코드").fill("알고리즘");
+    await page.getByRole("search").getByRole("button", { name: "검색" }).click();
+    await page.locator(".lecture-item").first().getByRole("button", { name: "알고리즘 추가" }).click();
+    await page.getByText("총 3학점").waitFor();
+
+    // A custom entry over the lecture (월 15:00–16:15) is refused in place; a later one fits.
+    const form = page.getByRole("form", { name: "일정 추가" });
+    await form.getByLabel("일정 이름").fill("동아리 모임");
+    await form.getByLabel("일정 요일").selectOption({ label: "월요일" });
+    await form.getByLabel("시작 시각").fill("15:30");
+    await form.getByLabel("끝 시각").fill("17:00");
+    await form.getByLabel("장소").fill("학생회관");
+    await form.getByRole("button", { name: "일정 추가" }).click();
+    assert.equal(await form.getByRole("alert").innerText(), "「알고리즘」와(과) 시간이 겹쳐요 (월 15:00–16:15)");
+    await everyWidth(page, "timetable-conflict");
+    await form.getByLabel("시작 시각").fill("18:00");
+    await form.getByLabel("끝 시각").fill("19:30");
+    await form.getByRole("button", { name: "일정 추가" }).click();
+    await page.locator(".week-grid .block").getByText("동아리 모임").waitFor();
+    await page.locator(".table-lectures").getByText("동아리 모임").waitFor();
+    assert.equal(await form.getByRole("alert").count(), 0);
+    await everyWidth(page, "timetable-custom");
+
+    // A second timetable: rename it, make it primary, then delete it.
+    const tabs = page.getByRole("group", { name: "내 시간표" });
+    await tabs.getByRole("button", { name: "새 시간표 만들기" }).click();
+    await page.getByText("총 0학점").waitFor();
+    const settings = page.getByRole("form", { name: "시간표 설정" });
+    await settings.getByLabel("시간표 이름").fill("플랜 B");
+    await settings.getByRole("button", { name: "이름 바꾸기" }).click();
+    await tabs.getByRole("button", { name: /플랜 B/ }).waitFor();
+    await page.getByRole("button", { name: "기본 시간표로" }).click();
+    await tabs.getByRole("button", { name: "플랜 B (기본)" }).waitFor();
+    await everyWidth(page, "timetable-several");
+    await settings.getByRole("button", { name: "시간표 삭제" }).click();
+    await tabs.getByRole("button", { name: /플랜 B/ }).waitFor({ state: "detached" });
+    await page.getByText("총 3학점").waitFor();
+  });
+
+  test("friend requests: send, accept, remove; send and decline", async () => {
+    const { page } = a;
+    await b.page.goto("/timetable");
+    await b.page.getByLabel("친구 아이디").fill("hanbit01");
+    await b.page.getByRole("button", { name: "친구 요청" }).click();
+    await b.page.getByText("hanbit01님에게 친구 요청을 보냈어요.").waitFor();
+    await b.page.getByRole("list", { name: "친구 요청" }).getByText("수락을 기다리는 중").waitFor();
+
+    const c = await person(browser, campus.url, PHONE);
+    await logIn(c.page, "hanbit03", "학식러버");
+    await c.page.goto("/timetable");
+    await c.page.getByLabel("친구 아이디").fill("hanbit01");
+    await c.page.getByRole("button", { name: "친구 요청" }).click();
+    await c.page.getByText("hanbit01님에게 친구 요청을 보냈어요.").waitFor();
+
+    await page.reload();
+    const requests = page.getByRole("list", { name: "친구 요청" });
+    await requests.getByRole("button", { name: "학식러버의 요청 거절" }).waitFor();
+    await everyWidth(page, "friend-requests");
+    await requests.getByRole("button", { name: "중도지박령의 요청 수락" }).click();
+    await page.locator(".friend-list").getByRole("link", { name: "중도지박령" }).waitFor();
+    await requests.getByRole("button", { name: "학식러버의 요청 거절" }).click();
+    await requests.waitFor({ state: "detached" });
+    assert.equal(await page.locator(".friend-list").getByText("학식러버").count(), 0);
+
+    await page.getByRole("button", { name: "중도지박령 친구 끊기" }).click();
+    await page.getByText("아직 친구가 없어요. 아이디로 친구 요청을 보내 보세요.").waitFor();
+    assert.deepEqual(c.errors, []);
+    await c.context.close();
+  });
+
+  test("reviews: every attribute, the distributions, edit and delete", async () => {
+    const { page } = a;
+    await page.goto("/timetable");
+    await page.getByLabel("연도").selectOption("2026");
+    await page.getByLabel("학기").selectOption({ label: "2학기" });
+    await page.locator(".table-lectures").getByRole("link", { name: "알고리즘" }).click();
+    await page.getByRole("heading", { name: "알고리즘" }).waitFor();
+    const lecturePath = new URL(page.url()).pathname;
+
+    const write = async (p, stars, attrs, text) => {
+      await p.getByRole("button", { name: "강의평 쓰기" }).click();
+      const form = p.getByRole("form", { name: "강의평 쓰기" });
+      await form.getByLabel(`${stars}점`).check();
+      for (const [label, option] of Object.entries(attrs)) await form.getByLabel(label).selectOption({ label: option });
+      await form.getByLabel("총평").fill(text);
+      await form.getByRole("button", { name: "강의평 등록" }).click();
+      await p.locator(".review-list").getByText(text).waitFor();
+    };
+    await write(page, 4, { 과제: "많음", 조모임: "없음", 성적: "너그러움", 출결: "전자출결", "시험 횟수": "두 번" }, "과제는 많지만 배우는 게 많아요.");
+    await b.page.goto(lecturePath);
+    await write(b.page, 2, { 과제: "보통", 조모임: "많음", 성적: "깐깐함", 출결: "직접호명", "시험 횟수": "세 번" }, "시험이 어려워요.");
+    await b.page.locator(".rating-big").getByText("3.0").waitFor();
+    const assignments = b.page.getByRole("list", { name: "과제 분포" });
+    assert.match(await assignments.getByRole("listitem").filter({ hasText: "많음" }).innerText(), /50% \(1\)/);
+    assert.match(await assignments.getByRole("listitem").filter({ hasText: "보통" }).innerText(), /50% \(1\)/);
+    assert.match(await assignments.getByRole("listitem").filter({ hasText: "없음" }).innerText(), /0% \(0\)/);
+    await everyWidth(b.page, "lecture-reviews");
+
+    // Edit: every attribute comes back into the form; change the rating and the text.
+    await page.reload();
+    const mine = page.locator(".review", { hasText: "과제는 많지만" });
+    await mine.getByRole("button", { name: "수정" }).click();
+    const form = page.getByRole("form", { name: "강의평 수정" });
+    assert.equal(await form.getByLabel("과제").inputValue(), await form.getByLabel("과제").locator("option", { hasText: "많음" }).getAttribute("value"));
+    await form.getByLabel("5점").check();
+    await form.getByLabel("총평").fill("다시 생각해 보니 최고의 수업이었어요.");
+    await everyWidth(page, "review-edit");
+    await form.getByRole("button", { name: "강의평 수정 완료" }).click();
+    await page.locator(".review-list").getByText("다시 생각해 보니 최고의 수업이었어요.").waitFor();
+    await page.locator(".rating-big").getByText("3.5").waitFor();
+
+    await page.locator(".review", { hasText: "다시 생각해 보니" }).getByRole("button", { name: "삭제" }).click();
+    await page.locator(".review-list").getByText("다시 생각해 보니").waitFor({ state: "detached" });
+    await page.locator(".rating-big").getByText("2.0").waitFor();
+    await page.getByRole("button", { name: "강의평 쓰기" }).waitFor();
+  });
+
   test("the other screens pass axe at both widths", async () => {
     const { page } = a;
     for (const [path, name, ready] of [
