@@ -244,6 +244,7 @@ impl System {
             let activity = config.seed_activity.then(|| seed::Activity {
                 service_token: service_token.clone(),
                 hot_likes: config.board_thresholds.hot,
+                board_database: databases.board.clone(),
             });
             let started = std::time::Instant::now();
             if seed::seed_if_empty(&upstreams, &system.issuer, activity.as_ref()).await? {

@@ -55,7 +55,12 @@ fn as_admin<T>(issuer: &TokenIssuer, school_id: i64, message: T) -> anyhow::Resu
 pub struct Activity {
     pub service_token: SecretString,
     pub hot_likes: i64,
+    /// The board service's database, whose own [`campus_board::demo`] spreads the week.
+    pub board_database: campus_shared::config::DatabaseConfig,
 }
+
+/// How far back the demo week reaches.
+const DEMO_WEEK_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
 
 /// Seeds the demo data when no school exists yet, with the students and their week of posts
 /// when `activity` is given; returns whether it did.
@@ -116,6 +121,7 @@ pub async fn seed_if_empty(
                     usize::try_from(options.hot_likes).unwrap_or(usize::MAX),
                 )
                 .await
+                .map(|()| school_id)
             });
         }
         timetable
@@ -135,8 +141,16 @@ pub async fn seed_if_empty(
             )?)
             .await?;
     }
+    let mut seeded = Vec::new();
     while let Some(week) = weeks.join_next().await {
-        week??;
+        seeded.push(week??);
+    }
+    if let Some(options) = activity {
+        // Written in a second, the week is then spread over the past seven days.
+        for school_id in seeded {
+            campus_board::demo::spread_over_past(&options.board_database, school_id, DEMO_WEEK_MICROS)
+                .await?;
+        }
     }
     Ok(true)
 }

@@ -417,11 +417,33 @@ async fn each_service_reflects_what_it_serves() {
 /// likes and HOT posts, all made through the services' APIs; a restart adds nothing.
 #[tokio::test]
 async fn a_new_campus_has_demo_students_and_their_posts() {
+    for backend in campus_shared::testing::backends() {
+        living_campus_on(backend).await;
+    }
+}
+
+async fn living_campus_on(backend: campus_shared::db::Backend) {
+    use campus_shared::testing::TestDatabase;
     let dir = tempfile::tempdir().unwrap();
+    let mut databases = Vec::new();
+    if backend == campus_shared::db::Backend::Postgres {
+        for _ in 0..5 {
+            databases.push(TestDatabase::new(backend).await);
+        }
+    }
     let start_living = || {
         let mut config = SystemConfig::ephemeral(dir.path().to_path_buf());
         config.secure_cookie = false;
         config.seed_activity = true;
+        if let [account, board, messaging, timetable, gateway] = &databases[..] {
+            config.databases = Some(campus::Databases {
+                account: account.config(),
+                board: board.config(),
+                messaging: messaging.config(),
+                timetable: timetable.config(),
+                gateway: gateway.config(),
+            });
+        }
         System::start(config)
     };
     let mut system = start_living().await.expect("system starts");
@@ -440,12 +462,18 @@ async fn a_new_campus_has_demo_students_and_their_posts() {
 
     let (_, boards) = user.get("/v1/boards").await;
     let mut total = 0;
+    let mut days = std::collections::BTreeSet::new();
     for b in boards["boards"].as_array().unwrap() {
         let (status, page) =
             user.get(&format!("/v1/boards/{}/posts?pageSize=100", b["id"].as_str().unwrap())).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         let posts = page["posts"].as_array().cloned().unwrap_or_default();
         assert!(!posts.is_empty(), "{} has posts", b["name"]);
+        // Spread over the past week, newest first as written.
+        let times: Vec<String> =
+            posts.iter().map(|p| p["createdAt"].as_str().unwrap().chars().take(19).collect()).collect();
+        assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+        days.extend(times.iter().map(|t| t[..10].to_string()));
         if b["name"] == "비밀게시판" {
             assert!(
                 posts.iter().all(|p| p["author"]["isAnonymous"] == true),
@@ -455,6 +483,7 @@ async fn a_new_campus_has_demo_students_and_their_posts() {
         total += posts.len();
     }
     assert!(total >= 150, "a few hundred posts, at least the first pages: {total}");
+    assert!(days.len() >= 6, "a week of posts: {days:?}");
     let (_, hot) = user.get("/v1/hot-posts?pageSize=50").await;
     let hot = hot["posts"].as_array().cloned().unwrap_or_default();
     assert!(hot.len() >= 3, "some HOT posts: {}", hot.len());

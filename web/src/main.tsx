@@ -1,4 +1,4 @@
-import { render } from "preact";
+import { render, type ComponentType } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { logout, session } from "./api";
 import type { User } from "./gen/campus/account/v1/account_service_pb";
@@ -6,15 +6,53 @@ import { Icon } from "./icons";
 import { Link, match, navigate, usePath } from "./router";
 import { Login, SignUp } from "./screens/auth";
 import { BoardPosts, HotBest, Home } from "./screens/boards";
-import { GpaCalculator } from "./screens/gpa";
+// The inbox is always live (StreamMessages), so the messages screens are in the main chunk.
 import { ConversationView, Inbox, startLive, stopLive } from "./screens/messages";
-import { PostView } from "./screens/post";
-import { LectureReviews } from "./screens/reviews";
-import { FriendTimetable, TimetableScreen } from "./screens/timetable";
 import { ErrorBox, Loading } from "./ui";
 import "./styles.css";
 
 const PUBLIC = ["/login", "/signup"];
+
+/**
+ * A screen loaded on first use (its own chunk), so the first paint needs only the shell, the
+ * sign-in screens and the boards. A failed load offers a retry.
+ */
+function lazy<P extends object>(load: () => Promise<ComponentType<P>>): ComponentType<P> {
+  let loaded: ComponentType<P> | null = null;
+  let pending: Promise<void> | null = null;
+  return function Lazy(props: P) {
+    const [, setTick] = useState(0);
+    const [error, setError] = useState<unknown>(null);
+    useEffect(() => {
+      if (loaded) return;
+      pending ??= load().then((c) => {
+        loaded = c;
+      });
+      pending.then(
+        () => setTick((t) => t + 1),
+        (e) => {
+          pending = null;
+          setError(e);
+        },
+      );
+    }, [error]);
+    if (loaded) {
+      const Screen = loaded;
+      return <Screen {...props} />;
+    }
+    if (error) return <main class="page"><ErrorBox error={error} retry={() => setError(null)} /></main>;
+    return <main class="page"><Loading /></main>;
+  };
+}
+
+const PostView = lazy(() => import("./screens/post").then((m) => m.PostView));
+const TimetableScreen = lazy(() => import("./screens/timetable").then((m) => m.TimetableScreen));
+const FriendTimetable = lazy(() => import("./screens/timetable").then((m) => m.FriendTimetable));
+const LectureReviews = lazy(() => import("./screens/reviews").then((m) => m.LectureReviews));
+const GpaCalculator = lazy(() => import("./screens/gpa").then((m) => m.GpaCalculator));
+const MyLists = lazy(() => import("./screens/me").then((m) => m.MyLists));
+const BoardDirectory = lazy(() => import("./screens/me").then((m) => m.BoardDirectory));
+const SchoolSearch = lazy(() => import("./screens/me").then((m) => m.SchoolSearch));
 
 function Screen({ path }: { path: string }) {
   let p: Record<string, string> | null;
@@ -29,6 +67,10 @@ function Screen({ path }: { path: string }) {
   if ((p = match("/friends/:id", path))) return <FriendTimetable key={p.id} userId={p.id} />;
   if ((p = match("/lectures/:id", path))) return <LectureReviews key={p.id} id={p.id} />;
   if (path === "/gpa") return <GpaCalculator />;
+  if (path === "/boards") return <BoardDirectory />;
+  if (path === "/search") return <SchoolSearch />;
+  if ((p = match("/me/:tab", path))) return <MyLists key={p.tab} tab={p.tab} />;
+  if (path === "/me") return <MyLists key="posts" tab="posts" />;
   return (
     <main class="page">
       <h1>페이지를 찾을 수 없어요</h1>
@@ -45,6 +87,7 @@ const NAV = [
   { href: "/messages", label: "쪽지", icon: "mail" },
   { href: "/timetable", label: "시간표", icon: "calendar" },
   { href: "/gpa", label: "학점", icon: "cap" },
+  { href: "/me", label: "내 정보", icon: "user" },
 ] as const;
 
 function section(path: string) {
@@ -52,6 +95,7 @@ function section(path: string) {
   if (path.startsWith("/timetable") || path.startsWith("/friends") || path.startsWith("/lectures")) return "/timetable";
   if (path === "/hot" || path === "/best") return "/hot";
   if (path === "/gpa") return "/gpa";
+  if (path.startsWith("/me")) return "/me";
   return "/";
 }
 

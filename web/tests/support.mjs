@@ -2,8 +2,10 @@
 // `cargo test --workspace` already makes) on a free port with a fresh data directory, and
 // Debian's Chromium driven by playwright-core.
 
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -116,4 +118,41 @@ export async function shot(page, name) {
   // From the top, so the sticky header is where a person sees it.
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/**
+ * Runs axe-core in the page (its source evaluated over the DevTools protocol, so the page's
+ * Content-Security-Policy does not stop it) and fails on any serious or critical violation.
+ */
+export async function axe(page, name) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(" | ")}`);
+  });
+  assert.deepEqual(violations, [], `accessibility of ${name}`);
+}
+
+export const PHONE = { width: 360, height: 780 };
+export const DESKTOP = { width: 1280, height: 860 };
+
+/**
+ * The current screen at 360 px and on a desktop: a screenshot of each (`<name>-360.png`,
+ * `<name>-desktop.png`) and axe-core at each. The page is left at the size it had.
+ */
+export async function everyWidth(page, name) {
+  const before = page.viewportSize();
+  for (const [suffix, size] of [["360", PHONE], ["desktop", DESKTOP]]) {
+    await page.setViewportSize(size);
+    // Nothing may stick out sideways on a phone.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `${name} at ${size.width}px scrolls sideways by ${overflow}px`);
+    await axe(page, `${name} at ${size.width}px`);
+    await shot(page, `${name}-${suffix}`);
+  }
+  await page.setViewportSize(before);
 }

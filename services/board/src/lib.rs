@@ -16,6 +16,7 @@
 //!   readable by id. A board that opted out of HOT never stamps `hot_at`; BEST ignores it.
 
 pub mod blob;
+pub mod demo;
 pub mod domain;
 pub mod grpc;
 pub mod startup;

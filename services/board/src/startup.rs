@@ -19,8 +19,8 @@ use crate::domain::Thresholds;
 use crate::domain::photo::MAX_PHOTO_BYTES;
 use crate::domain::search::SearchLimits;
 
-static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+pub(crate) static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+pub(crate) static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Room for a 10 MiB photo plus the request's other fields and framing.
 const MAX_MESSAGE_BYTES: usize = MAX_PHOTO_BYTES + 1024 * 1024;

@@ -1,6 +1,7 @@
 // The school's boards (pinned first), a board's posts with infinite scroll and the writing
 // form, and the HOT / BEST lists.
 
+import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ago, board } from "../api";
 import type { Board, Post } from "../gen/campus/board/v1/board_service_pb";
@@ -8,9 +9,9 @@ import { Icon } from "../icons";
 import { Link, navigate } from "../router";
 import { ActionButton, Empty, InlineError, ListEnd, Show, useAsync, useInfinite, useTitle } from "../ui";
 
-export function PostItem({ post, boardName }: { post: Post; boardName?: string }) {
+export function PostItem({ post, boardName, action }: { post: Post; boardName?: string; action?: ComponentChildren }) {
   return (
-    <li class="post-item">
+    <li class={action ? "post-item with-action" : "post-item"}>
       <Link href={`/posts/${post.id}`} class="post-link">
         <span class="post-title">
           {post.isBest ? <span class="badge best">BEST</span> : post.isHot ? <span class="badge hot">HOT</span> : null}
@@ -31,6 +32,7 @@ export function PostItem({ post, boardName }: { post: Post; boardName?: string }
           </span>
         </span>
       </Link>
+      {action}
     </li>
   );
 }
@@ -41,6 +43,7 @@ function sortPinnedFirst(boards: Board[]): Board[] {
 
 export function Home() {
   useTitle("");
+  const [search, setSearch] = useState("");
   const boards = useAsync(() => board.listBoards({ pageSize: 100 }).then((r) => sortPinnedFirst(r.boards)), []);
   const hot = useAsync(() => board.listHotPosts({ pageSize: 4 }), []);
 
@@ -54,8 +57,11 @@ export function Home() {
 
   return (
     <main class="page home">
+      <SearchForm value={search} onInput={setSearch} />
       <section aria-labelledby="boards-title" class="card">
-        <h1 id="boards-title">게시판</h1>
+        <h1 id="boards-title" class="section-head">
+          게시판 <Link href="/boards">전체 보기</Link>
+        </h1>
         <Show value={boards.result} retry={boards.reload}>
           {(list) =>
             list.length === 0 ? (
@@ -105,21 +111,50 @@ export function Home() {
   );
 }
 
+interface Picked {
+  file: File;
+  url: string;
+}
+
+/** Uploads the photos of a new post one after another, reporting how many are done. */
+async function uploadPhotos(postId: bigint, photos: Picked[], progress: (done: number) => void) {
+  for (let i = 0; i < photos.length; i++) {
+    progress(i);
+    const data = new Uint8Array(await photos[i].file.arrayBuffer());
+    await board.uploadPhoto({ postId, photo: { contentType: photos[i].file.type, data } });
+  }
+  progress(photos.length);
+}
+
 function WriteForm({ boardId, onDone, onCancel }: { boardId: bigint; onDone: (post: Post) => void; onCancel: () => void }) {
   const [title, setTitle] = useState("");
   const [content, setContent] = useState("");
   const [anonymous, setAnonymous] = useState(true);
+  const [photos, setPhotos] = useState<Picked[]>([]);
+  const [uploaded, setUploaded] = useState<number | null>(null);
+  const [created, setCreated] = useState<Post | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const titleRef = useRef<HTMLInputElement>(null);
   // Keyboard users land in the form they opened.
   useEffect(() => titleRef.current?.focus(), []);
+  const shown = useRef<Picked[]>([]);
+  shown.current = photos;
+  useEffect(() => () => shown.current.forEach((p) => URL.revokeObjectURL(p.url)), []);
+  const pick = (files: FileList | null) => {
+    const added = Array.from(files ?? []).map((file) => ({ file, url: URL.createObjectURL(file) }));
+    setPhotos((old) => [...old, ...added].slice(0, 20));
+  };
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      onDone(await board.createPost({ boardId, title: title.trim(), content, anonymous }));
+      // After a failed upload, the post exists already: only the photos are tried again.
+      const post = created ?? (await board.createPost({ boardId, title: title.trim(), content, anonymous }));
+      setCreated(post);
+      if (photos.length > 0) await uploadPhotos(post.id, photos, setUploaded);
+      onDone(post);
     } catch (err) {
       setError(err);
     } finally {
@@ -130,7 +165,7 @@ function WriteForm({ boardId, onDone, onCancel }: { boardId: bigint; onDone: (po
     <form class="card form write" onSubmit={submit} aria-label="글쓰기">
       <label>
         제목
-        <input ref={titleRef} name="title" required maxLength={100} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
+        <input ref={titleRef} name="title" required maxLength={100} value={title} disabled={!!created} onInput={(e) => setTitle(e.currentTarget.value)} />
       </label>
       <label>
         내용
@@ -140,20 +175,61 @@ function WriteForm({ boardId, onDone, onCancel }: { boardId: bigint; onDone: (po
           maxLength={10000}
           rows={6}
           value={content}
+          disabled={!!created}
           onInput={(e) => setContent(e.currentTarget.value)}
         />
       </label>
+      <label>
+        사진 첨부 <small>JPEG, PNG, WebP, GIF · 20장까지</small>
+        <input
+          type="file"
+          name="photos"
+          accept="image/jpeg,image/png,image/webp,image/gif"
+          multiple
+          onChange={(e) => {
+            pick(e.currentTarget.files);
+            e.currentTarget.value = "";
+          }}
+        />
+      </label>
+      {photos.length > 0 && (
+        <ul class="photo-picker" aria-label="첨부할 사진">
+          {photos.map((p, i) => (
+            <li key={p.url}>
+              <img src={p.url} alt={`첨부할 사진 ${i + 1}: ${p.file.name}`} />
+              <button
+                type="button"
+                class="secondary small"
+                aria-label={`사진 ${i + 1} 빼기`}
+                disabled={busy}
+                onClick={() => {
+                  URL.revokeObjectURL(p.url);
+                  setPhotos(photos.filter((x) => x !== p));
+                }}
+              >
+                빼기
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {uploaded !== null && photos.length > 0 && (
+        <label>
+          사진 올리는 중 ({uploaded}/{photos.length})
+          <progress max={photos.length} value={uploaded} />
+        </label>
+      )}
       <div class="form-row">
         <label class="check">
-          <input type="checkbox" checked={anonymous} onChange={(e) => setAnonymous(e.currentTarget.checked)} />
+          <input type="checkbox" checked={anonymous} disabled={!!created} onChange={(e) => setAnonymous(e.currentTarget.checked)} />
           익명
         </label>
         <span class="spacer" />
-        <button type="button" class="secondary" onClick={onCancel}>
-          취소
+        <button type="button" class="secondary" onClick={() => (created ? onDone(created) : onCancel())}>
+          {created ? "사진 없이 글 보기" : "취소"}
         </button>
         <button type="submit" disabled={busy}>
-          {busy ? "올리는 중…" : "완료"}
+          {busy ? "올리는 중…" : created ? "사진 다시 올리기" : "완료"}
         </button>
       </div>
       <InlineError error={error} />
@@ -273,5 +349,35 @@ export function HotBest({ kind }: { kind: "hot" | "best" }) {
         <ListEnd list={posts} empty={kind === "hot" ? "아직 HOT 게시물이 없어요." : "아직 BEST 게시물이 없어요."} />
       </section>
     </main>
+  );
+}
+
+/** The school-wide search box (home and the search screen). */
+export function SearchForm({ value, onInput }: { value: string; onInput: (v: string) => void }) {
+  return (
+    <form
+      class="search"
+      role="search"
+      aria-label="전체 게시판 검색"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const q = value.trim();
+        if (q) navigate(`/search?q=${encodeURIComponent(q)}`);
+      }}
+    >
+      <label class="visually-hidden" for="school-search">
+        전체 게시판에서 검색
+      </label>
+      <input
+        id="school-search"
+        type="search"
+        placeholder="전체 게시판의 글 검색"
+        value={value}
+        onInput={(e) => onInput(e.currentTarget.value)}
+      />
+      <button type="submit" class="secondary">
+        검색
+      </button>
+    </form>
   );
 }

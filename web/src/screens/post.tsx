@@ -4,7 +4,7 @@
 import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ago, board, describe, messaging } from "../api";
-import type { Comment, Post } from "../gen/campus/board/v1/board_service_pb";
+import type { Comment, Photo, Post } from "../gen/campus/board/v1/board_service_pb";
 import { Icon } from "../icons";
 import { Link, navigate } from "../router";
 import { ActionButton, ErrorBox, InlineError, Loading, useAsync, useTitle } from "../ui";
@@ -111,10 +111,127 @@ function MessageForm({
   );
 }
 
-type Panel = "report" | "message" | null;
+type Panel = "report" | "message" | "edit" | null;
+
+function EditForm({ post, onDone, onCancel }: { post: Post; onDone: (p: Post) => void; onCancel: () => void }) {
+  const [title, setTitle] = useState(post.title);
+  const [content, setContent] = useState(post.content);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const titleRef = useRef<HTMLInputElement>(null);
+  useEffect(() => titleRef.current?.focus(), []);
+  return (
+    <form
+      class="inline-form form"
+      aria-label="글 수정"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setBusy(true);
+        setError(null);
+        try {
+          onDone(await board.updatePost({ id: post.id, title: title.trim(), content }));
+        } catch (err) {
+          setError(err);
+        } finally {
+          setBusy(false);
+        }
+      }}
+    >
+      <label>
+        제목
+        <input ref={titleRef} name="title" required maxLength={100} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
+      </label>
+      <label>
+        내용
+        <textarea name="content" required maxLength={10000} rows={6} value={content} onInput={(e) => setContent(e.currentTarget.value)} />
+      </label>
+      <div class="form-row">
+        <span class="spacer" />
+        <button type="button" class="secondary" onClick={onCancel}>
+          취소
+        </button>
+        <button type="submit" disabled={busy}>
+          수정 완료
+        </button>
+      </div>
+      <InlineError error={error} />
+    </form>
+  );
+}
+
+/** A photo fetched over gRPC-web (GetPhoto) and shown from a blob URL. */
+function usePhotoUrl(photo: Photo): string | null | "error" {
+  const [url, setUrl] = useState<string | null | "error">(null);
+  useEffect(() => {
+    let objectUrl = "";
+    let live = true;
+    board.getPhoto({ id: photo.id }).then(
+      (body) => {
+        objectUrl = URL.createObjectURL(new Blob([body.data as BlobPart], { type: body.contentType || photo.contentType }));
+        if (live) setUrl(objectUrl);
+      },
+      () => live && setUrl("error"),
+    );
+    return () => {
+      live = false;
+      if (objectUrl) URL.revokeObjectURL(objectUrl);
+    };
+  }, [photo.id]);
+  return url;
+}
+
+function PhotoThumb({ photo, index, onOpen }: { photo: Photo; index: number; onOpen: () => void }) {
+  const url = usePhotoUrl(photo);
+  if (url === "error") return <p class="inline-error">사진을 불러올 수 없어요.</p>;
+  if (!url) return <span class="spinner" role="status" aria-label="사진 불러오는 중" />;
+  return (
+    <button type="button" onClick={onOpen} aria-label={`사진 ${index + 1} 크게 보기`}>
+      <img src={url} alt={`첨부 사진 ${index + 1}`} />
+    </button>
+  );
+}
+
+function PhotoViewer({ photos, start, onClose }: { photos: Photo[]; start: number; onClose: () => void }) {
+  const [at, setAt] = useState(start);
+  const dialog = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    dialog.current?.showModal();
+  }, []);
+  const url = usePhotoUrl(photos[at]);
+  const step = (d: number) => setAt((at + d + photos.length) % photos.length);
+  return (
+    <dialog
+      ref={dialog}
+      class="viewer"
+      aria-label="사진 보기"
+      onClose={onClose}
+      onKeyDown={(e) => {
+        if (e.key === "ArrowRight") step(1);
+        if (e.key === "ArrowLeft") step(-1);
+      }}
+    >
+      {url && url !== "error" ? <img src={url} alt={`사진 ${at + 1} / ${photos.length}`} /> : <Loading label="사진 불러오는 중…" />}
+      <div class="form-row">
+        <button type="button" class="secondary" onClick={() => step(-1)} disabled={photos.length < 2}>
+          이전 사진
+        </button>
+        <span aria-live="polite">
+          {at + 1} / {photos.length}
+        </span>
+        <button type="button" class="secondary" onClick={() => step(1)} disabled={photos.length < 2}>
+          다음 사진
+        </button>
+        <button type="button" onClick={() => dialog.current?.close()}>
+          닫기
+        </button>
+      </div>
+    </dialog>
+  );
+}
 
 function PostBody({ post, setPost }: { post: Post; setPost: (p: Post) => void }) {
   const [panel, setPanel] = useState<Panel>(null);
+  const [viewing, setViewing] = useState<number | null>(null);
   const [notice, setNotice] = useState<Notice>(null);
   const act = async (action: () => Promise<Post | void>, ok?: string) => {
     setNotice(null);
@@ -145,8 +262,8 @@ function PostBody({ post, setPost }: { post: Post; setPost: (p: Post) => void })
       <p class="post-content">{post.content}</p>
       {post.photos.length > 0 && (
         <div class="photos">
-          {post.photos.map((p) => (
-            <img key={String(p.id)} src={p.url} alt="첨부 사진" loading="lazy" />
+          {post.photos.map((p, i) => (
+            <PhotoThumb key={String(p.id)} photo={p} index={i} onOpen={() => setViewing(i)} />
           ))}
         </div>
       )}
@@ -188,13 +305,18 @@ function PostBody({ post, setPost }: { post: Post; setPost: (p: Post) => void })
           </>
         )}
         {post.isMine && (
+          <button type="button" class="secondary" aria-expanded={panel === "edit"} onClick={() => setPanel(panel === "edit" ? null : "edit")}>
+            수정
+          </button>
+        )}
+        {post.isMine && (
           <ActionButton
             class="secondary danger"
             onClick={async () => {
               if (!confirm("이 글을 삭제할까요?")) return;
               await act(async () => {
                 await board.deletePost({ id: post.id });
-                history.back();
+                navigate(`/boards/${post.boardId}`, true);
               });
             }}
           >
@@ -202,6 +324,18 @@ function PostBody({ post, setPost }: { post: Post; setPost: (p: Post) => void })
           </ActionButton>
         )}
       </div>
+      {viewing !== null && <PhotoViewer photos={post.photos} start={viewing} onClose={() => setViewing(null)} />}
+      {panel === "edit" && (
+        <EditForm
+          post={post}
+          onCancel={() => setPanel(null)}
+          onDone={(updated) => {
+            setPost(updated);
+            setPanel(null);
+            setNotice({ kind: "ok", text: "글을 수정했어요." });
+          }}
+        />
+      )}
       {panel === "report" && (
         <ReportForm
           onCancel={() => setPanel(null)}

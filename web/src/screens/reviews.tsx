@@ -11,7 +11,7 @@ import {
   type Review,
 } from "../gen/campus/timetable/v1/timetable_service_pb";
 import { Link } from "../router";
-import { InlineError, ListEnd, Show, useAsync, useInfinite, useTitle } from "../ui";
+import { ActionButton, InlineError, ListEnd, Show, useAsync, useInfinite, useTitle } from "../ui";
 import { SEMESTER_NAMES, slotsText } from "./timetable";
 
 const AMOUNT: Record<number, string> = { [Amount.MANY]: "많음", [Amount.NORMAL]: "보통", [Amount.NONE]: "없음" };
@@ -54,15 +54,31 @@ function Stars({ value, label }: { value: number; label?: string }) {
   );
 }
 
+/** Every option of an attribute with its share of the reviews, as a bar. */
 function Distribution({ title, counts, names }: { title: string; counts: Record<string, number>; names: Record<string, string> }) {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   if (total === 0) return null;
-  const top = Object.entries(counts).sort((a, b) => b[1] - a[1])[0];
   return (
     <div class="dist">
       <dt>{title}</dt>
       <dd>
-        {names[top[0]] ?? top[0]} <span class="meta">({Math.round((top[1] / total) * 100)}%)</span>
+        <ul class="dist-bars" aria-label={`${title} 분포`}>
+          {Object.entries(names).map(([key, name]) => {
+            const n = counts[key] ?? 0;
+            const share = Math.round((n / total) * 100);
+            return (
+              <li key={key}>
+                <span class="dist-name">{name}</span>
+                <span class="bar" aria-hidden="true">
+                  <span style={{ width: `${share}%` }} />
+                </span>
+                <span class="meta">
+                  {share}% ({n})
+                </span>
+              </li>
+            );
+          })}
+        </ul>
       </dd>
     </div>
   );
@@ -88,14 +104,24 @@ function RatingSummary({ rating }: { rating: LectureRating }) {
   );
 }
 
-function ReviewForm({ lectureId, onDone }: { lectureId: bigint; onDone: () => void }) {
-  const [rating, setRating] = useState(5);
-  const [content, setContent] = useState("");
-  const [assignments, setAssignments] = useState<Amount>(Amount.NORMAL);
-  const [teamProjects, setTeamProjects] = useState<Amount>(Amount.NONE);
-  const [grading, setGrading] = useState<Grading>(Grading.NORMAL);
-  const [attendance, setAttendance] = useState<Attendance>(Attendance.ELECTRONIC);
-  const [exams, setExams] = useState(2);
+function ReviewForm({
+  lectureId,
+  existing,
+  onDone,
+  onCancel,
+}: {
+  lectureId: bigint;
+  existing?: Review;
+  onDone: () => void;
+  onCancel: () => void;
+}) {
+  const [rating, setRating] = useState(existing?.rating ?? 5);
+  const [content, setContent] = useState(existing?.content ?? "");
+  const [assignments, setAssignments] = useState<Amount>(existing?.assignments ?? Amount.NORMAL);
+  const [teamProjects, setTeamProjects] = useState<Amount>(existing?.teamProjects ?? Amount.NONE);
+  const [grading, setGrading] = useState<Grading>(existing?.grading ?? Grading.NORMAL);
+  const [attendance, setAttendance] = useState<Attendance>(existing?.attendance ?? Attendance.ELECTRONIC);
+  const [exams, setExams] = useState(existing?.exams ?? 2);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const select = <T extends number>(label: string, value: T, set: (v: T) => void, options: Record<number, string>) => (
@@ -113,22 +139,15 @@ function ReviewForm({ lectureId, onDone }: { lectureId: bigint; onDone: () => vo
   return (
     <form
       class="form review-form"
-      aria-label="강의평 쓰기"
+      aria-label={existing ? "강의평 수정" : "강의평 쓰기"}
       onSubmit={async (e) => {
         e.preventDefault();
         setBusy(true);
         setError(null);
         try {
-          await timetable.createLectureReview({
-            lectureId,
-            rating,
-            content: content.trim(),
-            assignments,
-            teamProjects,
-            grading,
-            attendance,
-            exams,
-          });
+          const fields = { rating, content: content.trim(), assignments, teamProjects, grading, attendance, exams };
+          if (existing) await timetable.updateLectureReview({ id: existing.id, ...fields });
+          else await timetable.createLectureReview({ lectureId, ...fields });
           setContent("");
           onDone();
         } catch (err) {
@@ -162,14 +181,21 @@ function ReviewForm({ lectureId, onDone }: { lectureId: bigint; onDone: () => vo
         <textarea required rows={4} maxLength={2000} value={content} onInput={(e) => setContent(e.currentTarget.value)} />
       </label>
       <InlineError error={error} />
-      <button type="submit" disabled={busy}>
-        강의평 등록
-      </button>
+      <div class="form-row">
+        <span class="spacer" />
+        <button type="button" class="secondary" onClick={onCancel}>
+          취소
+        </button>
+        <button type="submit" disabled={busy}>
+          {existing ? "강의평 수정 완료" : "강의평 등록"}
+        </button>
+      </div>
     </form>
   );
 }
 
-function ReviewItem({ review }: { review: Review }) {
+function ReviewItem({ review, onEdit, onDeleted }: { review: Review; onEdit: () => void; onDeleted: () => void }) {
+  const [error, setError] = useState<unknown>(null);
   return (
     <li class="review">
       <p>
@@ -181,6 +207,29 @@ function ReviewItem({ review }: { review: Review }) {
         {GRADING[review.grading] ?? "-"} · 출결 {ATTENDANCE[review.attendance] ?? "-"} · 시험 {EXAMS[review.exams] ?? "-"}
       </p>
       <p class="review-content">{review.content}</p>
+      {review.isMine && (
+        <div class="comment-actions" role="group" aria-label="내 강의평 메뉴">
+          <button type="button" class="link" onClick={onEdit}>
+            수정
+          </button>
+          <ActionButton
+            class="link danger"
+            onClick={async () => {
+              if (!confirm("이 강의평을 삭제할까요?")) return;
+              setError(null);
+              try {
+                await timetable.deleteLectureReview({ id: review.id });
+                onDeleted();
+              } catch (e) {
+                setError(e);
+              }
+            }}
+          >
+            삭제
+          </ActionButton>
+        </div>
+      )}
+      <InlineError error={error} />
     </li>
   );
 }
@@ -196,7 +245,12 @@ export function LectureReviews({ id }: { id: string }) {
         .then((r) => ({ items: r.reviews, nextPageToken: r.nextPageToken })),
     [id],
   );
-  const [writing, setWriting] = useState(false);
+  const [writing, setWriting] = useState<Review | "new" | null>(null);
+  const changed = () => {
+    setWriting(null);
+    rating.reload();
+    reviews.reload();
+  };
   useTitle(lecture.result.state === "ready" ? `${lecture.result.value.name} 강의평` : "강의평");
   const mine = reviews.items.some((r) => r.isMine);
   return (
@@ -223,18 +277,17 @@ export function LectureReviews({ id }: { id: string }) {
           {(r) => <RatingSummary rating={r} />}
         </Show>
         {!mine && !writing && (
-          <button type="button" onClick={() => setWriting(true)}>
+          <button type="button" onClick={() => setWriting("new")}>
             강의평 쓰기
           </button>
         )}
         {writing && (
           <ReviewForm
+            key={writing === "new" ? "new" : String(writing.id)}
             lectureId={lectureId}
-            onDone={() => {
-              setWriting(false);
-              rating.reload();
-              reviews.reload();
-            }}
+            existing={writing === "new" ? undefined : writing}
+            onDone={changed}
+            onCancel={() => setWriting(null)}
           />
         )}
       </section>
@@ -242,7 +295,7 @@ export function LectureReviews({ id }: { id: string }) {
         <h2 id="reviews-title">강의평</h2>
         <ul class="review-list">
           {reviews.items.map((r) => (
-            <ReviewItem key={String(r.id)} review={r} />
+            <ReviewItem key={String(r.id)} review={r} onEdit={() => setWriting(r)} onDeleted={changed} />
           ))}
         </ul>
         <ListEnd list={reviews} empty="첫 강의평을 남겨 보세요." />

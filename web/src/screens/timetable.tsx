@@ -344,6 +344,144 @@ function TableLectures({ table, onChange }: { table: Timetable; onChange: (t: Ti
   );
 }
 
+function minutes(value: string): number {
+  const [h, m] = value.split(":").map(Number);
+  return h * 60 + m;
+}
+
+/** A custom entry (title, day, times, place), refused in place when it overlaps something. */
+function CustomEntryForm({ table, onChange }: { table: Timetable; onChange: (t: Timetable) => void }) {
+  const [title, setTitle] = useState("");
+  const [day, setDay] = useState(1);
+  const [start, setStart] = useState("18:00");
+  const [end, setEnd] = useState("19:30");
+  const [room, setRoom] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <form
+      class="inline-form form custom-entry"
+      aria-label="일정 추가"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setBusy(true);
+        setError(null);
+        try {
+          onChange(
+            await timetable.addCustomEntry({
+              timetableId: table.id,
+              title: title.trim(),
+              times: [{ day, startMinute: minutes(start), endMinute: minutes(end), room: room.trim() }],
+            }),
+          );
+          setTitle("");
+          setRoom("");
+        } catch (err) {
+          setError(err);
+        } finally {
+          setBusy(false);
+        }
+      }}
+    >
+      <h3>일정 추가</h3>
+      <div class="form-grid">
+        <label>
+          일정 이름
+          <input required maxLength={50} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
+        </label>
+        <label>
+          일정 요일
+          <select value={String(day)} onChange={(e) => setDay(Number(e.currentTarget.value))}>
+            {[1, 2, 3, 4, 5, 6, 7].map((d) => (
+              <option key={d} value={String(d)}>
+                {dayName(d)}요일
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          시작 시각
+          <input type="time" required step={300} value={start} onInput={(e) => setStart(e.currentTarget.value)} />
+        </label>
+        <label>
+          끝 시각
+          <input type="time" required step={300} value={end} onInput={(e) => setEnd(e.currentTarget.value)} />
+        </label>
+        <label>
+          장소
+          <input maxLength={50} value={room} onInput={(e) => setRoom(e.currentTarget.value)} />
+        </label>
+      </div>
+      <div class="form-row">
+        <span class="spacer" />
+        <button type="submit" disabled={busy}>
+          일정 추가
+        </button>
+      </div>
+      {error ? (
+        <p class="inline-error conflict" role="alert">
+          {describe(error)}
+        </p>
+      ) : null}
+    </form>
+  );
+}
+
+/** Rename or delete the timetable in view. */
+function TableSettings({
+  table,
+  onRenamed,
+  onDeleted,
+}: {
+  table: Timetable;
+  onRenamed: (t: Timetable) => void;
+  onDeleted: () => void;
+}) {
+  const [name, setName] = useState(table.name);
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <form
+      class="inline-form table-settings"
+      aria-label="시간표 설정"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setError(null);
+        try {
+          onRenamed(await timetable.updateTimetable({ id: table.id, name: name.trim() }));
+        } catch (err) {
+          setError(err);
+        }
+      }}
+    >
+      <div class="form-row">
+        <label class="grow">
+          시간표 이름
+          <input required maxLength={30} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </label>
+        <button type="submit" class="secondary">
+          이름 바꾸기
+        </button>
+        <ActionButton
+          class="secondary danger"
+          onClick={async () => {
+            if (!confirm(`「${table.name}」 시간표를 삭제할까요?`)) return;
+            setError(null);
+            try {
+              await timetable.deleteTimetable({ id: table.id });
+              onDeleted();
+            } catch (err) {
+              setError(err);
+            }
+          }}
+        >
+          시간표 삭제
+        </ActionButton>
+      </div>
+      <InlineError error={error} />
+    </form>
+  );
+}
+
 export function TimetableScreen() {
   const [term, setTerm] = useState<Term>(currentTerm());
   const [selected, setSelected] = useState<bigint | null>(null);
@@ -431,6 +569,16 @@ export function TimetableScreen() {
                   </h2>
                   <WeekGrid table={table} label={`${table.name} 주간 시간표`} />
                   <TableLectures table={table} onChange={replace} />
+                  <CustomEntryForm key={String(table.id)} table={table} onChange={replace} />
+                  <TableSettings
+                    key={`s${table.id}`}
+                    table={table}
+                    onRenamed={replace}
+                    onDeleted={() => {
+                      setSelected(null);
+                      tables.reload();
+                    }}
+                  />
                 </section>
                 <LectureSearch term={term} table={table} onChange={replace} />
               </div>
@@ -476,6 +624,22 @@ function Friends({ term }: { term: Term }) {
                   <Link href={`/friends/${f.user?.id}?year=${term.year}&semester=${term.semester}`}>
                     {f.user?.nickname}
                   </Link>
+                  <ActionButton
+                    class="link danger"
+                    label={`${f.user?.nickname} 친구 끊기`}
+                    onClick={async () => {
+                      if (!confirm(`${f.user?.nickname}님을 친구에서 삭제할까요?`)) return;
+                      setError(null);
+                      try {
+                        await account.deleteFriend({ userId: f.user?.id ?? 0n });
+                        friends.reload();
+                      } catch (e) {
+                        setError(e);
+                      }
+                    }}
+                  >
+                    삭제
+                  </ActionButton>
                 </li>
               ))}
             </ul>
