@@ -49,7 +49,8 @@ const PASSWORD: &str = "bench password 1";
 const USAGE: &str = "usage: campus-bench all [--scale F] [--secs N] [--warmup N] [--reps N] [--only ID,ID] \
                      [--no-sqlite] [--no-build] [--bin-dir DIR] [--loadgen-cpu CPUS] [--server-cpus CPUS]\n\
                      ids: R1, R2 list, R2 post, R2 comment, R2 lecture, W1, W1 gw, W2, W3, W4, W5, W6, \
-                     W1 SQLite, W3 SQLite (spaces may be written as '-')";
+                     W1 SQLite, W3 SQLite, W7 common, W7 rare, W7 absent, W7 latin (each also with SQLite) \
+                     (spaces may be written as '-')";
 
 /// The command line.
 #[derive(Debug, Clone)]
@@ -326,6 +327,33 @@ async fn all(o: Options) -> anyhow::Result<()> {
             "ListPosts, gRPC direct, SQLite".into(),
             Box::new(move || Driver::Calls(workloads::list_posts_grpc(board_sqlite, l, tk.fresh()))),
         ));
+    }
+    for (id, kind, what) in [
+        ("W7 common", workloads::SearchKind::Common, "common 2-syllable words"),
+        ("W7 rare", workloads::SearchKind::Rare, "rare phrases"),
+        ("W7 absent", workloads::SearchKind::Absent, "absent words"),
+        ("W7 latin", workloads::SearchKind::Latin, "Latin words"),
+    ] {
+        let tk = t.clone();
+        plan.push((
+            id,
+            format!("SearchPosts school-wide, {what}, gRPC direct"),
+            Box::new(move || Driver::Calls(workloads::search_posts(board, l, tk.fresh(), kind))),
+        ));
+        if dbs.board_sqlite.is_some() {
+            let board_sqlite = system.addr("board (SQLite)");
+            let tk = t.clone();
+            plan.push((
+                match kind {
+                    workloads::SearchKind::Common => "W7 common SQLite",
+                    workloads::SearchKind::Rare => "W7 rare SQLite",
+                    workloads::SearchKind::Absent => "W7 absent SQLite",
+                    workloads::SearchKind::Latin => "W7 latin SQLite",
+                },
+                format!("SearchPosts school-wide, {what}, gRPC direct, SQLite"),
+                Box::new(move || Driver::Calls(workloads::search_posts(board_sqlite, l, tk.fresh(), kind))),
+            ));
+        }
     }
     let url = dbs.board.clone();
     plan.push((

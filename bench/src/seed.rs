@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Connection};
 
 use crate::layout::{HOT_LIKES, Layout, MAX_COMMENTS};
 
-const TITLES: &str = "오늘 학식 뭐 나와요 중간고사 범위 아시는 분 도서관 자리 있나요 수강신청 망했어요 \
+pub(crate) const TITLES: &str = "오늘 학식 뭐 나와요 중간고사 범위 아시는 분 도서관 자리 있나요 수강신청 망했어요 \
                       동아리 신입 모집합니다 기숙사 택배 어디서 받아요 과제 마감 연장됐대요";
 const BODIES: &str = "오늘 2학식 메뉴가 돈까스라던데 혹시 가보신 분 계신가요? 줄이 너무 길면 그냥 편의점 \
                       가려고요. 그리고 다음 주 중간고사 범위가 어디까지인지 아시는 분 있으면 알려주세요. \
@@ -247,6 +247,20 @@ pub(crate) async fn seed_board(url: &str, layout: &Layout) -> anyhow::Result<()>
     );
     let rows = bulk_insert(&mut conn, backend, "post", vec![posts]).await?;
     eprintln!("  {rows} posts");
+    if backend == Backend::Sqlite {
+        // PostgreSQL's search index was rebuilt with the table's other indexes; SQLite's is
+        // the board service's own backfill, pointed at the seeded posts.
+        let t = Instant::now();
+        exec(
+            &mut conn,
+            "UPDATE post_search_backfill SET below = (SELECT COALESCE(max(id), 0) + 1 FROM post)".into(),
+        )
+        .await?;
+        let pool = sqlx::AnyPool::connect(url).await?;
+        let indexed = campus_board::store::search::backfill(&pool, backend).await?;
+        pool.close().await;
+        eprintln!("  {indexed} posts indexed for search in {:.0}s", t.elapsed().as_secs_f64());
+    }
 
     // Every tenth post has 1-7 likes, the hot ones HOT_LIKES; likers follow the author.
     let tenth = "(m.n * 10)";
@@ -375,6 +389,11 @@ pub(crate) async fn restore_board(url: &str, layout: &Layout) -> anyhow::Result<
     let first = layout.first_unseeded_id();
     let mut removed = 0;
     removed += exec(&mut conn, format!("DELETE FROM comment WHERE id >= {first}")).await?;
+    if backend == Backend::Sqlite {
+        let unindex =
+            format!("DELETE FROM post_search WHERE rowid IN (SELECT id FROM post WHERE id >= {first})");
+        exec(&mut conn, unindex).await?;
+    }
     removed += exec(&mut conn, format!("DELETE FROM post WHERE id >= {first}")).await?;
     removed +=
         exec(&mut conn, format!("DELETE FROM post_like WHERE created_at >= {}", layout.anchor_ms * 1000))

@@ -402,3 +402,70 @@ pub(crate) fn add_lecture(gateway: SocketAddr, fixture: Arc<Timetables>, tokens:
         })
     })
 }
+
+/// What W7 searches for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SearchKind {
+    /// Two-syllable words in most posts: the page fills from the newest posts.
+    Common,
+    /// A title's last syllables and its number ("학식 #48213"): one to a dozen posts.
+    Rare,
+    /// Korean words in no post: the case that scanned every post before the index.
+    Absent,
+    /// Latin words (none in the seeded posts, some in the ones W3 wrote).
+    Latin,
+}
+
+const COMMON: [&str; 6] = ["학식", "과제", "자리", "수강", "범위", "메뉴"];
+const ABSENT: [&str; 5] = ["기숙사 통금", "통금", "장학금", "휴학 신청", "축제 티켓"];
+const LATIN: [&str; 5] = ["wifi", "Rust", "exam", "zoom lecture", "MT"];
+
+/// The query of call `r` of a kind, and whether the answer must fill the page.
+fn search_query(kind: SearchKind, layout: &Layout, r: u64) -> String {
+    let pick = |words: &[&str]| words[(r % words.len() as u64) as usize].to_string();
+    match kind {
+        SearchKind::Common => pick(&COMMON),
+        SearchKind::Absent => pick(&ABSENT),
+        SearchKind::Latin => pick(&LATIN),
+        SearchKind::Rare => {
+            // The seeded title of post n: a slice of TITLES, then " #n" (seed.rs).
+            let n = 1 + (r % layout.posts as u64) as i64;
+            let titles: Vec<char> = crate::seed::TITLES.chars().collect();
+            let start = (n % 40) as usize;
+            let end = (start + 6 + (n % 17) as usize).min(titles.len());
+            let tail: String = titles[end.saturating_sub(2)..end].iter().collect();
+            format!("{tail} #{n}")
+        }
+    }
+}
+
+/// W7: SearchPosts school-wide over gRPC to `addr`, as a random user. An answer is right
+/// when every post holds the query (case aside), common words fill the page and rare
+/// phrases find their post.
+pub(crate) fn search_posts(addr: SocketAddr, layout: Layout, tokens: Arc<Tokens>, kind: SearchKind) -> Call {
+    use campus_proto::board::v1::SearchPostsRequest;
+    let clients: Arc<Vec<BoardServiceClient<Channel>>> =
+        Arc::new(channels(addr).into_iter().map(BoardServiceClient::new).collect());
+    Arc::new(move |_, i| {
+        let r = mix(i);
+        let query = search_query(kind, &layout, r);
+        let request = SearchPostsRequest { query: query.clone(), page_size: PAGE, page_token: String::new() };
+        let request = tokens.grpc(request, r >> 20);
+        let mut client = clients[i as usize % CHANNELS].clone();
+        Box::pin(timed(async move {
+            let Ok(page) = client.search_posts(request).await else { return false };
+            let posts = &page.get_ref().posts;
+            let wanted = query.to_lowercase();
+            let all_match = posts.iter().all(|p| {
+                p.title.to_lowercase().contains(&wanted) || p.content.to_lowercase().contains(&wanted)
+            });
+            all_match
+                && match kind {
+                    SearchKind::Common => posts.len() == PAGE as usize,
+                    SearchKind::Rare => !posts.is_empty(),
+                    SearchKind::Absent => posts.is_empty(),
+                    SearchKind::Latin => true,
+                }
+        }))
+    })
+}

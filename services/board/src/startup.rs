@@ -50,6 +50,17 @@ impl Config {
             default: "./data/photos",
             help: "photo store: a directory, file://, or s3://bucket/prefix (s3 feature, AWS_* variables)",
         },
+        EnvVar {
+            name: "BOARD_SEARCH_TIMEOUT_MS",
+            default: "2000",
+            help: "how long a search may run (PostgreSQL)",
+        },
+        EnvVar { name: "BOARD_SEARCH_BURST", default: "20", help: "searches a user may make at once" },
+        EnvVar {
+            name: "BOARD_SEARCH_PER_SECOND",
+            default: "2",
+            help: "searches a user may make per second after the burst",
+        },
     ];
 
     pub fn from_env() -> anyhow::Result<Self> {
@@ -74,7 +85,21 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with(config, SearchLimits::default()).await
+        let d = SearchLimits::default();
+        let limits = SearchLimits {
+            statement_timeout: std::time::Duration::from_millis(parse_or(
+                "BOARD_SEARCH_TIMEOUT_MS",
+                d.statement_timeout.as_millis() as u64,
+            )?),
+            burst: parse_or("BOARD_SEARCH_BURST", d.burst)?,
+            per_second: parse_or("BOARD_SEARCH_PER_SECOND", d.per_second)?,
+            ..d
+        };
+        anyhow::ensure!(
+            limits.burst >= 1.0 && limits.per_second > 0.0 && !limits.statement_timeout.is_zero(),
+            "search limits must be positive (a burst of at least 1)"
+        );
+        Self::build_with(config, limits).await
     }
 
     /// [`Application::build`] with other search bounds (tests make them small).

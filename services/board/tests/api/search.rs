@@ -258,3 +258,35 @@ async fn posts_written_before_the_index_are_backfilled() {
     })
     .await;
 }
+
+/// A search that runs past the statement timeout is cancelled and answered as
+/// DEADLINE_EXCEEDED SEARCH_TIMEOUT (PostgreSQL; SQLite's steps are bounded instead). The
+/// posts make every step read tens of thousands of rows, far beyond a millisecond.
+#[tokio::test]
+async fn a_search_past_the_timeout_is_deadline_exceeded() {
+    if !campus_shared::testing::backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let limits =
+        SearchLimits { statement_timeout: std::time::Duration::from_millis(1), ..SearchLimits::default() };
+    let app = spawn_app_with(Backend::Postgres, limits).await;
+    let board = app.board(1, "자유").await;
+    let pool = AnyPool::connect(app.db_url()).await.unwrap();
+    sqlx::query(
+        "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, title, content, \
+         created_at, updated_at) SELECT n, $1, $2, 1, 'x', 0, '학식 메뉴 ' || n, '오늘 학식 돈까스 메뉴 ' || n, n, n \
+         FROM generate_series(1, 50000) AS n",
+    )
+    .bind(SCHOOL)
+    .bind(board.id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Every term is in every post; the phrase is in none.
+    let request = pb::SearchPostsRequest { query: "메뉴 학식 돈까스".into(), ..Default::default() };
+    let answer = app.client().search_posts(app.req(request, 2)).await;
+    assert_error(answer, Code::DeadlineExceeded, "SEARCH_TIMEOUT");
+    // The connection went back to the pool usable: plain reads still work.
+    let plain = pb::ListPostsRequest { board_id: board.id, ..Default::default() };
+    assert_eq!(app.client().list_posts(app.req(plain, 2)).await.unwrap().into_inner().posts.len(), 20);
+}
