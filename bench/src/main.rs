@@ -11,9 +11,12 @@
 //! cargo run --release -p campus-bench -- all [--scale 0.01] [--secs 5] [--warmup 2] [--reps 3]
 //!     [--only W1,W2] [--no-sqlite] [--no-build] [--loadgen-cpu 0] [--server-cpus 0-1]
 //! ```
+//! `--only attack` runs the hostile-client workload of DESIGN §10 (W2 alone, then W2 while
+//! 2,216 hostile connections work the gateway); it runs last when everything runs.
 //! `CAMPUS_BENCH_PG_URL` names the PostgreSQL server (default
 //! postgres://postgres@127.0.0.1:5432/postgres).
 
+mod attack;
 mod layout;
 mod measure;
 mod procs;
@@ -49,8 +52,8 @@ const PASSWORD: &str = "bench password 1";
 const USAGE: &str = "usage: campus-bench all [--scale F] [--secs N] [--warmup N] [--reps N] [--only ID,ID] \
                      [--no-sqlite] [--no-build] [--bin-dir DIR] [--loadgen-cpu CPUS] [--server-cpus CPUS]\n\
                      ids: R1, R2 list, R2 post, R2 comment, R2 lecture, W1, W1 gw, W2, W3, W4, W5, W6, \
-                     W1 SQLite, W3 SQLite, W7 common, W7 rare, W7 absent, W7 latin (each also with SQLite) \
-                     (spaces may be written as '-')";
+                     W1 SQLite, W3 SQLite, W7 common, W7 rare, W7 absent, W7 latin (each also with SQLite), \
+                     attack (spaces may be written as '-')";
 
 /// The command line.
 #[derive(Debug, Clone)]
@@ -419,6 +422,17 @@ async fn all(o: Options) -> anyhow::Result<()> {
         system.check_alive()?;
     }
 
+    // Last: it leaves the gateway with whatever the attack did to it.
+    let attack = if wanted(&o, "attack") {
+        let call = workloads::list_posts_json(gw, l, t.fresh());
+        let gateway = system.procs.iter().find(|p| p.name == "gateway").context("no gateway")?;
+        let attack = attack::run(gateway, call, o.timing.warmup, o.timing.duration).await;
+        system.check_alive()?;
+        Some(attack)
+    } else {
+        None
+    };
+
     tokio::time::sleep(Duration::from_secs(3)).await;
     let memory: Vec<Memory> = system
         .procs
@@ -438,8 +452,14 @@ async fn all(o: Options) -> anyhow::Result<()> {
 
     let load = format!("{load_before} before, {} after", load_average());
     let header = header(&o, &layout, &counts, seed_pg, started, &load).await;
-    let targets = report::targets(&results, &memory);
-    let md = report::markdown(&header, &results, &memory, &targets);
+    let mut targets = report::targets(&results, &memory);
+    if let Some(attack) = &attack {
+        targets.extend(attack.targets());
+    }
+    let mut md = report::markdown(&header, &results, &memory, &targets);
+    if let Some(attack) = &attack {
+        md.push_str(&attack.markdown());
+    }
     let title = format!("campus latency at {} in flight (scale {})", workloads::IN_FLIGHT, o.scale);
     std::fs::write(out.join("report.md"), &md)?;
     std::fs::write(out.join("latency.svg"), report::svg(&title, &results))?;
