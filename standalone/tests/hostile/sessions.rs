@@ -121,3 +121,27 @@ async fn in_secure_mode_only_the_prefixed_cookie_counts() {
         sys.stop().await;
     }
 }
+
+#[tokio::test]
+async fn refresh_and_logout_do_not_count_toward_the_per_address_limit() {
+    for backend in backends() {
+        // Two sign-ups or logins a minute: the sign-up and the login below spend them.
+        let sys = Hostile::start_with(backend, |c| c.gateway.auth_rate_per_minute = 2).await;
+        sys.sign_up(2, "minji01").await;
+        let client = sys.client(2);
+        let login = client.login("minji01", PASSWORD).await;
+        assert_eq!(login.status, StatusCode::OK, "{login:?}");
+        let mut cookie = cookie_pair(&login);
+        // A browser on a shared address keeps refreshing its session all day.
+        for _ in 0..6 {
+            let refreshed = post(&client, "/v1/auth/refresh", &[("cookie", &cookie)], json!({})).await;
+            assert_eq!(refreshed.status, StatusCode::OK, "{backend:?}: {refreshed:?}");
+            cookie = cookie_pair(&refreshed);
+        }
+        let logout = post(&client, "/v1/auth/logout", &[("cookie", &cookie)], json!({})).await;
+        assert_eq!(logout.status, StatusCode::NO_CONTENT, "{backend:?}: {logout:?}");
+        // Logins do count: the budget is spent.
+        client.login("minji01", PASSWORD).await.refused(429, "RATE_LIMITED");
+        sys.stop().await;
+    }
+}
