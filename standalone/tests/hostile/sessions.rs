@@ -3,6 +3,8 @@
 //! refresh never puts the HttpOnly token where a script can read it, and in Secure mode only
 //! the `__Secure-` cookie counts.
 
+use campus_proto::auth::v1::LoginRequest;
+use campus_proto::auth::v1::auth_service_client::AuthServiceClient;
 use campus_shared::testing::backends;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -85,6 +87,17 @@ async fn auth_calls_from_a_foreign_origin_are_refused_before_the_body() {
                 answer.refused(403, "ORIGIN_NOT_ALLOWED");
             }
         }
+        // Over gRPC (and so gRPC-web) the same: PERMISSION_DENIED, no cookie.
+        let mut auth = AuthServiceClient::new(campus_shared::testing::channel(sys.system.gateway_addr));
+        let mut request = tonic::Request::new(LoginRequest {
+            login_id: "minji01".into(),
+            password: PASSWORD.into(),
+            refresh_token_in_body: true,
+        });
+        request.metadata_mut().insert("origin", "https://evil.example".parse().unwrap());
+        let status = auth.login(request).await.expect_err("a foreign origin");
+        assert_eq!(status.code(), tonic::Code::PermissionDenied, "{backend:?}: {status:?}");
+        assert!(status.metadata().get("set-cookie").is_none());
         // The allowed origin, and a client that sends no Origin (not a browser), sign in.
         for headers in [&[("origin", ALLOWED)][..], &[]] {
             let login = client
