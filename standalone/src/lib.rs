@@ -1,39 +1,39 @@
 //! campus in one process: the four services and the gateway, each on its own loopback port,
 //! sharing one data directory (SQLite files, the key pair, the service credential, photos).
 //!
+//! Each component reads its own configuration (`Config::from_env`), so every variable the
+//! README documents works here as it does in a container. The runner overrides only what one
+//! process must: where each service is reached (its bound address), the key, issuer, audience
+//! and credential the services trust (the gateway's), and the web client the gateway serves.
+//!
 //! [`System::start`] is what `cargo run` does and what the end-to-end tests boot on port 0.
 
 pub mod seed;
 pub mod web;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use campus_shared::config::{DatabaseConfig, IdentityConfig, ServerLimits, ServiceConfig};
+use campus_shared::config::{DatabaseConfig, EnvVar, IdentityConfig, ServerLimits, ServiceConfig};
 use campus_shared::identity::{SigningKey, TokenIssuer};
 use secrecy::SecretString;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// Where the one-process system keeps its data and which ports it uses (0 picks free ones).
+/// What the one-process system runs: each component's own configuration and the runner's.
 #[derive(Debug, Clone)]
 pub struct SystemConfig {
     pub data_dir: PathBuf,
-    pub gateway_addr: SocketAddr,
-    /// Ports of account, board, messaging and timetable.
-    pub service_ports: [u16; 4],
-    /// `loginId:password` of an administrator to create.
-    pub bootstrap_admin: Option<(String, SecretString)>,
     /// Seed the demo schools, boards and lectures into a new database.
     pub seed_demo: bool,
     /// With `seed_demo`: also demo students and a week of posts, comments and likes.
     pub seed_activity: bool,
-    /// `Secure` on the refresh cookie; browsers accept it on http://localhost too.
-    pub secure_cookie: bool,
-    /// Each service's database; `None` keeps SQLite files in `data_dir`.
-    pub databases: Option<Databases>,
-    /// Likes that make a post HOT and BEST.
-    pub board_thresholds: campus_board::domain::Thresholds,
+    pub account: campus_account::Config,
+    pub board: campus_board::Config,
+    pub messaging: campus_messaging::Config,
+    pub timetable: campus_timetable::Config,
+    /// Its upstream addresses and web client are filled in by [`System::start`].
+    pub gateway: campus_gateway::Config,
 }
 
 /// One database per service, as in production (DESIGN §2: each service owns its data).
@@ -63,45 +63,131 @@ impl Databases {
     }
 }
 
+/// The runner's own variables.
+const OWN_VARS: &[EnvVar] = &[
+    EnvVar {
+        name: "CAMPUS_SEED_DEMO",
+        default: "true",
+        help: "seed demo schools, boards and lectures into a new database",
+    },
+    EnvVar {
+        name: "CAMPUS_SEED_ACTIVITY",
+        default: "true",
+        help: "with the demo data, also demo students and their week of posts",
+    },
+];
+
+/// Set by the runner (each service is reached at its bound address), so not read here.
+pub const WIRED_VARS: &[&str] = &["ACCOUNT_ADDR", "BOARD_ADDR", "MESSAGING_ADDR", "TIMETABLE_ADDR"];
+
+/// The variables the one-process run reads besides [`campus_shared::config::COMMON_VARS`]:
+/// its own and every component's, each once. (Of the common ones, `CAMPUS_JWT_PUBLIC_KEY`
+/// is not read: the services take the gateway's key.)
+pub fn documented_vars() -> Vec<EnvVar> {
+    let mut vars: Vec<EnvVar> = Vec::new();
+    let all = [
+        OWN_VARS,
+        campus_gateway::Config::VARS,
+        campus_account::Config::VARS,
+        campus_board::Config::VARS,
+        campus_messaging::Config::VARS,
+        campus_timetable::Config::VARS,
+    ];
+    for var in all.concat() {
+        if !WIRED_VARS.contains(&var.name) && !vars.iter().any(|v| v.name == var.name) {
+            vars.push(var);
+        }
+    }
+    vars
+}
+
+/// The browser origins of a gateway on `port` of this machine.
+fn local_origins(port: u16) -> [String; 2] {
+    [format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")]
+}
+
 impl SystemConfig {
-    /// The standard local set-up: ./data (or `CAMPUS_DATA_DIR`), gateway on 127.0.0.1:8080
-    /// (or `GATEWAY_LISTEN_ADDR`), services on 50051–50054, demo data on a new database.
+    /// Every component's `Config::from_env`, under `CAMPUS_DATA_DIR` (./data), plus
+    /// `CAMPUS_SEED_DEMO`. Without `CAMPUS_ALLOWED_ORIGINS`, the gateway's own origin on
+    /// `GATEWAY_LISTEN_ADDR`'s port is allowed, so the web client it serves works there.
     pub fn from_env() -> anyhow::Result<Self> {
-        use campus_shared::config::{data_dir, parse_or};
-        let bootstrap_admin = campus_account::Config::from_env()?.bootstrap_admin;
+        use campus_shared::config::{data_dir, parse_or, prepare_data_dir, var};
+        let data_dir = data_dir();
+        prepare_data_dir(&data_dir)?;
+        let mut gateway = campus_gateway::Config::from_env()?;
+        let port = gateway.listen_addr.port();
+        if var("CAMPUS_ALLOWED_ORIGINS").is_none() && port != 0 {
+            for origin in local_origins(port) {
+                if !gateway.allowed_origins.contains(&origin) {
+                    gateway.allowed_origins.push(origin);
+                }
+            }
+        }
         Ok(Self {
-            data_dir: data_dir(),
-            gateway_addr: parse_or("GATEWAY_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
-            // Each service's own listen variable picks its port here too (0: a free one).
-            service_ports: [
-                parse_or("ACCOUNT_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 50051)))?.port(),
-                parse_or("BOARD_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 50052)))?.port(),
-                parse_or("MESSAGING_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 50053)))?.port(),
-                parse_or("TIMETABLE_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 50054)))?.port(),
-            ],
-            bootstrap_admin,
+            data_dir,
             seed_demo: parse_or("CAMPUS_SEED_DEMO", true)?,
             seed_activity: parse_or("CAMPUS_SEED_ACTIVITY", true)?,
-            secure_cookie: parse_or("GATEWAY_SECURE_COOKIE", true)?,
-            databases: None,
-            board_thresholds: campus_board::Config::from_env()?.thresholds,
+            account: campus_account::Config::from_env()?,
+            board: campus_board::Config::from_env()?,
+            messaging: campus_messaging::Config::from_env()?,
+            timetable: campus_timetable::Config::from_env()?,
+            gateway,
         })
     }
 
-    /// Everything on free ports under `data_dir`, for tests.
+    /// Everything on free loopback ports with SQLite files under `data_dir`, a fresh key and
+    /// credential, and defaults otherwise (reads no environment), for tests.
     pub fn ephemeral(data_dir: PathBuf) -> Self {
+        let key = SigningKey::generate();
+        let service_token = SecretString::from(campus_shared::identity::random_token());
+        let databases = Databases::sqlite_in(&data_dir);
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let identity = IdentityConfig {
+            jwt_public_key_pem: key.public_key_pem(),
+            issuer: campus_shared::config::DEFAULT_ISSUER.into(),
+            audience: campus_shared::config::DEFAULT_AUDIENCE.into(),
+            service_token: service_token.clone(),
+        };
+        let service = |database: &DatabaseConfig| ServiceConfig {
+            listen_addr: loopback,
+            database: database.clone(),
+            identity: identity.clone(),
+            limits: ServerLimits::default(),
+        };
+        let mut gateway = campus_gateway::Config::new(key, service_token);
+        gateway.listen_addr = loopback;
+        gateway.database = databases.gateway.clone();
         Self {
-            data_dir,
-            gateway_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            service_ports: [0; 4],
-            bootstrap_admin: None,
             seed_demo: true,
             // Tests start from boards without posts; the one that checks the activity asks for it.
             seed_activity: false,
-            secure_cookie: true,
-            databases: None,
-            board_thresholds: Default::default(),
+            account: campus_account::Config::new(service(&databases.account)),
+            board: campus_board::Config {
+                service: service(&databases.board),
+                thresholds: Default::default(),
+                blob_url: data_dir.join("photos").display().to_string(),
+            },
+            messaging: campus_messaging::Config {
+                service: service(&databases.messaging),
+                board_addr: String::new(),
+                account_addr: String::new(),
+            },
+            timetable: campus_timetable::Config {
+                service: service(&databases.timetable),
+                account_addr: String::new(),
+            },
+            gateway,
+            data_dir,
         }
+    }
+
+    /// Puts each component on its own database.
+    pub fn set_databases(&mut self, databases: Databases) {
+        self.account.service.database = databases.account;
+        self.board.service.database = databases.board;
+        self.messaging.service.database = databases.messaging;
+        self.timetable.service.database = databases.timetable;
+        self.gateway.database = databases.gateway;
     }
 }
 
@@ -119,86 +205,69 @@ pub struct System {
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
 }
 
+/// The URL a server bound to `addr` is reached at from this process.
 fn url(addr: SocketAddr) -> String {
-    format!("http://{addr}")
+    let ip = if addr.ip().is_unspecified() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { addr.ip() };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 impl System {
     /// Binds every server, migrates every database, starts serving and seeds a new database.
     pub async fn start(config: SystemConfig) -> anyhow::Result<Self> {
         campus_shared::config::prepare_data_dir(&config.data_dir)?;
-        let key = SigningKey::load_or_generate(&config.data_dir)?;
-        let service_token = SecretString::from(
-            campus_shared::config::load_or_create(
-                &config.data_dir.join("service-token"),
-                campus_shared::identity::random_token,
-            )?
-            .trim()
-            .to_string(),
-        );
+        let SystemConfig {
+            seed_demo,
+            seed_activity,
+            mut account,
+            mut board,
+            mut messaging,
+            mut timetable,
+            mut gateway,
+            ..
+        } = config;
+        // The services trust the gateway of this process, whatever they were configured with.
         let identity = IdentityConfig {
-            jwt_public_key_pem: key.public_key_pem(),
-            issuer: campus_shared::config::DEFAULT_ISSUER.into(),
-            audience: campus_shared::config::DEFAULT_AUDIENCE.into(),
-            service_token: service_token.clone(),
+            jwt_public_key_pem: gateway.signing_key.public_key_pem(),
+            issuer: gateway.issuer.clone(),
+            audience: gateway.audience.clone(),
+            service_token: gateway.service_token.clone(),
         };
-        let databases = config.databases.clone().unwrap_or_else(|| Databases::sqlite_in(&config.data_dir));
-        let service = |database: &DatabaseConfig, port: u16| ServiceConfig {
-            listen_addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            database: database.clone(),
-            identity: identity.clone(),
-            limits: ServerLimits::default(),
-        };
-        let [account_port, board_port, messaging_port, timetable_port] = config.service_ports;
+        for service in
+            [&mut account.service, &mut board.service, &mut messaging.service, &mut timetable.service]
+        {
+            service.identity = identity.clone();
+        }
 
-        let mut account_config = campus_account::Config::new(service(&databases.account, account_port));
-        account_config.bootstrap_admin = config.bootstrap_admin.clone();
-        let account = campus_account::Application::build(account_config).await?;
+        let activity = seed::Activity {
+            service_token: gateway.service_token.clone(),
+            hot_likes: board.thresholds.hot,
+            board_database: board.service.database.clone(),
+        };
+
+        let account = campus_account::Application::build(account).await?;
         let account_addr = account.local_addr();
 
-        let board = campus_board::Application::build(campus_board::Config {
-            service: service(&databases.board, board_port),
-            thresholds: config.board_thresholds,
-            blob_url: config.data_dir.join("photos").display().to_string(),
-        })
-        .await?;
+        let board = campus_board::Application::build(board).await?;
         let board_addr = board.local_addr();
 
-        let messaging = campus_messaging::Application::build(campus_messaging::Config {
-            service: service(&databases.messaging, messaging_port),
-            board_addr: url(board_addr),
-            account_addr: url(account_addr),
-        })
-        .await?;
+        messaging.board_addr = url(board_addr);
+        messaging.account_addr = url(account_addr);
+        let messaging = campus_messaging::Application::build(messaging).await?;
         let messaging_addr = messaging.local_addr();
 
-        let timetable = campus_timetable::Application::build(campus_timetable::Config {
-            service: service(&databases.timetable, timetable_port),
-            account_addr: url(account_addr),
-        })
-        .await?;
+        timetable.account_addr = url(account_addr);
+        let timetable = campus_timetable::Application::build(timetable).await?;
         let timetable_addr = timetable.local_addr();
 
-        let mut gateway_config = campus_gateway::Config::new(key.clone(), service_token.clone());
-        gateway_config.listen_addr = config.gateway_addr;
-        gateway_config.secure_cookie = config.secure_cookie;
-        gateway_config.database = databases.gateway.clone();
-        gateway_config.web = Some(web::router());
-        gateway_config.upstreams = campus_gateway::Upstreams {
+        gateway.web = Some(web::router());
+        gateway.upstreams = campus_gateway::Upstreams {
             account: url(account_addr),
             board: url(board_addr),
             messaging: url(messaging_addr),
             timetable: url(timetable_addr),
         };
-        let gateway_port = config.gateway_addr.port();
-        if gateway_port != 0 {
-            let origin = format!("http://127.0.0.1:{gateway_port}");
-            if !gateway_config.allowed_origins.contains(&origin) {
-                gateway_config.allowed_origins.push(origin);
-                gateway_config.allowed_origins.push(format!("http://localhost:{gateway_port}"));
-            }
-        }
-        let gateway = campus_gateway::Application::build(gateway_config).await?;
+        let issuer = TokenIssuer::new(&gateway.signing_key, &gateway.issuer, &gateway.audience)?;
+        let gateway = campus_gateway::Application::build(gateway).await?;
         let gateway_addr = gateway.local_addr();
 
         let (stop, stopped) = watch::channel(false);
@@ -220,11 +289,6 @@ impl System {
         let s = signal();
         tasks.spawn(async move { ("gateway", gateway.run_until_stopped(s).await) });
 
-        let issuer = TokenIssuer::new(
-            &key,
-            campus_shared::config::DEFAULT_ISSUER,
-            campus_shared::config::DEFAULT_AUDIENCE,
-        )?;
         let system = Self {
             gateway_addr,
             account_addr,
@@ -235,17 +299,13 @@ impl System {
             stop,
             tasks,
         };
-        if config.seed_demo {
+        if seed_demo {
             let upstreams = seed::Upstreams {
                 account: campus_shared::testing::channel(account_addr),
                 board: campus_shared::testing::channel(board_addr),
                 timetable: campus_shared::testing::channel(timetable_addr),
             };
-            let activity = config.seed_activity.then(|| seed::Activity {
-                service_token: service_token.clone(),
-                hot_likes: config.board_thresholds.hot,
-                board_database: databases.board.clone(),
-            });
+            let activity = seed_activity.then_some(activity);
             let started = std::time::Instant::now();
             if seed::seed_if_empty(&upstreams, &system.issuer, activity.as_ref()).await? {
                 tracing::info!(

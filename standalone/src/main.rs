@@ -4,32 +4,8 @@ use campus::{System, SystemConfig};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if campus_shared::config::print_help_if_asked(
-        "campus",
-        "the four services and the gateway in one process, on SQLite under CAMPUS_DATA_DIR",
-        &[
-            campus_shared::config::EnvVar {
-                name: "GATEWAY_LISTEN_ADDR",
-                default: "127.0.0.1:8080",
-                help: "the public port",
-            },
-            campus_shared::config::EnvVar {
-                name: "CAMPUS_BOOTSTRAP_ADMIN",
-                default: "",
-                help: "loginId:password of an admin to create",
-            },
-            campus_shared::config::EnvVar {
-                name: "CAMPUS_SEED_DEMO",
-                default: "true",
-                help: "seed demo schools, boards and lectures into a new database",
-            },
-            campus_shared::config::EnvVar {
-                name: "CAMPUS_SEED_ACTIVITY",
-                default: "true",
-                help: "with the demo data, also demo students and their week of posts",
-            },
-        ],
-    ) {
+    let about = "the four services and the gateway in one process, on SQLite under CAMPUS_DATA_DIR";
+    if campus_shared::config::print_help_if_asked("campus", about, &campus::documented_vars()) {
         return Ok(());
     }
     let _telemetry = campus_shared::telemetry::init("campus");

@@ -46,7 +46,7 @@ impl Client {
 
 async fn start(dir: &tempfile::TempDir) -> System {
     let mut config = SystemConfig::ephemeral(dir.path().to_path_buf());
-    config.secure_cookie = false;
+    config.gateway.secure_cookie = false;
     System::start(config).await.expect("system starts")
 }
 
@@ -433,10 +433,10 @@ async fn living_campus_on(backend: campus_shared::db::Backend) {
     }
     let start_living = || {
         let mut config = SystemConfig::ephemeral(dir.path().to_path_buf());
-        config.secure_cookie = false;
+        config.gateway.secure_cookie = false;
         config.seed_activity = true;
         if let [account, board, messaging, timetable, gateway] = &databases[..] {
-            config.databases = Some(campus::Databases {
+            config.set_databases(campus::Databases {
                 account: account.config(),
                 board: board.config(),
                 messaging: messaging.config(),

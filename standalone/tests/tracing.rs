@@ -89,7 +89,7 @@ async fn a_message_from_a_post_is_one_trace_across_three_servers_with_red_metric
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = SystemConfig::ephemeral(dir.path().to_path_buf());
-    config.secure_cookie = false;
+    config.gateway.secure_cookie = false;
     let mut system = System::start(config).await.unwrap();
     let base = format!("http://{}", system.gateway_addr);
     let http = reqwest::Client::new();

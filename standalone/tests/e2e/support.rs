@@ -38,14 +38,14 @@ impl TestSystem {
     pub(crate) async fn start(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = SystemConfig::ephemeral(dir.path().to_path_buf());
-        config.secure_cookie = false;
-        config.board_thresholds = campus_board::domain::Thresholds { hot: HOT, best: BEST };
+        config.gateway.secure_cookie = false;
+        config.board.thresholds = campus_board::domain::Thresholds { hot: HOT, best: BEST };
         let mut databases = Vec::new();
         if backend == Backend::Postgres {
             for _ in 0..5 {
                 databases.push(TestDatabase::new(backend).await);
             }
-            config.databases = Some(Databases {
+            config.set_databases(Databases {
                 account: databases[0].config(),
                 board: databases[1].config(),
                 messaging: databases[2].config(),

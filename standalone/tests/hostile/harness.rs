@@ -68,7 +68,22 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) async fn send(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        self.send_with(method, path, &[], content_type, body).await
+    }
+
+    /// [`Client::send`] with extra request headers.
+    pub(crate) async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if !body.is_empty() || content_type == "application/json" {
             request = request.header("content-type", content_type).body(body);
         }
@@ -103,9 +118,15 @@ impl Client {
 
 impl Hostile {
     pub(crate) async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// [`Hostile::start`] with the configuration changed by `configure` first.
+    pub(crate) async fn start_with(backend: Backend, configure: impl FnOnce(&mut SystemConfig)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = SystemConfig::ephemeral(dir.path().to_path_buf());
-        config.secure_cookie = false;
+        config.gateway.secure_cookie = false;
+        configure(&mut config);
         let mut databases = Vec::new();
         let account_url = if backend == Backend::Postgres {
             for _ in 0..5 {
@@ -113,7 +134,7 @@ impl Hostile {
             }
             let [account, board, messaging, timetable, gateway] =
                 [0, 1, 2, 3, 4].map(|i| databases[i].config());
-            config.databases = Some(Databases { account, board, messaging, timetable, gateway });
+            config.set_databases(Databases { account, board, messaging, timetable, gateway });
             databases[0].url.clone()
         } else {
             Databases::sqlite_in(dir.path()).account.url

@@ -2,11 +2,14 @@
 //! real sockets on loopback, and each test asserts what an attacker ends up with, not how
 //! long anything took.
 
+mod addresses;
 mod harness;
 #[path = "../../../services/board/tests/fixtures/images.rs"]
 #[allow(dead_code)]
 mod images;
 mod photos;
+mod routing;
+mod sessions;
 mod text;
 mod throttle;
 mod tokens;

@@ -28,7 +28,7 @@ async fn a_burst_of_guesses_checks_at_most_five_passwords_and_the_owner_still_ge
         let mut throttled = 0;
         for answer in burst.iter().filter(|a| a.status != StatusCode::UNAUTHORIZED) {
             // Refused before any password check: by the account's throttle, or by the
-            // gateway's per-address limit on sign-in calls (60 a minute by default).
+            // gateway's per-address limit on sign-in calls (300 a minute by default).
             let reason = answer.reason();
             answer.refused(429, if reason == "RATE_LIMITED" { "RATE_LIMITED" } else { "TOO_MANY_ATTEMPTS" });
             throttled += usize::from(reason == "TOO_MANY_ATTEMPTS");
