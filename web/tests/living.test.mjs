@@ -367,6 +367,56 @@ describe("a living demo campus in Chromium", () => {
     await page.getByRole("button", { name: "강의평 쓰기" }).waitFor();
   });
 
+  test("lists show loading, error with retry, and empty states; the keyboard reaches everything", async () => {
+    const { page } = a;
+    // A held call shows the loading state; a failed one the error with a retry that works.
+    for (const [path, method, ready] of [
+      ["/me/posts", "ListMyPosts", ".post-list .post-item"],
+      ["/hot", "ListHotPosts", ".post-list .post-item"],
+      ["/search?q=%EA%B3%BC%EC%A0%9C", "SearchPosts", ".post-list .post-item"],
+      ["/boards", "ListBoards", ".board-list li"],
+    ]) {
+      const pattern = `**/campus.board.v1.BoardService/${method}`;
+      let release;
+      const held = new Promise((ok) => (release = ok));
+      await page.route(pattern, async (route) => {
+        await held;
+        await route.abort("connectionrefused");
+      });
+      await page.goto(path);
+      await page.getByRole("status").filter({ hasText: "불러오는 중" }).first().waitFor();
+      release();
+      const error = page.getByRole("alert").filter({ hasText: "서버에 연결할 수 없어요" }).first();
+      await error.waitFor();
+      await page.unroute(pattern);
+      await error.getByRole("button", { name: "다시 시도" }).click();
+      await page.locator(ready).first().waitFor();
+    }
+    // The refused calls were logged by the browser, as they should be; nothing else was.
+    a.errors.splice(0, a.errors.length, ...a.errors.filter((e) => !e.includes("ERR_CONNECTION_REFUSED")));
+    // Empty: a search that finds nothing (an empty board is shown in the directory test).
+    await page.goto("/search?q=%EC%97%86%EB%8A%94%EB%A7%90%EC%9E%85%EB%8B%88%EB%8B%A4");
+    await page.getByText("검색 결과가 없어요.").waitFor();
+
+    // Keyboard: the first Tab reaches the skip link, which is visible when focused and moves
+    // the focus to the content; every focused control shows an outline.
+    await page.goto("/");
+    await page.getByRole("heading", { name: /게시판/ }).first().waitFor();
+    await page.keyboard.press("Tab");
+    const skip = page.getByRole("link", { name: "본문으로 건너뛰기" });
+    assert.equal(await skip.evaluate((el) => el === document.activeElement), true);
+    const box = await skip.boundingBox();
+    assert.ok(box && box.x >= 0 && box.y >= 0, "the skip link is on screen when focused");
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press("Tab");
+      const outline = await page.evaluate(() => {
+        const style = getComputedStyle(document.activeElement);
+        return { tag: document.activeElement.tagName, width: style.outlineWidth, style: style.outlineStyle };
+      });
+      assert.ok(outline.style !== "none" && outline.width !== "0px", `a visible focus on ${JSON.stringify(outline)}`);
+    }
+  });
+
   test("the other screens pass axe at both widths", async () => {
     const { page } = a;
     for (const [path, name, ready] of [
