@@ -192,6 +192,10 @@ export class ApiError extends Error {
   static from(e: unknown): ApiError {
     if (e instanceof ApiError) return e;
     const error = ConnectError.from(e);
+    // fetch() itself failed: no answer came back at all (offline, server down).
+    if (e instanceof TypeError || error.cause instanceof TypeError) {
+      return new ApiError(Code.Unavailable, "", {}, [], error.rawMessage);
+    }
     let info: ErrorInfo = { reason: "", metadata: {} };
     let violations: FieldViolation[] = [];
     for (const detail of error.details) {

@@ -74,10 +74,11 @@ describe("a living demo campus in Chromium", () => {
     // Search within the board, then a search that finds nothing.
     await page.getByLabel("글 검색").fill("과제");
     await page.getByLabel("글 검색").press("Enter");
-    await page.waitForFunction(() =>
-      [...document.querySelectorAll(".post-list .post-item")].every((li) => li.textContent.includes("과제")),
-    );
-    assert.ok((await page.locator(".post-list .post-item").count()) > 0, "the board search finds posts");
+    // Found posts, and only posts that say it (the list is empty while the search loads).
+    await page.waitForFunction(() => {
+      const found = [...document.querySelectorAll(".post-list .post-item")];
+      return found.length > 0 && found.every((li) => li.textContent.includes("과제"));
+    });
     await page.getByLabel("글 검색").fill("존재하지않는검색어");
     await page.getByLabel("글 검색").press("Enter");
     await page.getByText("검색 결과가 없어요.").waitFor();
@@ -88,9 +89,10 @@ describe("a living demo campus in Chromium", () => {
     await page.getByLabel("전체 게시판에서 검색").press("Enter");
     await page.getByRole("heading", { name: "전체 검색" }).waitFor();
     assert.equal(new URL(page.url()).search, `?q=${encodeURIComponent("수강")}`);
-    await page.locator(".post-list .post-item").first().waitFor();
-    const boards = await page.locator(".post-list .board-name").allInnerTexts();
-    assert.ok(new Set(boards).size >= 2, `results from several boards: ${boards}`);
+    // Results from several boards, each named (the names load beside the results).
+    await page.waitForFunction(
+      () => new Set([...document.querySelectorAll(".post-list .board-name")].map((e) => e.textContent).filter(Boolean)).size >= 2,
+    );
     await everyWidth(page, "search");
   });
 
@@ -158,6 +160,13 @@ describe("a living demo campus in Chromium", () => {
     await theirs.getByRole("button", { name: "공감" }).click();
     await theirs.getByText("댓글에 공감했어요.").waitFor();
     await theirs.getByText("♥ 1").waitFor();
+
+    // A message to the author of the post, from the post: the conversation screen.
+    await b.page.getByRole("button", { name: "글쓴이에게 쪽지 보내기" }).click();
+    await b.page.getByLabel("쪽지 내용").fill("사진 어디서 찍으셨어요?");
+    await b.page.getByRole("button", { name: "보내기", exact: true }).click();
+    await b.page.locator(".message.mine").getByText("사진 어디서 찍으셨어요?").waitFor();
+    await everyWidth(b.page, "conversation");
 
     await page.getByLabel("댓글", { exact: true }).fill("지울 댓글");
     await page.getByRole("button", { name: "등록" }).click();
@@ -314,6 +323,15 @@ describe("a living demo campus in Chromium", () => {
     await requests.waitFor({ state: "detached" });
     assert.equal(await page.locator(".friend-list").getByText("학식러버").count(), 0);
 
+    // The friend sees my timetable, with its custom entry.
+    await b.page.reload();
+    await b.page.locator(".friend-list").getByRole("link", { name: "새벽세시" }).click();
+    await b.page.getByRole("heading", { name: "새벽세시의 시간표" }).waitFor();
+    await b.page.getByLabel("연도").selectOption("2026");
+    await b.page.getByLabel("학기").selectOption({ label: "2학기" });
+    await b.page.locator(".week-grid .block").getByText("동아리 모임").waitFor();
+    await everyWidth(b.page, "friend-timetable");
+
     await page.getByRole("button", { name: "중도지박령 친구 끊기" }).click();
     await page.getByText("아직 친구가 없어요. 아이디로 친구 요청을 보내 보세요.").waitFor();
     assert.deepEqual(c.errors, []);
@@ -365,6 +383,56 @@ describe("a living demo campus in Chromium", () => {
     await page.locator(".review-list").getByText("다시 생각해 보니").waitFor({ state: "detached" });
     await page.locator(".rating-big").getByText("2.0").waitFor();
     await page.getByRole("button", { name: "강의평 쓰기" }).waitFor();
+  });
+
+  test("lists show loading, error with retry, and empty states; the keyboard reaches everything", async () => {
+    const { page } = a;
+    // A held call shows the loading state; a failed one the error with a retry that works.
+    for (const [path, method, ready] of [
+      ["/me/posts", "ListMyPosts", ".post-list .post-item"],
+      ["/hot", "ListHotPosts", ".post-list .post-item"],
+      ["/search?q=%EA%B3%BC%EC%A0%9C", "SearchPosts", ".post-list .post-item"],
+      ["/boards", "ListBoards", ".board-list li"],
+    ]) {
+      const pattern = `**/campus.board.v1.BoardService/${method}`;
+      let release;
+      const held = new Promise((ok) => (release = ok));
+      await page.route(pattern, async (route) => {
+        await held;
+        await route.abort("connectionrefused");
+      });
+      await page.goto(path);
+      await page.getByRole("status").filter({ hasText: "불러오는 중" }).first().waitFor();
+      release();
+      const error = page.getByRole("alert").filter({ hasText: "서버에 연결할 수 없어요" }).first();
+      await error.waitFor();
+      await page.unroute(pattern);
+      await error.getByRole("button", { name: "다시 시도" }).click();
+      await page.locator(ready).first().waitFor();
+    }
+    // The refused calls were logged by the browser, as they should be; nothing else was.
+    a.errors.splice(0, a.errors.length, ...a.errors.filter((e) => !e.includes("ERR_CONNECTION_REFUSED")));
+    // Empty: a search that finds nothing (an empty board is shown in the directory test).
+    await page.goto("/search?q=%EC%97%86%EB%8A%94%EB%A7%90%EC%9E%85%EB%8B%88%EB%8B%A4");
+    await page.getByText("검색 결과가 없어요.").waitFor();
+
+    // Keyboard: the first Tab reaches the skip link, which is visible when focused and moves
+    // the focus to the content; every focused control shows an outline.
+    await page.goto("/");
+    await page.getByRole("heading", { name: /게시판/ }).first().waitFor();
+    await page.keyboard.press("Tab");
+    const skip = page.getByRole("link", { name: "본문으로 건너뛰기" });
+    assert.equal(await skip.evaluate((el) => el === document.activeElement), true);
+    const box = await skip.boundingBox();
+    assert.ok(box && box.x >= 0 && box.y >= 0, "the skip link is on screen when focused");
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press("Tab");
+      const outline = await page.evaluate(() => {
+        const style = getComputedStyle(document.activeElement);
+        return { tag: document.activeElement.tagName, width: style.outlineWidth, style: style.outlineStyle };
+      });
+      assert.ok(outline.style !== "none" && outline.width !== "0px", `a visible focus on ${JSON.stringify(outline)}`);
+    }
   });
 
   test("the other screens pass axe at both widths", async () => {
