@@ -92,6 +92,12 @@ const MALFORMED: &[(&str, &str)] = &[
     ("BOARD_SEARCH_BURST", "some"),
     ("BOARD_SEARCH_PER_SECOND", "some"),
     ("BOARD_SEARCH_TIMEOUT_MS", "soon"),
+    ("ACCOUNT_SIGNIN_FREE_FAILURES", "some"),
+    ("ACCOUNT_SIGNIN_BACKOFF_SECS", "soon"),
+    ("ACCOUNT_SIGNIN_BACKOFF_CAP_SECS", "soon"),
+    ("ACCOUNT_SIGNIN_BUDGET", "some"),
+    ("ACCOUNT_SIGNIN_BUDGET_WINDOW_SECS", "soon"),
+    ("ACCOUNT_SIGNIN_FAMILIAR_SECS", "long"),
 ];
 
 /// Documented variables the one-process run does not take from the environment, and why.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use campus_proto::account::v1::account_internal_service_server::AccountInternalServiceServer;
 use campus_proto::account::v1::account_service_server::AccountServiceServer;
-use campus_shared::config::{ConfigError, EnvVar, ServiceConfig, var};
+use campus_shared::config::{ConfigError, EnvVar, ServiceConfig, parse_or, seconds_or, var};
 use campus_shared::db::{self, Db, Migrations};
 use campus_shared::identity::{AuthInterceptor, ServiceInterceptor, TokenVerifier};
 use campus_shared::server::GrpcServer;
@@ -43,6 +43,32 @@ impl Config {
             default: "",
             help: "loginId:password of an admin to create at start if it does not exist",
         },
+        EnvVar {
+            name: "ACCOUNT_SIGNIN_FREE_FAILURES",
+            default: "5",
+            help: "failed sign-ins per login id and address before the back-off starts",
+        },
+        EnvVar {
+            name: "ACCOUNT_SIGNIN_BACKOFF_SECS",
+            default: "30",
+            help: "first back-off window after the free failures; each failure doubles it",
+        },
+        EnvVar { name: "ACCOUNT_SIGNIN_BACKOFF_CAP_SECS", default: "900", help: "longest back-off window" },
+        EnvVar {
+            name: "ACCOUNT_SIGNIN_BUDGET",
+            default: "20",
+            help: "sign-in attempts per login id from unfamiliar addresses per budget window",
+        },
+        EnvVar {
+            name: "ACCOUNT_SIGNIN_BUDGET_WINDOW_SECS",
+            default: "900",
+            help: "the window of ACCOUNT_SIGNIN_BUDGET",
+        },
+        EnvVar {
+            name: "ACCOUNT_SIGNIN_FAMILIAR_SECS",
+            default: "2592000",
+            help: "how long after a successful sign-in its address stays familiar (30 days)",
+        },
     ];
 
     /// A configuration with no bootstrap admin and the default throttle.
@@ -53,8 +79,21 @@ impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
         let mut config = Self::new(ServiceConfig::from_env("ACCOUNT", "account", 50051)?);
         config.bootstrap_admin = bootstrap_admin_from_env()?;
+        config.throttle = throttle_from_env(config.throttle)?;
         Ok(config)
     }
+}
+
+/// The sign-in throttle's `ACCOUNT_SIGNIN_*` variables over `defaults`.
+fn throttle_from_env(defaults: Throttle) -> Result<Throttle, ConfigError> {
+    Ok(Throttle {
+        free_failures: parse_or("ACCOUNT_SIGNIN_FREE_FAILURES", defaults.free_failures)?,
+        base: seconds_or("ACCOUNT_SIGNIN_BACKOFF_SECS", defaults.base.as_secs())?,
+        cap: seconds_or("ACCOUNT_SIGNIN_BACKOFF_CAP_SECS", defaults.cap.as_secs())?,
+        budget: parse_or("ACCOUNT_SIGNIN_BUDGET", defaults.budget)?,
+        budget_window: seconds_or("ACCOUNT_SIGNIN_BUDGET_WINDOW_SECS", defaults.budget_window.as_secs())?,
+        familiar_for: seconds_or("ACCOUNT_SIGNIN_FAMILIAR_SECS", defaults.familiar_for.as_secs())?,
+    })
 }
 
 /// `CAMPUS_BOOTSTRAP_ADMIN`, split at its first colon (passwords may contain colons).
