@@ -10,9 +10,10 @@ use std::time::Duration;
 use campus_proto::auth::v1::auth_service_server::AuthServiceServer;
 use campus_shared::config::{self, ConfigError, DatabaseConfig, EnvVar, parse_or, seconds_or, var};
 use campus_shared::identity::{SigningKey, TokenIssuer, TokenVerifier};
+use campus_shared::tls::ClientTls;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tower::ServiceBuilder;
 
 use crate::auth::{AuthApi, AuthConfig};
@@ -103,6 +104,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// How long the answer to a request with an `Idempotency-Key` is replayed.
     pub idempotency_ttl: Duration,
+    /// Trust (and client certificate) for `https://` upstream addresses.
+    pub upstream_tls: ClientTls,
 }
 
 impl Config {
@@ -229,6 +232,7 @@ impl Config {
                 config::data_dir().join("gateway.db").display()
             )),
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+            upstream_tls: ClientTls::default(),
         }
     }
 
@@ -297,6 +301,7 @@ impl Config {
         config.database = DatabaseConfig::from_env("GATEWAY", "gateway")?;
         config.idempotency_ttl =
             seconds_or("GATEWAY_IDEMPOTENCY_TTL_SECS", config.idempotency_ttl.as_secs())?;
+        config.upstream_tls = ClientTls::from_env()?;
         Ok(config)
     }
 }
@@ -316,11 +321,8 @@ pub struct Application {
     door: Door,
 }
 
-fn channel(url: &str, connect_timeout: Duration) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_string())?
-        .connect_timeout(connect_timeout)
-        .tcp_nodelay(true)
-        .connect_lazy())
+fn channel(url: &str, connect_timeout: Duration, tls: &ClientTls) -> anyhow::Result<Channel> {
+    Ok(tls.endpoint(url)?.connect_timeout(connect_timeout).tcp_nodelay(true).connect_lazy())
 }
 
 impl Application {
@@ -340,7 +342,10 @@ impl Application {
         ];
         let mut upstreams = HashMap::new();
         for (name, package, url) in named {
-            upstreams.insert(package, Upstream { name, channel: channel(url, config.connect_timeout)? });
+            upstreams.insert(
+                package,
+                Upstream { name, channel: channel(url, config.connect_timeout, &config.upstream_tls)? },
+            );
         }
         let mut routes = HashMap::new();
         let mut health_names = Vec::new();

@@ -153,6 +153,8 @@ impl SystemConfig {
             database: database.clone(),
             identity: identity.clone(),
             limits: ServerLimits::default(),
+            tls: None,
+            client_tls: Default::default(),
         };
         let mut gateway = campus_gateway::Config::new(key, service_token);
         gateway.listen_addr = loopback;
@@ -236,6 +238,10 @@ impl System {
             [&mut account.service, &mut board.service, &mut messaging.service, &mut timetable.service]
         {
             service.identity = identity.clone();
+            // In one process the services talk over loopback (http:// addresses below); TLS
+            // is the gateway's concern here.
+            service.tls = None;
+            service.client_tls = Default::default();
         }
 
         let activity = seed::Activity {
