@@ -337,7 +337,7 @@ mod tests {
         let tls = GatewayTls::new(files).unwrap().with_handshake_timeout(Duration::from_millis(50));
         // The client end stays silent: no ClientHello ever arrives.
         let (_client, server) = tokio::io::duplex(1024);
-        let err = tls.accept(server).await.err().expect("the handshake must not succeed");
+        let Err(err) = tls.accept(server).await else { panic!("the handshake must not succeed") };
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
     }
 }

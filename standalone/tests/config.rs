@@ -92,6 +92,13 @@ const MALFORMED: &[(&str, &str)] = &[
     ("BOARD_SEARCH_BURST", "some"),
     ("BOARD_SEARCH_PER_SECOND", "some"),
     ("BOARD_SEARCH_TIMEOUT_MS", "soon"),
+    ("CAMPUS_TLS", "maybe"),
+    ("GATEWAY_TLS_CERT_FILE", "/nonexistent/campus-cert.pem"),
+    ("GATEWAY_TLS_KEY_FILE", "/nonexistent/campus-key.pem"),
+    ("GATEWAY_HTTP_REDIRECT_ADDR", "here"),
+    ("CAMPUS_TLS_CA_FILE", "/nonexistent/campus-ca.pem"),
+    ("CAMPUS_TLS_CLIENT_CERT_FILE", "/nonexistent/campus-client.pem"),
+    ("CAMPUS_TLS_CLIENT_KEY_FILE", "/nonexistent/campus-client-key.pem"),
 ];
 
 /// Documented variables the one-process run does not take from the environment, and why.
@@ -100,6 +107,9 @@ const NOT_READ: &[(&str, &str)] = &[
     ("CAMPUS_JWT_PUBLIC_KEY_FILE", "the services in the process verify with the gateway's own key"),
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "read by telemetry start-up, the same code in every binary"),
     ("RUST_LOG", "read by telemetry start-up, the same code in every binary"),
+    ("<SERVICE>_TLS_CERT_FILE", "in one process the services talk over loopback; TLS is the gateway's"),
+    ("<SERVICE>_TLS_KEY_FILE", "in one process the services talk over loopback; TLS is the gateway's"),
+    ("CAMPUS_TLS_CLIENT_AUTH", "only services serving TLS read it, and in one process none does"),
 ];
 
 fn free_port() -> u16 {

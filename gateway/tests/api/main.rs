@@ -12,4 +12,5 @@ mod limits;
 mod pki;
 mod probes;
 mod service_tls;
+mod tls;
 mod transcoding;

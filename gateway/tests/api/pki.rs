@@ -1,5 +1,8 @@
 //! A certificate authority made in the test, and certificates it signs, as PEM.
 
+use std::path::Path;
+
+use campus_gateway::tls::TlsFiles;
 use campus_shared::tls::{ClientTls, PemPair, ServerTls};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -17,11 +20,22 @@ pub(crate) struct Pki {
 pub(crate) struct Issued {
     pub(crate) cert_pem: String,
     pub(crate) key_pem: String,
+    pub(crate) der: Vec<u8>,
 }
 
 impl Issued {
     pub(crate) fn pair(&self) -> PemPair {
         PemPair { cert: self.cert_pem.clone().into_bytes(), key: self.key_pem.clone().into_bytes() }
+    }
+}
+
+impl Issued {
+    /// Writes `<name>.crt` and `<name>.key` into `dir`.
+    pub(crate) fn write(&self, dir: &Path, name: &str) -> TlsFiles {
+        let files = TlsFiles { cert: dir.join(format!("{name}.crt")), key: dir.join(format!("{name}.key")) };
+        std::fs::write(&files.cert, &self.cert_pem).unwrap();
+        std::fs::write(&files.key, &self.key_pem).unwrap();
+        files
     }
 }
 
@@ -43,7 +57,7 @@ impl Pki {
         params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("client"));
         params.extended_key_usages = vec![usage];
         let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() }
+        Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem(), der: cert.der().to_vec() }
     }
 
     /// A server certificate for localhost and 127.0.0.1.
