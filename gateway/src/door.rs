@@ -21,11 +21,12 @@ use hyper::body::Incoming;
 use hyper::rt::{Read, Write};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::Body;
+use crate::tls::GatewayTls;
 
 /// The limits of one connection and of each client address.
 #[derive(Debug, Clone)]
@@ -212,6 +213,7 @@ impl Door {
         &self,
         listener: &TcpListener,
         service_for: F,
+        tls: Option<GatewayTls>,
         shutdown: impl Future<Output = ()>,
     ) where
         F: Fn(SocketAddr) -> S,
@@ -240,7 +242,10 @@ impl Door {
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            self.serve(stream, admitted, service_for(peer));
+            match &tls {
+                Some(tls) => self.serve_tls(tls.clone(), stream, admitted, service_for(peer)),
+                None => self.serve(stream, admitted, service_for(peer)),
+            }
         }
     }
 
@@ -265,6 +270,31 @@ impl Door {
 
     /// Asks every connection to finish its requests and close, and waits up to `grace`;
     /// false when some were still open.
+    /// Like [`Door::serve`] after a TLS handshake, which runs in the connection's own task
+    /// (a slow client holds up no one else) within the handshake bound; the connection keeps
+    /// the certificate it was made with whatever is reloaded later.
+    pub(crate) fn serve_tls<S>(&self, tls: GatewayTls, stream: TcpStream, admitted: Admitted, service: S)
+    where
+        S: hyper::service::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let builder = self.builder.clone();
+        let limits = self.limits.clone();
+        let closing = self.closing.subscribe();
+        tokio::spawn(async move {
+            let _admitted = admitted;
+            match tls.accept(stream).await {
+                Ok(stream) => {
+                    serve_connection(&builder, TokioIo::new(stream), service, &limits, closing).await
+                }
+                Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
+            }
+        });
+    }
+
     pub(crate) async fn drain(self, grace: Duration) -> bool {
         let _ = self.closing.send(true);
         tokio::time::timeout(grace, self.closing.closed()).await.is_ok()

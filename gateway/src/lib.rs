@@ -14,9 +14,11 @@ mod health;
 mod idempotency;
 mod limits;
 mod proxy;
+pub mod redirect;
 mod routes;
 mod server;
 pub mod startup;
+pub mod tls;
 mod transcode;
 mod wire_json;
 

@@ -10,9 +10,10 @@ use std::time::Duration;
 use campus_proto::auth::v1::auth_service_server::AuthServiceServer;
 use campus_shared::config::{self, ConfigError, DatabaseConfig, EnvVar, parse_or, seconds_or, var};
 use campus_shared::identity::{SigningKey, TokenIssuer, TokenVerifier};
+use campus_shared::tls::ClientTls;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tower::ServiceBuilder;
 
 use crate::auth::{AuthApi, AuthConfig};
@@ -24,6 +25,7 @@ use crate::limits::{BodyBudget, InFlight, RateLimiter};
 use crate::proxy::{AUTH_SERVICE, Dispatcher, PUBLIC_SERVICES, Upstream};
 use crate::routes::RouteTable;
 use crate::server::{GatewayService, State, cors_layer};
+use crate::tls::{GatewayTls, TlsFiles};
 use crate::transcode::{TranscodeLimits, Transcoder};
 
 /// Where the four domain services listen.
@@ -103,6 +105,14 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// How long the answer to a request with an `Idempotency-Key` is replayed.
     pub idempotency_ttl: Duration,
+    /// Trust (and client certificate) for `https://` upstream addresses.
+    pub upstream_tls: ClientTls,
+    /// Serve HTTPS with this certificate and key; plain HTTP/1.1 and h2c when `None`.
+    pub tls: Option<TlsFiles>,
+    /// How often the certificate files are checked for a change.
+    pub tls_reload_interval: Duration,
+    /// Under TLS, a plain-HTTP listener that redirects to HTTPS (308), except `/healthz`.
+    pub redirect_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -196,6 +206,22 @@ impl Config {
             default: "86400",
             help: "how long an Idempotency-Key's answer is replayed",
         },
+        EnvVar {
+            name: "GATEWAY_TLS_CERT_FILE",
+            default: "(plain HTTP)",
+            help: "PEM certificate chain: serve HTTPS (h2 and http/1.1); reloaded when it changes",
+        },
+        EnvVar { name: "GATEWAY_TLS_KEY_FILE", default: "", help: "PEM private key of that certificate" },
+        EnvVar {
+            name: "CAMPUS_TLS",
+            default: "off",
+            help: "self-signed: HTTPS with a certificate for localhost made in the data dir",
+        },
+        EnvVar {
+            name: "GATEWAY_HTTP_REDIRECT_ADDR",
+            default: "(none)",
+            help: "under TLS, plain-HTTP listener answering 308 to https (except /healthz)",
+        },
     ];
 
     /// Defaults that run locally, around a given key and service credential.
@@ -229,6 +255,10 @@ impl Config {
                 config::data_dir().join("gateway.db").display()
             )),
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+            upstream_tls: ClientTls::default(),
+            tls: None,
+            tls_reload_interval: crate::tls::RELOAD_INTERVAL,
+            redirect_addr: None,
         }
     }
 
@@ -297,8 +327,54 @@ impl Config {
         config.database = DatabaseConfig::from_env("GATEWAY", "gateway")?;
         config.idempotency_ttl =
             seconds_or("GATEWAY_IDEMPOTENCY_TTL_SECS", config.idempotency_ttl.as_secs())?;
+        config.upstream_tls = ClientTls::from_env()?;
+        config.tls = tls_from_env()?;
+        config.redirect_addr = redirect_addr_from_env()?;
+        if config.redirect_addr.is_some() && config.tls.is_none() {
+            return Err(ConfigError {
+                name: "GATEWAY_HTTP_REDIRECT_ADDR".into(),
+                problem: "redirects to HTTPS: set GATEWAY_TLS_CERT_FILE/_KEY_FILE or CAMPUS_TLS=self-signed"
+                    .into(),
+            });
+        }
         Ok(config)
     }
+}
+
+/// `GATEWAY_TLS_CERT_FILE` and `GATEWAY_TLS_KEY_FILE`, or with `CAMPUS_TLS=self-signed` a
+/// certificate for localhost made (once) in the data directory.
+pub fn tls_from_env() -> Result<Option<TlsFiles>, ConfigError> {
+    let problem = |name: &str, problem: String| ConfigError { name: name.into(), problem };
+    match (var("GATEWAY_TLS_CERT_FILE"), var("GATEWAY_TLS_KEY_FILE"), var("CAMPUS_TLS").as_deref()) {
+        (Some(cert), Some(key), _) => Ok(Some(TlsFiles { cert: cert.into(), key: key.into() })),
+        (Some(_), None, _) => {
+            Err(problem("GATEWAY_TLS_KEY_FILE", "needed with GATEWAY_TLS_CERT_FILE".into()))
+        }
+        (None, Some(_), _) => {
+            Err(problem("GATEWAY_TLS_CERT_FILE", "needed with GATEWAY_TLS_KEY_FILE".into()))
+        }
+        (None, None, Some("self-signed")) => {
+            let dir = config::data_dir();
+            config::prepare_data_dir(&dir).map_err(|e| problem("CAMPUS_DATA_DIR", e.to_string()))?;
+            TlsFiles::self_signed_in(&dir).map(Some).map_err(|e| problem("CAMPUS_TLS", e.to_string()))
+        }
+        (None, None, None | Some("off")) => Ok(None),
+        (None, None, Some(other)) => {
+            Err(problem("CAMPUS_TLS", format!("{other:?}: must be self-signed or off")))
+        }
+    }
+}
+
+/// `GATEWAY_HTTP_REDIRECT_ADDR`, when set.
+pub fn redirect_addr_from_env() -> Result<Option<SocketAddr>, ConfigError> {
+    var("GATEWAY_HTTP_REDIRECT_ADDR")
+        .map(|addr| {
+            addr.parse().map_err(|e: std::net::AddrParseError| ConfigError {
+                name: "GATEWAY_HTTP_REDIRECT_ADDR".into(),
+                problem: e.to_string(),
+            })
+        })
+        .transpose()
 }
 
 /// How often expired idempotency records are deleted.
@@ -314,19 +390,31 @@ pub struct Application {
     health_names: Vec<(&'static str, String)>,
     shutdown_timeout: Duration,
     door: Door,
+    tls: Option<GatewayTls>,
+    tls_reload_interval: Duration,
+    redirect: Option<TcpListener>,
 }
 
-fn channel(url: &str, connect_timeout: Duration) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_string())?
-        .connect_timeout(connect_timeout)
-        .tcp_nodelay(true)
-        .connect_lazy())
+fn channel(url: &str, connect_timeout: Duration, tls: &ClientTls) -> anyhow::Result<Channel> {
+    Ok(tls.endpoint(url)?.connect_timeout(connect_timeout).tcp_nodelay(true).connect_lazy())
 }
 
 impl Application {
     /// Binds the listener first (port 0 picks one), then builds everything else.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen_addr).await?;
+        // The certificate must load now: a gateway that cannot serve HTTPS does not start.
+        let tls = match &config.tls {
+            Some(files) => {
+                Some(GatewayTls::new(files.clone())?.with_handshake_timeout(config.header_timeout))
+            }
+            None => None,
+        };
+        let redirect = match config.redirect_addr {
+            Some(addr) if tls.is_some() => Some(TcpListener::bind(addr).await?),
+            Some(_) => anyhow::bail!("GATEWAY_HTTP_REDIRECT_ADDR needs TLS on the main listener"),
+            None => None,
+        };
 
         let pool = prost_reflect::DescriptorPool::decode(campus_proto::FILE_DESCRIPTOR_SET)?;
         let table = Arc::new(RouteTable::from_pool(&pool)?);
@@ -340,7 +428,10 @@ impl Application {
         ];
         let mut upstreams = HashMap::new();
         for (name, package, url) in named {
-            upstreams.insert(package, Upstream { name, channel: channel(url, config.connect_timeout)? });
+            upstreams.insert(
+                package,
+                Upstream { name, channel: channel(url, config.connect_timeout, &config.upstream_tls)? },
+            );
         }
         let mut routes = HashMap::new();
         let mut health_names = Vec::new();
@@ -429,6 +520,9 @@ impl Application {
                 h2_max_streams: config.h2_max_concurrent_streams,
                 h2_max_header_list: config.h2_max_header_list_bytes,
             }),
+            tls,
+            tls_reload_interval: config.tls_reload_interval,
+            redirect,
         })
     }
 
@@ -437,10 +531,15 @@ impl Application {
         self.listener.local_addr().expect("bound listener has an address")
     }
 
+    /// The plain-HTTP redirect listener's address, when there is one.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting and gives open connections
     /// the shutdown timeout to finish their requests.
     pub async fn run_until_stopped(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let watcher =
@@ -448,14 +547,32 @@ impl Application {
         let purge = tokio::spawn(self.state.transcoder.idempotency().clone().purge_expired(PURGE_PERIOD));
         let cors = cors_layer(&self.state.allowed_origins);
         let state = self.state.clone();
+        let hsts = self.tls.is_some();
         let service_for = move |peer| {
-            let service =
-                ServiceBuilder::new().layer(cors.clone()).service(GatewayService::new(state.clone(), peer));
+            let service = ServiceBuilder::new()
+                .map_response(move |mut response: http::Response<crate::Body>| {
+                    if hsts {
+                        response
+                            .headers_mut()
+                            .insert(http::header::STRICT_TRANSPORT_SECURITY, crate::tls::HSTS);
+                    }
+                    response
+                })
+                .layer(cors.clone())
+                .service(GatewayService::new(state.clone(), peer));
             hyper_util::service::TowerToHyperService::new(service)
         };
-        self.door.accept_until(&self.listener, service_for, shutdown).await;
+        let reloader = self.tls.as_ref().map(|tls| tls.resolver().watch(self.tls_reload_interval));
+        let https_port = self.local_addr().port();
+        let redirect = self.redirect.take().map(|listener| {
+            tokio::spawn(crate::redirect::serve(listener, https_port, std::future::pending()))
+        });
+        self.door.accept_until(&self.listener, service_for, self.tls.clone(), shutdown).await;
         watcher.abort();
         purge.abort();
+        for task in [reloader, redirect].into_iter().flatten() {
+            task.abort();
+        }
         drop(self.listener);
         self.readiness.drain(&self.health, &self.health_names).await;
         self.health.set_not_serving::<AuthServiceServer<AuthApi>>().await;

@@ -237,6 +237,10 @@ pub struct ServiceConfig {
     pub database: DatabaseConfig,
     pub identity: IdentityConfig,
     pub limits: ServerLimits,
+    /// Serve TLS (`<PREFIX>_TLS_CERT_FILE`, `<PREFIX>_TLS_KEY_FILE`); plain when `None`.
+    pub tls: Option<crate::tls::ServerTls>,
+    /// Trust for `https://` upstream addresses, for services that call others.
+    pub client_tls: crate::tls::ClientTls,
 }
 
 impl ServiceConfig {
@@ -251,6 +255,8 @@ impl ServiceConfig {
             database: DatabaseConfig::from_env(prefix, service)?,
             identity: IdentityConfig::from_env()?,
             limits: ServerLimits::from_env()?,
+            tls: crate::tls::ServerTls::from_env(prefix)?,
+            client_tls: crate::tls::ClientTls::from_env()?,
         })
     }
 }
@@ -312,6 +318,28 @@ pub const COMMON_VARS: &[EnvVar] = &[
         default: "8",
         help: "grace period for in-flight requests on SIGTERM",
     },
+    EnvVar {
+        name: "<SERVICE>_TLS_CERT_FILE",
+        default: "(plain)",
+        help: "PEM certificate chain: serve TLS (with <SERVICE>_TLS_KEY_FILE)",
+    },
+    EnvVar { name: "<SERVICE>_TLS_KEY_FILE", default: "", help: "PEM private key of that certificate" },
+    EnvVar {
+        name: "CAMPUS_TLS_CA_FILE",
+        default: "",
+        help: "PEM CA that https:// upstreams (and, under mTLS, callers) must be signed by",
+    },
+    EnvVar {
+        name: "CAMPUS_TLS_CLIENT_AUTH",
+        default: "none",
+        help: "require: accept only callers with a client certificate from that CA (mTLS)",
+    },
+    EnvVar {
+        name: "CAMPUS_TLS_CLIENT_CERT_FILE",
+        default: "",
+        help: "PEM client certificate presented to https:// upstreams (with _KEY_FILE)",
+    },
+    EnvVar { name: "CAMPUS_TLS_CLIENT_KEY_FILE", default: "", help: "PEM private key of that certificate" },
     EnvVar {
         name: "OTEL_EXPORTER_OTLP_ENDPOINT",
         default: "(off)",

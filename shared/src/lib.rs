@@ -13,6 +13,7 @@ pub mod server;
 pub mod telemetry;
 pub mod testing;
 pub mod text;
+pub mod tls;
 
 pub use error::{Error, Result};
 pub use identity::{Caller, Role};

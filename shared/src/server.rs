@@ -29,17 +29,31 @@ pub struct GrpcServer {
     names: Vec<&'static str>,
     limits: ServerLimits,
     accept_http1: bool,
+    tls: Option<crate::tls::ServerTls>,
 }
 
 impl GrpcServer {
     /// Binds first, so a test can read the port before anything runs (port 0 picks one).
     pub async fn bind(addr: SocketAddr, limits: ServerLimits) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self { listener, routes: Routes::default(), names: Vec::new(), limits, accept_http1: false })
+        Ok(Self {
+            listener,
+            routes: Routes::default(),
+            names: Vec::new(),
+            limits,
+            accept_http1: false,
+            tls: None,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// Serves TLS (and, with a client CA, requires client certificates) when `tls` is set.
+    pub fn with_tls(mut self, tls: Option<crate::tls::ServerTls>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Adds a service; its health is reported under its full name. Intercepted services
@@ -102,7 +116,11 @@ impl GrpcServer {
         };
 
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
-        let serve = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &self.tls {
+            builder = builder.tls_config(tls.config())?;
+        }
+        let serve = builder
             .accept_http1(self.accept_http1)
             .timeout(limits.request_timeout)
             .layer(RpcLayer)

@@ -137,6 +137,8 @@ impl TestIdentity {
             database: db.config(),
             identity: self.config(),
             limits: ServerLimits::default(),
+            tls: None,
+            client_tls: Default::default(),
         }
     }
 

@@ -101,9 +101,10 @@ pub fn documented_vars() -> Vec<EnvVar> {
     vars
 }
 
-/// The browser origins of a gateway on `port` of this machine.
-fn local_origins(port: u16) -> [String; 2] {
-    [format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")]
+/// The browser origins of a gateway on `port` of this machine (https under TLS).
+fn local_origins(port: u16, tls: bool) -> [String; 2] {
+    let scheme = if tls { "https" } else { "http" };
+    [format!("{scheme}://127.0.0.1:{port}"), format!("{scheme}://localhost:{port}")]
 }
 
 impl SystemConfig {
@@ -117,7 +118,7 @@ impl SystemConfig {
         let mut gateway = campus_gateway::Config::from_env()?;
         let port = gateway.listen_addr.port();
         if var("CAMPUS_ALLOWED_ORIGINS").is_none() && port != 0 {
-            for origin in local_origins(port) {
+            for origin in local_origins(port, gateway.tls.is_some()) {
                 if !gateway.allowed_origins.contains(&origin) {
                     gateway.allowed_origins.push(origin);
                 }
@@ -153,6 +154,8 @@ impl SystemConfig {
             database: database.clone(),
             identity: identity.clone(),
             limits: ServerLimits::default(),
+            tls: None,
+            client_tls: Default::default(),
         };
         let mut gateway = campus_gateway::Config::new(key, service_token);
         gateway.listen_addr = loopback;
@@ -236,6 +239,10 @@ impl System {
             [&mut account.service, &mut board.service, &mut messaging.service, &mut timetable.service]
         {
             service.identity = identity.clone();
+            // In one process the services talk over loopback (http:// addresses below); TLS
+            // is the gateway's concern here.
+            service.tls = None;
+            service.client_tls = Default::default();
         }
 
         let activity = seed::Activity {

@@ -9,9 +9,11 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let _telemetry = campus_shared::telemetry::init("campus");
-    let system = System::start(SystemConfig::from_env()?).await?;
+    let config = SystemConfig::from_env()?;
+    let scheme = if config.gateway.tls.is_some() { "https" } else { "http" };
+    let system = System::start(config).await?;
     tracing::info!(
-        gateway = %format!("http://{}", system.gateway_addr),
+        gateway = %format!("{scheme}://{}", system.gateway_addr),
         account = %system.account_addr,
         board = %system.board_addr,
         messaging = %system.messaging_addr,

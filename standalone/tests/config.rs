@@ -98,6 +98,13 @@ const MALFORMED: &[(&str, &str)] = &[
     ("ACCOUNT_SIGNIN_BUDGET", "some"),
     ("ACCOUNT_SIGNIN_BUDGET_WINDOW_SECS", "soon"),
     ("ACCOUNT_SIGNIN_FAMILIAR_SECS", "long"),
+    ("CAMPUS_TLS", "maybe"),
+    ("GATEWAY_TLS_CERT_FILE", "/nonexistent/campus-cert.pem"),
+    ("GATEWAY_TLS_KEY_FILE", "/nonexistent/campus-key.pem"),
+    ("GATEWAY_HTTP_REDIRECT_ADDR", "here"),
+    ("CAMPUS_TLS_CA_FILE", "/nonexistent/campus-ca.pem"),
+    ("CAMPUS_TLS_CLIENT_CERT_FILE", "/nonexistent/campus-client.pem"),
+    ("CAMPUS_TLS_CLIENT_KEY_FILE", "/nonexistent/campus-client-key.pem"),
 ];
 
 /// Documented variables the one-process run does not take from the environment, and why.
@@ -106,6 +113,9 @@ const NOT_READ: &[(&str, &str)] = &[
     ("CAMPUS_JWT_PUBLIC_KEY_FILE", "the services in the process verify with the gateway's own key"),
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "read by telemetry start-up, the same code in every binary"),
     ("RUST_LOG", "read by telemetry start-up, the same code in every binary"),
+    ("<SERVICE>_TLS_CERT_FILE", "in one process the services talk over loopback; TLS is the gateway's"),
+    ("<SERVICE>_TLS_KEY_FILE", "in one process the services talk over loopback; TLS is the gateway's"),
+    ("CAMPUS_TLS_CLIENT_AUTH", "only services serving TLS read it, and in one process none does"),
 ];
 
 fn free_port() -> u16 {

@@ -269,6 +269,8 @@ pub(crate) struct TestGateway {
     /// HTTP/1.1 client (no cookies kept, no redirects).
     pub(crate) http: reqwest::Client,
     pub(crate) upstream: Option<FakeUpstream>,
+    /// The plain-HTTP redirect listener, when the config asked for one.
+    pub(crate) redirect_addr: Option<SocketAddr>,
     /// The gateway's own database (idempotency records), removed with the gateway.
     _db: TestDatabase,
 }
@@ -336,10 +338,19 @@ pub(crate) async fn spawn_gateway_with_identity(
     tweak(&mut config);
     let app = Application::build(config).await.expect("gateway builds");
     let addr = app.local_addr();
+    let redirect_addr = app.redirect_addr();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let http =
         reqwest::Client::builder().http1_only().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestGateway { addr, url: format!("http://{addr}"), identity, http, upstream: None, _db: db }
+    TestGateway {
+        addr,
+        url: format!("http://{addr}"),
+        identity,
+        http,
+        upstream: None,
+        redirect_addr,
+        _db: db,
+    }
 }
 
 /// A gRPC-web frame: flag byte, big-endian length, payload.

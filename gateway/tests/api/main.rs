@@ -9,5 +9,8 @@ mod grpc_web;
 mod helpers;
 mod idempotency;
 mod limits;
+mod pki;
 mod probes;
+mod service_tls;
+mod tls;
 mod transcoding;

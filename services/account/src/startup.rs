@@ -132,6 +132,7 @@ impl Application {
         let state = crate::grpc::AccountApi::new(db, passwords, &config);
         let server = GrpcServer::bind(config.service.listen_addr, config.service.limits.clone())
             .await?
+            .with_tls(config.service.tls.clone())
             .add_service(AccountServiceServer::with_interceptor(
                 state.clone(),
                 AuthInterceptor::new(verifier.clone()),

@@ -106,6 +106,8 @@ async fn bench_backend(
             database: database.clone(),
             identity: identity.config(),
             limits: ServerLimits::default(),
+            tls: None,
+            client_tls: Default::default(),
         },
         thresholds: Thresholds::default(),
         blob_url: photos.path().display().to_string(),

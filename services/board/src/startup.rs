@@ -130,6 +130,7 @@ impl Application {
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let server = GrpcServer::bind(config.service.listen_addr, config.service.limits.clone())
             .await?
+            .with_tls(config.service.tls.clone())
             .add_service(InterceptedService::new(public, AuthInterceptor::new(verifier.clone())))
             .add_service(BoardInternalServiceServer::with_interceptor(
                 api,

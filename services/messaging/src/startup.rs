@@ -82,13 +82,18 @@ impl Application {
             fanout::listen(&service.database.url, hub.clone(), store.clone()).await?;
         }
         let verifier = TokenVerifier::from_config(&service.identity)?;
-        let upstreams =
-            Upstreams::new(&config.board_addr, &config.account_addr, service.identity.service_token.clone())?;
+        let upstreams = Upstreams::new(
+            &config.board_addr,
+            &config.account_addr,
+            service.identity.service_token.clone(),
+            &service.client_tls,
+        )?;
         // Every replica shares the service credential, so each can read the others' tokens.
         let tokens = PageTokens::new(service.identity.service_token.expose_secret().as_bytes());
         let api = MessagingApi::new(store, hub.clone(), upstreams, tokens);
         let server = GrpcServer::bind(service.listen_addr, service.limits.clone())
             .await?
+            .with_tls(service.tls.clone())
             .add_service(MessagingServiceServer::with_interceptor(api, AuthInterceptor::new(verifier)));
         Ok(Self { server, hub })
     }

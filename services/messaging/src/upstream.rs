@@ -11,9 +11,10 @@ use campus_proto::board::v1::board_internal_service_client::BoardInternalService
 use campus_proto::board::v1::get_content_author_request::Target as AuthorTarget;
 use campus_shared::Error;
 use campus_shared::identity::forward_metadata;
+use campus_shared::tls::ClientTls;
 use secrecy::SecretString;
 use tonic::metadata::MetadataMap;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 use crate::domain::{OriginKind, Recipient, Target};
@@ -30,11 +31,8 @@ pub(crate) struct Upstreams {
     service_token: SecretString,
 }
 
-fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_string())?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(CALL_TIMEOUT)
-        .connect_lazy())
+fn channel(url: &str, tls: &ClientTls) -> anyhow::Result<Channel> {
+    Ok(tls.endpoint(url)?.connect_timeout(CONNECT_TIMEOUT).timeout(CALL_TIMEOUT).connect_lazy())
 }
 
 /// An upstream answer as this service's error: NOT_FOUND stays NOT_FOUND (named after what
@@ -55,10 +53,11 @@ impl Upstreams {
         board_addr: &str,
         account_addr: &str,
         service_token: SecretString,
+        tls: &ClientTls,
     ) -> anyhow::Result<Self> {
         Ok(Self {
-            board: BoardInternalServiceClient::new(channel(board_addr)?),
-            account: AccountInternalServiceClient::new(channel(account_addr)?),
+            board: BoardInternalServiceClient::new(channel(board_addr, tls)?),
+            account: AccountInternalServiceClient::new(channel(account_addr, tls)?),
             service_token,
         })
     }

@@ -23,7 +23,7 @@ use campus_shared::identity::forward_metadata;
 use campus_shared::page::{PageTokens, page_size};
 use campus_shared::{Caller, Result};
 use secrecy::{ExposeSecret, SecretString};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -47,8 +47,14 @@ pub struct TimetableApi {
 
 impl TimetableApi {
     /// `account_addr` is the account service's URL (it answers AreFriends).
-    pub fn new(db: Db, account_addr: &str, service_token: SecretString) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(account_addr.to_string())?
+    pub fn new(
+        db: Db,
+        account_addr: &str,
+        service_token: SecretString,
+        tls: &campus_shared::tls::ClientTls,
+    ) -> anyhow::Result<Self> {
+        let channel = tls
+            .endpoint(account_addr)?
             .connect_timeout(ACCOUNT_TIMEOUT)
             .timeout(ACCOUNT_TIMEOUT)
             .connect_lazy();

@@ -70,9 +70,11 @@ impl Application {
             db,
             &config.account_addr,
             config.service.identity.service_token.clone(),
+            &config.service.client_tls,
         )?;
         let server = GrpcServer::bind(config.service.listen_addr, config.service.limits.clone())
             .await?
+            .with_tls(config.service.tls.clone())
             .add_service(InterceptedService::new(
                 // Catalog imports are whole CSV files; gRPC's 4 MiB default is too small for
                 // a large school's catalog.

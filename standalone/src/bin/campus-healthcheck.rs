@@ -1,5 +1,6 @@
 //! `campus-healthcheck <addr> [service]`: exits 0 when the gRPC server at `addr` reports
 //! SERVING for `service` (default: the whole server). Container health checks use it.
+//! `https://host:port` checks over TLS, trusting `CAMPUS_TLS_CA_FILE`.
 
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -27,7 +28,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn check(url: &str, service: String) -> Result<bool, Box<dyn std::error::Error>> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
+    // https:// is verified against CAMPUS_TLS_CA_FILE (with the client certificate of
+    // CAMPUS_TLS_CLIENT_CERT_FILE when the server requires one).
+    let channel = campus_shared::tls::ClientTls::from_env()?
+        .endpoint(url)?
         .connect_timeout(std::time::Duration::from_secs(2))
         .timeout(std::time::Duration::from_secs(2))
         .connect()
