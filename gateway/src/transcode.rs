@@ -952,6 +952,41 @@ mod tests {
     }
 
     #[test]
+    fn json_content_types() {
+        for yes in ["application/json", "application/json; charset=utf-8", "APPLICATION/JSON ;x=y"] {
+            assert!(is_json(Some(yes)), "{yes}");
+        }
+        for no in ["text/plain", "application/jsonx", "application/x-www-form-urlencoded", ""] {
+            assert!(!is_json(Some(no)), "{no}");
+        }
+        assert!(!is_json(None));
+    }
+
+    #[test]
+    fn violations_are_bounded() {
+        let v = violation("\u{7}\"k".repeat(100), "d".repeat(1000));
+        assert_eq!(v.field.chars().count(), MAX_FIELD_CHARS + 1);
+        assert!(v.field.starts_with("??k??k"));
+        assert_eq!(v.description.chars().count(), MAX_DESCRIPTION_CHARS + 1);
+        let first = first_problem("unrecognized field name 'bogus' at line 1 column 9");
+        assert_eq!((first.field.as_str(), first.description.as_str()), ("bogus", "unknown field"));
+        assert_eq!(first_problem("expected a string").field, "body");
+    }
+
+    #[test]
+    fn large_bodies_get_the_first_problem_only() {
+        let mut body = String::from("{");
+        for i in 0..20_000 {
+            body.push_str(&format!("\"k{i}\":0,"));
+        }
+        body.push_str("\"title\":\"t\"}");
+        assert!(body.len() > DIAGNOSE_MAX_BYTES);
+        let errors = build(http::Method::POST, "/v1/boards/1/posts", None, &body).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "k0");
+    }
+
+    #[test]
     fn http_body_fields_take_the_raw_bytes() {
         let (rpc, bindings) = rpc(http::Method::POST, "/v1/posts/7/photos");
         let message =
