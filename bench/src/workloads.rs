@@ -416,7 +416,7 @@ pub(crate) enum SearchKind {
     Latin,
 }
 
-const COMMON: [&str; 6] = ["학식", "과제", "자리", "수강", "범위", "메뉴"];
+const COMMON: [&str; 6] = ["학식", "서버", "자리", "수강", "범위", "메뉴"];
 const ABSENT: [&str; 5] = ["기숙사 통금", "통금", "장학금", "휴학 신청", "축제 티켓"];
 const LATIN: [&str; 5] = ["wifi", "Rust", "exam", "zoom lecture", "MT"];
 
