@@ -32,21 +32,66 @@ impl InFlight {
 }
 
 /// Request-body bytes held in memory across all requests at once: a body is read only into
-/// a reservation, so slow or huge uploads cannot add up past the budget.
+/// a reservation, so slow or huge uploads cannot add up past the budget. Each client address
+/// may hold only its share of it, so one client's stalled uploads cannot lock out everyone
+/// else's bodies until they time out.
 #[derive(Debug, Clone)]
 pub(crate) struct BodyBudget {
     bytes: Arc<Semaphore>,
+    per_client: usize,
+    clients: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
+}
+
+/// Bytes reserved for one body, in the global budget and in its client's share; given back
+/// when dropped.
+#[derive(Debug)]
+pub(crate) struct BodyReservation {
+    global: OwnedSemaphorePermit,
+    client: OwnedSemaphorePermit,
+    share: Arc<Semaphore>,
 }
 
 impl BodyBudget {
-    pub(crate) fn new(bytes: usize) -> Self {
-        Self { bytes: Arc::new(Semaphore::new(bytes.clamp(1, Semaphore::MAX_PERMITS))) }
+    pub(crate) fn new(bytes: usize, per_client: usize) -> Self {
+        Self {
+            bytes: Arc::new(Semaphore::new(bytes.clamp(1, Semaphore::MAX_PERMITS))),
+            per_client: per_client.clamp(1, Semaphore::MAX_PERMITS),
+            clients: Arc::default(),
+        }
     }
 
-    /// A reservation of `bytes`, or `None` when the budget has not that much left.
-    pub(crate) fn reserve(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+    /// A reservation of `bytes` for `client`, or `None` when the budget or the client's share
+    /// has not that much left.
+    pub(crate) fn reserve(&self, client: IpAddr, bytes: usize) -> Option<BodyReservation> {
         let n = u32::try_from(bytes).ok()?;
-        self.bytes.clone().try_acquire_many_owned(n).ok()
+        let share = {
+            let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+            if clients.len() >= MAX_TRACKED && !clients.contains_key(&client) {
+                // A share with nothing reserved carries no information.
+                clients.retain(|_, share| share.available_permits() < self.per_client);
+            }
+            clients.entry(client).or_insert_with(|| Arc::new(Semaphore::new(self.per_client))).clone()
+        };
+        let client = share.clone().try_acquire_many_owned(n).ok()?;
+        let global = self.bytes.clone().try_acquire_many_owned(n).ok()?;
+        Some(BodyReservation { global, client, share })
+    }
+}
+
+impl BodyReservation {
+    /// The bytes reserved.
+    pub(crate) fn bytes(&self) -> usize {
+        self.global.num_permits()
+    }
+
+    /// Reserves `more` bytes on top; false when the budget or the client's share is spent.
+    pub(crate) fn grow(&mut self, budget: &BodyBudget, more: usize) -> bool {
+        let Ok(n) = u32::try_from(more) else { return false };
+        let Ok(client) = self.share.clone().try_acquire_many_owned(n) else { return false };
+        let Ok(global) = budget.bytes.clone().try_acquire_many_owned(n) else { return false };
+        self.client.merge(client);
+        self.global.merge(global);
+        true
     }
 }
 
@@ -148,14 +193,30 @@ mod tests {
 
     #[test]
     fn the_body_budget_is_shared_and_given_back() {
-        let budget = BodyBudget::new(100);
-        let a = budget.reserve(60).expect("60 of 100");
-        assert!(budget.clone().reserve(50).is_none());
-        let b = budget.reserve(40).expect("the rest");
+        let budget = BodyBudget::new(100, 100);
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let a = budget.reserve(ip, 60).expect("60 of 100");
+        assert!(budget.clone().reserve(ip, 50).is_none());
+        let b = budget.reserve(ip, 40).expect("the rest");
         drop(a);
-        assert!(budget.reserve(60).is_some());
+        assert!(budget.reserve(ip, 60).is_some());
         drop(b);
-        assert!(budget.reserve(usize::MAX).is_none());
+        assert!(budget.reserve(ip, usize::MAX).is_none());
+    }
+
+    #[test]
+    fn each_client_holds_only_its_share() {
+        let budget = BodyBudget::new(100, 40);
+        let (greedy, other): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        let mut held = budget.reserve(greedy, 30).expect("within the share");
+        assert!(!held.grow(&budget, 20), "past the share");
+        assert!(held.grow(&budget, 10));
+        assert_eq!(held.bytes(), 40);
+        assert!(budget.reserve(greedy, 1).is_none(), "the share is spent");
+        let theirs = budget.reserve(other, 40).expect("another client has its own share");
+        assert!(budget.reserve([10, 0, 0, 3].into(), 40).is_none(), "the global budget is spent");
+        drop((held, theirs));
+        assert!(budget.reserve(greedy, 40).is_some(), "given back");
     }
 
     #[test]

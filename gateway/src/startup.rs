@@ -95,6 +95,8 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     /// Bytes of request bodies buffered across all requests; past it new bodies get 503.
     pub body_budget_bytes: usize,
+    /// The part of that budget one client address may hold.
+    pub body_budget_per_ip_bytes: usize,
     /// Streams one HTTP/2 connection may have open at once.
     pub h2_max_concurrent_streams: u32,
     /// Largest header list of one HTTP/2 request.
@@ -187,6 +189,11 @@ impl Config {
             help: "request body bytes buffered across all requests (503 OVERLOADED past it)",
         },
         EnvVar {
+            name: "GATEWAY_BODY_BUDGET_PER_IP_BYTES",
+            default: "25165824",
+            help: "the part of the body budget one client address may hold (503 OVERLOADED past it)",
+        },
+        EnvVar {
             name: "GATEWAY_H2_MAX_CONCURRENT_STREAMS",
             default: "256",
             help: "streams one HTTP/2 connection may have open",
@@ -247,6 +254,7 @@ impl Config {
             idle_timeout: Duration::from_secs(60),
             max_connections_per_ip: 256,
             body_budget_bytes: 64 * 1024 * 1024,
+            body_budget_per_ip_bytes: 24 * 1024 * 1024,
             h2_max_concurrent_streams: 256,
             h2_max_header_list_bytes: 64 * 1024,
             web: None,
@@ -320,6 +328,8 @@ impl Config {
         config.max_connections_per_ip =
             parse_or("GATEWAY_MAX_CONNECTIONS_PER_IP", config.max_connections_per_ip)?;
         config.body_budget_bytes = parse_or("GATEWAY_BODY_BUDGET_BYTES", config.body_budget_bytes)?;
+        config.body_budget_per_ip_bytes =
+            parse_or("GATEWAY_BODY_BUDGET_PER_IP_BYTES", config.body_budget_per_ip_bytes)?;
         config.h2_max_concurrent_streams =
             parse_or("GATEWAY_H2_MAX_CONCURRENT_STREAMS", config.h2_max_concurrent_streams)?;
         config.h2_max_header_list_bytes =
@@ -490,7 +500,7 @@ impl Application {
             max_body: config.max_body_bytes,
             timeout: config.upstream_timeout,
             body_timeout: config.body_timeout,
-            budget: BodyBudget::new(config.body_budget_bytes),
+            budget: BodyBudget::new(config.body_budget_bytes, config.body_budget_per_ip_bytes),
             in_flight: in_flight.clone(),
             auth_rate,
         };

@@ -5,6 +5,7 @@
 //! `google.api.HttpBody`, 204 for `Empty`, and newline-delimited JSON for server streams.
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +26,7 @@ use tonic::{Code, Status};
 use crate::Body;
 use crate::errors::{error_json, gateway_error, status_response};
 use crate::idempotency::{self, Idempotency};
-use crate::limits::{BodyBudget, ClientIp, InFlight, RateLimiter};
+use crate::limits::{BodyBudget, BodyReservation, ClientIp, InFlight, RateLimiter};
 use crate::proxy::{AUTH_SERVICE, Dispatcher, is_public};
 use crate::routes::{Binding, BodyRule, Match, RouteTable, Rpc, resolve_field_path};
 use crate::wire_json::{self, JsonWriter};
@@ -181,7 +182,8 @@ impl Transcoder {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let (bytes, _reserved) = match self.read_body(body, declared).await {
+        let client = parts.extensions.get::<ClientIp>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
+        let (bytes, _reserved) = match self.read_body(body, declared, client).await {
             Ok(read) => read,
             Err(fault) => return body_fault(fault),
         };
@@ -290,14 +292,15 @@ impl Transcoder {
         &self,
         body: B,
         declared: Option<u64>,
-    ) -> Result<(Bytes, Option<tokio::sync::OwnedSemaphorePermit>), BodyFault>
+        client: IpAddr,
+    ) -> Result<(Bytes, BodyReservation), BodyFault>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let limits = &self.limits;
         let expected = declared.map_or(0, |n| n as usize);
-        let mut reserved = limits.budget.reserve(expected).ok_or(BodyFault::OverBudget)?;
+        let mut reserved = limits.budget.reserve(client, expected).ok_or(BodyFault::OverBudget)?;
         let read = async {
             let mut body = std::pin::pin!(body);
             let mut buffer = BytesMut::with_capacity(expected);
@@ -307,16 +310,15 @@ impl Transcoder {
                 if total > limits.max_body {
                     return Err(BodyFault::TooLarge);
                 }
-                if total > reserved.num_permits() {
-                    let more = limits.budget.reserve(total - reserved.num_permits());
-                    reserved.merge(more.ok_or(BodyFault::OverBudget)?);
+                if total > reserved.bytes() && !reserved.grow(&limits.budget, total - reserved.bytes()) {
+                    return Err(BodyFault::OverBudget);
                 }
                 buffer.extend_from_slice(&data);
             }
             Ok(buffer.freeze())
         };
         match tokio::time::timeout(limits.body_timeout, read).await {
-            Ok(Ok(bytes)) => Ok((bytes, Some(reserved))),
+            Ok(Ok(bytes)) => Ok((bytes, reserved)),
             Ok(Err(fault)) => Err(fault),
             Err(_) => Err(BodyFault::TimedOut),
         }

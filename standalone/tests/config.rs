@@ -87,6 +87,7 @@ const MALFORMED: &[(&str, &str)] = &[
     ("GATEWAY_IDLE_TIMEOUT_SECS", "soon"),
     ("GATEWAY_MAX_CONNECTIONS_PER_IP", "many"),
     ("GATEWAY_BODY_BUDGET_BYTES", "big"),
+    ("GATEWAY_BODY_BUDGET_PER_IP_BYTES", "big"),
     ("GATEWAY_H2_MAX_CONCURRENT_STREAMS", "many"),
     ("GATEWAY_H2_MAX_HEADER_LIST_BYTES", "big"),
     ("BOARD_SEARCH_BURST", "some"),

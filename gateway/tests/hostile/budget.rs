@@ -65,3 +65,41 @@ async fn past_the_body_budget_new_bodies_get_503_overloaded() {
     drop(holders);
     until(&gw, 8000, false).await.refused(400, "INVALID_ARGUMENT");
 }
+
+/// A probe like [`probe`], from another address.
+async fn probe_from(gw: &Gateway, from: Ipv4Addr, length: usize) -> Reply {
+    let bearer = format!("authorization: {}", gw.bearer());
+    let body = format!("{{\"bogus\": \"{}\"}}", "x".repeat(length - 13));
+    let head = head("POST", "/v1/boards/1/posts", length, &["content-type: application/json", &bearer]);
+    gw.request(from, &head, body.as_bytes()).await
+}
+
+#[tokio::test]
+async fn one_clients_stalled_bodies_leave_the_budget_to_the_others() {
+    let gw = gateway(|c| {
+        c.body_budget_bytes = 64 * 1024;
+        c.body_budget_per_ip_bytes = 24 * 1024;
+        c.body_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let greedy = Ipv4Addr::new(127, 0, 2, 1);
+
+    // Two stalled 10,000-byte bodies fill most of the greedy address's share; its third
+    // is refused, although the global budget has room for four more.
+    let holders = vec![stalled(&gw, greedy, 10_000).await, stalled(&gw, greedy, 10_000).await];
+    let mut refused = None;
+    for _ in 0..200 {
+        let reply = probe_from(&gw, greedy, 8000).await;
+        if reply.reason() == "OVERLOADED" {
+            refused = Some(reply);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    refused.expect("the greedy address's share is spent").refused(503, "OVERLOADED");
+
+    // Everyone else still gets their bodies read.
+    probe(&gw, 8000).await.refused(400, "INVALID_ARGUMENT");
+    probe_from(&gw, Ipv4Addr::new(127, 0, 2, 2), 8000).await.refused(400, "INVALID_ARGUMENT");
+    drop(holders);
+}
