@@ -51,8 +51,8 @@ const PASSWORD: &str = "bench password 1";
 
 const USAGE: &str = "usage: campus-bench all [--scale F] [--secs N] [--warmup N] [--reps N] [--only ID,ID] \
                      [--no-sqlite] [--no-build] [--bin-dir DIR] [--loadgen-cpu CPUS] [--server-cpus CPUS]\n\
-                     ids: R1, R2 list, R2 post, R2 comment, R2 lecture, W1, W1 gw, W2, W3, W4, W5, W6, \
-                     W1 SQLite, W3 SQLite, W7 common, W7 rare, W7 absent, W7 latin (each also with SQLite), \
+                     ids: R1, R2 list, R2 post, R2 comment, R2 lecture, W1, W1 gw, W2, W2 TLS, W3, W4, W5, W6, \
+                     W1 SQLite, W3 SQLite, W2 TLS (only when named), W7 common, W7 rare, W7 absent, W7 latin (each also with SQLite), \
                      attack (spaces may be written as '-')";
 
 /// The command line.
@@ -239,7 +239,10 @@ async fn all(o: Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(&run_dir)?;
 
     let (dbs, layout, seed_pg, seed_sqlite) = prepare_data(&o, &out).await?;
-    let mut system = System::start(&release, &dbs, &o.server_cpus, &run_dir).await?;
+    // W2 TLS needs a gateway that serves HTTPS, which binaries before it (--bin-dir) lack: it
+    // runs only when --only names it.
+    let tls = o.only.as_ref().is_some_and(|only| only.iter().any(|w| w == "w2 tls"));
+    let mut system = System::start(&release, &dbs, &o.server_cpus, &run_dir, tls).await?;
     let tokens = Arc::new(Tokens::mint(&system.issuer, &layout)?);
 
     if seed_pg {
@@ -316,6 +319,15 @@ async fn all(o: Options) -> anyhow::Result<()> {
         "ListPosts, HTTP/JSON through the gateway".into(),
         Box::new(move || Driver::Calls(workloads::list_posts_json(gw, l, tk.fresh()))),
     ));
+    if let Some(cert) = system.tls_cert.clone() {
+        let gw_tls = system.addr("gateway (TLS)");
+        let tk = t.clone();
+        plan.push((
+            "W2 TLS",
+            "ListPosts, HTTP/JSON over HTTPS through the gateway".into(),
+            Box::new(move || Driver::Calls(workloads::list_posts_json_tls(gw_tls, &cert, l, tk.fresh()))),
+        ));
+    }
     let tk = t.clone();
     plan.push((
         "W6",

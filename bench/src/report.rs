@@ -68,6 +68,7 @@ pub(crate) fn targets(results: &[Measured], memory: &[Memory]) -> Vec<Target> {
         ratio_target(results, "W1 ≥ 0.5× R2 (pgbench, ListPosts SQL)", "W1", "R2 list", 0.5),
         ratio_target(results, "W1 ≥ 0.25× R1 (tonic hello-world)", "W1", "R1", 0.25),
         ratio_target(results, "W2 ≥ 0.6× W1", "W2", "W1", 0.6),
+        ratio_target(results, "W2 over HTTPS ≥ 0.85× W2", "W2 TLS", "W2", 0.85),
         ratio_target(results, "W3 ≥ 0.7× R2 (pgbench, CreatePost transaction)", "W3", "R2 post", 0.7),
         ratio_target(results, "W6 ≥ 0.9× gRPC through the gateway", "W6", "W1 gw", 0.9),
     ];

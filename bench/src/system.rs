@@ -31,6 +31,8 @@ pub(crate) struct Databases {
 pub(crate) struct System {
     pub(crate) procs: Vec<Proc>,
     pub(crate) issuer: TokenIssuer,
+    /// The self-signed certificate (PEM) of "gateway (TLS)", when it was started.
+    pub(crate) tls_cert: Option<Vec<u8>>,
     _keys: tempfile::TempDir,
 }
 
@@ -42,6 +44,7 @@ impl System {
         dbs: &Databases,
         cpus: &str,
         run_dir: &Path,
+        with_tls: bool,
     ) -> anyhow::Result<System> {
         let keys = tempfile::tempdir()?;
         let key = SigningKey::load_or_generate(keys.path()).context("signing key")?;
@@ -115,13 +118,32 @@ impl System {
         }
 
         let key_file = keys.path().join("jwt-private.pem");
-        let mut gateways = vec![("gateway", board)];
+        let mut gateways = vec![("gateway", board, false)];
         if let Some(addr) = sqlite_board {
-            gateways.push(("gateway (SQLite)", addr));
+            gateways.push(("gateway (SQLite)", addr, false));
         }
-        for (name, board) in gateways {
+        // The same gateway over HTTPS (W2 TLS), with a certificate made for this run.
+        let mut tls_cert = None;
+        if with_tls {
+            gateways.push(("gateway (TLS)", board, true));
+        }
+        for (name, board, tls) in gateways {
             let addr = free_addr()?;
             let mut env = common.clone();
+            let mut http = reqwest::Client::builder();
+            let mut scheme = "http";
+            if tls {
+                let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])?;
+                let (cert, key) = (keys.path().join("tls-cert.pem"), keys.path().join("tls-key.pem"));
+                std::fs::write(&cert, made.cert.pem())?;
+                std::fs::write(&key, made.signing_key.serialize_pem())?;
+                env.push(("GATEWAY_TLS_CERT_FILE".into(), cert.display().to_string()));
+                env.push(("GATEWAY_TLS_KEY_FILE".into(), key.display().to_string()));
+                let pem = made.cert.pem().into_bytes();
+                http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+                tls_cert = Some(pem);
+                scheme = "https";
+            }
             env.push(("GATEWAY_LISTEN_ADDR".into(), addr.to_string()));
             env.push(("CAMPUS_JWT_PRIVATE_KEY_FILE".into(), key_file.display().to_string()));
             env.push(("ACCOUNT_ADDR".into(), url(account)));
@@ -129,8 +151,8 @@ impl System {
             env.push(("MESSAGING_ADDR".into(), url(messaging)));
             env.push(("TIMETABLE_ADDR".into(), url(timetable)));
             let mut proc = Proc::spawn(name, &bin("campus-gateway"), &[], &env, addr, cpus, &logs)?;
-            let http = reqwest::Client::new();
-            let ready = format!("http://{addr}/readyz");
+            let http = http.build()?;
+            let ready = format!("{scheme}://{addr}/readyz");
             wait_ready(&mut proc, READY_TIMEOUT, || {
                 let request = http.get(&ready).send();
                 async move { request.await.is_ok_and(|r| r.status() == 200) }
@@ -148,7 +170,7 @@ impl System {
         wait_ready(&mut proc, READY_TIMEOUT, || serving(channel.clone())).await?;
         procs.push(proc);
 
-        Ok(System { procs, issuer, _keys: keys })
+        Ok(System { procs, issuer, tls_cert, _keys: keys })
     }
 
     /// The process called `name`.

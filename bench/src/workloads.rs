@@ -113,12 +113,11 @@ fn channels(addr: SocketAddr) -> Vec<Channel> {
 /// An HTTP/1.1 client with a connection per call in flight, as browsers and apps talk to the
 /// gateway.
 pub(crate) fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .http1_only()
-        .pool_max_idle_per_host(IN_FLIGHT)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("HTTP client")
+    http_client_builder().build().expect("HTTP client")
+}
+
+fn http_client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().http1_only().pool_max_idle_per_host(IN_FLIGHT).timeout(Duration::from_secs(30))
 }
 
 async fn timed<F: Future<Output = bool>>(call: F) -> Timed {
@@ -166,12 +165,27 @@ pub(crate) fn list_posts_grpc(addr: SocketAddr, layout: Layout, tokens: Arc<Toke
 
 /// W2: the same page through the gateway as HTTP/JSON.
 pub(crate) fn list_posts_json(gateway: SocketAddr, layout: Layout, tokens: Arc<Tokens>) -> Call {
-    let http = http_client();
+    list_posts_json_at(format!("http://{gateway}"), http_client(), layout, tokens)
+}
+
+/// W2 TLS: W2 over HTTPS (keep-alive HTTP/1.1, as W2), trusting the gateway's `cert` (PEM).
+pub(crate) fn list_posts_json_tls(
+    gateway: SocketAddr,
+    cert: &[u8],
+    layout: Layout,
+    tokens: Arc<Tokens>,
+) -> Call {
+    let cert = reqwest::Certificate::from_pem(cert).expect("the run's certificate");
+    let http = http_client_builder().add_root_certificate(cert).build().expect("HTTPS client");
+    list_posts_json_at(format!("https://{gateway}"), http, layout, tokens)
+}
+
+fn list_posts_json_at(base: String, http: reqwest::Client, layout: Layout, tokens: Arc<Tokens>) -> Call {
     Arc::new(move |_, i| {
         let r = mix(i);
         let board_id = layout.board_id((r % layout.boards as u64) as i64);
         let request = http
-            .get(format!("http://{gateway}/v1/boards/{board_id}/posts?pageSize={PAGE}"))
+            .get(format!("{base}/v1/boards/{board_id}/posts?pageSize={PAGE}"))
             .header("authorization", tokens.http(r >> 20));
         Box::pin(timed(async move {
             let Ok(response) = request.send().await else { return false };
