@@ -21,7 +21,7 @@ use hyper::body::Incoming;
 use hyper::rt::{Read, Write};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -242,16 +242,27 @@ impl Door {
                 continue;
             };
             let _ = stream.set_nodelay(true);
+            let service = service_for(peer);
             match &tls {
-                Some(tls) => self.serve_tls(tls.clone(), stream, admitted, service_for(peer)),
-                None => self.serve(stream, admitted, service_for(peer)),
+                Some(tls) => {
+                    let tls = tls.clone();
+                    self.spawn_connection(admitted, async move { tls.accept(stream).await }, service)
+                }
+                None => self.spawn_connection(admitted, std::future::ready(Ok(stream)), service),
             }
         }
     }
 
-    /// Serves one admitted connection in its own task: any byte stream (TCP, or TLS over it).
-    pub(crate) fn serve<I, S>(&self, io: I, admitted: Admitted, service: S)
-    where
+    /// Serves one admitted connection in its own task once `io` is ready: a TCP stream at
+    /// once, a TLS stream after its handshake, which thus holds up no one else (within the
+    /// handshake bound; the connection keeps the certificate it was made with, whatever is
+    /// reloaded later).
+    fn spawn_connection<I, S>(
+        &self,
+        admitted: Admitted,
+        io: impl Future<Output = std::io::Result<I>> + Send + 'static,
+        service: S,
+    ) where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
         S: hyper::service::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
             + Send
@@ -264,37 +275,15 @@ impl Door {
         let closing = self.closing.subscribe();
         tokio::spawn(async move {
             let _admitted = admitted;
-            serve_connection(&builder, TokioIo::new(io), service, &limits, closing).await;
-        });
-    }
-
-    /// Asks every connection to finish its requests and close, and waits up to `grace`;
-    /// false when some were still open.
-    /// Like [`Door::serve`] after a TLS handshake, which runs in the connection's own task
-    /// (a slow client holds up no one else) within the handshake bound; the connection keeps
-    /// the certificate it was made with whatever is reloaded later.
-    pub(crate) fn serve_tls<S>(&self, tls: GatewayTls, stream: TcpStream, admitted: Admitted, service: S)
-    where
-        S: hyper::service::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
-        let builder = self.builder.clone();
-        let limits = self.limits.clone();
-        let closing = self.closing.subscribe();
-        tokio::spawn(async move {
-            let _admitted = admitted;
-            match tls.accept(stream).await {
-                Ok(stream) => {
-                    serve_connection(&builder, TokioIo::new(stream), service, &limits, closing).await
-                }
+            match io.await {
+                Ok(io) => serve_connection(&builder, TokioIo::new(io), service, &limits, closing).await,
                 Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
             }
         });
     }
 
+    /// Asks every connection to finish its requests and close, and waits up to `grace`;
+    /// false when some were still open.
     pub(crate) async fn drain(self, grace: Duration) -> bool {
         let _ = self.closing.send(true);
         tokio::time::timeout(grace, self.closing.closed()).await.is_ok()

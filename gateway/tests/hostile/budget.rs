@@ -8,11 +8,16 @@ use crate::harness::{Gateway, Raw, Reply, gateway, head};
 
 /// A request with a body of `length` bytes that is no valid post: admitted, it is a 400.
 async fn probe(gw: &Gateway, length: usize) -> Reply {
+    probe_from(gw, Ipv4Addr::LOCALHOST, length).await
+}
+
+/// A probe like [`probe`], from another address.
+async fn probe_from(gw: &Gateway, from: Ipv4Addr, length: usize) -> Reply {
     let bearer = format!("authorization: {}", gw.bearer());
     let body = format!("{{\"bogus\": \"{}\"}}", "x".repeat(length - 13));
     assert_eq!(body.len(), length);
     let head = head("POST", "/v1/boards/1/posts", length, &["content-type: application/json", &bearer]);
-    gw.request(Ipv4Addr::LOCALHOST, &head, body.as_bytes()).await
+    gw.request(from, &head, body.as_bytes()).await
 }
 
 /// A post whose body of `length` bytes starts and then stalls.
@@ -64,14 +69,6 @@ async fn past_the_body_budget_new_bodies_get_503_overloaded() {
 
     drop(holders);
     until(&gw, 8000, false).await.refused(400, "INVALID_ARGUMENT");
-}
-
-/// A probe like [`probe`], from another address.
-async fn probe_from(gw: &Gateway, from: Ipv4Addr, length: usize) -> Reply {
-    let bearer = format!("authorization: {}", gw.bearer());
-    let body = format!("{{\"bogus\": \"{}\"}}", "x".repeat(length - 13));
-    let head = head("POST", "/v1/boards/1/posts", length, &["content-type: application/json", &bearer]);
-    gw.request(from, &head, body.as_bytes()).await
 }
 
 #[tokio::test]
