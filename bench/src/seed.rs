@@ -447,7 +447,7 @@ pub(crate) async fn board_counts(url: &str) -> anyhow::Result<Vec<(String, i64)>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use campus_shared::testing::{TestDatabase, TestIdentity, backends};
+    use campus_testkit::{TestDatabase, TestIdentity, backends};
 
     /// The SQL formulas and the Rust ones agree, the counters match the rows on both backends,
     /// and the board service itself lists the seeded posts.
@@ -491,7 +491,7 @@ mod tests {
                 ..Default::default()
             });
             request.metadata_mut().insert("authorization", identity.bearer_for(&caller).parse().unwrap());
-            let page = BoardServiceClient::new(campus_shared::testing::channel(addr))
+            let page = BoardServiceClient::new(campus_testkit::channel(addr))
                 .list_posts(request)
                 .await
                 .unwrap()

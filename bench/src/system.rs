@@ -113,7 +113,7 @@ impl System {
             sqlite_board = Some(addr);
         }
         for proc in procs.iter_mut() {
-            let channel = campus_shared::testing::channel(proc.addr);
+            let channel = campus_testkit::channel(proc.addr);
             wait_ready(proc, READY_TIMEOUT, || serving(channel.clone())).await?;
         }
 
@@ -166,7 +166,7 @@ impl System {
         let addr_arg = hello.to_string();
         let mut proc = Proc::spawn("hello (R1)", &me, &["hello-server", &addr_arg], &[], hello, cpus, &logs)?;
         proc.is_service = false;
-        let channel = campus_shared::testing::channel(hello);
+        let channel = campus_testkit::channel(hello);
         wait_ready(&mut proc, READY_TIMEOUT, || serving(channel.clone())).await?;
         procs.push(proc);
 

@@ -2,7 +2,6 @@
 //! caller identity, the error type, ids, page tokens, the gRPC server bootstrap and the rules
 //! of user text.
 
-pub mod bench;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -11,7 +10,6 @@ pub mod identity;
 pub mod page;
 pub mod server;
 pub mod telemetry;
-pub mod testing;
 pub mod text;
 pub mod tls;
 
