@@ -50,7 +50,7 @@ const PG_DATABASES: [&str; 4] =
 const PASSWORD: &str = "bench password 1";
 
 const USAGE: &str = "usage: campus-bench all [--scale F] [--secs N] [--warmup N] [--reps N] [--only ID,ID] \
-                     [--no-sqlite] [--no-build] [--bin-dir DIR] [--loadgen-cpu CPUS] [--server-cpus CPUS]\n\
+                     [--no-sqlite] [--no-build] [--bin-dir DIR] [--base-bin-dir DIR] [--loadgen-cpu CPUS] [--server-cpus CPUS]\n\
                      ids: R1, R2 list, R2 post, R2 comment, R2 lecture, W1, W1 gw, W2, W2 TLS, W3, W4, W5, W6, \
                      W1 SQLite, W3 SQLite, W2 TLS (only when named), W7 common, W7 rare, W7 absent, W7 latin (each also with SQLite), \
                      attack (spaces may be written as '-')";
@@ -65,6 +65,9 @@ struct Options {
     build: bool,
     /// Binaries from here instead of target/release (development: `--bin-dir target/debug`).
     bin_dir: Option<std::path::PathBuf>,
+    /// Binaries from before the search index: W1 and W3 (and their SQLite forms) run against
+    /// them too, on a copy of the data set without the index, as "W1 base" and so on.
+    base_bin_dir: Option<std::path::PathBuf>,
     loadgen_cpu: String,
     server_cpus: String,
     pg_url: String,
@@ -98,6 +101,7 @@ fn parse(args: &[String]) -> anyhow::Result<Command> {
         sqlite: true,
         build: true,
         bin_dir: None,
+        base_bin_dir: None,
         loadgen_cpu: "0".into(),
         // The servers get the whole machine, as PostgreSQL does; only the load is confined.
         server_cpus: online_cpus(),
@@ -118,6 +122,7 @@ fn parse(args: &[String]) -> anyhow::Result<Command> {
             "--no-sqlite" => o.sqlite = false,
             "--no-build" => o.build = false,
             "--bin-dir" => o.bin_dir = Some(value()?.into()),
+            "--base-bin-dir" => o.base_bin_dir = Some(value()?.into()),
             "--loadgen-cpu" => o.loadgen_cpu = value()?.clone(),
             "--server-cpus" => o.server_cpus = value()?.clone(),
             _ => bail!("unknown option {flag}\n{USAGE}"),
@@ -207,18 +212,46 @@ async fn prepare_data(o: &Options, out: &Path) -> anyhow::Result<(Databases, Lay
     } else {
         None
     };
+    let board_base = match &o.base_bin_dir {
+        Some(_) if seed_pg || seed_sqlite => {
+            eprintln!("the data set is seeded in this run: the binaries before the index run on the next");
+            None
+        }
+        Some(_) => {
+            // Copied while nothing is connected, put back as seeded first.
+            let t = Instant::now();
+            seed::restore_board(&urls[1], &layout).await?;
+            let pg = seed::copy_without_search(&o.pg_url, &urls[1], "campus_bench_board_base").await?;
+            let sqlite = match &board_sqlite {
+                Some(url) => {
+                    seed::restore_board(url, &layout).await?;
+                    Some(seed::copy_without_search(&o.pg_url, url, "board-base").await?)
+                }
+                None => None,
+            };
+            eprintln!(
+                "copied the board data set without the search index in {:.0}s",
+                t.elapsed().as_secs_f64()
+            );
+            Some((pg, sqlite))
+        }
+        None => None,
+    };
     let dbs = Databases {
         account: urls[0].clone(),
         board: urls[1].clone(),
         messaging: urls[2].clone(),
         timetable: urls[3].clone(),
         board_sqlite,
+        board_base,
     };
     Ok((dbs, layout, seed_pg, seed_sqlite))
 }
 
+/// Whether `id` runs; "W1 base" and the like run with the workload they are compared with.
 fn wanted(o: &Options, id: &str) -> bool {
-    o.only.as_ref().is_none_or(|only| only.iter().any(|w| w == &id.to_lowercase()))
+    let id = id.strip_suffix(" base").unwrap_or(id).to_lowercase();
+    o.only.as_ref().is_none_or(|only| only.contains(&id))
 }
 
 /// The 1-minute load average: other work on the machine shows here.
@@ -242,7 +275,11 @@ async fn all(o: Options) -> anyhow::Result<()> {
     // W2 TLS needs a gateway that serves HTTPS, which binaries before it (--bin-dir) lack: it
     // runs only when --only names it.
     let tls = o.only.as_ref().is_some_and(|only| only.iter().any(|w| w == "w2 tls"));
-    let mut system = System::start(&release, &dbs, &o.server_cpus, &run_dir, tls).await?;
+    let base = match &o.base_bin_dir {
+        Some(dir) if dbs.board_base.is_some() => Some(procs::ensure_binaries(true, Some(dir))?),
+        _ => None,
+    };
+    let mut system = System::start(&release, base.as_deref(), &dbs, &o.server_cpus, &run_dir, tls).await?;
     let tokens = Arc::new(Tokens::mint(&system.issuer, &layout)?);
 
     if seed_pg {
@@ -307,6 +344,15 @@ async fn all(o: Options) -> anyhow::Result<()> {
         "ListPosts, gRPC direct".into(),
         Box::new(move || Driver::Calls(workloads::list_posts_grpc(board, l, tk.fresh()))),
     ));
+    if dbs.board_base.is_some() {
+        let board_base = system.addr("board (base)");
+        let tk = t.clone();
+        plan.push((
+            "W1 base",
+            "ListPosts, gRPC direct, binaries before the search index".into(),
+            Box::new(move || Driver::Calls(workloads::list_posts_grpc(board_base, l, tk.fresh()))),
+        ));
+    }
     let tk = t.clone();
     plan.push((
         "W1 gw",
@@ -342,6 +388,15 @@ async fn all(o: Options) -> anyhow::Result<()> {
             "ListPosts, gRPC direct, SQLite".into(),
             Box::new(move || Driver::Calls(workloads::list_posts_grpc(board_sqlite, l, tk.fresh()))),
         ));
+        if let Some((_, Some(_))) = &dbs.board_base {
+            let board_base = system.addr("board (SQLite base)");
+            let tk = t.clone();
+            plan.push((
+                "W1 SQLite base",
+                "ListPosts, gRPC direct, SQLite, binaries before the search index".into(),
+                Box::new(move || Driver::Calls(workloads::list_posts_grpc(board_base, l, tk.fresh()))),
+            ));
+        }
     }
     for (id, kind, what) in [
         ("W7 common", workloads::SearchKind::Common, "common 2-syllable words"),
@@ -382,6 +437,15 @@ async fn all(o: Options) -> anyhow::Result<()> {
         "CreatePost, HTTP/JSON through the gateway".into(),
         Box::new(move || Driver::Calls(workloads::create_post(gw, l, tk.fresh()))),
     ));
+    if dbs.board_base.is_some() {
+        let gw_base = system.addr("gateway (base)");
+        let tk = t.clone();
+        plan.push((
+            "W3 base",
+            "CreatePost, HTTP/JSON through the gateway, binaries before the search index".into(),
+            Box::new(move || Driver::Calls(workloads::create_post(gw_base, l, tk.fresh()))),
+        ));
+    }
     if dbs.board_sqlite.is_some() {
         let gw_sqlite = system.addr("gateway (SQLite)");
         let tk = t.clone();
@@ -390,6 +454,15 @@ async fn all(o: Options) -> anyhow::Result<()> {
             "CreatePost, HTTP/JSON through the gateway, SQLite".into(),
             Box::new(move || Driver::Calls(workloads::create_post(gw_sqlite, l, tk.fresh()))),
         ));
+        if let Some((_, Some(_))) = &dbs.board_base {
+            let gw_base = system.addr("gateway (SQLite base)");
+            let tk = t.clone();
+            plan.push((
+                "W3 SQLite base",
+                "CreatePost, HTTP/JSON through the gateway, SQLite, binaries before the search index".into(),
+                Box::new(move || Driver::Calls(workloads::create_post(gw_base, l, tk.fresh()))),
+            ));
+        }
     }
     let url = dbs.board.clone();
     plan.push((

@@ -20,6 +20,7 @@ pub(crate) struct Memory {
 const IDLE_LIMIT_KB: u64 = 20 * 1024;
 const PEAK_LIMIT_KB: u64 = 60 * 1024;
 const READ_P99_LIMIT_MS: f64 = 10.0;
+const SEARCH_P99_LIMIT_MS: f64 = 50.0;
 /// The read workloads the p99 target applies to.
 const READS: [&str; 5] = ["W1", "W1 gw", "W2", "W6", "W1 SQLite"];
 
@@ -72,6 +73,27 @@ pub(crate) fn targets(results: &[Measured], memory: &[Memory]) -> Vec<Target> {
         ratio_target(results, "W3 ≥ 0.7× R2 (pgbench, CreatePost transaction)", "W3", "R2 post", 0.7),
         ratio_target(results, "W6 ≥ 0.9× gRPC through the gateway", "W6", "W1 gw", 0.9),
     ];
+    // The search index must not tax reads or writes much: against the binaries from before
+    // it (`--base-bin-dir`), on a copy of the data set without it, in the same run.
+    for id in ["W1", "W3", "W1 SQLite", "W3 SQLite"] {
+        let base = format!("{id} base");
+        if find(results, &base).is_some() {
+            let target = format!("{id} ≥ 0.9× {base} (before the search index)");
+            out.push(ratio_target(results, &target, id, &base, 0.9));
+        }
+    }
+    for kind in ["common", "rare", "absent", "latin"] {
+        for id in [format!("W7 {kind}"), format!("W7 {kind} SQLite")] {
+            if let Some(m) = find(results, &id) {
+                let p99 = ms(m.report.p99);
+                out.push(Target {
+                    target: format!("p99 ≤ 50 ms for search: {id}"),
+                    measured: format!("{p99:.2} ms"),
+                    met: Some(p99 <= SEARCH_P99_LIMIT_MS),
+                });
+            }
+        }
+    }
     for id in READS {
         out.push(match find(results, id) {
             Some(m) => {

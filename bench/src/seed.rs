@@ -418,6 +418,53 @@ pub(crate) async fn restore_board(url: &str, layout: &Layout) -> anyhow::Result<
     Ok(())
 }
 
+/// A copy of the seeded board database as it was before the search index, for the board
+/// service from before it: PostgreSQL's made from `template` (nothing may be connected to
+/// it), SQLite's a copy of the file; the index, its function or backfill table and their
+/// migrations' records are dropped. Returns the copy's URL.
+pub(crate) async fn copy_without_search(
+    admin_url: &str,
+    template: &str,
+    name: &str,
+) -> anyhow::Result<String> {
+    let url = match backend(template)? {
+        Backend::Postgres => {
+            let source = template.rsplit('/').next().unwrap_or_default();
+            campus_testkit::bench::pg_drop_database(admin_url, name).await?;
+            let mut admin = connect(admin_url).await?;
+            // Both names are this program's constants.
+            exec(&mut admin, format!("CREATE DATABASE {name} TEMPLATE {source} STRATEGY FILE_COPY")).await?;
+            let _ = admin.close().await;
+            campus_testkit::db::replace_database(admin_url, name)
+        }
+        Backend::Sqlite => {
+            let file = template.trim_start_matches("sqlite://").split('?').next().unwrap_or_default();
+            let copy = std::path::Path::new(file).with_file_name(format!("{name}.db"));
+            let mut conn = connect(template).await?;
+            exec(&mut conn, "PRAGMA wal_checkpoint(TRUNCATE)".into()).await?;
+            let _ = conn.close().await;
+            for suffix in ["-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", copy.display()));
+            }
+            std::fs::copy(file, &copy)?;
+            format!("sqlite://{}?mode=rwc", copy.display())
+        }
+    };
+    let mut conn = connect(&url).await?;
+    let drops: &[&str] = match backend(&url)? {
+        Backend::Postgres => {
+            &["DROP INDEX IF EXISTS post_search", "DROP FUNCTION IF EXISTS board_search_terms"]
+        }
+        Backend::Sqlite => &["DROP TABLE IF EXISTS post_search", "DROP TABLE IF EXISTS post_search_backfill"],
+    };
+    for sql in drops {
+        exec(&mut conn, sql.to_string()).await?;
+    }
+    exec(&mut conn, "DELETE FROM _sqlx_migrations WHERE version > 1".into()).await?;
+    let _ = conn.close().await;
+    Ok(url)
+}
+
 /// Removes every timetable (the workloads make their own each run).
 pub(crate) async fn restore_timetable(url: &str) -> anyhow::Result<()> {
     let mut conn = connect(url).await?;

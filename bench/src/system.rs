@@ -24,6 +24,9 @@ pub(crate) struct Databases {
     pub(crate) timetable: String,
     /// The SQLite board database, when the SQLite workloads run.
     pub(crate) board_sqlite: Option<String>,
+    /// Copies of the board databases without the search index, for the board service and
+    /// gateway from before it (`--base-bin-dir`): PostgreSQL's, and SQLite's when it runs.
+    pub(crate) board_base: Option<(String, Option<String>)>,
 }
 
 /// The running processes and the identity they trust.
@@ -39,8 +42,11 @@ pub(crate) struct System {
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl System {
+    /// Starts everything from `release`, and from `base` a board service and a gateway on
+    /// each of the base databases ("board (base)", "gateway (base)", and "… SQLite base").
     pub(crate) async fn start(
         release: &Path,
+        base: Option<&Path>,
         dbs: &Databases,
         cpus: &str,
         run_dir: &Path,
@@ -102,15 +108,32 @@ impl System {
             env.extend(extra);
             procs.push(Proc::spawn(name, &bin(binary), &[], &env, addr, cpus, &logs)?);
         }
-        let mut sqlite_board = None;
+        // Board services of their own: (name, binary directory, database, photos, gateway).
+        let mut boards: Vec<(&str, &Path, String, &str, &str)> = Vec::new();
         if let Some(database) = &dbs.board_sqlite {
+            boards.push(("board (SQLite)", release, database.clone(), "photos-sqlite", "gateway (SQLite)"));
+        }
+        if let (Some(base), Some((pg, sqlite))) = (base, &dbs.board_base) {
+            boards.push(("board (base)", base, pg.clone(), "photos-base", "gateway (base)"));
+            if let Some(sqlite) = sqlite {
+                boards.push((
+                    "board (SQLite base)",
+                    base,
+                    sqlite.clone(),
+                    "photos-sqlite-base",
+                    "gateway (SQLite base)",
+                ));
+            }
+        }
+        let mut gateways = vec![("gateway", release, board, false)];
+        for (name, dir, database, photos, gateway) in boards {
             let addr = free_addr()?;
             let mut env = common.clone();
             env.push(("BOARD_LISTEN_ADDR".into(), addr.to_string()));
-            env.push(("BOARD_DATABASE_URL".into(), database.clone()));
-            env.push(("BOARD_BLOB_URL".into(), run_dir.join("photos-sqlite").display().to_string()));
-            procs.push(Proc::spawn("board (SQLite)", &bin("campus-board"), &[], &env, addr, cpus, &logs)?);
-            sqlite_board = Some(addr);
+            env.push(("BOARD_DATABASE_URL".into(), database));
+            env.push(("BOARD_BLOB_URL".into(), run_dir.join(photos).display().to_string()));
+            procs.push(Proc::spawn(name, &dir.join("campus-board"), &[], &env, addr, cpus, &logs)?);
+            gateways.push((gateway, dir, addr, false));
         }
         for proc in procs.iter_mut() {
             let channel = campus_testkit::channel(proc.addr);
@@ -118,16 +141,12 @@ impl System {
         }
 
         let key_file = keys.path().join("jwt-private.pem");
-        let mut gateways = vec![("gateway", board, false)];
-        if let Some(addr) = sqlite_board {
-            gateways.push(("gateway (SQLite)", addr, false));
-        }
         // The same gateway over HTTPS (W2 TLS), with a certificate made for this run.
         let mut tls_cert = None;
         if with_tls {
-            gateways.push(("gateway (TLS)", board, true));
+            gateways.push(("gateway (TLS)", release, board, true));
         }
-        for (name, board, tls) in gateways {
+        for (name, dir, board, tls) in gateways {
             let addr = free_addr()?;
             let mut env = common.clone();
             let mut http = reqwest::Client::builder();
@@ -150,7 +169,7 @@ impl System {
             env.push(("BOARD_ADDR".into(), url(board)));
             env.push(("MESSAGING_ADDR".into(), url(messaging)));
             env.push(("TIMETABLE_ADDR".into(), url(timetable)));
-            let mut proc = Proc::spawn(name, &bin("campus-gateway"), &[], &env, addr, cpus, &logs)?;
+            let mut proc = Proc::spawn(name, &dir.join("campus-gateway"), &[], &env, addr, cpus, &logs)?;
             let http = http.build()?;
             let ready = format!("{scheme}://{addr}/readyz");
             wait_ready(&mut proc, READY_TIMEOUT, || {

@@ -468,18 +468,44 @@ pub(crate) fn search_posts(addr: SocketAddr, layout: Layout, tokens: Arc<Tokens>
         let mut client = clients[i as usize % CHANNELS].clone();
         Box::pin(timed(async move {
             let Ok(page) = client.search_posts(request).await else { return false };
-            let posts = &page.get_ref().posts;
-            let wanted = query.to_lowercase();
-            let all_match = posts.iter().all(|p| {
-                p.title.to_lowercase().contains(&wanted) || p.content.to_lowercase().contains(&wanted)
-            });
-            all_match
-                && match kind {
-                    SearchKind::Common => posts.len() == PAGE as usize,
-                    SearchKind::Rare => !posts.is_empty(),
-                    SearchKind::Absent => posts.is_empty(),
-                    SearchKind::Latin => true,
-                }
+            search_answer_is_right(kind, &query, &page.get_ref().posts)
         }))
     })
+}
+
+/// Whether a W7 answer is right: every post holds the query (case aside, trimmed as the
+/// service trims it), common words fill the page, rare phrases find their post and absent
+/// words nothing.
+fn search_answer_is_right(kind: SearchKind, query: &str, posts: &[campus_proto::board::v1::Post]) -> bool {
+    let wanted = query.trim().to_lowercase();
+    let all_match = posts
+        .iter()
+        .all(|p| p.title.to_lowercase().contains(&wanted) || p.content.to_lowercase().contains(&wanted));
+    all_match
+        && match kind {
+            SearchKind::Common => posts.len() == PAGE as usize,
+            SearchKind::Rare => !posts.is_empty(),
+            SearchKind::Absent => posts.is_empty(),
+            SearchKind::Latin => true,
+        }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+    use campus_proto::board::v1::Post;
+
+    /// Post 77's title slice ends in " 신", so its rare query starts with a space; the
+    /// service searches "신 #77…", which post 770,123's "…수강신 #770123" holds as well.
+    #[test]
+    fn a_rare_query_is_checked_as_the_service_trims_it() {
+        let layout = Layout::new(1.0, 0);
+        let query = search_query(SearchKind::Rare, &layout, 76);
+        assert_eq!(query, " 신 #77");
+        let post = |title: &str| Post { title: title.into(), ..Default::default() };
+        let found = [post("동아리 신 #77"), post("요 수강신 #770123")];
+        assert!(search_answer_is_right(SearchKind::Rare, &query, &found));
+        assert!(!search_answer_is_right(SearchKind::Rare, "신 #78", &found));
+        assert!(!search_answer_is_right(SearchKind::Rare, &query, &[]));
+    }
 }

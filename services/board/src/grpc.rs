@@ -50,6 +50,8 @@ struct Inner {
     /// Each user's searches: a search reads far more than any other request.
     search_rate: Mutex<SearchRate>,
     search_limits: SearchLimits,
+    /// The search index's statistics (PostgreSQL), which choose how each search reads.
+    search_statistics: store::search::TermStatistics,
     /// Photos being decoded at once: one per core, so a burst of uploads queues instead of
     /// taking every core and [`photo::MAX_DECODE_BYTES`] of memory each.
     decoding: Semaphore,
@@ -157,6 +159,7 @@ impl BoardApi {
                 boards: RwLock::default(),
                 search_rate,
                 search_limits,
+                search_statistics: Default::default(),
                 decoding,
             }),
         }
@@ -242,6 +245,7 @@ impl BoardApi {
             .take(caller.user_id, std::time::Instant::now())?;
         let found = store::search::search_posts(
             self.db(),
+            &self.inner.search_statistics,
             caller.user_id,
             scope,
             query,
@@ -680,7 +684,6 @@ impl BoardService for BoardApi {
         store::count_post_like(&mut tx, meta.id, meta.hot_disabled == 0, self.inner.thresholds, now)
             .await
             .map_err(Error::from)?;
-        store::search::reindex_post(&mut tx, self.db().backend, meta.id).await.map_err(Error::from)?;
         tx.commit().await.map_err(Error::from)?;
         Ok(Response::new(self.read_post(&caller, meta.id).await?))
     }

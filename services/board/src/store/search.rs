@@ -2,10 +2,23 @@
 //!
 //! PostgreSQL: a GIN index on `board_search_terms(title, content)` (migrations), which the
 //! database keeps current itself. SQLite: the FTS5 table `post_search`, written here in the
-//! post's transaction. A search reads in two bounded steps: first the newest
-//! `window` posts of the scope with the exact `LIKE` (a common word fills its page
-//! there), then, for the rest, only the posts the index says hold every term of the query,
-//! checked with the same `LIKE`. So a rare or absent word costs an index lookup, never a scan.
+//! post's transaction. Every candidate the index yields is checked with the exact `LIKE`, so
+//! the answers are the plain scan's.
+//!
+//! The two indexes differ in one way that shapes the reads: FTS5 walks its candidates newest
+//! first, so SQLite takes them in growing batches until the page is full. GIN yields its
+//! candidates unordered, all at once: cheap for a rare query, ruinous for a common word held
+//! by a third of the posts (read, checked and sorted to keep twenty). So PostgreSQL chooses
+//! per query from the index's own statistics (the most common terms and their shares, which
+//! `ANALYZE` keeps): a query whose rarest terms leave few posts goes to the index first, with
+//! only those terms (a term in every post narrows nothing and costs its whole posting list);
+//! a common one reads the newest posts with the `LIKE` and stops at a full page, turning to
+//! the index only for what lies below a bounded window.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use campus_shared::db::{Backend, Db};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
@@ -57,11 +70,104 @@ const MATCHES: &str = " AND p.deleted_at IS NULL AND p.report_count < 5 \
 
 const _: () = assert!(crate::domain::REPORTS_TO_HIDE == 5, "MATCHES spells the report limit");
 
+/// Index terms a PostgreSQL search looks up at most: the rarest few narrow as well as all
+/// of them, and each further one costs its posting list.
+const MOST_TERMS: usize = 3;
+
+/// How long the index's statistics are used before they are read again.
+const STATISTICS_TTL: Duration = Duration::from_secs(600);
+
+/// The share of the live posts holding each of the index's most common terms, as PostgreSQL's
+/// `ANALYZE` last counted them (`pg_stats.most_common_elems` of the index expression).
+#[derive(Debug)]
+struct Frequencies {
+    read_at: Instant,
+    /// Empty when the index has no statistics yet (never analyzed: a new, small table).
+    shares: HashMap<String, f64>,
+    /// The share assumed for a term outside the list: below every listed one.
+    rest: f64,
+    /// Live posts, by the index's own count.
+    posts: f64,
+}
+
+/// The index's statistics, read now and then by whichever search finds them stale.
+#[derive(Debug, Default)]
+pub(crate) struct TermStatistics {
+    current: RwLock<Option<Arc<Frequencies>>>,
+    reading: AtomicBool,
+}
+
+impl TermStatistics {
+    async fn get(&self, pool: &AnyPool) -> Option<Arc<Frequencies>> {
+        let current = self.current.read().ok().and_then(|c| c.clone());
+        let stale = current.as_ref().is_none_or(|f| f.read_at.elapsed() > STATISTICS_TTL);
+        if !stale || self.reading.swap(true, Ordering::AcqRel) {
+            return current;
+        }
+        let read = read_frequencies(pool).await;
+        self.reading.store(false, Ordering::Release);
+        match read {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                if let Ok(mut c) = self.current.write() {
+                    *c = Some(fresh.clone());
+                }
+                Some(fresh)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not read the search index's statistics");
+                current
+            }
+        }
+    }
+}
+
+async fn read_frequencies(pool: &AnyPool) -> sqlx::Result<Frequencies> {
+    let shares: Vec<(String, f64)> = sqlx::query_as(
+        "SELECT u.term, CAST(u.share AS DOUBLE PRECISION) FROM pg_stats s, \
+         unnest(CAST(CAST(s.most_common_elems AS TEXT) AS TEXT[]), s.most_common_elem_freqs) AS u(term, share) \
+         WHERE s.schemaname = current_schema() AND s.tablename = 'post_search' \
+         AND s.attname = 'board_search_terms' AND u.term IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await?;
+    let (posts,): (f64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(max(reltuples), -1) AS DOUBLE PRECISION) FROM pg_class \
+         WHERE oid = to_regclass('post_search')",
+    )
+    .fetch_one(pool)
+    .await?;
+    // PostgreSQL's own guess for an element missing from the list: half the rarest listed.
+    let rest = shares.iter().map(|(_, f)| *f).fold(1.0, f64::min) / 2.0;
+    Ok(Frequencies { read_at: Instant::now(), shares: shares.into_iter().collect(), rest, posts })
+}
+
+/// How a PostgreSQL search reads: the index terms it looks up, and whether it goes to the
+/// index first.
+fn plan(
+    query: &SearchQuery,
+    frequencies: Option<&Frequencies>,
+    limits: &SearchLimits,
+) -> (Vec<String>, bool) {
+    match frequencies.filter(|f| !f.shares.is_empty() && f.posts > 0.0) {
+        Some(f) => {
+            let share = |t: &str| f.shares.get(t).copied().unwrap_or(f.rest);
+            let (terms, left) = query.narrowest_terms(MOST_TERMS, share);
+            (terms, left * f.posts <= limits.index_first_rows)
+        }
+        // No statistics yet: a table never analyzed is new and small, and the index bounded.
+        None => (query.terms.clone(), limits.index_first_rows >= 0.0),
+    }
+}
+
 /// Up to `limit` posts of `scope` matching `query` below the id `before`, newest first.
-/// On PostgreSQL the whole search runs under a statement timeout; past it the answer is
-/// DEADLINE_EXCEEDED SEARCH_TIMEOUT. SQLite's steps are each bounded by `window`.
+/// On PostgreSQL each statement runs under a statement timeout; past it the answer is
+/// DEADLINE_EXCEEDED SEARCH_TIMEOUT. SQLite reads index candidates batch by batch until the
+/// page is full or the timeout has passed, then answers a short page with a token to go on.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn search_posts(
     db: &Db,
+    statistics: &TermStatistics,
     viewer: i64,
     scope: Scope,
     query: &SearchQuery,
@@ -69,19 +175,28 @@ pub(crate) async fn search_posts(
     limit: i64,
     limits: &SearchLimits,
 ) -> campus_shared::Result<Found> {
+    let ask = Ask { viewer, scope, pattern: &query.pattern, limit };
     let found = match db.backend {
         Backend::Postgres => {
+            let frequencies = statistics.get(&db.pool).await;
+            let (terms, index_first) = plan(query, frequencies.as_deref(), limits);
             let mut tx = db.pool.begin().await?;
-            let timeout = format!("SET LOCAL statement_timeout = {}", limits.statement_timeout.as_millis());
-            sqlx::query(AssertSqlSafe(timeout)).execute(&mut *tx).await?;
-            let found = postgres(&mut tx, viewer, scope, query, before, limit, limits.window).await;
+            // A generic plan would not know how rare the terms are, nor that the LIKE is.
+            sqlx::query(
+                "SELECT set_config('statement_timeout', $1, true), \
+                 set_config('plan_cache_mode', 'force_custom_plan', true)",
+            )
+            .bind(limits.statement_timeout.as_millis().to_string())
+            .execute(&mut *tx)
+            .await?;
+            let found = postgres(&mut tx, &ask, &terms, index_first, before, limits.window).await;
             let found = found.map_err(timed_out)?;
             tx.commit().await?;
             found
         }
         Backend::Sqlite => {
             let mut conn = db.pool.acquire().await?;
-            sqlite(&mut conn, viewer, scope, query, before, limit, limits.window).await?
+            sqlite(&mut conn, &ask, &query.terms, before, limits).await?
         }
     };
     Ok(found)
@@ -101,136 +216,155 @@ fn timed_out(err: sqlx::Error) -> campus_shared::Error {
     }
 }
 
-async fn postgres(
-    conn: &mut AnyConnection,
+/// What every step of one search binds: `$1` the viewer, `$2` the scope, `$4` how many rows
+/// at most and `$5` the pattern.
+struct Ask<'a> {
     viewer: i64,
     scope: Scope,
-    query: &SearchQuery,
-    before: i64,
+    pattern: &'a str,
     limit: i64,
-    window_size: i64,
-) -> sqlx::Result<Found> {
-    let bottom = window_bottom(&mut *conn, scope, before, window_size).await?;
-    let mut rows =
-        window(&mut *conn, viewer, scope, &query.pattern, before, bottom.unwrap_or(0), limit).await?;
-    let Some(bottom) = bottom.filter(|_| (rows.len() as i64) < limit) else {
-        return Ok(Found { rows, resume_below: None });
-    };
-    if query.terms.is_empty() {
-        // Nothing to look up: go on scanning on the next page.
-        return Ok(Found { rows, resume_below: Some(bottom) });
+}
+
+impl Ask<'_> {
+    /// Runs `sql` (a post select with this search's `$1`, `$2`, `$4`, `$5`) with `$3` and
+    /// `$6` bound to `below` and `extra`, keeping at most `limit` rows.
+    async fn rows<T>(
+        &self,
+        conn: &mut AnyConnection,
+        sql: String,
+        below: i64,
+        limit: i64,
+        extra: T,
+    ) -> sqlx::Result<Vec<PostRow>>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
+    {
+        sqlx::query_as(AssertSqlSafe(sql))
+            .bind(self.viewer)
+            .bind(self.scope.id())
+            .bind(below)
+            .bind(limit)
+            .bind(self.pattern)
+            .bind(extra)
+            .fetch_all(conn)
+            .await
     }
+
+    /// The matches among the newest `window` live posts of the scope below `before`; the
+    /// scan stops as soon as the page is full.
+    async fn newest(&self, conn: &mut AnyConnection, before: i64, window: i64) -> sqlx::Result<Vec<PostRow>> {
+        let sql = format!(
+            "SELECT {} FROM (SELECT * FROM post WHERE {} = $2 AND id < $3 AND deleted_at IS NULL \
+             ORDER BY id DESC LIMIT $6) p WHERE TRUE{MATCHES} ORDER BY p.id DESC LIMIT $4",
+            post_columns!(),
+            self.scope.column()
+        );
+        self.rows(conn, sql, before, self.limit, window).await
+    }
+
+    /// Reads the newest `window` posts below `before`; when that leaves the page short, the
+    /// lowest id it read, where the search goes on (None: it read down to the first post).
+    async fn window(
+        &self,
+        conn: &mut AnyConnection,
+        before: i64,
+        window: i64,
+    ) -> sqlx::Result<(Vec<PostRow>, Option<i64>)> {
+        let rows = self.newest(&mut *conn, before, window).await?;
+        if rows.len() as i64 >= self.limit {
+            return Ok((rows, None));
+        }
+        let sql = format!(
+            "SELECT id FROM post WHERE {} = $1 AND deleted_at IS NULL AND id < $2 ORDER BY id DESC LIMIT 1 OFFSET $3",
+            self.scope.column()
+        );
+        let bottom: Option<(i64,)> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(self.scope.id())
+            .bind(before)
+            .bind(window - 1)
+            .fetch_optional(conn)
+            .await?;
+        Ok((rows, bottom.map(|(id,)| id)))
+    }
+}
+
+async fn postgres(
+    conn: &mut AnyConnection,
+    ask: &Ask<'_>,
+    terms: &[String],
+    index_first: bool,
+    before: i64,
+    window: i64,
+) -> sqlx::Result<Found> {
+    let (mut rows, below) = if index_first && !terms.is_empty() {
+        (Vec::new(), before)
+    } else {
+        match ask.window(&mut *conn, before, window).await? {
+            (rows, Some(bottom)) if !terms.is_empty() => (rows, bottom),
+            // Nothing to look up: the next page goes on scanning.
+            (rows, bottom) => return Ok(Found { rows, resume_below: bottom }),
+        }
+    };
     let sql = format!(
         "SELECT {} FROM post p WHERE board_search_terms(p.title, p.content) @> CAST($6 AS TEXT[]) \
          AND p.{} = $2 AND p.id < $3{MATCHES} ORDER BY p.id DESC LIMIT $4",
         post_columns!(),
-        scope.column()
+        ask.scope.column()
     );
-    let more: Vec<PostRow> = sqlx::query_as(AssertSqlSafe(sql))
-        .bind(viewer)
-        .bind(scope.id())
-        .bind(bottom)
-        .bind(limit - rows.len() as i64)
-        .bind(&query.pattern)
-        .bind(array_literal(&query.terms))
-        .fetch_all(&mut *conn)
-        .await?;
+    let more = ask.rows(conn, sql, below, ask.limit - rows.len() as i64, array_literal(terms)).await?;
     rows.extend(more);
     Ok(Found { rows, resume_below: None })
 }
 
 async fn sqlite(
     conn: &mut AnyConnection,
-    viewer: i64,
-    scope: Scope,
-    query: &SearchQuery,
+    ask: &Ask<'_>,
+    terms: &[String],
     before: i64,
-    limit: i64,
-    window_size: i64,
+    limits: &SearchLimits,
 ) -> sqlx::Result<Found> {
-    if query.terms.is_empty() {
-        let bottom = window_bottom(&mut *conn, scope, before, window_size).await?;
-        let rows =
-            window(&mut *conn, viewer, scope, &query.pattern, before, bottom.unwrap_or(0), limit).await?;
-        let resume_below = bottom.filter(|_| (rows.len() as i64) < limit);
-        return Ok(Found { rows, resume_below });
+    if terms.is_empty() {
+        let (rows, bottom) = ask.window(&mut *conn, before, limits.window).await?;
+        return Ok(Found { rows, resume_below: bottom });
     }
-    let mut terms = vec![format!("\"{}\"", scope.token())];
-    terms.extend(query.terms.iter().map(|t| format!("\"{}\"", hex(t))));
-    let candidates: Vec<(i64,)> = sqlx::query_as(
-        "SELECT rowid FROM post_search WHERE post_search MATCH $1 AND rowid < $2 ORDER BY rowid DESC LIMIT $3",
-    )
-    .bind(terms.join(" "))
-    .bind(before)
-    .bind(window_size)
-    .fetch_all(&mut *conn)
-    .await?;
-    let ids: Vec<String> = candidates.iter().map(|(id,)| id.to_string()).collect();
+    let deadline = Instant::now() + limits.statement_timeout;
+    let mut tokens = vec![format!("\"{}\"", ask.scope.token())];
+    tokens.extend(terms.iter().map(|t| format!("\"{}\"", hex(t))));
+    let matching = tokens.join(" ");
     let sql = format!(
         "SELECT {} FROM post p WHERE p.id IN (SELECT value FROM json_each($6)) AND p.{} = $2 AND p.id < $3{MATCHES} \
          ORDER BY p.id DESC LIMIT $4",
         post_columns!(),
-        scope.column()
+        ask.scope.column()
     );
-    let rows: Vec<PostRow> = sqlx::query_as(AssertSqlSafe(sql))
-        .bind(viewer)
-        .bind(scope.id())
-        .bind(before)
-        .bind(limit)
-        .bind(&query.pattern)
-        .bind(format!("[{}]", ids.join(",")))
+    let (mut rows, mut below) = (Vec::new(), before);
+    // Small first, as a common word fills its page from the newest candidates.
+    let mut batch = (ask.limit * 2).clamp(1, limits.window.max(1));
+    loop {
+        let candidates: Vec<(i64,)> = sqlx::query_as(
+            "SELECT rowid FROM post_search WHERE post_search MATCH $1 AND rowid < $2 ORDER BY rowid DESC LIMIT $3",
+        )
+        .bind(&matching)
+        .bind(below)
+        .bind(batch)
         .fetch_all(&mut *conn)
         .await?;
-    let full = candidates.len() as i64 == window_size;
-    let resume_below = candidates.last().map(|(id,)| *id).filter(|_| full && (rows.len() as i64) < limit);
-    Ok(Found { rows, resume_below })
-}
-
-/// The lowest id among the `window` newest live posts of the scope below `before`, or
-/// None when there are fewer (the window then reaches the first post).
-async fn window_bottom(
-    conn: &mut AnyConnection,
-    scope: Scope,
-    before: i64,
-    window_size: i64,
-) -> sqlx::Result<Option<i64>> {
-    let sql = format!(
-        "SELECT id FROM post WHERE {} = $1 AND deleted_at IS NULL AND id < $2 ORDER BY id DESC LIMIT 1 OFFSET $3",
-        scope.column()
-    );
-    let row: Option<(i64,)> = sqlx::query_as(AssertSqlSafe(sql))
-        .bind(scope.id())
-        .bind(before)
-        .bind(window_size - 1)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|(id,)| id))
-}
-
-/// The matches among the scope's posts with `bottom <= id < before`, by the plain `LIKE`.
-async fn window(
-    conn: &mut AnyConnection,
-    viewer: i64,
-    scope: Scope,
-    pattern: &str,
-    before: i64,
-    bottom: i64,
-    limit: i64,
-) -> sqlx::Result<Vec<PostRow>> {
-    let sql = format!(
-        "SELECT {} FROM post p WHERE p.{} = $2 AND p.id < $3 AND p.id >= $6{MATCHES} ORDER BY p.id DESC LIMIT $4",
-        post_columns!(),
-        scope.column()
-    );
-    sqlx::query_as(AssertSqlSafe(sql))
-        .bind(viewer)
-        .bind(scope.id())
-        .bind(before)
-        .bind(limit)
-        .bind(pattern)
-        .bind(bottom)
-        .fetch_all(conn)
-        .await
+        let ids: Vec<String> = candidates.iter().map(|(id,)| id.to_string()).collect();
+        let wanted = ask.limit - rows.len() as i64;
+        let more = ask.rows(&mut *conn, sql.clone(), below, wanted, format!("[{}]", ids.join(","))).await?;
+        rows.extend(more);
+        let last = candidates.last().map(|(id,)| *id);
+        match last {
+            Some(last) if (candidates.len() as i64) == batch && (rows.len() as i64) < ask.limit => {
+                below = last;
+                if Instant::now() >= deadline {
+                    return Ok(Found { rows, resume_below: Some(below) });
+                }
+                batch = (batch * 4).min(limits.window.max(1));
+            }
+            _ => return Ok(Found { rows, resume_below: None }),
+        }
+    }
 }
 
 /// A PostgreSQL array literal of `items`, each quoted.
@@ -265,16 +399,24 @@ struct Indexed {
     content: String,
 }
 
-/// (Re)indexes live posts on SQLite; PostgreSQL's index follows the rows by itself.
+/// (Re)indexes live posts on SQLite (PostgreSQL's index follows the rows by itself): one
+/// statement drops whatever the index held for them, one writes them all.
 async fn index(conn: &mut AnyConnection, posts: &[Indexed]) -> sqlx::Result<()> {
-    for p in posts {
-        sqlx::query("DELETE FROM post_search WHERE rowid = $1").bind(p.id).execute(&mut *conn).await?;
-        sqlx::query("INSERT INTO post_search (rowid, terms) VALUES ($1, $2)")
-            .bind(p.id)
-            .bind(document(p.school_id, p.board_id, &p.title, &p.content))
-            .execute(&mut *conn)
-            .await?;
+    if posts.is_empty() {
+        return Ok(());
     }
+    let ids: Vec<String> = posts.iter().map(|p| p.id.to_string()).collect();
+    sqlx::query("DELETE FROM post_search WHERE rowid IN (SELECT value FROM json_each($1))")
+        .bind(format!("[{}]", ids.join(",")))
+        .execute(&mut *conn)
+        .await?;
+    let rows: Vec<String> = (0..posts.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+    let sql = format!("INSERT INTO post_search (rowid, terms) VALUES {}", rows.join(", "));
+    let mut insert = sqlx::query(AssertSqlSafe(sql));
+    for p in posts {
+        insert = insert.bind(p.id).bind(document(p.school_id, p.board_id, &p.title, &p.content));
+    }
+    insert.execute(conn).await?;
     Ok(())
 }
 

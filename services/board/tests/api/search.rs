@@ -155,20 +155,128 @@ async fn check_case(
 fn search_answers_what_a_plain_scan_answers() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     for backend in campus_testkit::backends() {
-        let app = rt.block_on(spawn_app_with(backend, small_windows()));
-        let pool = rt.block_on(AnyPool::connect(app.db_url())).unwrap();
-        let mut runner =
-            TestRunner::new(PropConfig { cases: 24, failure_persistence: None, ..PropConfig::default() });
-        let strategy = (
-            proptest::collection::vec(spec(), 1..10),
-            proptest::collection::vec("[가나다aAbB%_\\\\ ]{1,4}", 1..5),
-            1i32..5,
-        );
-        let result = runner.run(&strategy, |(posts, queries, page_size)| {
-            rt.block_on(check_case(&app, &pool, posts, queries, page_size))
-        });
-        if let Err(e) = result {
-            panic!("{backend:?}: {e}");
+        // PostgreSQL reads the newest posts first or goes to the index first: both ways here.
+        for limits in [small_windows(), SearchLimits { index_first_rows: -1.0, ..small_windows() }] {
+            let app = rt.block_on(spawn_app_with(backend, limits));
+            let pool = rt.block_on(AnyPool::connect(app.db_url())).unwrap();
+            let mut runner =
+                TestRunner::new(PropConfig { cases: 16, failure_persistence: None, ..PropConfig::default() });
+            let strategy = (
+                proptest::collection::vec(spec(), 1..10),
+                proptest::collection::vec("[가나다aAbB%_\\\\ ]{1,4}", 1..5),
+                1i32..5,
+            );
+            let result = runner.run(&strategy, |(posts, queries, page_size)| {
+                rt.block_on(check_case(&app, &pool, posts, queries, page_size))
+            });
+            if let Err(e) = result {
+                panic!("{backend:?} {limits:?}: {e}");
+            }
+        }
+    }
+}
+
+/// Pages through a search on both routes as `user` of `school`: (school-wide, in `board_id`).
+async fn pages(
+    app: &TestApp,
+    school: i64,
+    board_id: i64,
+    query: &str,
+    page_size: i32,
+) -> (Vec<String>, Vec<String>) {
+    let mut titles = (Vec::new(), Vec::new());
+    let mut token = String::new();
+    loop {
+        let request = pb::SearchPostsRequest { query: query.into(), page_size, page_token: token };
+        let page = app.client().search_posts(app.req_in(request, user(), school)).await.unwrap().into_inner();
+        titles.0.extend(page.posts.into_iter().map(|p| p.title));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    loop {
+        let request = pb::ListPostsRequest { board_id, query: query.into(), page_size, page_token: token };
+        let page = app.client().list_posts(app.req_in(request, user(), school)).await.unwrap().into_inner();
+        titles.1.extend(page.posts.into_iter().map(|p| p.title));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    titles
+}
+
+/// What search promises, spelled out on fixed posts, for both routes, on both backends, each
+/// way PostgreSQL may read (newest posts first, index first without statistics, and index
+/// first as the statistics choose): Latin case-insensitive, `%` and `_` literal, newest first
+/// across pages, deleted and hidden posts left out, only the caller's school.
+#[tokio::test]
+async fn search_keeps_the_like_semantics() {
+    let ways = [
+        SearchLimits { window: 2, index_first_rows: -1.0, ..SearchLimits::default() },
+        SearchLimits::default(),
+        SearchLimits { index_first_rows: 1e9, ..SearchLimits::default() },
+    ];
+    for backend in campus_testkit::backends() {
+        for (way, limits) in ways.into_iter().enumerate() {
+            let app = spawn_app_with(backend, limits).await;
+            let a = app.board(1, "자유").await;
+            let b = app.board(1, "질문").await;
+            let theirs = app.board_in(1, OTHER_SCHOOL, "자유", false).await;
+            let post = |board_id: i64, title: &str, content: &str, school: i64| {
+                let request = pb::CreatePostRequest {
+                    board_id,
+                    title: title.into(),
+                    content: content.into(),
+                    anonymous: false,
+                };
+                let call = app.req_in(request, 7, school);
+                let mut client = app.client();
+                async move { client.create_post(call).await.unwrap().into_inner().id }
+            };
+            post(a.id, "Rust 스터디 모집", "매주 화요일 저녁", SCHOOL).await;
+            post(b.id, "러스트 질문", "rust 50% 할인 받는 법", SCHOOL).await;
+            post(a.id, "RUST 책 팝니다", "a_b 테스트", SCHOOL).await;
+            let deleted = post(a.id, "Rust 지운 글", "50% a_b", SCHOOL).await;
+            let hidden = post(a.id, "Rust 숨긴 글", "50% a_b", SCHOOL).await;
+            post(a.id, "rust 후기", "500 할인, axb", SCHOOL).await;
+            post(theirs.id, "Rust 다른 학교", "50% a_b", OTHER_SCHOOL).await;
+            post(a.id, "rUsTy 무늬", "나중 글", SCHOOL).await;
+            app.client().delete_post(app.req(pb::DeletePostRequest { id: deleted }, 7)).await.unwrap();
+            for reporter in 0..5 {
+                let report = pb::ReportPostRequest { id: hidden, reason: "광고".into() };
+                app.client().report_post(app.req(report, 50 + reporter)).await.unwrap();
+            }
+            if backend == Backend::Postgres && way == 2 {
+                // The statistics the index-first choice reads (none until ANALYZE).
+                let pool = AnyPool::connect(app.db_url()).await.unwrap();
+                sqlx::query("ANALYZE post").execute(&pool).await.unwrap();
+            }
+            let case = format!("{backend:?}, way {way}");
+            for (query, page_size) in [("rust", 2), ("RUST", 20), ("  Rust ", 1)] {
+                let (school, board) = pages(&app, SCHOOL, a.id, query, page_size).await;
+                let all = ["rUsTy 무늬", "rust 후기", "RUST 책 팝니다", "러스트 질문", "Rust 스터디 모집"];
+                assert_eq!(school, all, "{query:?}, {case}");
+                assert_eq!(
+                    board,
+                    ["rUsTy 무늬", "rust 후기", "RUST 책 팝니다", "Rust 스터디 모집"],
+                    "{case}"
+                );
+            }
+            assert_eq!(
+                pages(&app, SCHOOL, b.id, "50%", 1).await,
+                (vec!["러스트 질문".into()], vec!["러스트 질문".into()]),
+                "{case}"
+            );
+            assert_eq!(
+                pages(&app, SCHOOL, a.id, "a_b", 1).await,
+                (vec!["RUST 책 팝니다".into()], vec!["RUST 책 팝니다".into()]),
+                "{case}"
+            );
+            assert_eq!(pages(&app, SCHOOL, a.id, "없는 말", 5).await, (vec![], vec![]), "{case}");
+            let (elsewhere, _) = pages(&app, OTHER_SCHOOL, theirs.id, "rust", 5).await;
+            assert_eq!(elsewhere, ["Rust 다른 학교"], "{case}");
         }
     }
 }
@@ -285,8 +393,22 @@ async fn a_search_past_the_timeout_is_deadline_exceeded() {
     .unwrap();
     // Every term is in every post; the phrase is in none.
     let request = pb::SearchPostsRequest { query: "메뉴 학식 돈까스".into(), ..Default::default() };
-    let answer = app.client().search_posts(app.req(request, 2)).await;
+    let answer = app.client().search_posts(app.req(request.clone(), 2)).await;
     assert_error(answer, Code::DeadlineExceeded, "SEARCH_TIMEOUT");
+    // Four times as many at once as the pool has connections (16): each gives its connection
+    // back at the timeout, so every one of them is a timeout too, none a wait for the pool
+    // (UNAVAILABLE after 3 s), and so is a board's search through ListPosts.
+    let calls = (0..64).map(|i| {
+        let mut client = app.client();
+        let call = app.req(request.clone(), 1_000 + i);
+        async move { client.search_posts(call).await }
+    });
+    for answer in futures::future::join_all(calls).await {
+        assert_error(answer, Code::DeadlineExceeded, "SEARCH_TIMEOUT");
+    }
+    let listed =
+        pb::ListPostsRequest { board_id: board.id, query: request.query.clone(), ..Default::default() };
+    assert_error(app.client().list_posts(app.req(listed, 3)).await, Code::DeadlineExceeded, "SEARCH_TIMEOUT");
     // The connection went back to the pool usable: plain reads still work.
     let plain = pb::ListPostsRequest { board_id: board.id, ..Default::default() };
     assert_eq!(app.client().list_posts(app.req(plain, 2)).await.unwrap().into_inner().posts.len(), 20);
