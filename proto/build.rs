@@ -13,6 +13,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut config = tonic_prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    // `prost::Name` for every message: event payloads travel as `google.protobuf.Any`.
+    config.enable_type_names();
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let includes = [root.to_path_buf(), protoc_bin_vendored::include_path()?];

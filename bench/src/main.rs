@@ -11,12 +11,15 @@
 //! cargo run --release -p campus-bench -- all [--scale 0.01] [--secs 5] [--warmup 2] [--reps 3]
 //!     [--only W1,W2] [--no-sqlite] [--no-build] [--loadgen-cpu 0] [--server-cpus 0-1]
 //! ```
+//! `campus-bench feed [--rate 500] [--secs 20]` measures the event feed's lag instead (see
+//! `feed.rs`).
 //! `--only attack` runs the hostile-client workload of DESIGN §10 (W2 alone, then W2 while
 //! 2,216 hostile connections work the gateway); it runs last when everything runs.
 //! `CAMPUS_BENCH_PG_URL` names the PostgreSQL server (default
 //! postgres://postgres@127.0.0.1:5432/postgres).
 
 mod attack;
+mod feed;
 mod layout;
 mod measure;
 mod procs;
@@ -49,7 +52,7 @@ const PG_DATABASES: [&str; 4] =
 /// Every seeded user's password.
 const PASSWORD: &str = "bench password 1";
 
-const USAGE: &str = "usage: campus-bench all [--scale F] [--secs N] [--warmup N] [--reps N] [--only ID,ID] \
+const USAGE: &str = "usage: campus-bench feed [--rate N] [--secs N] [--warmup N]\n       campus-bench all [--scale F] [--secs N] [--warmup N] [--reps N] [--only ID,ID] \
                      [--no-sqlite] [--no-build] [--bin-dir DIR] [--base-bin-dir DIR] [--loadgen-cpu CPUS] [--server-cpus CPUS]\n\
                      ids: R1, R2 list, R2 post, R2 comment, R2 lecture, W1, W1 gw, W2, W2 TLS, W3, W4, W5, W6, \
                      W1 SQLite, W3 SQLite, W2 TLS (only when named), W7 common, W7 rare, W7 absent, W7 latin (each also with SQLite), \
@@ -75,6 +78,7 @@ struct Options {
 
 enum Command {
     All(Options),
+    Feed(feed::FeedOptions),
     Hello(std::net::SocketAddr),
 }
 
@@ -90,6 +94,11 @@ fn parse(args: &[String]) -> anyhow::Result<Command> {
         Some("hello-server") => {
             let addr = args.get(1).context("hello-server needs an address")?.parse()?;
             return Ok(Command::Hello(addr));
+        }
+        Some("feed") => {
+            let pg_url =
+                campus_shared::config::var("CAMPUS_BENCH_PG_URL").unwrap_or_else(|| DEFAULT_PG_URL.into());
+            return Ok(Command::Feed(feed::FeedOptions::parse(&args[1..], pg_url)?));
         }
         Some("all") => {}
         _ => bail!("{USAGE}"),
@@ -147,6 +156,9 @@ fn main() -> ExitCode {
         Command::Hello(addr) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(system::hello_server(addr))),
+        Command::Feed(options) => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(feed::run(options, Path::new("target/bench")))),
         Command::All(options) => procs::pin_self(&options.loadgen_cpu).and_then(|()| {
             // Pinned before the runtime exists, so its threads (and pgbench) inherit the core.
             tokio::runtime::Builder::new_current_thread()

@@ -510,6 +510,7 @@ mod tests {
                 service: identity.service_config(&db),
                 thresholds: Default::default(),
                 blob_url: photos.path().display().to_string(),
+                account_addr: String::new(),
             };
             let app = campus_board::Application::build(config).await.unwrap();
             let addr = app.local_addr();

@@ -34,6 +34,11 @@ pub mod campus {
             tonic::include_proto!("campus.messaging.v1");
         }
     }
+    pub mod events {
+        pub mod v1 {
+            tonic::include_proto!("campus.events.v1");
+        }
+    }
     pub mod timetable {
         pub mod v1 {
             tonic::include_proto!("campus.timetable.v1");
@@ -41,4 +46,4 @@ pub mod campus {
     }
 }
 
-pub use campus::{account, auth, board, messaging, timetable};
+pub use campus::{account, auth, board, events, messaging, timetable};

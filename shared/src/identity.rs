@@ -1,9 +1,9 @@
 //! Caller identity: access tokens (EdDSA JWTs signed by the gateway, verified by every
 //! service with the public key) and the service credential of internal RPCs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -273,6 +273,9 @@ pub struct TokenVerifier {
     validation: Arc<Validation>,
     max_lifetime: i64,
     verified: Arc<Mutex<HashMap<TokenDigest, (Caller, i64)>>>,
+    /// Users whose tokens are refused although valid: accounts deleted within a token's
+    /// lifetime (see [`TokenVerifier::refuse_users`]).
+    refused: Arc<RwLock<Arc<HashSet<i64>>>>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -296,7 +299,27 @@ impl TokenVerifier {
             validation: Arc::new(validation),
             max_lifetime: ACCESS_TOKEN_TTL.as_secs() as i64,
             verified: Arc::default(),
+            refused: Arc::default(),
         })
+    }
+
+    /// From now on, refuses the tokens of exactly these users (replacing the previous set):
+    /// accounts deleted recently enough that tokens issued before may still be unexpired.
+    pub fn refuse_users(&self, users: HashSet<i64>) {
+        *self.refused.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(users);
+    }
+
+    /// Adds users to the refused set at once (the refresh replaces the set later).
+    pub fn refuse_user(&self, user_id: i64) {
+        let mut refused = self.refused.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut next = HashSet::clone(&refused);
+        next.insert(user_id);
+        *refused = Arc::new(next);
+    }
+
+    fn is_refused(&self, user_id: i64) -> bool {
+        let refused = self.refused.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        !refused.is_empty() && refused.contains(&user_id)
     }
 
     pub fn from_config(config: &IdentityConfig) -> Result<Self, KeyError> {
@@ -317,6 +340,14 @@ impl TokenVerifier {
     }
 
     fn verify_at(&self, token: &str, now: i64) -> Result<Caller, Rejection> {
+        let caller = self.verify_signed_at(token, now)?;
+        if self.is_refused(caller.user_id) {
+            return Err(Rejection::Invalid("account deleted"));
+        }
+        Ok(caller)
+    }
+
+    fn verify_signed_at(&self, token: &str, now: i64) -> Result<Caller, Rejection> {
         let digest = token_digest(token);
         if let Some((caller, exp)) = self.cached().get(&digest)
             && *exp > now
@@ -591,6 +622,17 @@ mod tests {
         assert_eq!(verifier.verify(&tampered), None);
         assert_eq!(verifier.verify("garbage"), None);
         assert_eq!(verifier.cached().len(), 1);
+    }
+
+    #[test]
+    fn tokens_of_refused_users_are_rejected_even_when_cached() {
+        let (issuer, verifier, _) = pair();
+        let token = issuer.issue(&alice()).unwrap();
+        assert_eq!(verifier.verify(&token), Some(alice()));
+        verifier.clone().refuse_user(42);
+        assert_eq!(verifier.verify_at(&token, unix_now()), Err(Rejection::Invalid("account deleted")));
+        verifier.refuse_users(HashSet::from([7]));
+        assert_eq!(verifier.verify(&token), Some(alice()));
     }
 
     #[test]

@@ -169,6 +169,7 @@ impl SystemConfig {
                 service: service(&databases.board),
                 thresholds: Default::default(),
                 blob_url: data_dir.join("photos").display().to_string(),
+                account_addr: String::new(),
             },
             messaging: campus_messaging::Config {
                 service: service(&databases.messaging),
@@ -259,6 +260,7 @@ impl System {
         let account = campus_account::Application::build(account).await?;
         let account_addr = account.local_addr();
 
+        board.account_addr = url(account_addr);
         let board = campus_board::Application::build(board).await?;
         let board_addr = board.local_addr();
 

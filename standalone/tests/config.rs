@@ -99,6 +99,7 @@ const MALFORMED: &[(&str, &str)] = &[
     ("ACCOUNT_SIGNIN_BUDGET", "some"),
     ("ACCOUNT_SIGNIN_BUDGET_WINDOW_SECS", "soon"),
     ("ACCOUNT_SIGNIN_FAMILIAR_SECS", "long"),
+    ("CAMPUS_EVENT_RETENTION_SECS", "long"),
     ("CAMPUS_TLS", "maybe"),
     ("GATEWAY_TLS_CERT_FILE", "/nonexistent/campus-cert.pem"),
     ("GATEWAY_TLS_KEY_FILE", "/nonexistent/campus-key.pem"),

@@ -9,7 +9,8 @@ use campus_proto::account::v1::account_service_server::AccountService;
 use campus_proto::account::v1::*;
 use campus_shared::db::{Db, now_micros, timestamp};
 use campus_shared::error::{Violations, is_unique_violation};
-use campus_shared::identity::random_token;
+use campus_shared::events::Outbox;
+use campus_shared::identity::{TokenVerifier, random_token};
 use campus_shared::page::{PageTokens, page_size};
 use campus_shared::text::{self, Text};
 use campus_shared::{Caller, Error};
@@ -29,10 +30,14 @@ const MAX_GET_USERS: usize = 1000;
 /// Both account services over one database.
 #[derive(Debug, Clone)]
 pub struct AccountApi {
-    db: Db,
-    passwords: Passwords,
+    pub(crate) db: Db,
+    pub(crate) passwords: Passwords,
     pages: PageTokens,
-    sign_ins: SignIns,
+    pub(crate) sign_ins: SignIns,
+    /// The account event feed's outbox (AccountDeleted).
+    pub(crate) outbox: Outbox,
+    /// This replica's token check, told at once of a deletion made here.
+    pub(crate) verifier: TokenVerifier,
 }
 
 fn reply<T>(result: Result<T>) -> Reply<T> {
@@ -101,11 +106,19 @@ fn request_proto(row: FriendRequestView) -> FriendRequest {
 }
 
 impl AccountApi {
-    /// Page tokens are signed with the service credential; `throttle` bounds sign-ins.
-    pub fn new(db: Db, passwords: Passwords, service_token: &SecretString, throttle: Throttle) -> Self {
+    /// Page tokens are signed with the service credential; `throttle` bounds sign-ins; account
+    /// events go to `outbox`; `verifier` learns of deleted accounts at once.
+    pub fn new(
+        db: Db,
+        passwords: Passwords,
+        service_token: &SecretString,
+        throttle: Throttle,
+        outbox: Outbox,
+        verifier: TokenVerifier,
+    ) -> Self {
         let pages = PageTokens::new(service_token.expose_secret().as_bytes());
         let sign_ins = SignIns::new(db.clone(), throttle);
-        Self { db, passwords, pages, sign_ins }
+        Self { db, passwords, pages, sign_ins, outbox, verifier }
     }
 
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
@@ -205,18 +218,6 @@ impl AccountApi {
         store::revoke_user_families(&mut tx, user_id, now).await?;
         tx.commit().await?;
         self.sign_ins.succeeded(attempt).await
-    }
-
-    async fn delete_me(&self, user_id: i64) -> Result<()> {
-        let now = now_micros();
-        let mut tx = self.db.begin_write().await?;
-        if store::soft_delete_user(&mut tx, user_id, now).await? == 0 {
-            return Err(Error::NotFound("user"));
-        }
-        store::revoke_user_families(&mut tx, user_id, now).await?;
-        store::forget_friends(&mut tx, user_id).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn get_user(&self, caller: &Caller, id: i64) -> Result<UserProfile> {
@@ -571,7 +572,11 @@ impl AccountService for AccountApi {
 
     async fn delete_me(&self, request: Request<DeleteMeRequest>) -> Reply<()> {
         let caller = Caller::of(&request)?;
-        reply(self.delete_me(caller.user_id).await)
+        // The gateway sets this to the address it decided on (its trust boundary).
+        let client =
+            request.metadata().get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let client = client.to_owned();
+        reply(self.delete_account(caller.user_id, &client, request.into_inner()).await)
     }
 
     async fn get_user(&self, request: Request<GetUserRequest>) -> Reply<UserProfile> {

@@ -4,6 +4,7 @@
 //! [`domain`] holds the rules, `signin` reserves and settles sign-in attempts, and [`store`]
 //! has every SQL statement.
 
+mod deletion;
 pub mod domain;
 pub mod grpc;
 mod signin;

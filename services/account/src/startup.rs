@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 
 use campus_proto::account::v1::account_internal_service_server::AccountInternalServiceServer;
 use campus_proto::account::v1::account_service_server::AccountServiceServer;
+use campus_proto::events::v1::event_feed_internal_service_server::EventFeedInternalServiceServer;
 use campus_shared::config::{ConfigError, EnvVar, ServiceConfig, parse_or, seconds_or, var};
 use campus_shared::db::{self, Db, Migrations};
+use campus_shared::events::{Feed, FeedConfig, Outbox};
 use campus_shared::identity::{AuthInterceptor, ServiceInterceptor, TokenVerifier};
 use campus_shared::server::GrpcServer;
 use secrecy::{ExposeSecret, SecretString};
@@ -28,7 +30,12 @@ pub struct Config {
     /// The sign-in throttle (defaults: per address 5 free failures, then 30 s doubling to
     /// 15 min; per account 20 attempts per 15 min from addresses it has not signed in from).
     pub throttle: Throttle,
+    /// The account event feed: its polling, retention and stream lifetime.
+    pub feed: FeedConfig,
 }
+
+/// SQL naming the users deleted since `$1`, whose tokens every replica refuses.
+const DELETED_SINCE: &str = "SELECT id FROM user_account WHERE deleted_at >= $1";
 
 impl Config {
     pub const VARS: &'static [EnvVar] = &[
@@ -69,17 +76,23 @@ impl Config {
             default: "2592000",
             help: "how long after a successful sign-in its address stays familiar (30 days)",
         },
+        EnvVar {
+            name: "CAMPUS_EVENT_RETENTION_SECS",
+            default: "604800",
+            help: "keep feed events this long (7 days) after every consumer has passed them",
+        },
     ];
 
     /// A configuration with no bootstrap admin and the default throttle.
     pub fn new(service: ServiceConfig) -> Self {
-        Self { service, bootstrap_admin: None, throttle: Throttle::default() }
+        Self { service, bootstrap_admin: None, throttle: Throttle::default(), feed: FeedConfig::default() }
     }
 
     pub fn from_env() -> anyhow::Result<Self> {
         let mut config = Self::new(ServiceConfig::from_env("ACCOUNT", "account", 50051)?);
         config.bootstrap_admin = bootstrap_admin_from_env()?;
         config.throttle = throttle_from_env(config.throttle)?;
+        config.feed.retention = seconds_or("CAMPUS_EVENT_RETENTION_SECS", config.feed.retention.as_secs())?;
         Ok(config)
     }
 }
@@ -117,6 +130,9 @@ pub fn bootstrap_admin_from_env() -> Result<Option<(String, SecretString)>, Conf
 pub struct Application {
     server: GrpcServer,
     sign_ins: SignIns,
+    feed: Feed,
+    db: Db,
+    verifier: TokenVerifier,
 }
 
 impl Application {
@@ -129,11 +145,15 @@ impl Application {
             ensure_admin(&db, &passwords, login_id, password).await?;
         }
         let sign_ins = SignIns::new(db.clone(), config.throttle);
+        let outbox = Outbox::new();
+        let feed = Feed::new(db.clone(), outbox.clone(), config.feed.clone());
         let state = crate::grpc::AccountApi::new(
-            db,
+            db.clone(),
             passwords,
             &config.service.identity.service_token,
             config.throttle,
+            outbox,
+            verifier.clone(),
         );
         let server = GrpcServer::bind(config.service.listen_addr, config.service.limits.clone())
             .await?
@@ -144,9 +164,13 @@ impl Application {
             ))
             .add_service(AccountInternalServiceServer::with_interceptor(
                 state,
-                ServiceInterceptor::new(&config.service.identity.service_token, verifier),
+                ServiceInterceptor::new(&config.service.identity.service_token, verifier.clone()),
+            ))
+            .add_service(EventFeedInternalServiceServer::with_interceptor(
+                feed.clone(),
+                ServiceInterceptor::new(&config.service.identity.service_token, verifier.clone()),
             ));
-        Ok(Self { server, sign_ins })
+        Ok(Self { server, sign_ins, feed, db, verifier })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -158,8 +182,16 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(self.sign_ins.forget_stale_forever());
+        let purge = tokio::spawn(self.feed.purge_forever());
+        let refuse = tokio::spawn(campus_shared::revocation::refuse_deleted_forever(
+            self.db,
+            self.verifier,
+            DELETED_SINCE,
+        ));
         let served = self.server.serve(shutdown).await;
         sweeper.abort();
+        purge.abort();
+        refuse.abort();
         served?;
         Ok(())
     }

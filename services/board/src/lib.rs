@@ -18,6 +18,7 @@
 pub mod blob;
 pub mod demo;
 pub mod domain;
+mod events;
 pub mod grpc;
 pub mod startup;
 pub mod store;

@@ -2,13 +2,16 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use campus_proto::board::v1::board_internal_service_server::BoardInternalServiceServer;
 use campus_proto::board::v1::board_service_server::BoardServiceServer;
 use campus_shared::config::{EnvVar, ServiceConfig, data_dir, parse_or, var};
-use campus_shared::db::{self, Migrations};
+use campus_shared::db::{self, Db, Migrations};
+use campus_shared::events::{Consumer, ConsumerConfig};
 use campus_shared::identity::{AuthInterceptor, ServiceInterceptor, TokenVerifier};
 use campus_shared::page::PageTokens;
+use campus_shared::revocation::AccountFeedTasks;
 use campus_shared::server::GrpcServer;
 use secrecy::ExposeSecret;
 use sqlx::migrate::Migrator;
@@ -33,6 +36,8 @@ pub struct Config {
     pub thresholds: Thresholds,
     /// Where photos are stored: a directory, `file://…`, `memory://` or `s3://bucket/prefix`.
     pub blob_url: String,
+    /// URL of the account service, whose event feed board consumes; empty: none.
+    pub account_addr: String,
 }
 
 impl Config {
@@ -42,6 +47,11 @@ impl Config {
             name: "BOARD_DATABASE_URL",
             default: "sqlite://./data/board.db",
             help: "sqlite:// or postgres:// URL",
+        },
+        EnvVar {
+            name: "ACCOUNT_ADDR",
+            default: "http://127.0.0.1:50051",
+            help: "account service URL (its event feed: deleted accounts)",
         },
         EnvVar { name: "BOARD_HOT_THRESHOLD", default: "10", help: "likes that make a post HOT" },
         EnvVar { name: "BOARD_BEST_THRESHOLD", default: "100", help: "likes that make a post BEST" },
@@ -73,6 +83,7 @@ impl Config {
             },
             blob_url: var("BOARD_BLOB_URL")
                 .unwrap_or_else(|| data_dir().join("photos").display().to_string()),
+            account_addr: var("ACCOUNT_ADDR").unwrap_or_else(|| "http://127.0.0.1:50051".into()),
         })
     }
 }
@@ -81,6 +92,7 @@ impl Config {
 #[derive(Debug)]
 pub struct Application {
     server: GrpcServer,
+    feed: Option<(Db, Consumer, TokenVerifier)>,
 }
 
 impl Application {
@@ -124,6 +136,16 @@ impl Application {
         let verifier = TokenVerifier::from_config(identity)?;
         let tokens = PageTokens::new(identity.service_token.expose_secret().as_bytes());
         let blobs = Blobs::open(&config.blob_url)?;
+        let feed = if config.account_addr.is_empty() {
+            None
+        } else {
+            let consumer = Consumer::new(
+                db.clone(),
+                ConsumerConfig::of_account_feed("board", &config.account_addr, &config.service),
+                Arc::new(crate::events::AccountEvents),
+            )?;
+            Some((db.clone(), consumer, verifier.clone()))
+        };
         let api = crate::grpc::BoardApi::new(db, tokens, config.thresholds, blobs, search_limits);
         let public = BoardServiceServer::new(api.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -136,7 +158,7 @@ impl Application {
                 api,
                 ServiceInterceptor::new(&identity.service_token, verifier),
             ));
-        Ok(Self { server })
+        Ok(Self { server, feed })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -147,7 +169,12 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        self.server.serve(shutdown).await?;
+        let feed = self.feed.map(|(db, consumer, verifier)| AccountFeedTasks::start(db, consumer, verifier));
+        let served = self.server.serve(shutdown).await;
+        if let Some(feed) = feed {
+            feed.stop().await;
+        }
+        served?;
         Ok(())
     }
 }

@@ -955,4 +955,5 @@ pub(crate) async fn content_author<'c, E: Executor<'c, Database = Any>>(
 }
 
 // Declared last so it sees the column macros above.
+pub mod accounts;
 pub mod search;

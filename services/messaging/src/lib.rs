@@ -32,6 +32,7 @@
 //!   with ListMessages); streams end on shutdown before the server drains.
 
 pub mod domain;
+mod events;
 mod fanout;
 mod grpc;
 pub mod startup;

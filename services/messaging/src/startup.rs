@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use campus_proto::messaging::v1::messaging_service_server::MessagingServiceServer;
 use campus_shared::config::{EnvVar, ServiceConfig, var};
-use campus_shared::db::{self, Backend, Migrations};
+use campus_shared::db::{self, Backend, Db, Migrations};
+use campus_shared::events::{Consumer, ConsumerConfig};
 use campus_shared::identity::{AuthInterceptor, TokenVerifier};
 use campus_shared::page::PageTokens;
+use campus_shared::revocation::AccountFeedTasks;
 use campus_shared::server::GrpcServer;
 use secrecy::ExposeSecret;
 use sqlx::migrate::Migrator;
@@ -42,7 +44,11 @@ impl Config {
             help: "sqlite:// or postgres:// URL",
         },
         EnvVar { name: "BOARD_ADDR", default: "http://127.0.0.1:50052", help: "board service URL" },
-        EnvVar { name: "ACCOUNT_ADDR", default: "http://127.0.0.1:50051", help: "account service URL" },
+        EnvVar {
+            name: "ACCOUNT_ADDR",
+            default: "http://127.0.0.1:50051",
+            help: "account service URL (profiles, and its event feed)",
+        },
     ];
 
     pub fn from_env() -> anyhow::Result<Self> {
@@ -70,6 +76,7 @@ impl StreamStats {
 pub struct Application {
     server: GrpcServer,
     hub: Arc<Hub>,
+    feed: (Db, Consumer, TokenVerifier),
 }
 
 impl Application {
@@ -82,6 +89,12 @@ impl Application {
             fanout::listen(&service.database.url, hub.clone(), store.clone()).await?;
         }
         let verifier = TokenVerifier::from_config(&service.identity)?;
+        let consumer = Consumer::new(
+            store.db.clone(),
+            ConsumerConfig::of_account_feed("messaging", &config.account_addr, service),
+            Arc::new(crate::events::AccountEvents),
+        )?;
+        let feed = (store.db.clone(), consumer, verifier.clone());
         let upstreams = Upstreams::new(
             &config.board_addr,
             &config.account_addr,
@@ -95,7 +108,7 @@ impl Application {
             .await?
             .with_tls(service.tls.clone())
             .add_service(MessagingServiceServer::with_interceptor(api, AuthInterceptor::new(verifier)));
-        Ok(Self { server, hub })
+        Ok(Self { server, hub, feed })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -119,9 +132,13 @@ impl Application {
             shutdown.await;
             hub.close();
         };
-        self.server.serve(shutdown).await?;
+        let (db, consumer, verifier) = self.feed;
+        let feed = AccountFeedTasks::start(db, consumer, verifier);
+        let served = self.server.serve(shutdown).await;
+        feed.stop().await;
         // Stops the PostgreSQL listener even when the server ended on its own.
         self.hub.close();
+        served?;
         Ok(())
     }
 }

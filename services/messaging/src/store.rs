@@ -508,6 +508,24 @@ pub(crate) async fn block(
     Ok(conversation)
 }
 
+/// How a deleted account is shown to the people it wrote to (DESIGN §7).
+pub(crate) const UNKNOWN_USER: &str = "(알 수 없음)";
+
+/// A deleted account: its side of every conversation shows [`UNKNOWN_USER`]; the messages
+/// stay in the other side's inbox. Applying it twice changes nothing more.
+pub(crate) async fn forget_account(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+) -> std::result::Result<(), sqlx::Error> {
+    for sql in [
+        "UPDATE conversation SET starter_nickname = $2 WHERE starter_id = $1",
+        "UPDATE conversation SET recipient_nickname = $2 WHERE recipient_id = $1",
+    ] {
+        sqlx::query(sql).bind(user_id).bind(UNKNOWN_USER).execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

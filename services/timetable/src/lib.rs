@@ -25,6 +25,7 @@
 //!   timetable that semester" both answer NOT_FOUND; account unreachable is UNAVAILABLE.
 
 pub mod domain;
+mod events;
 pub mod grpc;
 pub mod startup;
 pub mod store;

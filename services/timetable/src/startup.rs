@@ -2,11 +2,14 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use campus_proto::timetable::v1::timetable_service_server::TimetableServiceServer;
 use campus_shared::config::{EnvVar, ServiceConfig};
-use campus_shared::db::{self, Migrations};
+use campus_shared::db::{self, Db, Migrations};
+use campus_shared::events::{Consumer, ConsumerConfig};
 use campus_shared::identity::{AuthInterceptor, TokenVerifier};
+use campus_shared::revocation::AccountFeedTasks;
 use campus_shared::server::GrpcServer;
 use sqlx::migrate::Migrator;
 use tonic::service::interceptor::InterceptedService;
@@ -40,7 +43,7 @@ impl Config {
         EnvVar {
             name: "ACCOUNT_ADDR",
             default: DEFAULT_ACCOUNT_ADDR,
-            help: "account service URL (friend checks)",
+            help: "account service URL (friend checks, and its event feed)",
         },
     ];
 
@@ -58,6 +61,7 @@ impl Config {
 #[derive(Debug)]
 pub struct Application {
     server: GrpcServer,
+    feed: (Db, Consumer, TokenVerifier),
 }
 
 impl Application {
@@ -66,6 +70,12 @@ impl Application {
         let db = db::connect(&config.service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES })
             .await?;
         let verifier = TokenVerifier::from_config(&config.service.identity)?;
+        let consumer = Consumer::new(
+            db.clone(),
+            ConsumerConfig::of_account_feed("timetable", &config.account_addr, &config.service),
+            Arc::new(crate::events::AccountEvents),
+        )?;
+        let feed = (db.clone(), consumer, verifier.clone());
         let api = crate::grpc::TimetableApi::new(
             db,
             &config.account_addr,
@@ -81,7 +91,7 @@ impl Application {
                 TimetableServiceServer::new(api).max_decoding_message_size(MAX_REQUEST_BYTES),
                 AuthInterceptor::new(verifier),
             ));
-        Ok(Self { server })
+        Ok(Self { server, feed })
     }
 
     /// The bound address.
@@ -94,7 +104,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        self.server.serve(shutdown).await?;
+        let (db, consumer, verifier) = self.feed;
+        let feed = AccountFeedTasks::start(db, consumer, verifier);
+        let served = self.server.serve(shutdown).await;
+        feed.stop().await;
+        served?;
         Ok(())
     }
 }

@@ -1057,3 +1057,4 @@ pub async fn courses(db: &Db, user_id: i64) -> Result<Vec<CourseRow>> {
         })
         .collect()
 }
+pub mod accounts;

@@ -3,6 +3,7 @@
 //! service, driven over HTTP/JSON and gRPC-web through the gateway.
 
 mod board;
+mod deletion;
 #[path = "../../../services/board/tests/fixtures/images.rs"]
 #[allow(dead_code)]
 mod images;

@@ -29,6 +29,8 @@ pub(crate) struct TestSystem {
     pub(crate) backend: Backend,
     pub(crate) system: System,
     pub(crate) base: String,
+    /// Where each service keeps its data (tests that look past the API read them).
+    pub(crate) databases: Databases,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
     _databases: Vec<TestDatabase>,
@@ -41,21 +43,31 @@ impl TestSystem {
         config.gateway.secure_cookie = false;
         config.board.thresholds = campus_board::domain::Thresholds { hot: HOT, best: BEST };
         let mut databases = Vec::new();
+        let mut configs = Databases::sqlite_in(dir.path());
         if backend == Backend::Postgres {
             for _ in 0..5 {
                 databases.push(TestDatabase::new(backend).await);
             }
-            config.set_databases(Databases {
+            configs = Databases {
                 account: databases[0].config(),
                 board: databases[1].config(),
                 messaging: databases[2].config(),
                 timetable: databases[3].config(),
                 gateway: databases[4].config(),
-            });
+            };
+            config.set_databases(configs.clone());
         }
         let system = System::start(config).await.expect("the system starts");
         let base = format!("http://{}", system.gateway_addr);
-        Self { backend, system, base, http: reqwest::Client::new(), _dir: dir, _databases: databases }
+        Self {
+            backend,
+            system,
+            base,
+            databases: configs,
+            http: reqwest::Client::new(),
+            _dir: dir,
+            _databases: databases,
+        }
     }
 
     pub(crate) fn anonymous(&self) -> Client {

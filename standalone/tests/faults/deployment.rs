@@ -160,7 +160,7 @@ impl Deployment {
                     vars.push(("BOARD_ADDR".into(), url(Proc::Board)));
                     vars.push(("ACCOUNT_ADDR".into(), url(Proc::Account)));
                 }
-                Proc::Timetable => vars.push(("ACCOUNT_ADDR".into(), url(Proc::Account))),
+                Proc::Timetable | Proc::Board => vars.push(("ACCOUNT_ADDR".into(), url(Proc::Account))),
                 Proc::Gateway => {
                     vars.push(("ACCOUNT_ADDR".into(), url(Proc::Account)));
                     vars.push(("BOARD_ADDR".into(), url(Proc::Board)));
@@ -171,7 +171,7 @@ impl Deployment {
                         vars.push(("GATEWAY_CONCURRENCY_LIMIT".into(), limit.to_string()));
                     }
                 }
-                Proc::Account | Proc::Board => {}
+                Proc::Account => {}
             }
             env.insert(proc, vars);
         }
@@ -283,6 +283,42 @@ impl Deployment {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The database URL a service's process uses.
+    pub(crate) fn database_url(&self, proc: Proc) -> String {
+        let own = format!("{}_DATABASE_URL", proc.prefix());
+        match self.env[&proc].iter().find(|(name, _)| *name == own) {
+            Some((_, url)) => url.clone(),
+            None => {
+                format!("sqlite://{}?mode=rwc", self.dir.path().join(format!("{}.db", proc.name())).display())
+            }
+        }
+    }
+
+    /// Starts another replica of a service on its own port, with the same environment
+    /// otherwise (the same database); the caller owns the process.
+    pub(crate) async fn spawn_replica(&self, proc: Proc) -> (Child, SocketAddr) {
+        let port = free_port();
+        let listen = format!("{}_LISTEN_ADDR", proc.prefix());
+        let log_path = self.dir.path().join("logs").join(format!("{}-replica.log", proc.name()));
+        let log = File::options().create(true).append(true).open(&log_path).expect("log file");
+        let child = Command::new(binary_path(proc))
+            .env_clear()
+            .envs(self.env[&proc].iter().filter(|(k, _)| *k != listen).map(|(k, v)| (k.as_str(), v.as_str())))
+            .env(&listen, format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", proc.binary()));
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + START_TIMEOUT;
+        while serving(addr).await != Some(ServingStatus::Serving) {
+            assert!(Instant::now() < deadline, "the {} replica did not start", proc.name());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (child, addr)
     }
 
     /// An access token for a user of a school, signed with the gateway's key.

@@ -12,6 +12,7 @@
 //! `CAMPUS_TEST_PG_URL` is set, on a private cluster of its own (it needs initdb and pg_ctl).
 
 mod deployment;
+mod feed;
 mod kill;
 mod load;
 mod overload;

@@ -169,11 +169,21 @@ async fn a_deleted_account_is_gone_and_frees_its_names() {
         let request = CreateFriendRequestRequest { login_id: bob.login_id.clone() };
         client.create_friend_request(app.as_user(request, &alice)).await.unwrap();
 
-        client.delete_me(app.as_user(DeleteMeRequest {}, &alice)).await.unwrap();
+        let wrong = DeleteMeRequest { password: "not the password 1".into() };
+        assert_error(
+            client.delete_me(app.as_user(wrong, &alice)).await,
+            Code::PermissionDenied,
+            "WRONG_PASSWORD",
+        );
+        client.get_me(app.as_user(GetMeRequest {}, &alice)).await.expect("a wrong password deletes nothing");
+        let right = DeleteMeRequest { password: PASSWORD.into() };
+        client.delete_me(app.as_user(right, &alice)).await.unwrap();
 
         assert_error(app.login("alice", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
         assert_error(app.rotate(&token).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
-        assert_error(client.get_me(app.as_user(GetMeRequest {}, &alice)).await, Code::NotFound, "NOT_FOUND");
+        // The deleted account's tokens are refused from now on, although not expired.
+        let refused = client.get_me(app.as_user(GetMeRequest {}, &alice)).await;
+        assert_eq!(refused.unwrap_err().code(), Code::Unauthenticated);
         let profile = client.get_user(app.as_user(GetUserRequest { id: alice.id }, &bob)).await;
         assert_error(profile, Code::NotFound, "NOT_FOUND");
         let requests = client
@@ -189,11 +199,9 @@ async fn a_deleted_account_is_gone_and_frees_its_names() {
         let again = app.signup(&school, "alice").await;
         assert_ne!(again.id, alice.id);
         assert_eq!(app.login("alice", PASSWORD).await.unwrap().id, again.id);
-        assert_error(
-            client.delete_me(app.as_user(DeleteMeRequest {}, &alice)).await,
-            Code::NotFound,
-            "NOT_FOUND",
-        );
+        let twice =
+            client.delete_me(app.as_user(DeleteMeRequest { password: PASSWORD.into() }, &alice)).await;
+        assert_eq!(twice.unwrap_err().code(), Code::Unauthenticated);
     }
 }
 

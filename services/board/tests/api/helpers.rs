@@ -53,6 +53,7 @@ pub(crate) async fn spawn_app_with(backend: Backend, limits: SearchLimits) -> Te
         service: identity.service_config(&db),
         thresholds: Thresholds { hot: HOT, best: BEST },
         blob_url: photos.path().join("photos").display().to_string(),
+        account_addr: String::new(),
     };
     let app = Application::build_with(config, limits).await.expect("build app");
     let addr = app.local_addr();

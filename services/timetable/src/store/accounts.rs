@@ -1,0 +1,21 @@
+//! What timetable keeps of a deleted account, changed when the account feed says so.
+
+use sqlx::AnyConnection;
+
+/// A deleted account (DESIGN §7): its timetables (with their lectures and custom entries)
+/// and its grades go; its reviews stay in the lectures' ratings but lose their author. A
+/// review's author becomes minus the review's id: no user has that id, and the one review
+/// per user and lecture index still holds. Applying it twice changes nothing more.
+pub async fn forget_account(tx: &mut AnyConnection, user_id: i64) -> Result<(), sqlx::Error> {
+    for sql in [
+        "delete from timetable_lecture where timetable_id in (select id from timetable where user_id = $1)",
+        "delete from custom_entry where timetable_id in (select id from timetable where user_id = $1)",
+        "delete from timetable where user_id = $1",
+        "delete from grade_course where user_id = $1",
+        "delete from grade_semester where user_id = $1",
+        "update review set user_id = 0 - id where user_id = $1",
+    ] {
+        sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+    }
+    Ok(())
+}
