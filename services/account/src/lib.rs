@@ -6,6 +6,7 @@
 
 pub mod domain;
 pub mod grpc;
+pub mod reference;
 mod signin;
 pub mod startup;
 pub mod store;

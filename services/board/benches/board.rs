@@ -241,7 +241,8 @@ async fn seed(url: &str, board_id: i64) {
 /// pgbench on the SQL of a ListPosts page: the first page, or a page below a random id from
 /// `deep` (min, max).
 fn pgbench_list(url: &str, board_id: i64, deep: Option<(i64, i64)>, duration: Duration) -> Option<f64> {
-    let sql = pgbench_sql(campus_board::store::LIST_BOARD_POSTS_SQL, &["viewer", "board", "before", "page"]);
+    let sql =
+        pgbench_sql(campus_board::reference::LIST_BOARD_POSTS_SQL, &["viewer", "board", "before", "page"]);
     let before = match deep {
         Some((lo, hi)) => format!("\\set before random({lo}, {hi})\n"),
         None => format!("\\set before {}\n", i64::MAX),

@@ -19,6 +19,7 @@ pub mod blob;
 pub mod demo;
 pub mod domain;
 pub mod grpc;
+pub mod reference;
 pub mod startup;
 pub mod store;
 

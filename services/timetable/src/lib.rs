@@ -26,6 +26,7 @@
 
 pub mod domain;
 pub mod grpc;
+pub mod reference;
 pub mod startup;
 pub mod store;
 

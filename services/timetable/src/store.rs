@@ -129,8 +129,8 @@ pub async fn get_lecture(db: &Db, school_id: i64, id: i64) -> Result<LectureRow>
     lecture_in_school(&mut conn, school_id, id).await
 }
 
-/// AddTimetableLecture's read of the lecture (also run by the benchmark's pgbench script).
-pub const LECTURE_IN_SCHOOL_SQL: &str =
+/// AddTimetableLecture's read of the lecture (the benchmark runs it through `reference`).
+pub(crate) const LECTURE_IN_SCHOOL_SQL: &str =
     concat!("SELECT ", lecture_columns!(), " FROM lecture l WHERE l.id = $1 AND l.school_id = $2");
 
 async fn lecture_in_school(conn: &mut AnyConnection, school_id: i64, id: i64) -> Result<LectureRow> {
@@ -306,9 +306,9 @@ fn timetable_from(row: &AnyRow) -> Result<TimetableRow> {
 /// The caller's timetable, locked for the rest of the transaction on PostgreSQL
 /// (`FOR UPDATE`). SQLite has no row locks and needs none: `BEGIN IMMEDIATE` already runs
 /// writers one at a time. Someone else's timetable is NOT_FOUND.
-/// Every change of a timetable starts with this on PostgreSQL (also run by the benchmark's
-/// pgbench script).
-pub const LOCK_TIMETABLE_PG_SQL: &str = "SELECT id, user_id, year, semester, name, is_primary, created_at, \
+/// Every change of a timetable starts with this on PostgreSQL (the benchmark runs it through
+/// `reference`).
+pub(crate) const LOCK_TIMETABLE_PG_SQL: &str = "SELECT id, user_id, year, semester, name, is_primary, created_at, \
      updated_at FROM timetable WHERE id = $1 AND user_id = $2 FOR UPDATE";
 
 async fn lock_timetable(
@@ -373,9 +373,9 @@ async fn lock_in_semester(
     Ok((timetable, siblings))
 }
 
-/// The lectures of a timetable, as every read and change of one loads them (also run by the
-/// benchmark's pgbench script).
-pub const VIEW_LECTURES_SQL: &str = concat!(
+/// The lectures of a timetable, as every read and change of one loads them (the benchmark
+/// runs it through `reference`).
+pub(crate) const VIEW_LECTURES_SQL: &str = concat!(
     "SELECT ",
     lecture_columns!(),
     " FROM timetable_lecture tl JOIN lecture l ON l.id = tl.lecture_id \
@@ -383,7 +383,7 @@ pub const VIEW_LECTURES_SQL: &str = concat!(
 );
 
 /// The custom entries of a timetable, loaded after [`VIEW_LECTURES_SQL`].
-pub const VIEW_ENTRIES_SQL: &str =
+pub(crate) const VIEW_ENTRIES_SQL: &str =
     "SELECT id, title, times FROM custom_entry WHERE timetable_id = $1 ORDER BY id";
 
 async fn load_view(conn: &mut AnyConnection, timetable: TimetableRow) -> Result<TimetableView> {
@@ -594,12 +594,12 @@ pub async fn delete_timetable(db: &Db, user_id: i64, id: i64) -> Result<()> {
 /// The outcome of adding to a timetable: the updated timetable, or the item it collides with.
 pub type Added = std::result::Result<TimetableView, Conflict>;
 
-/// AddTimetableLecture's write once the lecture fits (also run by the benchmark's pgbench script).
-pub const INSERT_TIMETABLE_LECTURE_SQL: &str =
+/// AddTimetableLecture's write once the lecture fits (the benchmark runs it through `reference`).
+pub(crate) const INSERT_TIMETABLE_LECTURE_SQL: &str =
     "INSERT INTO timetable_lecture (timetable_id, lecture_id, added_at) VALUES ($1, $2, $3)";
 
-/// RemoveTimetableLecture's delete (also run by the benchmark's pgbench script).
-pub const DELETE_TIMETABLE_LECTURE_SQL: &str =
+/// RemoveTimetableLecture's delete (the benchmark runs it through `reference`).
+pub(crate) const DELETE_TIMETABLE_LECTURE_SQL: &str =
     "DELETE FROM timetable_lecture WHERE lecture_id = $1 AND timetable_id = $2";
 
 /// Adds a lecture of the caller's school to one of the caller's timetables.
@@ -746,8 +746,8 @@ async fn remove_item(
     Ok(view)
 }
 
-/// Every change of a timetable ends with this (also run by the benchmark's pgbench script).
-pub const TOUCH_TIMETABLE_SQL: &str = "UPDATE timetable SET updated_at = $2 WHERE id = $1";
+/// Every change of a timetable ends with this (the benchmark runs it through `reference`).
+pub(crate) const TOUCH_TIMETABLE_SQL: &str = "UPDATE timetable SET updated_at = $2 WHERE id = $1";
 
 async fn touch(conn: &mut AnyConnection, timetable_id: i64, now: i64) -> Result<()> {
     sqlx::query(TOUCH_TIMETABLE_SQL).bind(timetable_id).bind(now).execute(conn).await?;
