@@ -296,12 +296,8 @@ async fn all(o: Options) -> anyhow::Result<()> {
 
     if seed_pg {
         let t = Instant::now();
-        let hash = campus_account::domain::Passwords::new()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .hash(PASSWORD.into())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let hash =
+            campus_account::reference::password_hash(PASSWORD).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         seed::seed_account(&dbs.account, &layout, &hash).await.context("seed the account database")?;
         seed::seed_board(&dbs.board, &layout).await.context("seed the board database")?;
         workloads::import_lectures(system.addr("timetable"), &layout, &tokens).await?;

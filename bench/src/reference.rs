@@ -1,10 +1,13 @@
 //! R2: pgbench scripts that run exactly the SQL a workload's RPC issues (the statements are
-//! the services' own constants, placeholders turned into pgbench variables), in the same
-//! transactions, on the same rows, at the same concurrency.
+//! the services' own, taken from their `reference` modules, the only thing this crate takes
+//! from a service besides its binary; placeholders turned into pgbench variables), in the
+//! same transactions, on the same rows, at the same concurrency.
 
-use campus_board::store::{COUNT_NEW_COMMENT_SQL, INSERT_COMMENT_SQL, INSERT_POST_SQL, LIST_BOARD_POSTS_SQL};
+use campus_board::reference::{
+    COUNT_NEW_COMMENT_SQL, INSERT_COMMENT_SQL, INSERT_POST_SQL, LIST_BOARD_POSTS_SQL,
+};
 use campus_testkit::bench::pgbench_sql;
-use campus_timetable::store::{
+use campus_timetable::reference::{
     DELETE_TIMETABLE_LECTURE_SQL, INSERT_TIMETABLE_LECTURE_SQL, LECTURE_IN_SCHOOL_SQL, LOCK_TIMETABLE_PG_SQL,
     TOUCH_TIMETABLE_SQL, VIEW_ENTRIES_SQL, VIEW_LECTURES_SQL,
 };

@@ -257,7 +257,7 @@ pub(crate) async fn seed_board(url: &str, layout: &Layout) -> anyhow::Result<()>
         )
         .await?;
         let pool = sqlx::AnyPool::connect(url).await?;
-        let indexed = campus_board::store::search::backfill(&pool, backend).await?;
+        let indexed = campus_board::reference::backfill_search(&pool, backend).await?;
         pool.close().await;
         eprintln!("  {indexed} posts indexed for search in {:.0}s", t.elapsed().as_secs_f64());
     }
@@ -555,13 +555,13 @@ mod tests {
             let mut conn = connect(&db.url).await.unwrap();
             let hot = layout.post_id(layout.posts);
             let new_id = campus_shared::id::next_id();
-            sqlx::query(campus_board::store::COUNT_NEW_COMMENT_SQL)
+            sqlx::query(campus_board::reference::COUNT_NEW_COMMENT_SQL)
                 .bind(hot)
                 .bind(layout.school_id())
                 .execute(&mut conn)
                 .await
                 .unwrap();
-            sqlx::query(campus_board::store::INSERT_COMMENT_SQL)
+            sqlx::query(campus_board::reference::INSERT_COMMENT_SQL)
                 .bind(new_id)
                 .bind(hot)
                 .bind(0i64)

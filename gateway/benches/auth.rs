@@ -26,7 +26,7 @@ const CHAINS: usize = 2 * IN_FLIGHT;
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let seconds = std::env::var("CAMPUS_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+        let seconds = campus_testkit::bench::measured_secs(10);
         let duration = Duration::from_secs(seconds);
         println!("{}", Report::MARKDOWN_HEADER);
         for backend in campus_testkit::backends() {

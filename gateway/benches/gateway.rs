@@ -3,7 +3,7 @@
 //!
 //! The call is the real account service's GetSchool (token check plus a database read).
 //!
-//! `cargo bench -p campus-gateway --bench gateway` (BENCH_SECS sets the measured seconds
+//! `cargo bench -p campus-gateway --bench gateway` (CAMPUS_BENCH_SECS sets the measured seconds
 //! per workload, default 8; CAMPUS_TEST_PG_URL puts the account service on PostgreSQL).
 
 use std::future::Future;
@@ -86,7 +86,7 @@ fn combine(name: &str, rounds: &[Report]) -> Report {
 
 #[tokio::main]
 async fn main() {
-    let seconds: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+    let seconds: u64 = campus_testkit::bench::measured_secs(8);
     let rounds: u32 = 4;
     let round = Duration::from_secs(seconds) / rounds;
     let identity = TestIdentity::new();

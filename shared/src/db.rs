@@ -142,11 +142,6 @@ impl Db {
             Backend::Postgres => self.pool.begin().await,
         }
     }
-
-    /// Whether the database answers.
-    pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
-    }
 }
 
 /// Connection settings of one service's database.

@@ -28,7 +28,6 @@ pub struct GrpcServer {
     routes: Routes,
     names: Vec<&'static str>,
     limits: ServerLimits,
-    accept_http1: bool,
     tls: Option<crate::tls::ServerTls>,
 }
 
@@ -36,14 +35,7 @@ impl GrpcServer {
     /// Binds first, so a test can read the port before anything runs (port 0 picks one).
     pub async fn bind(addr: SocketAddr, limits: ServerLimits) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self {
-            listener,
-            routes: Routes::default(),
-            names: Vec::new(),
-            limits,
-            accept_http1: false,
-            tls: None,
-        })
+        Ok(Self { listener, routes: Routes::default(), names: Vec::new(), limits, tls: None })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -121,7 +113,6 @@ impl GrpcServer {
             builder = builder.tls_config(tls.config())?;
         }
         let serve = builder
-            .accept_http1(self.accept_http1)
             .timeout(limits.request_timeout)
             .layer(RpcLayer)
             .layer(tower::load_shed::LoadShedLayer::new())

@@ -118,6 +118,7 @@ const NOT_READ: &[(&str, &str)] = &[
     ("<SERVICE>_TLS_CERT_FILE", "in one process the services talk over loopback; TLS is the gateway's"),
     ("<SERVICE>_TLS_KEY_FILE", "in one process the services talk over loopback; TLS is the gateway's"),
     ("CAMPUS_TLS_CLIENT_AUTH", "only services serving TLS read it, and in one process none does"),
+    ("CAMPUS_BENCH_SECS", "read by the crates' `cargo bench` targets (campus-testkit), never by a server"),
 ];
 
 fn free_port() -> u16 {

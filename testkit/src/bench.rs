@@ -12,6 +12,14 @@ use std::time::{Duration, Instant};
 
 pub use crate::db::{pg_create_database, pg_drop_database};
 
+/// The variable that sets the measured seconds of a workload in every `cargo bench`.
+pub const BENCH_SECS_VAR: &str = "CAMPUS_BENCH_SECS";
+
+/// The measured seconds per workload: `CAMPUS_BENCH_SECS`, or `default`.
+pub fn measured_secs(default: u64) -> u64 {
+    campus_shared::config::var(BENCH_SECS_VAR).and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
 /// The outcome of one load run.
 #[derive(Debug, Clone)]
 pub struct Report {

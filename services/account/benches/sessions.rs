@@ -1,7 +1,8 @@
 //! Login and refresh load: VerifyPassword (argon2-bound) and RotateSession straight over gRPC,
 //! 64 calls in flight, on SQLite and (when CAMPUS_TEST_PG_URL is set) PostgreSQL.
 //!
-//! `cargo bench -p campus-account` prints a markdown table.
+//! `cargo bench -p campus-account` prints a markdown table; `CAMPUS_BENCH_SECS` sets the
+//! measured seconds (default 5).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,6 @@ use campus_testkit::{TestDatabase, TestIdentity, backends, channel};
 
 const IN_FLIGHT: usize = 64;
 const WARMUP: Duration = Duration::from_secs(1);
-const DURATION: Duration = Duration::from_secs(5);
 const PASSWORD: &str = "bench password 1";
 
 #[tokio::main]
@@ -49,9 +49,10 @@ async fn main() -> anyhow::Result<()> {
         let user = internal.clone().create_user(identity.service_request(signup, None)).await?.into_inner();
 
         let label = format!("{backend:?}").to_lowercase();
+        let duration = Duration::from_secs(campus_testkit::bench::measured_secs(5));
         let (client, id) = (internal.clone(), identity.clone());
         reports.push(
-            run(&format!("VerifyPassword ({label})"), IN_FLIGHT, WARMUP, DURATION, move |_| {
+            run(&format!("VerifyPassword ({label})"), IN_FLIGHT, WARMUP, duration, move |_| {
                 let (mut client, id) = (client.clone(), id.clone());
                 async move {
                     let request = VerifyPasswordRequest {
@@ -74,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
         let tokens = Arc::new(Mutex::new(tokens));
         let (client, id) = (internal.clone(), identity.clone());
         reports.push(
-            run(&format!("RotateSession ({label})"), IN_FLIGHT, WARMUP, DURATION, move |_| {
+            run(&format!("RotateSession ({label})"), IN_FLIGHT, WARMUP, duration, move |_| {
                 let (mut client, id, tokens) = (client.clone(), id.clone(), tokens.clone());
                 async move {
                     let Some(token) = tokens.lock().ok().and_then(|mut t| t.pop_front()) else {

@@ -7,6 +7,7 @@
 mod deletion;
 pub mod domain;
 pub mod grpc;
+pub mod reference;
 mod signin;
 pub mod startup;
 pub mod store;

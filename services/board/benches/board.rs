@@ -8,7 +8,7 @@
 //! On PostgreSQL pgbench runs the SQL that ListPosts issues (`-M prepared`, 64 clients) in the
 //! same run, for the first and for deep pages, and the table shows the ratio.
 //!
-//! `cargo bench -p campus-board`; `BENCH_SECS` sets the measured seconds (default 10).
+//! `cargo bench -p campus-board`; `CAMPUS_BENCH_SECS` sets the measured seconds (default 10).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,7 +56,7 @@ struct Row {
 
 #[tokio::main]
 async fn main() {
-    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs: u64 = campus_testkit::bench::measured_secs(10);
     let duration = Duration::from_secs(secs);
     let mut rows = Vec::new();
 
@@ -242,7 +242,8 @@ async fn seed(url: &str, board_id: i64) {
 /// pgbench on the SQL of a ListPosts page: the first page, or a page below a random id from
 /// `deep` (min, max).
 fn pgbench_list(url: &str, board_id: i64, deep: Option<(i64, i64)>, duration: Duration) -> Option<f64> {
-    let sql = pgbench_sql(campus_board::store::LIST_BOARD_POSTS_SQL, &["viewer", "board", "before", "page"]);
+    let sql =
+        pgbench_sql(campus_board::reference::LIST_BOARD_POSTS_SQL, &["viewer", "board", "before", "page"]);
     let before = match deep {
         Some((lo, hi)) => format!("\\set before random({lo}, {hi})\n"),
         None => format!("\\set before {}\n", i64::MAX),

@@ -20,6 +20,7 @@ pub mod demo;
 pub mod domain;
 mod events;
 pub mod grpc;
+pub mod reference;
 pub mod startup;
 pub mod store;
 

@@ -211,8 +211,8 @@ macro_rules! listed {
 
 const _: () = assert!(REPORTS_TO_HIDE == 5, "the `listed!` filter spells the report limit");
 
-/// The SQL of a ListPosts page (also run by the benchmark's pgbench script).
-pub const LIST_BOARD_POSTS_SQL: &str = concat!(
+/// The SQL of a ListPosts page (the benchmark runs it through `reference`).
+pub(crate) const LIST_BOARD_POSTS_SQL: &str = concat!(
     post_select!(),
     " WHERE p.board_id = $2",
     listed!(),
@@ -432,8 +432,8 @@ pub(crate) struct NewPostRow<'a> {
     pub(crate) now: i64,
 }
 
-/// The SQL of CreatePost's one statement (also run by the benchmark's pgbench script).
-pub const INSERT_POST_SQL: &str = "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, \
+/// The SQL of CreatePost's one statement (the benchmark runs it through `reference`).
+pub(crate) const INSERT_POST_SQL: &str = "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, \
      title, content, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
 
 pub(crate) async fn insert_post<'c, E: Executor<'c, Database = Any>>(
@@ -695,8 +695,8 @@ pub(crate) async fn get_comment<'c, E: Executor<'c, Database = Any>>(
     .await
 }
 
-/// The first statement of CreateComment (also run by the benchmark's pgbench script).
-pub const COUNT_NEW_COMMENT_SQL: &str = "UPDATE post SET comment_count = comment_count + 1 \
+/// The first statement of CreateComment (the benchmark runs it through `reference`).
+pub(crate) const COUNT_NEW_COMMENT_SQL: &str = "UPDATE post SET comment_count = comment_count + 1 \
      WHERE id = $1 AND school_id = $2 AND deleted_at IS NULL RETURNING author_id, anonymous";
 
 /// Counts a new comment on a live post of the school and returns the post's author and
@@ -787,8 +787,8 @@ pub(crate) struct NewCommentRow<'a> {
     pub(crate) now: i64,
 }
 
-/// The last statement of CreateComment (also run by the benchmark's pgbench script).
-pub const INSERT_COMMENT_SQL: &str = "INSERT INTO comment (id, post_id, parent_id, thread_id, author_id, \
+/// The last statement of CreateComment (the benchmark runs it through `reference`).
+pub(crate) const INSERT_COMMENT_SQL: &str = "INSERT INTO comment (id, post_id, parent_id, thread_id, author_id, \
      author_nickname, anonymous, anon_number, content, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 

@@ -1,7 +1,7 @@
 //! Messaging benchmarks, on SQLite and (when `CAMPUS_TEST_PG_URL` is set) PostgreSQL:
 //! SendMessage and ListConversations at 64 calls in flight, and stream fan-out: the time from
 //! starting a SendMessage to its receipt on the recipient's stream while 1,000 streams are
-//! open. `cargo bench -p campus-messaging`; `BENCH_SECONDS` changes the measured time.
+//! open. `cargo bench -p campus-messaging`; `CAMPUS_BENCH_SECS` sets the measured seconds (default 10).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,7 +52,7 @@ impl Bench {
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let seconds = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+        let seconds = campus_testkit::bench::measured_secs(10);
         println!("{}", Report::MARKDOWN_HEADER);
         for backend in backends() {
             bench_backend(backend, Duration::from_secs(seconds)).await;

@@ -7,7 +7,7 @@
 //!   unmeasured RemoveTimetableLecture so the timetable never reaches 30 lectures);
 //! - ListLectures searches (text, professor, day, time window and credits, 20 per page).
 //!
-//! `cargo bench -p campus-timetable`; `BENCH_SECS` sets the measured seconds (default 10).
+//! `cargo bench -p campus-timetable`; `CAMPUS_BENCH_SECS` sets the measured seconds (default 10).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ const FALL: i32 = 3;
 
 #[tokio::main]
 async fn main() {
-    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs: u64 = campus_testkit::bench::measured_secs(10);
     let mut rows = Vec::new();
     for backend in backends() {
         rows.extend(bench_backend(backend, Duration::from_secs(secs)).await);

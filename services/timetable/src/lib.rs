@@ -27,6 +27,7 @@
 pub mod domain;
 mod events;
 pub mod grpc;
+pub mod reference;
 pub mod startup;
 pub mod store;
 

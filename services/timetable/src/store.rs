@@ -78,14 +78,14 @@ pub async fn import_lectures(
     let now = now_micros();
     for row in rows {
         let id: i64 = sqlx::query_scalar(
-            "insert into lecture (id, school_id, year, semester, code, section, name, professor, credits, \
+            "INSERT INTO lecture (id, school_id, year, semester, code, section, name, professor, credits, \
              category, times, code_folded, name_folded, professor_folded, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) \
-             on conflict (school_id, year, semester, code, section) do update set \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) \
+             ON CONFLICT (school_id, year, semester, code, section) DO UPDATE SET \
              name = excluded.name, professor = excluded.professor, credits = excluded.credits, \
              category = excluded.category, times = excluded.times, name_folded = excluded.name_folded, \
              professor_folded = excluded.professor_folded, updated_at = excluded.updated_at \
-             returning id",
+             RETURNING id",
         )
         .bind(next_id())
         .bind(school_id)
@@ -104,11 +104,11 @@ pub async fn import_lectures(
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("delete from lecture_slot where lecture_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM lecture_slot WHERE lecture_id = $1").bind(id).execute(&mut *tx).await?;
         for (position, slot) in row.times.iter().enumerate() {
             sqlx::query(
-                "insert into lecture_slot (lecture_id, position, day, start_minute, end_minute) \
-                 values ($1, $2, $3, $4, $5)",
+                "INSERT INTO lecture_slot (lecture_id, position, day, start_minute, end_minute) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(id)
             .bind(position as i64)
@@ -129,9 +129,9 @@ pub async fn get_lecture(db: &Db, school_id: i64, id: i64) -> Result<LectureRow>
     lecture_in_school(&mut conn, school_id, id).await
 }
 
-/// AddTimetableLecture's read of the lecture (also run by the benchmark's pgbench script).
-pub const LECTURE_IN_SCHOOL_SQL: &str =
-    concat!("select ", lecture_columns!(), " from lecture l where l.id = $1 and l.school_id = $2");
+/// AddTimetableLecture's read of the lecture (the benchmark runs it through `reference`).
+pub(crate) const LECTURE_IN_SCHOOL_SQL: &str =
+    concat!("SELECT ", lecture_columns!(), " FROM lecture l WHERE l.id = $1 AND l.school_id = $2");
 
 async fn lecture_in_school(conn: &mut AnyConnection, school_id: i64, id: i64) -> Result<LectureRow> {
     let row = sqlx::query(LECTURE_IN_SCHOOL_SQL).bind(id).bind(school_id).fetch_optional(&mut *conn).await?;
@@ -165,9 +165,9 @@ pub async fn search_lectures(
     limit: i64,
 ) -> Result<Vec<LectureRow>> {
     let mut sql = String::from(concat!(
-        "select ",
+        "SELECT ",
         lecture_columns!(),
-        " from lecture l where l.school_id = $1 and l.year = $2 and l.semester = $3"
+        " FROM lecture l WHERE l.school_id = $1 AND l.year = $2 AND l.semester = $3"
     ));
     let mut binds = vec![Bind::Int(filter.school_id), Bind::Int(filter.year), Bind::Int(filter.semester)];
     // Each placeholder is bound once (SQLite numbers `$n` by name, so reuse is avoided).
@@ -183,32 +183,32 @@ pub async fn search_lectures(
         let pattern = domain::contains_pattern(query);
         push(
             &mut sql,
-            " and (l.code_folded like {} escape '\\' or l.name_folded like {} escape '\\')",
+            " AND (l.code_folded LIKE {} ESCAPE '\\' OR l.name_folded LIKE {} ESCAPE '\\')",
             vec![Bind::Text(pattern.clone()), Bind::Text(pattern)],
         );
     }
     if let Some(professor) = &filter.professor {
         push(
             &mut sql,
-            " and l.professor_folded like {} escape '\\'",
+            " AND l.professor_folded LIKE {} ESCAPE '\\'",
             vec![Bind::Text(domain::contains_pattern(professor))],
         );
     }
     if let Some(credits) = filter.credits {
-        push(&mut sql, " and l.credits = {}", vec![Bind::Int(credits)]);
+        push(&mut sql, " AND l.credits = {}", vec![Bind::Int(credits)]);
     }
     if let Some(day) = filter.day {
         push(
             &mut sql,
-            " and exists (select 1 from lecture_slot s where s.lecture_id = l.id and s.day = {})",
+            " AND EXISTS (SELECT 1 FROM lecture_slot s WHERE s.lecture_id = l.id AND s.day = {})",
             vec![Bind::Int(day)],
         );
     }
     if filter.time_from.is_some() || filter.time_to.is_some() {
         push(
             &mut sql,
-            " and not exists (select 1 from lecture_slot s where s.lecture_id = l.id \
-             and (s.start_minute < {} or s.end_minute > {}))",
+            " AND NOT EXISTS (SELECT 1 FROM lecture_slot s WHERE s.lecture_id = l.id \
+             AND (s.start_minute < {} OR s.end_minute > {}))",
             vec![
                 Bind::Int(filter.time_from.unwrap_or(0)),
                 Bind::Int(filter.time_to.unwrap_or(domain::schedule::MINUTES_PER_DAY)),
@@ -218,11 +218,11 @@ pub async fn search_lectures(
     if let Some((code, id)) = after {
         push(
             &mut sql,
-            " and (l.code > {} or (l.code = {} and l.id > {}))",
+            " AND (l.code > {} OR (l.code = {} AND l.id > {}))",
             vec![Bind::Text(code.clone()), Bind::Text(code), Bind::Int(id)],
         );
     }
-    push(&mut sql, " order by l.code, l.id limit {}", vec![Bind::Int(limit)]);
+    push(&mut sql, " ORDER BY l.code, l.id LIMIT {}", vec![Bind::Int(limit)]);
 
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for bind in binds {
@@ -306,10 +306,10 @@ fn timetable_from(row: &AnyRow) -> Result<TimetableRow> {
 /// The caller's timetable, locked for the rest of the transaction on PostgreSQL
 /// (`FOR UPDATE`). SQLite has no row locks and needs none: `BEGIN IMMEDIATE` already runs
 /// writers one at a time. Someone else's timetable is NOT_FOUND.
-/// Every change of a timetable starts with this on PostgreSQL (also run by the benchmark's
-/// pgbench script).
-pub const LOCK_TIMETABLE_PG_SQL: &str = "select id, user_id, year, semester, name, is_primary, created_at, \
-     updated_at from timetable where id = $1 and user_id = $2 for update";
+/// Every change of a timetable starts with this on PostgreSQL (the benchmark runs it through
+/// `reference`).
+pub(crate) const LOCK_TIMETABLE_PG_SQL: &str = "SELECT id, user_id, year, semester, name, is_primary, created_at, \
+     updated_at FROM timetable WHERE id = $1 AND user_id = $2 FOR UPDATE";
 
 async fn lock_timetable(
     conn: &mut AnyConnection,
@@ -320,8 +320,8 @@ async fn lock_timetable(
     let sql = match backend {
         Backend::Postgres => LOCK_TIMETABLE_PG_SQL,
         Backend::Sqlite => {
-            "select id, user_id, year, semester, name, is_primary, created_at, updated_at \
-             from timetable where id = $1 and user_id = $2"
+            "SELECT id, user_id, year, semester, name, is_primary, created_at, updated_at \
+             FROM timetable WHERE id = $1 AND user_id = $2"
         }
     };
     let row = sqlx::query(sql).bind(id).bind(user_id).fetch_optional(&mut *conn).await?;
@@ -339,12 +339,12 @@ async fn lock_semester(
 ) -> Result<Vec<TimetableRow>> {
     let sql = match backend {
         Backend::Postgres => {
-            "select id, user_id, year, semester, name, is_primary, created_at, updated_at from timetable \
-             where user_id = $1 and year = $2 and semester = $3 order by id for update"
+            "SELECT id, user_id, year, semester, name, is_primary, created_at, updated_at FROM timetable \
+             WHERE user_id = $1 AND year = $2 AND semester = $3 ORDER BY id FOR UPDATE"
         }
         Backend::Sqlite => {
-            "select id, user_id, year, semester, name, is_primary, created_at, updated_at from timetable \
-             where user_id = $1 and year = $2 and semester = $3 order by id"
+            "SELECT id, user_id, year, semester, name, is_primary, created_at, updated_at FROM timetable \
+             WHERE user_id = $1 AND year = $2 AND semester = $3 ORDER BY id"
         }
     };
     let rows = sqlx::query(sql).bind(user_id).bind(year).bind(semester).fetch_all(&mut *conn).await?;
@@ -361,7 +361,7 @@ async fn lock_in_semester(
     id: i64,
 ) -> Result<(TimetableRow, Vec<TimetableRow>)> {
     let term: Option<(i64, i64)> =
-        sqlx::query_as("select year, semester from timetable where id = $1 and user_id = $2")
+        sqlx::query_as("SELECT year, semester FROM timetable WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
             .fetch_optional(&mut *conn)
@@ -373,18 +373,18 @@ async fn lock_in_semester(
     Ok((timetable, siblings))
 }
 
-/// The lectures of a timetable, as every read and change of one loads them (also run by the
-/// benchmark's pgbench script).
-pub const VIEW_LECTURES_SQL: &str = concat!(
-    "select ",
+/// The lectures of a timetable, as every read and change of one loads them (the benchmark
+/// runs it through `reference`).
+pub(crate) const VIEW_LECTURES_SQL: &str = concat!(
+    "SELECT ",
     lecture_columns!(),
-    " from timetable_lecture tl join lecture l on l.id = tl.lecture_id \
-     where tl.timetable_id = $1 order by tl.added_at, l.id"
+    " FROM timetable_lecture tl JOIN lecture l ON l.id = tl.lecture_id \
+     WHERE tl.timetable_id = $1 ORDER BY tl.added_at, l.id"
 );
 
 /// The custom entries of a timetable, loaded after [`VIEW_LECTURES_SQL`].
-pub const VIEW_ENTRIES_SQL: &str =
-    "select id, title, times from custom_entry where timetable_id = $1 order by id";
+pub(crate) const VIEW_ENTRIES_SQL: &str =
+    "SELECT id, title, times FROM custom_entry WHERE timetable_id = $1 ORDER BY id";
 
 async fn load_view(conn: &mut AnyConnection, timetable: TimetableRow) -> Result<TimetableView> {
     let rows = sqlx::query(VIEW_LECTURES_SQL).bind(timetable.id).fetch_all(&mut *conn).await?;
@@ -407,8 +407,8 @@ async fn load_view(conn: &mut AnyConnection, timetable: TimetableRow) -> Result<
 pub async fn get_timetable(db: &Db, user_id: i64, id: i64) -> Result<TimetableView> {
     let mut conn = db.pool.acquire().await?;
     let row = sqlx::query(
-        "select id, user_id, year, semester, name, is_primary, created_at, updated_at \
-         from timetable where id = $1 and user_id = $2",
+        "SELECT id, user_id, year, semester, name, is_primary, created_at, updated_at \
+         FROM timetable WHERE id = $1 AND user_id = $2",
     )
     .bind(id)
     .bind(user_id)
@@ -422,8 +422,8 @@ pub async fn get_timetable(db: &Db, user_id: i64, id: i64) -> Result<TimetableVi
 pub async fn primary_timetable(db: &Db, user_id: i64, year: i64, semester: i64) -> Result<TimetableView> {
     let mut conn = db.pool.acquire().await?;
     let row = sqlx::query(
-        "select id, user_id, year, semester, name, is_primary, created_at, updated_at from timetable \
-         where user_id = $1 and year = $2 and semester = $3 and is_primary = 1",
+        "SELECT id, user_id, year, semester, name, is_primary, created_at, updated_at FROM timetable \
+         WHERE user_id = $1 AND year = $2 AND semester = $3 AND is_primary = 1",
     )
     .bind(user_id)
     .bind(year)
@@ -440,8 +440,8 @@ pub async fn list_timetables(db: &Db, user_id: i64, term: Option<(i64, i64)>) ->
     let rows =
         match term {
             Some((year, semester)) => sqlx::query(
-                "select id, user_id, year, semester, name, is_primary, created_at, updated_at from timetable \
-                 where user_id = $1 and year = $2 and semester = $3 order by id",
+                "SELECT id, user_id, year, semester, name, is_primary, created_at, updated_at FROM timetable \
+                 WHERE user_id = $1 AND year = $2 AND semester = $3 ORDER BY id",
             )
             .bind(user_id)
             .bind(year)
@@ -449,8 +449,8 @@ pub async fn list_timetables(db: &Db, user_id: i64, term: Option<(i64, i64)>) ->
             .fetch_all(&mut *conn)
             .await?,
             None => sqlx::query(
-                "select id, user_id, year, semester, name, is_primary, created_at, updated_at from timetable \
-                 where user_id = $1 order by year, semester, id",
+                "SELECT id, user_id, year, semester, name, is_primary, created_at, updated_at FROM timetable \
+                 WHERE user_id = $1 ORDER BY year, semester, id",
             )
             .bind(user_id)
             .fetch_all(&mut *conn)
@@ -511,8 +511,8 @@ async fn try_create_timetable(
         updated_at: now,
     };
     sqlx::query(
-        "insert into timetable (id, user_id, school_id, year, semester, name, is_primary, created_at, updated_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        "INSERT INTO timetable (id, user_id, school_id, year, semester, name, is_primary, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
     )
     .bind(timetable.id)
     .bind(user_id)
@@ -541,8 +541,8 @@ pub async fn update_timetable(
     let now = now_micros();
     if make_primary && !timetable.primary {
         sqlx::query(
-            "update timetable set is_primary = 0, updated_at = $4 \
-             where user_id = $1 and year = $2 and semester = $3 and is_primary = 1",
+            "UPDATE timetable SET is_primary = 0, updated_at = $4 \
+             WHERE user_id = $1 AND year = $2 AND semester = $3 AND is_primary = 1",
         )
         .bind(user_id)
         .bind(timetable.year)
@@ -550,16 +550,16 @@ pub async fn update_timetable(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("update timetable set is_primary = 1 where id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE timetable SET is_primary = 1 WHERE id = $1").bind(id).execute(&mut *tx).await?;
     }
     if let Some(name) = name {
-        sqlx::query("update timetable set name = $2 where id = $1")
+        sqlx::query("UPDATE timetable SET name = $2 WHERE id = $1")
             .bind(id)
             .bind(name)
             .execute(&mut *tx)
             .await?;
     }
-    sqlx::query("update timetable set updated_at = $2 where id = $1")
+    sqlx::query("UPDATE timetable SET updated_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)
         .execute(&mut *tx)
@@ -575,13 +575,13 @@ pub async fn update_timetable(
 pub async fn delete_timetable(db: &Db, user_id: i64, id: i64) -> Result<()> {
     let mut tx = db.begin_write().await?;
     let (timetable, siblings) = lock_in_semester(&mut tx, db.backend, user_id, id).await?;
-    sqlx::query("delete from timetable_lecture where timetable_id = $1").bind(id).execute(&mut *tx).await?;
-    sqlx::query("delete from custom_entry where timetable_id = $1").bind(id).execute(&mut *tx).await?;
-    sqlx::query("delete from timetable where id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM timetable_lecture WHERE timetable_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM custom_entry WHERE timetable_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM timetable WHERE id = $1").bind(id).execute(&mut *tx).await?;
     if timetable.primary
         && let Some(next) = siblings.iter().find(|t| t.id != id)
     {
-        sqlx::query("update timetable set is_primary = 1, updated_at = $2 where id = $1")
+        sqlx::query("UPDATE timetable SET is_primary = 1, updated_at = $2 WHERE id = $1")
             .bind(next.id)
             .bind(now_micros())
             .execute(&mut *tx)
@@ -594,13 +594,13 @@ pub async fn delete_timetable(db: &Db, user_id: i64, id: i64) -> Result<()> {
 /// The outcome of adding to a timetable: the updated timetable, or the item it collides with.
 pub type Added = std::result::Result<TimetableView, Conflict>;
 
-/// AddTimetableLecture's write once the lecture fits (also run by the benchmark's pgbench script).
-pub const INSERT_TIMETABLE_LECTURE_SQL: &str =
-    "insert into timetable_lecture (timetable_id, lecture_id, added_at) values ($1, $2, $3)";
+/// AddTimetableLecture's write once the lecture fits (the benchmark runs it through `reference`).
+pub(crate) const INSERT_TIMETABLE_LECTURE_SQL: &str =
+    "INSERT INTO timetable_lecture (timetable_id, lecture_id, added_at) VALUES ($1, $2, $3)";
 
-/// RemoveTimetableLecture's delete (also run by the benchmark's pgbench script).
-pub const DELETE_TIMETABLE_LECTURE_SQL: &str =
-    "delete from timetable_lecture where lecture_id = $1 and timetable_id = $2";
+/// RemoveTimetableLecture's delete (the benchmark runs it through `reference`).
+pub(crate) const DELETE_TIMETABLE_LECTURE_SQL: &str =
+    "DELETE FROM timetable_lecture WHERE lecture_id = $1 AND timetable_id = $2";
 
 /// Adds a lecture of the caller's school to one of the caller's timetables.
 pub async fn add_lecture(
@@ -699,7 +699,7 @@ pub async fn add_entry(
     }
     let now = now_micros();
     sqlx::query(
-        "insert into custom_entry (id, timetable_id, title, times, created_at) values ($1, $2, $3, $4, $5)",
+        "INSERT INTO custom_entry (id, timetable_id, title, times, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(id)
     .bind(timetable_id)
@@ -717,7 +717,7 @@ pub async fn add_entry(
 
 /// Removes a custom entry from one of the caller's timetables.
 pub async fn remove_entry(db: &Db, user_id: i64, timetable_id: i64, entry_id: i64) -> Result<TimetableView> {
-    let delete = "delete from custom_entry where id = $1 and timetable_id = $2";
+    let delete = "DELETE FROM custom_entry WHERE id = $1 AND timetable_id = $2";
     remove_item(db, user_id, timetable_id, delete, entry_id, "custom entry").await
 }
 
@@ -746,8 +746,8 @@ async fn remove_item(
     Ok(view)
 }
 
-/// Every change of a timetable ends with this (also run by the benchmark's pgbench script).
-pub const TOUCH_TIMETABLE_SQL: &str = "update timetable set updated_at = $2 where id = $1";
+/// Every change of a timetable ends with this (the benchmark runs it through `reference`).
+pub(crate) const TOUCH_TIMETABLE_SQL: &str = "UPDATE timetable SET updated_at = $2 WHERE id = $1";
 
 async fn touch(conn: &mut AnyConnection, timetable_id: i64, now: i64) -> Result<()> {
     sqlx::query(TOUCH_TIMETABLE_SQL).bind(timetable_id).bind(now).execute(conn).await?;
@@ -820,8 +820,8 @@ pub async fn create_review(
         updated_at: now,
     };
     let inserted = sqlx::query(
-        "insert into review (id, lecture_id, user_id, rating, content, assignments, team_projects, grading, \
-         attendance, exams, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        "INSERT INTO review (id, lecture_id, user_id, rating, content, assignments, team_projects, grading, \
+         attendance, exams, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
     )
     .bind(review.id)
     .bind(lecture_id)
@@ -853,12 +853,12 @@ pub async fn create_review(
 async fn own_review(conn: &mut AnyConnection, backend: Backend, user_id: i64, id: i64) -> Result<ReviewRow> {
     let sql = match backend {
         Backend::Postgres => {
-            "select id, lecture_id, user_id, rating, content, assignments, team_projects, grading, \
-                              attendance, exams, created_at, updated_at from review where id = $1 and user_id = $2 for update"
+            "SELECT id, lecture_id, user_id, rating, content, assignments, team_projects, grading, \
+                              attendance, exams, created_at, updated_at FROM review WHERE id = $1 AND user_id = $2 FOR UPDATE"
         }
         Backend::Sqlite => {
-            "select id, lecture_id, user_id, rating, content, assignments, team_projects, grading, \
-                            attendance, exams, created_at, updated_at from review where id = $1 and user_id = $2"
+            "SELECT id, lecture_id, user_id, rating, content, assignments, team_projects, grading, \
+                            attendance, exams, created_at, updated_at FROM review WHERE id = $1 AND user_id = $2"
         }
     };
     let row = sqlx::query(sql).bind(id).bind(user_id).fetch_optional(&mut *conn).await?;
@@ -878,8 +878,8 @@ pub async fn update_review(
     review.updated_at = now_micros();
     let a = review.attributes;
     sqlx::query(
-        "update review set rating = $2, content = $3, assignments = $4, team_projects = $5, grading = $6, \
-         attendance = $7, exams = $8, updated_at = $9 where id = $1",
+        "UPDATE review SET rating = $2, content = $3, assignments = $4, team_projects = $5, grading = $6, \
+         attendance = $7, exams = $8, updated_at = $9 WHERE id = $1",
     )
     .bind(id)
     .bind(a.rating)
@@ -899,7 +899,7 @@ pub async fn update_review(
 /// Deletes the caller's review.
 pub async fn delete_review(db: &Db, user_id: i64, id: i64) -> Result<()> {
     let mut tx = db.begin_write().await?;
-    let deleted = sqlx::query("delete from review where id = $1 and user_id = $2")
+    let deleted = sqlx::query("DELETE FROM review WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
         .execute(&mut *tx)
@@ -923,8 +923,8 @@ pub async fn list_reviews(
     let mut conn = db.pool.acquire().await?;
     lecture_in_school(&mut conn, school_id, lecture_id).await?;
     let rows = sqlx::query(
-        "select id, lecture_id, user_id, rating, content, assignments, team_projects, grading, attendance, exams, \
-         created_at, updated_at from review where lecture_id = $1 and id < $2 order by id desc limit $3",
+        "SELECT id, lecture_id, user_id, rating, content, assignments, team_projects, grading, attendance, exams, \
+         created_at, updated_at FROM review WHERE lecture_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
     )
     .bind(lecture_id)
     .bind(before.unwrap_or(i64::MAX))
@@ -940,8 +940,8 @@ pub async fn rating(db: &Db, school_id: i64, lecture_id: i64) -> Result<RatingSu
     let mut conn = db.pool.acquire().await?;
     lecture_in_school(&mut conn, school_id, lecture_id).await?;
     let rows = sqlx::query(
-        "select rating, assignments, team_projects, grading, attendance, exams, count(*) from review \
-         where lecture_id = $1 group by rating, assignments, team_projects, grading, attendance, exams",
+        "SELECT rating, assignments, team_projects, grading, attendance, exams, count(*) FROM review \
+         WHERE lecture_id = $1 GROUP BY rating, assignments, team_projects, grading, attendance, exams",
     )
     .bind(lecture_id)
     .fetch_all(&mut *conn)
@@ -992,8 +992,8 @@ pub async fn set_semester_grades(
     // Upserting the semester row first takes its row lock on PostgreSQL, so two concurrent
     // replacements of one semester run one after the other instead of mixing their courses.
     sqlx::query(
-        "insert into grade_semester (user_id, year, semester, updated_at) values ($1, $2, $3, $4) \
-         on conflict (user_id, year, semester) do update set updated_at = excluded.updated_at",
+        "INSERT INTO grade_semester (user_id, year, semester, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_id, year, semester) DO UPDATE SET updated_at = excluded.updated_at",
     )
     .bind(user_id)
     .bind(year)
@@ -1001,7 +1001,7 @@ pub async fn set_semester_grades(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("delete from grade_course where user_id = $1 and year = $2 and semester = $3")
+    sqlx::query("DELETE FROM grade_course WHERE user_id = $1 AND year = $2 AND semester = $3")
         .bind(user_id)
         .bind(year)
         .bind(semester)
@@ -1009,8 +1009,8 @@ pub async fn set_semester_grades(
         .await?;
     for (position, course) in courses.iter().enumerate() {
         sqlx::query(
-            "insert into grade_course (user_id, year, semester, position, name, credits, grade, major) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO grade_course (user_id, year, semester, position, name, credits, grade, major) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(user_id)
         .bind(year)
@@ -1024,7 +1024,7 @@ pub async fn set_semester_grades(
         .await?;
     }
     if courses.is_empty() {
-        sqlx::query("delete from grade_semester where user_id = $1 and year = $2 and semester = $3")
+        sqlx::query("DELETE FROM grade_semester WHERE user_id = $1 AND year = $2 AND semester = $3")
             .bind(user_id)
             .bind(year)
             .bind(semester)
@@ -1038,8 +1038,8 @@ pub async fn set_semester_grades(
 /// Every course of a user, by semester and then in the order entered.
 pub async fn courses(db: &Db, user_id: i64) -> Result<Vec<CourseRow>> {
     let rows = sqlx::query(
-        "select year, semester, name, credits, grade, major from grade_course where user_id = $1 \
-         order by year, semester, position",
+        "SELECT year, semester, name, credits, grade, major FROM grade_course WHERE user_id = $1 \
+         ORDER BY year, semester, position",
     )
     .bind(user_id)
     .fetch_all(&db.pool)

@@ -341,7 +341,7 @@ async fn posts_written_before_the_index_are_backfilled() {
         let pool = AnyPool::connect(app.db_url()).await.unwrap();
         // Straight into the table, as rows written by a version without the index were.
         for id in 1..=7_i64 {
-            sqlx::query(campus_board::store::INSERT_POST_SQL)
+            sqlx::query(campus_board::reference::INSERT_POST_SQL)
                 .bind(id)
                 .bind(SCHOOL)
                 .bind(board.id)
@@ -358,7 +358,7 @@ async fn posts_written_before_the_index_are_backfilled() {
         if app.backend == Backend::Sqlite {
             sqlx::query("UPDATE post_search_backfill SET below = 8").execute(&pool).await.unwrap();
         }
-        let indexed = campus_board::store::search::backfill(&pool, app.backend).await.unwrap();
+        let indexed = campus_board::reference::backfill_search(&pool, app.backend).await.unwrap();
         let expected = if app.backend == Backend::Sqlite { 7 } else { 0 };
         assert_eq!(indexed, expected);
         let request = pb::SearchPostsRequest { query: "기숙사 통금".into(), ..Default::default() };
