@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use campus_shared::bench::{pg_create_database, pg_drop_database};
+use campus_testkit::bench::{pg_create_database, pg_drop_database};
 
 use crate::layout::Layout;
 use crate::measure::{Driver, Measured, Timing, measure};

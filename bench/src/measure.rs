@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use campus_shared::bench::{Report, pgbench_report, run_timed};
+use campus_testkit::bench::{Report, pgbench_report, run_timed};
 
 use crate::procs::{DbCpu, Proc, own_cpu};
 use crate::reference::Script;

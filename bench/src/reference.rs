@@ -3,7 +3,7 @@
 //! transactions, on the same rows, at the same concurrency.
 
 use campus_board::store::{COUNT_NEW_COMMENT_SQL, INSERT_COMMENT_SQL, INSERT_POST_SQL, LIST_BOARD_POSTS_SQL};
-use campus_shared::bench::pgbench_sql;
+use campus_testkit::bench::pgbench_sql;
 use campus_timetable::store::{
     DELETE_TIMETABLE_LECTURE_SQL, INSERT_TIMETABLE_LECTURE_SQL, LECTURE_IN_SCHOOL_SQL, LOCK_TIMETABLE_PG_SQL,
     TOUCH_TIMETABLE_SQL, VIEW_ENTRIES_SQL, VIEW_LECTURES_SQL,

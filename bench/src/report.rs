@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use campus_shared::bench::ms;
+use campus_testkit::bench::ms;
 
 use crate::measure::{LOAD_GENERATOR, Measured, POSTGRES};
 
@@ -347,7 +347,7 @@ pub(crate) fn svg(title: &str, results: &[Measured]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use campus_shared::bench::Report;
+    use campus_testkit::bench::Report;
     use std::collections::BTreeMap;
     use std::time::Duration;
 

@@ -430,12 +430,12 @@ pub(crate) async fn copy_without_search(
     let url = match backend(template)? {
         Backend::Postgres => {
             let source = template.rsplit('/').next().unwrap_or_default();
-            campus_shared::bench::pg_drop_database(admin_url, name).await?;
+            campus_testkit::bench::pg_drop_database(admin_url, name).await?;
             let mut admin = connect(admin_url).await?;
             // Both names are this program's constants.
             exec(&mut admin, format!("CREATE DATABASE {name} TEMPLATE {source} STRATEGY FILE_COPY")).await?;
             let _ = admin.close().await;
-            campus_shared::testing::replace_database(admin_url, name)
+            campus_testkit::db::replace_database(admin_url, name)
         }
         Backend::Sqlite => {
             let file = template.trim_start_matches("sqlite://").split('?').next().unwrap_or_default();
@@ -494,7 +494,7 @@ pub(crate) async fn board_counts(url: &str) -> anyhow::Result<Vec<(String, i64)>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use campus_shared::testing::{TestDatabase, TestIdentity, backends};
+    use campus_testkit::{TestDatabase, TestIdentity, backends};
 
     /// The SQL formulas and the Rust ones agree, the counters match the rows on both backends,
     /// and the board service itself lists the seeded posts.
@@ -538,7 +538,7 @@ mod tests {
                 ..Default::default()
             });
             request.metadata_mut().insert("authorization", identity.bearer_for(&caller).parse().unwrap());
-            let page = BoardServiceClient::new(campus_shared::testing::channel(addr))
+            let page = BoardServiceClient::new(campus_testkit::channel(addr))
                 .list_posts(request)
                 .await
                 .unwrap()

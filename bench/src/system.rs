@@ -136,7 +136,7 @@ impl System {
             gateways.push((gateway, dir, addr, false));
         }
         for proc in procs.iter_mut() {
-            let channel = campus_shared::testing::channel(proc.addr);
+            let channel = campus_testkit::channel(proc.addr);
             wait_ready(proc, READY_TIMEOUT, || serving(channel.clone())).await?;
         }
 
@@ -185,7 +185,7 @@ impl System {
         let addr_arg = hello.to_string();
         let mut proc = Proc::spawn("hello (R1)", &me, &["hello-server", &addr_arg], &[], hello, cpus, &logs)?;
         proc.is_service = false;
-        let channel = campus_shared::testing::channel(hello);
+        let channel = campus_testkit::channel(hello);
         wait_ready(&mut proc, READY_TIMEOUT, || serving(channel.clone())).await?;
         procs.push(proc);
 

@@ -16,9 +16,9 @@ use campus_proto::timetable::v1::timetable_service_client::TimetableServiceClien
 use campus_proto::timetable::v1::{
     AddTimetableLectureRequest, CreateTimetableRequest, ImportLecturesRequest, Lecture, ListLecturesRequest,
 };
-use campus_shared::bench::{Timed, grpc_web, lectures};
 use campus_shared::identity::{ACCESS_TOKEN_TTL, TokenIssuer};
 use campus_shared::{Caller, Role};
+use campus_testkit::bench::{Timed, grpc_web, lectures};
 use http::HeaderValue;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
@@ -107,7 +107,7 @@ impl Tokens {
 }
 
 fn channels(addr: SocketAddr) -> Vec<Channel> {
-    (0..CHANNELS).map(|_| campus_shared::testing::channel(addr)).collect()
+    (0..CHANNELS).map(|_| campus_testkit::channel(addr)).collect()
 }
 
 /// An HTTP/1.1 client with a connection per call in flight, as browsers and apps talk to the
@@ -324,7 +324,7 @@ pub(crate) async fn import_lectures(
     };
     let mut request = tonic::Request::new(request);
     request.metadata_mut().insert("authorization", tokens.admin.parse()?);
-    let imported = TimetableServiceClient::new(campus_shared::testing::channel(timetable))
+    let imported = TimetableServiceClient::new(campus_testkit::channel(timetable))
         .import_lectures(request)
         .await
         .context("import the lecture catalog")?
@@ -338,7 +338,7 @@ pub(crate) async fn import_lectures(
 
 /// Makes one timetable per worker (owned by users 0..IN_FLIGHT) holding the anchor lecture.
 pub(crate) async fn timetables(timetable: SocketAddr, tokens: &Tokens) -> anyhow::Result<Timetables> {
-    let client = TimetableServiceClient::new(campus_shared::testing::channel(timetable));
+    let client = TimetableServiceClient::new(campus_testkit::channel(timetable));
     let mut all: Vec<Lecture> = Vec::new();
     let mut page_token = String::new();
     loop {

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use campus_shared::bench::{Report, run};
+use campus_testkit::bench::{Report, run};
 use reqwest::StatusCode;
 use serde_json::json;
 use support::{PASSWORD, TestApp};
@@ -29,7 +29,7 @@ fn main() {
         let seconds = std::env::var("CAMPUS_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
         let duration = Duration::from_secs(seconds);
         println!("{}", Report::MARKDOWN_HEADER);
-        for backend in campus_shared::testing::backends() {
+        for backend in campus_testkit::backends() {
             let app = Arc::new(support::spawn_app(backend).await);
             let logins: Vec<String> = (0..ACCOUNTS).map(|i| format!("bench{i}")).collect();
             for login in &logins {

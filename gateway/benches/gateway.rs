@@ -15,10 +15,10 @@ use std::time::Duration;
 use campus_gateway::{Application, Config, Upstreams};
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
 use campus_proto::account::v1::{CreateSchoolRequest, GetSchoolRequest, School};
-use campus_shared::bench::{Report, grpc_web, run};
 use campus_shared::db::Backend;
-use campus_shared::testing::{TestDatabase, TestIdentity};
 use campus_shared::{Caller, Role};
+use campus_testkit::bench::{Report, grpc_web, run};
+use campus_testkit::{TestDatabase, TestIdentity};
 use tonic::Request;
 
 const IN_FLIGHT: usize = 64;
@@ -26,7 +26,7 @@ const IN_FLIGHT: usize = 64;
 /// The real account service on a fresh database (SQLite, or PostgreSQL when
 /// `CAMPUS_TEST_PG_URL` is set) with one school; returns its address and the school's id.
 async fn spawn_account(identity: &TestIdentity) -> (SocketAddr, i64, TestDatabase) {
-    let backend = if campus_shared::config::var(campus_shared::testing::PG_URL_VAR).is_some() {
+    let backend = if campus_shared::config::var(campus_testkit::PG_URL_VAR).is_some() {
         Backend::Postgres
     } else {
         Backend::Sqlite
@@ -42,7 +42,7 @@ async fn spawn_account(identity: &TestIdentity) -> (SocketAddr, i64, TestDatabas
         email_domain: "yonsei.ac.kr".into(),
     });
     request.metadata_mut().insert("authorization", identity.bearer_for(&admin).parse().unwrap());
-    let school = AccountServiceClient::new(campus_shared::testing::channel(addr))
+    let school = AccountServiceClient::new(campus_testkit::channel(addr))
         .create_school(request)
         .await
         .unwrap()
@@ -97,7 +97,7 @@ async fn main() {
 
     let mut workloads: Vec<(&str, Call)> = Vec::new();
     for (name, addr) in [("gRPC direct to the service", upstream), ("gRPC through the gateway", gateway)] {
-        let client = AccountServiceClient::new(campus_shared::testing::channel(addr));
+        let client = AccountServiceClient::new(campus_testkit::channel(addr));
         let bearer = bearer.clone();
         let call: Call = Arc::new(move || {
             let mut client = client.clone();

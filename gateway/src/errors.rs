@@ -9,6 +9,10 @@ use tonic_types::StatusExt;
 
 use crate::Body;
 
+/// The reason of a request shed because the gateway is at its concurrency limit or its
+/// body budget.
+pub(crate) const OVERLOADED: &str = "OVERLOADED";
+
 /// The HTTP status for a gRPC code.
 ///
 /// CANCELLED is 504 rather than the usual 499: over HTTP nobody is left to read the answer

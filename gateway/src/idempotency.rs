@@ -137,7 +137,7 @@ pub(crate) fn keyed(
     let ip = request.extensions.get::<ClientIp>().map(|c| c.0);
     let scope = match (caller(), ip) {
         (Some(caller), _) => format!("user:{}", caller.user_id),
-        (None, Some(ip)) if crate::proxy::is_public(grpc_path) => format!("ip:{ip}"),
+        (None, Some(ip)) if crate::public::is_public(grpc_path) => format!("ip:{ip}"),
         _ => return Ok(None),
     };
     let uri = &request.uri;

@@ -4,7 +4,8 @@
 //!
 //! Reading order: [`startup`] (config, build, serve) → `door` (connections, their limits and timeouts) → `server` (per-request dispatch by
 //! content type) → `proxy` (gRPC forwarding) → `transcode` and `routes` (HTTP/JSON, with
-//! `idempotency` keys on POST; `wire_json` writes the answers) → [`errors`] (gRPC → HTTP).
+//! `idempotency` keys on POST; `wire_json` writes the answers) → [`errors`] (gRPC → HTTP);
+//! `public` (the exposed services, which need no token) is read by all of them.
 
 pub mod auth;
 pub mod client_address;
@@ -14,6 +15,7 @@ mod health;
 mod idempotency;
 mod limits;
 mod proxy;
+mod public;
 pub mod redirect;
 mod routes;
 mod server;

@@ -7,7 +7,7 @@
 //! sign-up and login and attaches the call context: request id, W3C trace context and a
 //! `grpc-timeout` capped by the gateway's own.
 //!
-//! Only the methods of [`PUBLIC_SERVICES`] are forwarded, each matched by its exact path.
+//! Only the methods of [`PUBLIC_SERVICES`](crate::public::PUBLIC_SERVICES) are forwarded, each matched by its exact path.
 //! Anything else — an internal service, an unknown name, a percent-encoded or otherwise odd
 //! spelling of a real one — is UNIMPLEMENTED here and never reaches an upstream, so an
 //! upstream's own path handling is not part of the public surface.
@@ -33,38 +33,7 @@ use tracing::Instrument;
 use crate::Body;
 use crate::errors::{grpc_error, status_with_reason};
 use crate::limits::{ClientIp, RateLimiter};
-use crate::transcode::ClientUserAgent;
-
-/// The gateway's own gRPC service, answered in process.
-pub(crate) const AUTH_SERVICE: &str = "campus.auth.v1.AuthService";
-
-/// The upstream services the public may call, with the package of the upstream owning each.
-/// Internal services (`AccountInternalService`, …) are absent on purpose: their RPCs trust
-/// the service credential, which only the gateway's own calls carry.
-pub(crate) const PUBLIC_SERVICES: &[(&str, &str)] = &[
-    ("campus.account.v1", "campus.account.v1.AccountService"),
-    ("campus.board.v1", "campus.board.v1.BoardService"),
-    ("campus.messaging.v1", "campus.messaging.v1.MessagingService"),
-    ("campus.timetable.v1", "campus.timetable.v1.TimetableService"),
-];
-
-/// Services the gateway serves itself; health and reflection need no token.
-const LOCAL_PUBLIC_SERVICES: &[&str] = &[
-    "grpc.health.v1.Health",
-    "grpc.reflection.v1.ServerReflection",
-    "grpc.reflection.v1alpha.ServerReflection",
-];
-
-/// Methods callable without an access token. Logout is public because its credential is the
-/// refresh token (cookie or body): a browser whose access token expired must still be able
-/// to end its session, and requiring a fresh access token first would only add a refresh.
-const PUBLIC_METHODS: &[&str] = &[
-    "/campus.auth.v1.AuthService/SignUp",
-    "/campus.auth.v1.AuthService/Login",
-    "/campus.auth.v1.AuthService/Refresh",
-    "/campus.auth.v1.AuthService/Logout",
-    "/campus.account.v1.AccountService/ListSchools",
-];
+use crate::public::{ClientUserAgent, LOCAL_PUBLIC_SERVICES, is_public, split_path};
 
 /// The answer to a path that names no method the gateway serves. The name is not echoed: it
 /// is whatever the client typed.
@@ -245,12 +214,6 @@ impl Dispatcher {
     }
 }
 
-/// Whether `/<service>/<method>` may be called without an access token.
-pub(crate) fn is_public(path: &str) -> bool {
-    PUBLIC_METHODS.contains(&path)
-        || split_path(path).is_some_and(|(service, _)| LOCAL_PUBLIC_SERVICES.contains(&service))
-}
-
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
@@ -309,12 +272,6 @@ fn request_body_fault(message: &str) -> Status {
     }
 }
 
-/// `/pkg.Service/Method` → (`pkg.Service`, `Method`).
-fn split_path(path: &str) -> Option<(&str, &str)> {
-    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
-    (!service.is_empty() && !method.is_empty() && !method.contains('/')).then_some((service, method))
-}
-
 /// The client's `grpc-timeout`, capped by the gateway's own limit.
 fn remaining_deadline(headers: &HeaderMap, cap: Duration) -> Duration {
     headers
@@ -350,16 +307,6 @@ fn encode_grpc_timeout(timeout: Duration) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn grpc_paths_split() {
-        assert_eq!(
-            split_path("/campus.board.v1.BoardService/GetPost"),
-            Some(("campus.board.v1.BoardService", "GetPost"))
-        );
-        assert_eq!(split_path("/x"), None);
-        assert_eq!(split_path("/a/b/c"), None);
-    }
 
     #[test]
     fn timeouts_parse_and_cap() {

@@ -21,10 +21,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::Body;
 use crate::client_address::{FORWARDED_FOR, TrustedProxies, client_address};
-use crate::errors::{gateway_error, grpc_error, json_response, status_with_reason};
+use crate::errors::{OVERLOADED, gateway_error, grpc_error, json_response, status_with_reason};
 use crate::health::Readiness;
 use crate::limits::{ClientIp, InFlight};
-use crate::proxy::{AUTH_SERVICE, Dispatcher};
+use crate::proxy::Dispatcher;
+use crate::public::AUTH_SERVICE;
 use crate::transcode::Transcoder;
 
 /// Everything a request may need, shared by all connections.
@@ -210,10 +211,6 @@ fn foreign_origin(kind: Protocol, client: std::net::IpAddr) -> Response<Body> {
         }
     }
 }
-
-/// The reason of a request shed because the gateway is at its concurrency limit or its
-/// body budget.
-pub(crate) const OVERLOADED: &str = "OVERLOADED";
 
 fn overloaded(kind: Protocol) -> Response<Body> {
     let message = "the gateway is at capacity, retry later";

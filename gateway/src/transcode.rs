@@ -27,7 +27,8 @@ use crate::Body;
 use crate::errors::{error_json, gateway_error, status_response};
 use crate::idempotency::{self, Idempotency};
 use crate::limits::{BodyBudget, BodyReservation, ClientIp, InFlight, RateLimiter};
-use crate::proxy::{AUTH_SERVICE, Dispatcher, is_public};
+use crate::proxy::Dispatcher;
+use crate::public::{AUTH_SERVICE, ClientUserAgent, is_public};
 use crate::routes::{Binding, BodyRule, Match, RouteTable, Rpc, resolve_field_path};
 use crate::wire_json::{self, JsonWriter};
 
@@ -38,11 +39,6 @@ const EMPTY: &str = "google.protobuf.Empty";
 /// the cookie, origin and client address; everyone gets the token and trace context).
 const FORWARDED_HEADERS: &[&str] =
     &["authorization", "cookie", "origin", "x-forwarded-for", "x-request-id", "traceparent", "tracestate"];
-
-/// The caller's `user-agent`, carried past tonic's client (which replaces that header) so
-/// the dispatcher can restore it for the services.
-#[derive(Debug, Clone)]
-pub(crate) struct ClientUserAgent(pub(crate) HeaderValue);
 
 /// A field problem found while building the request message.
 #[derive(Debug)]
@@ -192,7 +188,7 @@ impl Transcoder {
             return gateway_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 Code::ResourceExhausted,
-                crate::server::OVERLOADED,
+                crate::errors::OVERLOADED,
                 "the gateway is at capacity, retry later",
             );
         };
@@ -470,7 +466,7 @@ fn body_fault(fault: BodyFault) -> Response<Body> {
         BodyFault::OverBudget => (
             StatusCode::SERVICE_UNAVAILABLE,
             Code::Unavailable,
-            crate::server::OVERLOADED,
+            crate::errors::OVERLOADED,
             "the gateway is buffering too many request bodies, retry later",
         ),
         BodyFault::TimedOut => (

@@ -10,7 +10,7 @@ use campus_proto::account::v1::account_service_client::AccountServiceClient;
 use campus_proto::auth::v1::auth_service_client::AuthServiceClient;
 use campus_proto::auth::v1::{LoginRequest, RefreshRequest, SignUpRequest};
 use campus_shared::identity::{Caller, Role};
-use campus_shared::testing::{TestIdentity, backends};
+use campus_testkit::{TestIdentity, backends};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use support::{ALLOWED_ORIGIN, DOMAIN, PASSWORD, TestApp, spawn_app};
@@ -359,7 +359,7 @@ async fn forged_tokens_are_refused_by_the_gateway_and_by_the_service() {
             role: Role::User,
             nickname: "alice".into(),
         };
-        let mut account = AccountServiceClient::new(campus_shared::testing::channel(app.account_addr));
+        let mut account = AccountServiceClient::new(campus_testkit::channel(app.account_addr));
         let get_me = |token: &str| {
             let mut request = tonic::Request::new(GetMeRequest {});
             request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
@@ -384,7 +384,7 @@ async fn forged_tokens_are_refused_by_the_gateway_and_by_the_service() {
 async fn grpc_clients_reach_the_same_auth_service() {
     for backend in backends() {
         let app = spawn_app(backend).await;
-        let mut auth = AuthServiceClient::new(campus_shared::testing::channel(app.gateway_addr));
+        let mut auth = AuthServiceClient::new(campus_testkit::channel(app.gateway_addr));
         let user = auth
             .sign_up(SignUpRequest {
                 login_id: "alice".into(),

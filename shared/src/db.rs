@@ -14,7 +14,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 
-use crate::config::{DatabaseConfig, create_private_dir, restrict_to_owner};
+use crate::env::{ConfigError, create_private_dir, data_dir, parse_or, restrict_to_owner, seconds_or, var};
 
 /// A pooled connection idle longer than this is pinged before it is handed out.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
@@ -149,6 +149,46 @@ impl Db {
     }
 }
 
+/// Connection settings of one service's database.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite://path?mode=rwc` or `postgres://user@host/db`.
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        let url = url.into();
+        let max_connections = default_pool_size(&url);
+        Self { url, max_connections, acquire_timeout: Duration::from_secs(3) }
+    }
+
+    /// `<PREFIX>_DATABASE_URL` (default: a SQLite file in the data dir), and the shared pool
+    /// settings `CAMPUS_DB_MAX_CONNECTIONS` and `CAMPUS_DB_ACQUIRE_TIMEOUT_SECS`.
+    pub fn from_env(prefix: &str, service: &str) -> Result<Self, ConfigError> {
+        let url = var(&format!("{prefix}_DATABASE_URL")).unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", data_dir().join(format!("{service}.db")).display())
+        });
+        Ok(Self {
+            max_connections: parse_or("CAMPUS_DB_MAX_CONNECTIONS", default_pool_size(&url))?,
+            acquire_timeout: seconds_or("CAMPUS_DB_ACQUIRE_TIMEOUT_SECS", 3)?,
+            url,
+        })
+    }
+}
+
+/// The pool size unless `CAMPUS_DB_MAX_CONNECTIONS` says otherwise. Each SQLite connection
+/// is a thread with its own page cache, and SQLite writes one at a time: 8 keep two cores
+/// busy and a service well inside its memory budget. PostgreSQL gets 16.
+fn default_pool_size(url: &str) -> u32 {
+    match Backend::of_url(url) {
+        Some(Backend::Sqlite) => 8,
+        _ => 16,
+    }
+}
+
 /// Now, in microseconds since the Unix epoch.
 pub fn now_micros() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
@@ -200,6 +240,12 @@ mod tests {
         let db = connect(&config, Migrations { sqlite: &MIGRATIONS, postgres: &MIGRATIONS }).await.unwrap();
         assert_eq!(mode(""), 0o600);
         db.pool.close().await;
+    }
+
+    #[test]
+    fn sqlite_pools_are_smaller_than_postgres_pools() {
+        assert_eq!(DatabaseConfig::new("sqlite://data/board.db?mode=rwc").max_connections, 8);
+        assert_eq!(DatabaseConfig::new("postgres://postgres@127.0.0.1/board").max_connections, 16);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Status};
 
-use crate::config::IdentityConfig;
+use crate::env::{ConfigError, data_dir, load_or_create, var};
 
 /// The one algorithm campus signs and accepts.
 pub const ALGORITHM: Algorithm = Algorithm::EdDSA;
@@ -152,7 +152,7 @@ impl SigningKey {
 
     /// The key pair kept in `dir/jwt-private.pem`, made on first use (for local runs).
     pub fn load_or_generate(dir: &Path) -> Result<Self, KeyError> {
-        let pem = crate::config::load_or_create(&dir.join("jwt-private.pem"), || {
+        let pem = load_or_create(&dir.join("jwt-private.pem"), || {
             Self::generate().private_pem.expose_secret().to_string()
         })?;
         Self::from_private_pem(&pem)
@@ -463,6 +463,53 @@ pub fn forward_metadata(incoming: Option<&MetadataMap>, service_token: &SecretSt
     }
     crate::telemetry::inject_context(&mut out);
     out
+}
+
+/// What a service needs to check callers: the gateway's public key and the service credential.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    /// PEM of the Ed25519 public key that verifies access tokens.
+    pub jwt_public_key_pem: String,
+    pub issuer: String,
+    pub audience: String,
+    /// The credential internal RPCs require (`x-campus-service-token`).
+    pub service_token: SecretString,
+}
+
+pub const DEFAULT_ISSUER: &str = "campus-gateway";
+pub const DEFAULT_AUDIENCE: &str = "campus";
+
+impl IdentityConfig {
+    /// `CAMPUS_JWT_PUBLIC_KEY` (PEM) or `CAMPUS_JWT_PUBLIC_KEY_FILE`, else the key pair in the
+    /// data dir (made on first use); `CAMPUS_SERVICE_TOKEN`, else a secret in the data dir.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let jwt_public_key_pem = match (var("CAMPUS_JWT_PUBLIC_KEY"), var("CAMPUS_JWT_PUBLIC_KEY_FILE")) {
+            (Some(pem), _) => pem,
+            (None, Some(file)) => std::fs::read_to_string(&file).map_err(|e| ConfigError {
+                name: "CAMPUS_JWT_PUBLIC_KEY_FILE".into(),
+                problem: e.to_string(),
+            })?,
+            (None, None) => SigningKey::load_or_generate(&data_dir())
+                .map_err(|e| ConfigError { name: "CAMPUS_DATA_DIR".into(), problem: e.to_string() })?
+                .public_key_pem(),
+        };
+        Ok(Self {
+            jwt_public_key_pem,
+            issuer: var("CAMPUS_JWT_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.into()),
+            audience: var("CAMPUS_JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
+            service_token: service_token_from_env()?,
+        })
+    }
+}
+
+/// `CAMPUS_SERVICE_TOKEN`, or a random secret kept in the data dir for local runs.
+pub fn service_token_from_env() -> Result<SecretString, ConfigError> {
+    let token = match var("CAMPUS_SERVICE_TOKEN") {
+        Some(t) => t,
+        None => load_or_create(&data_dir().join("service-token"), random_token)
+            .map_err(|e| ConfigError { name: "CAMPUS_DATA_DIR".into(), problem: e.to_string() })?,
+    };
+    Ok(SecretString::from(token.trim().to_string()))
 }
 
 #[cfg(test)]

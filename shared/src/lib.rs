@@ -2,16 +2,15 @@
 //! caller identity, the error type, ids, page tokens, the gRPC server bootstrap and the rules
 //! of user text.
 
-pub mod bench;
 pub mod config;
 pub mod db;
+pub mod env;
 pub mod error;
 pub mod id;
 pub mod identity;
 pub mod page;
 pub mod server;
 pub mod telemetry;
-pub mod testing;
 pub mod text;
 pub mod tls;
 

@@ -34,7 +34,7 @@ impl Drop for Telemetry {
 /// Installs the global subscriber once; later calls (tests, the one-process runner) do nothing.
 /// Exports over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 pub fn init(service_name: &str) -> Telemetry {
-    init_with_endpoint(service_name, crate::config::var("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    init_with_endpoint(service_name, crate::env::var("OTEL_EXPORTER_OTLP_ENDPOINT"))
 }
 
 /// [`init`] with the OTLP endpoint given explicitly (`None` turns export off).

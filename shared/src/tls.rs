@@ -11,7 +11,7 @@ use std::fmt;
 
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig};
 
-use crate::config::{ConfigError, var};
+use crate::env::{ConfigError, var};
 
 /// A PEM certificate chain and its private key.
 #[derive(Clone)]

@@ -214,6 +214,11 @@ fn url(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// A lazily connected channel to a server of this process (plain HTTP/2 over loopback).
+fn loopback_channel(addr: SocketAddr) -> anyhow::Result<tonic::transport::Channel> {
+    Ok(tonic::transport::Endpoint::from_shared(url(addr))?.connect_lazy())
+}
+
 impl System {
     /// Binds every server, migrates every database, starts serving and seeds a new database.
     pub async fn start(config: SystemConfig) -> anyhow::Result<Self> {
@@ -308,9 +313,9 @@ impl System {
         };
         if seed_demo {
             let upstreams = seed::Upstreams {
-                account: campus_shared::testing::channel(account_addr),
-                board: campus_shared::testing::channel(board_addr),
-                timetable: campus_shared::testing::channel(timetable_addr),
+                account: loopback_channel(account_addr)?,
+                board: loopback_channel(board_addr)?,
+                timetable: loopback_channel(timetable_addr)?,
             };
             let activity = seed_activity.then_some(activity);
             let started = std::time::Instant::now();

@@ -220,7 +220,7 @@ impl Running {
 }
 
 async fn serving(addr: SocketAddr) -> Option<ServingStatus> {
-    let mut client = HealthClient::new(campus_shared::testing::channel(addr));
+    let mut client = HealthClient::new(campus_testkit::channel(addr));
     let answer = client.check(HealthCheckRequest { service: String::new() }).await.ok()?;
     ServingStatus::try_from(answer.into_inner().status).ok()
 }
@@ -327,9 +327,10 @@ async fn the_documented_variables_take_effect() {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         assert_eq!(serving(addr).await, Some(ServingStatus::Serving), "port {port}");
     }
-    let mut internal = AccountInternalServiceClient::new(campus_shared::testing::channel(SocketAddr::from(
-        ([127, 0, 0, 1], account),
-    )));
+    let mut internal = AccountInternalServiceClient::new(campus_testkit::channel(SocketAddr::from((
+        [127, 0, 0, 1],
+        account,
+    ))));
     for (credential, ok) in [(service_token, true), ("a-guess", false)] {
         let mut request = tonic::Request::new(GetUsersRequest::default());
         request.metadata_mut().insert(SERVICE_TOKEN_HEADER, credential.parse().expect("ASCII"));

@@ -315,23 +315,23 @@ async fn every_service_refuses_forged_tokens() {
         let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
         let codes = [
             campus_proto::account::v1::account_service_client::AccountServiceClient::new(
-                campus_shared::testing::channel(system.account_addr),
+                campus_testkit::channel(system.account_addr),
             )
             .get_me(with_bearer(&bearer, Default::default()))
             .await
             .map(|_| ())
             .unwrap_err()
             .code(),
-            campus_proto::board::v1::board_service_client::BoardServiceClient::new(
-                campus_shared::testing::channel(system.board_addr),
-            )
+            campus_proto::board::v1::board_service_client::BoardServiceClient::new(campus_testkit::channel(
+                system.board_addr,
+            ))
             .list_boards(with_bearer(&bearer, Default::default()))
             .await
             .map(|_| ())
             .unwrap_err()
             .code(),
             campus_proto::messaging::v1::messaging_service_client::MessagingServiceClient::new(
-                campus_shared::testing::channel(system.messaging_addr),
+                campus_testkit::channel(system.messaging_addr),
             )
             .list_conversations(with_bearer(&bearer, Default::default()))
             .await
@@ -339,7 +339,7 @@ async fn every_service_refuses_forged_tokens() {
             .unwrap_err()
             .code(),
             campus_proto::timetable::v1::timetable_service_client::TimetableServiceClient::new(
-                campus_shared::testing::channel(system.timetable_addr),
+                campus_testkit::channel(system.timetable_addr),
             )
             .list_timetables(with_bearer(&bearer, Default::default()))
             .await
@@ -384,7 +384,7 @@ async fn each_service_reflects_what_it_serves() {
         (system.timetable_addr, &["campus.timetable.v1.TimetableService"]),
     ];
     for (addr, own) in expected {
-        let mut client = ServerReflectionClient::new(campus_shared::testing::channel(addr));
+        let mut client = ServerReflectionClient::new(campus_testkit::channel(addr));
         let request = ServerReflectionRequest {
             host: String::new(),
             message_request: Some(MessageRequest::ListServices(String::new())),
@@ -417,13 +417,13 @@ async fn each_service_reflects_what_it_serves() {
 /// likes and HOT posts, all made through the services' APIs; a restart adds nothing.
 #[tokio::test]
 async fn a_new_campus_has_demo_students_and_their_posts() {
-    for backend in campus_shared::testing::backends() {
+    for backend in campus_testkit::backends() {
         living_campus_on(backend).await;
     }
 }
 
 async fn living_campus_on(backend: campus_shared::db::Backend) {
-    use campus_shared::testing::TestDatabase;
+    use campus_testkit::TestDatabase;
     let dir = tempfile::tempdir().unwrap();
     let mut databases = Vec::new();
     if backend == campus_shared::db::Backend::Postgres {

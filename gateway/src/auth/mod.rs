@@ -254,7 +254,7 @@ impl AuthService for AuthApi {
 
 #[cfg(test)]
 mod tests {
-    use campus_shared::testing::TestIdentity;
+    use campus_testkit::TestIdentity;
 
     use super::*;
 
@@ -266,7 +266,7 @@ mod tests {
 
     fn unreachable_api_for(identity: &TestIdentity) -> AuthApi {
         // Port 9 (discard) on loopback is closed on any test machine.
-        let channel = campus_shared::testing::channel(([127, 0, 0, 1], 9).into());
+        let channel = campus_testkit::channel(([127, 0, 0, 1], 9).into());
         let config =
             AuthConfig { allowed_origins: vec!["https://campus.example/".into()], secure_cookie: true };
         AuthApi::new(channel, identity.issuer.clone(), identity.service_token.clone(), config)

@@ -5,8 +5,8 @@
 use campus_gateway::Upstreams;
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
 use campus_proto::account::v1::{GetMeRequest, User};
-use campus_shared::testing::{TestDatabase, TestIdentity, backends};
 use campus_shared::{Caller, Role};
+use campus_testkit::{TestDatabase, TestIdentity, backends};
 use prost::Message;
 use serde_json::{Value, json};
 

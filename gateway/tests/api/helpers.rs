@@ -13,7 +13,7 @@ use campus_proto::google::api::HttpBody;
 use campus_proto::messaging::v1 as messaging;
 use campus_proto::timetable::v1 as timetable;
 use campus_shared::db::Backend;
-use campus_shared::testing::{TestDatabase, TestIdentity};
+use campus_testkit::{TestDatabase, TestIdentity};
 use prost_types::Timestamp;
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
@@ -283,7 +283,7 @@ impl TestGateway {
 
     /// An h2c channel to the gateway for generated gRPC clients.
     pub(crate) fn channel(&self) -> Channel {
-        campus_shared::testing::channel(self.addr)
+        campus_testkit::channel(self.addr)
     }
 
     /// A tonic request carrying the user's token.
@@ -355,7 +355,7 @@ pub(crate) async fn spawn_gateway_with_identity(
 
 /// A gRPC-web frame: flag byte, big-endian length, payload.
 pub(crate) fn grpc_web_frame(message: &impl prost::Message) -> Vec<u8> {
-    campus_shared::bench::grpc_web::frame(message).to_vec()
+    campus_testkit::bench::grpc_web::frame(message).to_vec()
 }
 
 /// A gRPC-web response body split into its messages and its trailers.

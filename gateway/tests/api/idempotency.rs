@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use campus_gateway::{Config, Upstreams};
 use campus_shared::db::Backend;
-use campus_shared::testing::{TestDatabase, TestIdentity, backends};
 use campus_shared::{Caller, Role};
+use campus_testkit::{TestDatabase, TestIdentity, backends};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -48,15 +48,11 @@ struct Answer {
 
 impl Answer {
     fn reason(&self) -> Option<&str> {
-        self.body["details"].as_array()?.iter().find_map(|d| d["reason"].as_str())
+        campus_testkit::status::json::reason(&self.body)
     }
 
-    fn violation_fields(&self) -> Vec<&str> {
-        let details = self.body["details"].as_array().into_iter().flatten();
-        details
-            .flat_map(|d| d["fieldViolations"].as_array().into_iter().flatten())
-            .filter_map(|v| v["field"].as_str())
-            .collect()
+    fn violation_fields(&self) -> Vec<String> {
+        campus_testkit::status::json::violated_fields(&self.body)
     }
 }
 

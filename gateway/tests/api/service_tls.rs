@@ -3,8 +3,8 @@
 //! certificate.
 
 use campus_gateway::Upstreams;
-use campus_shared::testing::{TestDatabase, TestIdentity, backends};
 use campus_shared::tls::{ClientTls, ServerTls};
+use campus_testkit::{TestDatabase, TestIdentity, backends};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 

@@ -72,7 +72,7 @@ async fn public_methods_need_no_token_and_ignore_a_stale_one() {
 #[tokio::test]
 async fn everything_else_needs_a_valid_token() {
     let app = spawn_app().await;
-    let forged = campus_shared::testing::TestIdentity::new().bearer(42, 1);
+    let forged = campus_testkit::TestIdentity::new().bearer(42, 1);
     for auth in [None, Some("Bearer nope".to_string()), Some(forged)] {
         let mut request = app.http.get(format!("{}/v1/schools/42", app.url));
         if let Some(auth) = &auth {

@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use campus_gateway::{Application, Config, Upstreams};
 use campus_shared::db::Backend;
-use campus_shared::testing::{TestDatabase, TestIdentity};
 use campus_shared::{Caller, Role};
+use campus_testkit::{TestDatabase, TestIdentity};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use tokio::net::TcpListener;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};

@@ -6,7 +6,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use campus_gateway::{Application, Config, Upstreams};
-use campus_shared::testing::{TestDatabase, TestIdentity, backends};
+use campus_testkit::status::json;
+use campus_testkit::{TestDatabase, TestIdentity, backends};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -123,22 +124,12 @@ impl Reply {
     }
 
     pub(crate) fn reason(&self) -> String {
-        let json = self.json();
-        let details = json["details"].as_array().cloned().unwrap_or_default();
-        details.iter().find_map(|d| d["reason"].as_str().map(str::to_string)).unwrap_or_default()
+        json::reason(&self.json()).unwrap_or_default().to_string()
     }
 
     /// The fields of the BadRequest violations.
     pub(crate) fn fields(&self) -> Vec<String> {
-        let json = self.json();
-        let details = json["details"].as_array().cloned().unwrap_or_default();
-        let mut fields = Vec::new();
-        for detail in details {
-            for v in detail["fieldViolations"].as_array().into_iter().flatten() {
-                fields.push(v["field"].as_str().unwrap_or_default().to_string());
-            }
-        }
-        fields
+        json::violated_fields(&self.json())
     }
 
     /// A small error answer with this status and reason that set no cookie.

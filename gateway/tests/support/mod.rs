@@ -8,7 +8,7 @@ use campus_proto::account::v1::CreateSchoolRequest;
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
 use campus_shared::db::Backend;
 use campus_shared::identity::{Caller, Role};
-use campus_shared::testing::{TestDatabase, TestIdentity};
+use campus_testkit::{TestDatabase, TestIdentity};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -67,18 +67,12 @@ impl Answer {
 
     /// Every `fieldViolations[].field` of the error details.
     pub(crate) fn violations(&self) -> Vec<String> {
-        let mut fields = Vec::new();
-        for detail in self.body["details"].as_array().into_iter().flatten() {
-            for v in detail["fieldViolations"].as_array().into_iter().flatten() {
-                fields.push(v["field"].as_str().unwrap_or_default().to_string());
-            }
-        }
-        fields
+        campus_testkit::status::json::violated_fields(&self.body)
     }
 
     /// The `ErrorInfo.reason` of the error details.
     pub(crate) fn reason(&self) -> Option<String> {
-        self.body["details"].as_array()?.iter().find_map(|d| d["reason"].as_str().map(str::to_string))
+        campus_testkit::status::json::reason(&self.body).map(str::to_string)
     }
 }
 
@@ -122,7 +116,7 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
         email_domain: DOMAIN.into(),
     });
     request.metadata_mut().insert("authorization", identity.bearer_for(&admin).parse().expect("ascii"));
-    let school = AccountServiceClient::new(campus_shared::testing::channel(account_addr))
+    let school = AccountServiceClient::new(campus_testkit::channel(account_addr))
         .create_school(request)
         .await
         .expect("create a school")

@@ -11,9 +11,9 @@ use campus_account::{Application, Config};
 use campus_proto::account::v1::account_internal_service_client::AccountInternalServiceClient;
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
 use campus_proto::account::v1::*;
-use campus_shared::bench::{Report, run};
-use campus_shared::testing::{TestDatabase, TestIdentity, backends, channel};
 use campus_shared::{Caller, Role};
+use campus_testkit::bench::{Report, run};
+use campus_testkit::{TestDatabase, TestIdentity, backends, channel};
 
 const IN_FLIGHT: usize = 64;
 const WARMUP: Duration = Duration::from_secs(1);

@@ -13,12 +13,11 @@ use campus_shared::identity::random_token;
 use campus_shared::page::{PageTokens, page_size};
 use campus_shared::text::{self, Text};
 use campus_shared::{Caller, Error};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tonic::{Request, Response, Status};
 
-use crate::domain::{self, Email, EmailDomain, LoginId, Nickname, Passwords};
+use crate::domain::{self, Email, EmailDomain, LoginId, Nickname, Passwords, Throttle};
 use crate::signin::SignIns;
-use crate::startup::Config;
 use crate::store::{self, FriendRequestView, ProfileRow, UserRow};
 
 type Result<T> = campus_shared::Result<T>;
@@ -102,9 +101,10 @@ fn request_proto(row: FriendRequestView) -> FriendRequest {
 }
 
 impl AccountApi {
-    pub fn new(db: Db, passwords: Passwords, config: &Config) -> Self {
-        let pages = PageTokens::new(config.service.identity.service_token.expose_secret().as_bytes());
-        let sign_ins = SignIns::new(db.clone(), config.throttle);
+    /// Page tokens are signed with the service credential; `throttle` bounds sign-ins.
+    pub fn new(db: Db, passwords: Passwords, service_token: &SecretString, throttle: Throttle) -> Self {
+        let pages = PageTokens::new(service_token.expose_secret().as_bytes());
+        let sign_ins = SignIns::new(db.clone(), throttle);
         Self { db, passwords, pages, sign_ins }
     }
 

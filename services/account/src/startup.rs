@@ -129,7 +129,12 @@ impl Application {
             ensure_admin(&db, &passwords, login_id, password).await?;
         }
         let sign_ins = SignIns::new(db.clone(), config.throttle);
-        let state = crate::grpc::AccountApi::new(db, passwords, &config);
+        let state = crate::grpc::AccountApi::new(
+            db,
+            passwords,
+            &config.service.identity.service_token,
+            config.throttle,
+        );
         let server = GrpcServer::bind(config.service.listen_addr, config.service.limits.clone())
             .await?
             .with_tls(config.service.tls.clone())

@@ -17,10 +17,10 @@ use campus_board::domain::Thresholds;
 use campus_board::{Application, Config};
 use campus_proto::board::v1::board_service_client::BoardServiceClient;
 use campus_proto::board::v1::{BoardCategory, CreateBoardRequest, CreatePostRequest, ListPostsRequest};
-use campus_shared::bench::{Report, pg_create_database, pg_drop_database, pgbench, pgbench_sql, run};
 use campus_shared::config::{DatabaseConfig, ServerLimits, ServiceConfig, var};
 use campus_shared::db::Backend;
-use campus_shared::testing::{TestDatabase, TestIdentity, channel};
+use campus_testkit::bench::{Report, pg_create_database, pg_drop_database, pgbench, pgbench_sql, run};
+use campus_testkit::{TestDatabase, TestIdentity, channel};
 use sqlx::Connection;
 use tonic::transport::Channel;
 

@@ -3,10 +3,6 @@
 //! starting a SendMessage to its receipt on the recipient's stream while 1,000 streams are
 //! open. `cargo bench -p campus-messaging`; `BENCH_SECONDS` changes the measured time.
 
-#[path = "../tests/api/fakes.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod fakes;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,10 +12,11 @@ use campus_proto::messaging::v1::messaging_service_client::MessagingServiceClien
 use campus_proto::messaging::v1::{
     CreateConversationRequest, ListConversationsRequest, SendMessageRequest, StreamMessagesRequest,
 };
-use campus_shared::bench::{Report, run};
 use campus_shared::db::Backend;
-use campus_shared::testing::{TestDatabase, TestIdentity, backends, channel};
 use campus_shared::{Caller, Role};
+use campus_testkit::bench::{Report, run};
+use campus_testkit::fakes::{self, Directory};
+use campus_testkit::{TestDatabase, TestIdentity, backends, channel};
 use futures::StreamExt;
 use tonic::Request;
 use tonic::transport::Channel;
@@ -66,7 +63,7 @@ fn main() {
 async fn bench_backend(backend: Backend, duration: Duration) {
     let label = format!("{backend:?}").to_lowercase();
     let identity = TestIdentity::new();
-    let dir = fakes::Directory::default();
+    let dir = Directory::default();
     let users = 1 + SEND_CONVERSATIONS + STREAMS;
     let mut tokens = vec![String::new()];
     for user in 1..=users {
@@ -79,7 +76,8 @@ async fn bench_backend(backend: Backend, duration: Duration) {
             nickname,
         }));
     }
-    let (board_addr, account_addr) = fakes::spawn_upstreams(dir, &identity).await;
+    let board_addr = format!("http://{}", fakes::spawn_board(dir.clone(), &identity).await);
+    let account_addr = format!("http://{}", fakes::spawn_account(dir, &identity).await);
     let db = TestDatabase::new(backend).await;
     let mut service = identity.service_config(&db);
     // Streams are held open across the run; keep the pool as configured in production.

@@ -13,11 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use campus_proto::messaging::v1::StreamMessagesResponse;
 use futures::Stream;
 use sqlx::postgres::PgListener;
 use tokio::sync::{mpsc, watch};
-use tonic::Status;
 
 use crate::store::{self, MessageEvent, MessageRow, NOTIFY_CHANNEL, Notification, Store};
 
@@ -120,8 +118,8 @@ impl Hub {
     }
 }
 
-/// One StreamMessages call: the messages to and from its user, marked `isMine` relative to
-/// that user. Dropping it (the client went away) unregisters it.
+/// One StreamMessages call: the messages to and from its user, as stored (the handler
+/// words them for that user). Dropping it (the client went away) unregisters it.
 #[derive(Debug)]
 pub(crate) struct MessageStream {
     user_id: i64,
@@ -131,15 +129,10 @@ pub(crate) struct MessageStream {
 }
 
 impl Stream for MessageStream {
-    type Item = Result<StreamMessagesResponse, Status>;
+    type Item = Arc<MessageRow>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let user_id = self.user_id;
-        self.rx.poll_recv(cx).map(|next| {
-            next.map(|m| {
-                Ok(StreamMessagesResponse { message: Some(crate::grpc::message_proto(&m, user_id)) })
-            })
-        })
+        self.rx.poll_recv(cx)
     }
 }
 
@@ -236,15 +229,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn both_sides_get_the_message_relative_to_themselves() {
+    async fn both_sides_get_the_message_and_nobody_else_does() {
         let hub = Hub::new();
         let mut alice = hub.subscribe(1);
         let mut bob = hub.subscribe(2);
         let mut carol = hub.subscribe(3);
         hub.publish(&event(1, 2));
-        let mine = alice.next().await.unwrap().unwrap().message.unwrap();
-        let theirs = bob.next().await.unwrap().unwrap().message.unwrap();
-        assert!(mine.is_mine && !theirs.is_mine);
+        let mine = alice.next().await.unwrap();
+        let theirs = bob.next().await.unwrap();
+        assert_eq!(mine.sender_id, 1);
+        assert_eq!(mine.id, theirs.id);
         hub.close();
         assert!(carol.next().await.is_none(), "carol got nothing and her stream ended on close");
     }

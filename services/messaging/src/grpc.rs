@@ -15,7 +15,7 @@ use campus_shared::db::{Backend, timestamp};
 use campus_shared::error::Violations;
 use campus_shared::page::{PageTokens, page_size};
 use campus_shared::{Caller, Error};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::domain::{Content, ConversationKey, OriginKind, Sides, Target, check_recipient};
@@ -48,7 +48,7 @@ impl MessagingApi {
 }
 
 /// A message as `viewer` sees it.
-pub(crate) fn message_proto(m: &MessageRow, viewer: i64) -> Message {
+fn message_proto(m: &MessageRow, viewer: i64) -> Message {
     Message {
         id: m.id,
         conversation_id: m.conversation_id,
@@ -216,7 +216,11 @@ impl MessagingService for MessagingApi {
         &self,
         request: Request<StreamMessagesRequest>,
     ) -> Result<Response<Self::StreamMessagesStream>, Status> {
-        let caller = Caller::of(&request)?;
-        Ok(Response::new(Box::pin(self.hub.subscribe(caller.user_id))))
+        let user_id = Caller::of(&request)?.user_id;
+        let stream = self
+            .hub
+            .subscribe(user_id)
+            .map(move |m| Ok(StreamMessagesResponse { message: Some(message_proto(&m, user_id)) }));
+        Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -18,11 +18,11 @@ use campus_proto::timetable::v1::{
     AddTimetableLectureRequest, CreateTimetableRequest, ImportLecturesRequest, Lecture, ListLecturesRequest,
     RemoveTimetableLectureRequest,
 };
-use campus_shared::bench::lectures::{PROFESSORS, SUBJECTS, around_anchor, catalog};
-use campus_shared::bench::{Report, Timed, run, run_timed};
 use campus_shared::db::Backend;
 use campus_shared::identity::{Caller, Role};
-use campus_shared::testing::{TestDatabase, TestIdentity, backends, channel};
+use campus_testkit::bench::lectures::{PROFESSORS, SUBJECTS, around_anchor, catalog};
+use campus_testkit::bench::{Report, Timed, run, run_timed};
+use campus_testkit::{TestDatabase, TestIdentity, backends, channel};
 use campus_timetable::{Application, Config};
 use tonic::transport::Channel;
 use tonic::{Code, Request};

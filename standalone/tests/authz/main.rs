@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use campus_proto::google::api::HttpRule;
 use campus_proto::google::api::http_rule::Pattern;
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use prost::Message as _;
 use reqwest::Method;
 use serde_json::{Value, json};

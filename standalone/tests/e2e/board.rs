@@ -13,7 +13,7 @@ use campus_proto::board::v1::board_internal_service_client::BoardInternalService
 use campus_proto::board::v1::board_service_client::BoardServiceClient;
 use campus_proto::board::v1::get_content_author_request::Target;
 use campus_shared::identity::{Caller, Role};
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -1298,7 +1298,7 @@ async fn the_internal_author_lookup_is_never_served_by_the_gateway() {
         let lookup = pb::GetContentAuthorRequest { target: Some(Target::PostId(post_id)) };
 
         // Over gRPC the gateway port serves the public board service...
-        let gateway = campus_shared::testing::channel(sys.system.gateway_addr);
+        let gateway = campus_testkit::channel(sys.system.gateway_addr);
         let read = BoardServiceClient::new(gateway.clone())
             .get_post(grpc_request(&token, pb::GetPostRequest { id: post_id }))
             .await
@@ -1333,7 +1333,7 @@ async fn the_internal_author_lookup_is_never_served_by_the_gateway() {
         }
 
         // Behind the gateway, the board service itself wants the service credential too.
-        let direct = BoardInternalServiceClient::new(campus_shared::testing::channel(sys.system.board_addr))
+        let direct = BoardInternalServiceClient::new(campus_testkit::channel(sys.system.board_addr))
             .get_content_author(grpc_request(&token, lookup))
             .await
             .unwrap_err();

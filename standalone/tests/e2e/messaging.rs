@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use campus_proto::messaging::v1 as pb;
 use campus_proto::messaging::v1::create_conversation_request::Target;
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

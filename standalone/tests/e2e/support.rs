@@ -5,7 +5,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use campus::{Databases, System, SystemConfig};
 use campus_shared::db::Backend;
 use campus_shared::identity::{Caller, Role};
-use campus_shared::testing::TestDatabase;
+use campus_testkit::TestDatabase;
 use futures::StreamExt;
 use prost::Message;
 use reqwest::{Method, StatusCode};
@@ -171,19 +171,12 @@ impl Reply {
     }
 
     pub(crate) fn reason(&self) -> Option<&str> {
-        self.details("type.googleapis.com/google.rpc.ErrorInfo").and_then(|d| d["reason"].as_str())
+        campus_testkit::status::json::reason(&self.body)
     }
 
     /// The fields a BadRequest detail names.
     pub(crate) fn violations(&self) -> Vec<String> {
-        self.details("type.googleapis.com/google.rpc.BadRequest")
-            .and_then(|d| d["fieldViolations"].as_array())
-            .map(|v| v.iter().filter_map(|f| f["field"].as_str().map(str::to_string)).collect())
-            .unwrap_or_default()
-    }
-
-    fn details(&self, kind: &str) -> Option<&Value> {
-        self.body["details"].as_array()?.iter().find(|d| d["@type"] == kind)
+        campus_testkit::status::json::violated_fields(&self.body)
     }
 }
 
@@ -297,7 +290,7 @@ impl Client {
     }
 
     async fn grpc_web_request<Req: prost::Message>(&self, method: &str, message: &Req) -> reqwest::Response {
-        let frame = campus_shared::bench::grpc_web::frame(message);
+        let frame = campus_testkit::bench::grpc_web::frame(message);
         let request = self
             .http
             .post(format!("{}/{method}", self.base))

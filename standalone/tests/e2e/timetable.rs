@@ -3,7 +3,7 @@
 //! search, timetables with conflict checks, friends' timetables, reviews and grades; every
 //! refused write is followed by a read-back showing nothing of it was kept.
 
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use campus_shared::db::Backend;
 use campus_shared::identity::{Caller, Role, SigningKey, TokenIssuer};
-use campus_shared::testing::TestDatabase;
+use campus_testkit::TestDatabase;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 
 use crate::deployment::{Deployment, Options, Proc};
 use crate::load::{self, Load};

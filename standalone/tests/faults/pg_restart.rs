@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use campus_shared::db::Backend;
-use campus_shared::testing::PG_URL_VAR;
+use campus_testkit::PG_URL_VAR;
 use serde_json::json;
 
 use crate::deployment::{Deployment, Options, Proc};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use campus_proto::board::v1::{CreatePostRequest, Post};
 use campus_shared::db::Backend;
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use tokio_stream::StreamExt as _;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -282,7 +282,7 @@ impl HeldCall {
         message: &Req,
     ) -> Result<Res, String> {
         self.body
-            .send(Ok(campus_shared::bench::grpc_web::frame(message)))
+            .send(Ok(campus_testkit::bench::grpc_web::frame(message)))
             .await
             .map_err(|_| "the request body was dropped".to_string())?;
         drop(self.body);

@@ -1,7 +1,7 @@
 //! The client address (DESIGN §10): a client cannot pick the address the per-address limit on
 //! sign-up and login counts by writing `X-Forwarded-For`, with or without trusted proxies.
 
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use reqwest::Method;
 
 use crate::harness::{Answer, Client, Hostile};

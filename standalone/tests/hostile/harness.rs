@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use campus::{Databases, System, SystemConfig};
 use campus_shared::db::Backend;
-use campus_shared::testing::TestDatabase;
+use campus_testkit::TestDatabase;
+use campus_testkit::status::json;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -36,17 +37,12 @@ impl Answer {
     }
 
     pub(crate) fn reason(&self) -> String {
-        let details = self.json()["details"].as_array().cloned().unwrap_or_default();
-        let info = details.iter().find(|d| d["@type"] == "type.googleapis.com/google.rpc.ErrorInfo");
-        info.and_then(|d| d["reason"].as_str()).unwrap_or_default().to_string()
+        json::reason(&self.json()).unwrap_or_default().to_string()
     }
 
     /// The fields of the BadRequest violations.
     pub(crate) fn fields(&self) -> Vec<String> {
-        let details = self.json()["details"].as_array().cloned().unwrap_or_default();
-        let bad = details.iter().find(|d| d["@type"] == "type.googleapis.com/google.rpc.BadRequest");
-        let violations = bad.and_then(|d| d["fieldViolations"].as_array().cloned()).unwrap_or_default();
-        violations.iter().filter_map(|v| v["field"].as_str().map(str::to_string)).collect()
+        json::violated_fields(&self.json())
     }
 
     /// A small error answer with this status and reason, that set no cookie.

@@ -1,7 +1,7 @@
 //! Photos (DESIGN §10): decoded as images, stripped of metadata before they are stored, and
 //! served so that no browser takes one for a page.
 
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -4,7 +4,7 @@
 
 use campus_proto::account::v1::account_internal_service_client::AccountInternalServiceClient;
 use campus_proto::account::v1::{GetUsersRequest, ListSchoolsRequest, ListSchoolsResponse};
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic_prost::ProstCodec;
@@ -31,7 +31,7 @@ async fn call(
 async fn only_public_methods_by_their_exact_names_reach_an_upstream() {
     for backend in backends() {
         let sys = Hostile::start(backend).await;
-        let channel = campus_shared::testing::channel(sys.system.gateway_addr);
+        let channel = campus_testkit::channel(sys.system.gateway_addr);
 
         let schools = call(channel.clone(), "/campus.account.v1.AccountService/ListSchools").await;
         assert!(schools.is_ok_and(|s| !s.schools.is_empty()), "{backend:?}: the real name is routed");

@@ -5,7 +5,7 @@
 
 use campus_proto::auth::v1::LoginRequest;
 use campus_proto::auth::v1::auth_service_client::AuthServiceClient;
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -88,7 +88,7 @@ async fn auth_calls_from_a_foreign_origin_are_refused_before_the_body() {
             }
         }
         // Over gRPC (and so gRPC-web) the same: PERMISSION_DENIED, no cookie.
-        let mut auth = AuthServiceClient::new(campus_shared::testing::channel(sys.system.gateway_addr));
+        let mut auth = AuthServiceClient::new(campus_testkit::channel(sys.system.gateway_addr));
         let mut request = tonic::Request::new(LoginRequest {
             login_id: "minji01".into(),
             password: PASSWORD.into(),

@@ -1,7 +1,7 @@
 //! Text with NUL and other control characters (DESIGN §10): INVALID_ARGUMENT naming the
 //! field in every service, not an error from PostgreSQL, which cannot store NUL.
 
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -1,7 +1,7 @@
 //! Sign-in throttling (DESIGN §10): a parallel burst of wrong guesses gets no more password
 //! checks than a serial one, and the owner still signs in from their own address.
 
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use futures::future::join_all;
 use reqwest::StatusCode;
 

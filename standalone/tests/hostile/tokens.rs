@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use campus_shared::identity::{ACCESS_TOKEN_TTL, Caller, Role};
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use reqwest::StatusCode;
 
 use crate::harness::Hostile;

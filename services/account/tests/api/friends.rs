@@ -1,8 +1,9 @@
 use campus_proto::account::v1::*;
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use tonic::Code;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 fn by_login(login: &str) -> CreateFriendRequestRequest {
     CreateFriendRequestRequest { login_id: login.into() }
@@ -53,7 +54,7 @@ async fn request_accept_list_and_remove() {
         client.delete_friend(app.as_user(DeleteFriendRequest { user_id: alice.id }, &bob)).await.unwrap();
         assert!(!app.are_friends(&alice, &bob).await && !app.are_friends(&bob, &alice).await);
         let again = client.delete_friend(app.as_user(DeleteFriendRequest { user_id: alice.id }, &bob)).await;
-        assert_status(again, Code::NotFound, "NOT_FOUND");
+        assert_error(again, Code::NotFound, "NOT_FOUND");
         client
             .create_friend_request(app.as_user(by_login("alice"), &bob))
             .await
@@ -72,24 +73,24 @@ async fn friend_request_rules() {
         let mut client = app.public.clone();
 
         let me = client.create_friend_request(app.as_user(by_login("alice"), &alice)).await;
-        assert_status(me, Code::FailedPrecondition, "CANNOT_BEFRIEND_SELF");
+        assert_error(me, Code::FailedPrecondition, "CANNOT_BEFRIEND_SELF");
         let elsewhere = client.create_friend_request(app.as_user(by_login("dave"), &alice)).await;
-        assert_status(elsewhere, Code::NotFound, "NOT_FOUND");
+        assert_error(elsewhere, Code::NotFound, "NOT_FOUND");
         let nobody = client.create_friend_request(app.as_user(by_login("nobody"), &alice)).await;
-        assert_status(nobody, Code::NotFound, "NOT_FOUND");
+        assert_error(nobody, Code::NotFound, "NOT_FOUND");
 
         let request =
             client.create_friend_request(app.as_user(by_login("bob_1"), &alice)).await.unwrap().into_inner();
         for (from, to) in [(&alice, "bob_1"), (&bob, "alice")] {
             let dup = client.create_friend_request(app.as_user(by_login(to), from)).await;
-            assert_status(dup, Code::AlreadyExists, "FRIEND_REQUEST_PENDING");
+            assert_error(dup, Code::AlreadyExists, "FRIEND_REQUEST_PENDING");
         }
         // Only the recipient answers; to anyone else the request does not exist.
         for outsider in [&alice, &carol] {
             let accept = client
                 .accept_friend_request(app.as_user(AcceptFriendRequestRequest { id: request.id }, outsider))
                 .await;
-            assert_status(accept, Code::NotFound, "NOT_FOUND");
+            assert_error(accept, Code::NotFound, "NOT_FOUND");
         }
         let declined = client
             .decline_friend_request(app.as_user(DeclineFriendRequestRequest { id: request.id }, &bob))
@@ -100,7 +101,7 @@ async fn friend_request_rules() {
         let late = client
             .accept_friend_request(app.as_user(AcceptFriendRequestRequest { id: request.id }, &bob))
             .await;
-        assert_status(late, Code::FailedPrecondition, "FRIEND_REQUEST_NOT_PENDING");
+        assert_error(late, Code::FailedPrecondition, "FRIEND_REQUEST_NOT_PENDING");
         assert!(!app.are_friends(&alice, &bob).await);
 
         let retry =
@@ -110,7 +111,7 @@ async fn friend_request_rules() {
             .await
             .unwrap();
         let dup = client.create_friend_request(app.as_user(by_login("alice"), &bob)).await;
-        assert_status(dup, Code::AlreadyExists, "ALREADY_FRIENDS");
+        assert_error(dup, Code::AlreadyExists, "ALREADY_FRIENDS");
     }
 }
 

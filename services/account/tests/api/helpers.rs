@@ -5,11 +5,10 @@ use campus_proto::account::v1::account_internal_service_client::AccountInternalS
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
 use campus_proto::account::v1::*;
 use campus_shared::db::Backend;
-use campus_shared::testing::{TestDatabase, TestIdentity, channel};
 use campus_shared::{Caller, Role};
+use campus_testkit::{TestDatabase, TestIdentity, channel};
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
-use tonic_types::StatusExt;
+use tonic::{Request, Status};
 
 /// The password every test user signs up with.
 pub(crate) const PASSWORD: &str = "correct horse 1";
@@ -58,9 +57,7 @@ impl TestApp {
 
     pub(crate) fn as_admin<T>(&self, message: T) -> Request<T> {
         let caller = Caller { user_id: 1, school_id: 0, role: Role::Admin, nickname: "admin".into() };
-        let mut request = Request::new(message);
-        request.metadata_mut().insert("authorization", self.identity.bearer_for(&caller).parse().unwrap());
-        request
+        self.identity.request_as(message, &caller)
     }
 
     pub(crate) async fn create_school(&self, name: &str, domain: &str) -> School {
@@ -135,31 +132,4 @@ pub(crate) fn signup_request(school: &School, login: &str) -> CreateUserRequest 
         email: format!("{login}@{}", school.email_domain),
         school_id: school.id,
     }
-}
-
-/// The `ErrorInfo.reason` of a status.
-pub(crate) fn reason(status: &Status) -> String {
-    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
-}
-
-/// The fields named by a status's `BadRequest` details.
-pub(crate) fn fields(status: &Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
-}
-
-/// Asserts a status's code and reason.
-#[track_caller]
-pub(crate) fn assert_status(
-    result: Result<impl std::fmt::Debug, Status>,
-    code: Code,
-    expected_reason: &str,
-) -> Status {
-    let status = result.expect_err("expected an error");
-    assert_eq!(status.code(), code, "{status:?}");
-    assert_eq!(reason(&status), expected_reason, "{status:?}");
-    status
 }

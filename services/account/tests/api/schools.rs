@@ -1,8 +1,9 @@
 use campus_proto::account::v1::*;
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use tonic::{Code, Request};
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 #[tokio::test]
 async fn schools_are_listed_without_a_token_page_by_page() {
@@ -46,7 +47,7 @@ async fn only_admins_create_schools_and_domains_are_unique() {
         let (school, alice, _) = app.school_with_two().await;
         let request = || CreateSchoolRequest { name: "Korea".into(), email_domain: "korea.ac.kr".into() };
         let mut client = app.public.clone();
-        assert_status(
+        assert_error(
             client.create_school(app.as_user(request(), &alice)).await,
             Code::PermissionDenied,
             "ADMIN_ONLY",
@@ -57,19 +58,19 @@ async fn only_admins_create_schools_and_domains_are_unique() {
         );
 
         let dup = CreateSchoolRequest { name: "Other".into(), email_domain: "Yonsei.AC.kr".into() };
-        assert_status(
+        assert_error(
             client.create_school(app.as_admin(dup)).await,
             Code::AlreadyExists,
             "SCHOOL_DOMAIN_TAKEN",
         );
 
         let bad = CreateSchoolRequest { name: "x".repeat(51), email_domain: "not a domain".into() };
-        let status = assert_status(
+        let status = assert_error(
             client.create_school(app.as_admin(bad)).await,
             Code::InvalidArgument,
             "INVALID_ARGUMENT",
         );
-        assert_eq!(fields(&status), ["name", "emailDomain"]);
+        assert_eq!(bad_fields(&status), ["name", "emailDomain"]);
 
         let got = client
             .get_school(app.as_user(GetSchoolRequest { id: school.id }, &alice))
@@ -78,6 +79,6 @@ async fn only_admins_create_schools_and_domains_are_unique() {
             .into_inner();
         assert_eq!(got, school);
         let missing = client.get_school(app.as_user(GetSchoolRequest { id: school.id + 1 }, &alice)).await;
-        assert_status(missing, Code::NotFound, "NOT_FOUND");
+        assert_error(missing, Code::NotFound, "NOT_FOUND");
     }
 }

@@ -1,11 +1,12 @@
 use std::time::Duration;
 
 use campus_proto::account::v1::*;
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use sha2::{Digest, Sha256};
 use tonic::Code;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 #[tokio::test]
 async fn unknown_ids_and_wrong_passwords_fail_alike() {
@@ -13,15 +14,15 @@ async fn unknown_ids_and_wrong_passwords_fail_alike() {
         let app = spawn_app(backend).await;
         let (_, alice, _) = app.school_with_two().await;
         assert_eq!(app.login("ALICE", PASSWORD).await.unwrap(), alice, "login ids are case-insensitive");
-        let wrong = assert_status(
+        let wrong = assert_error(
             app.login("alice", "wrong password 1").await,
             Code::Unauthenticated,
             "INVALID_CREDENTIALS",
         );
         let unknown =
-            assert_status(app.login("nobody", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
+            assert_error(app.login("nobody", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
         let malformed =
-            assert_status(app.login("?", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
+            assert_error(app.login("?", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
         assert_eq!(wrong.message(), unknown.message());
         assert_eq!(wrong.message(), malformed.message());
         assert_eq!(wrong.details(), unknown.details());
@@ -35,7 +36,7 @@ async fn the_sixth_attempt_after_five_failures_is_refused_and_success_resets() {
         let _ = app.school_with_two().await;
         // Four failures, then a success: the count starts over.
         for _ in 0..4 {
-            assert_status(
+            assert_error(
                 app.login("alice", "wrong password 1").await,
                 Code::Unauthenticated,
                 "INVALID_CREDENTIALS",
@@ -43,20 +44,20 @@ async fn the_sixth_attempt_after_five_failures_is_refused_and_success_resets() {
         }
         app.login("alice", PASSWORD).await.expect("four failures are free");
         for _ in 0..5 {
-            assert_status(
+            assert_error(
                 app.login("alice", "wrong password 1").await,
                 Code::Unauthenticated,
                 "INVALID_CREDENTIALS",
             );
         }
         // Refused without looking at the password, even the right one.
-        assert_status(app.login("alice", PASSWORD).await, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
+        assert_error(app.login("alice", PASSWORD).await, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
         // Bob is not affected; an unknown id is throttled exactly like a real one.
         app.login("bob_1", PASSWORD).await.expect("other accounts are unaffected");
         for _ in 0..5 {
-            assert_status(app.login("ghost", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
+            assert_error(app.login("ghost", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
         }
-        assert_status(app.login("ghost", PASSWORD).await, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
+        assert_error(app.login("ghost", PASSWORD).await, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
     }
 }
 
@@ -77,9 +78,9 @@ async fn the_back_off_is_bounded() {
         // Every further failure doubles the window, but never past the cap: after waiting
         // out the cap the password is checked again, however many failures came before.
         for _ in 0..3 {
-            assert_status(app.login("alice", PASSWORD).await, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
+            assert_error(app.login("alice", PASSWORD).await, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
             tokio::time::sleep(cap + Duration::from_millis(50)).await;
-            assert_status(
+            assert_error(
                 app.login("alice", "wrong password 1").await,
                 Code::Unauthenticated,
                 "INVALID_CREDENTIALS",
@@ -149,16 +150,12 @@ async fn rotation_issues_a_successor_with_the_same_absolute_expiry() {
         let second = app.rotate(&first.refresh_token).await.unwrap();
         assert_eq!(second.expires_at, Some(expires));
 
-        assert_status(app.rotate("").await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
-        assert_status(app.rotate("made-up").await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
+        assert_error(app.rotate("").await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
+        assert_error(app.rotate("made-up").await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
 
         // A family past its absolute expiry is dead.
         sqlx::query("UPDATE session_family SET expires_at = 1").execute(&app.pool).await.unwrap();
-        assert_status(
-            app.rotate(&second.refresh_token).await,
-            Code::Unauthenticated,
-            "INVALID_REFRESH_TOKEN",
-        );
+        assert_error(app.rotate(&second.refresh_token).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
     }
 }
 
@@ -170,9 +167,9 @@ async fn reusing_a_rotated_token_kills_the_family() {
         let other_family = app.session(&alice).await;
         let stolen = app.session(&alice).await;
         let successor = app.rotate(&stolen).await.unwrap().refresh_token;
-        assert_status(app.rotate(&stolen).await, Code::Unauthenticated, "REFRESH_TOKEN_REUSED");
-        assert_status(app.rotate(&successor).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
-        assert_status(app.rotate(&stolen).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
+        assert_error(app.rotate(&stolen).await, Code::Unauthenticated, "REFRESH_TOKEN_REUSED");
+        assert_error(app.rotate(&successor).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
+        assert_error(app.rotate(&stolen).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
         app.rotate(&other_family).await.expect("another login's family lives on");
     }
 }
@@ -215,7 +212,7 @@ async fn revoking_is_idempotent() {
                 .await
                 .unwrap();
         }
-        assert_status(app.rotate(&successor).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
+        assert_error(app.rotate(&successor).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
     }
 }
 
@@ -234,10 +231,10 @@ async fn a_password_change_revokes_every_family() {
             new_password: "new password 2".into(),
         };
         let status = client.change_password(app.as_user(wrong, &alice)).await.unwrap_err();
-        assert_eq!(fields(&status), ["currentPassword"]);
+        assert_eq!(bad_fields(&status), ["currentPassword"]);
         let weak = ChangePasswordRequest { current_password: PASSWORD.into(), new_password: "weak".into() };
         assert_eq!(
-            fields(&client.change_password(app.as_user(weak, &alice)).await.unwrap_err()),
+            bad_fields(&client.change_password(app.as_user(weak, &alice)).await.unwrap_err()),
             ["newPassword"]
         );
         app.rotate(&phone).await.map(|_| ()).expect("failed changes revoke nothing");
@@ -248,10 +245,10 @@ async fn a_password_change_revokes_every_family() {
             new_password: "new password 2".into(),
         };
         client.change_password(app.as_user(change, &alice)).await.unwrap();
-        assert_status(app.rotate(&phone).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
-        assert_status(app.rotate(&laptop).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
+        assert_error(app.rotate(&phone).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
+        assert_error(app.rotate(&laptop).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
         app.rotate(&bobs).await.expect("other users keep their sessions");
-        assert_status(app.login("alice", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
+        assert_error(app.login("alice", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
         app.login("alice", "new password 2").await.expect("the new password works");
     }
 }

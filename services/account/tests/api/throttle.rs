@@ -1,11 +1,12 @@
 //! The sign-in throttle under attack: parallel bursts, many addresses, and the owner.
 
 use campus_proto::account::v1::*;
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use futures::future::join_all;
 use tonic::Code;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 const ATTACKER: &str = "203.0.113.66";
 const OWNER: &str = "198.51.100.7";
@@ -37,7 +38,7 @@ async fn a_parallel_burst_gets_no_more_checks_than_a_serial_one() {
         // checked, and the database counted exactly the reserved ones.
         assert!((1..=5).contains(&checked), "{backend:?}: {checked} passwords checked");
         assert_eq!(failures(&app, "alice", ATTACKER).await, checked as i64, "{backend:?}");
-        assert_status(
+        assert_error(
             app.login_from(ATTACKER, "alice", PASSWORD).await,
             Code::ResourceExhausted,
             "TOO_MANY_ATTEMPTS",
@@ -65,7 +66,7 @@ async fn the_owner_gets_in_from_their_own_address_while_others_guess() {
             .unwrap();
         assert_eq!(spent.0, 20, "{backend:?}: the budget caps what all addresses together may try");
         // A new address is refused even with the right password while the budget is spent...
-        assert_status(
+        assert_error(
             app.login_from("192.0.2.1", "alice", PASSWORD).await,
             Code::ResourceExhausted,
             "TOO_MANY_ATTEMPTS",
@@ -73,7 +74,7 @@ async fn the_owner_gets_in_from_their_own_address_while_others_guess() {
         // ...but the owner's familiar address is not: the guessers cannot keep them out.
         assert_eq!(app.login_from(OWNER, "alice", PASSWORD).await.unwrap(), alice, "{backend:?}");
         // A wrong guess from the owner's address counts there, not against the owner elsewhere.
-        assert_status(
+        assert_error(
             app.login_from(OWNER, "alice", "typo 12345").await,
             Code::Unauthenticated,
             "INVALID_CREDENTIALS",
@@ -90,7 +91,7 @@ async fn ipv6_guessers_share_one_counter_per_64() {
         for i in 0..5 {
             let _ = app.login_from(&format!("2001:db8:7:7::{i:x}"), "alice", "guess 12345").await;
         }
-        assert_status(
+        assert_error(
             app.login_from("2001:db8:7:7:ffff::1", "alice", PASSWORD).await,
             Code::ResourceExhausted,
             "TOO_MANY_ATTEMPTS",
@@ -122,7 +123,7 @@ async fn guessing_the_current_password_is_throttled_like_a_login() {
             .filter(|r| r.as_ref().err().is_some_and(|s| s.code() == Code::InvalidArgument))
             .count();
         assert!(checked <= 5, "{backend:?}: {checked} current-password guesses were checked");
-        assert_status(change(PASSWORD, ATTACKER).await, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
+        assert_error(change(PASSWORD, ATTACKER).await, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
         change(PASSWORD, OWNER).await.expect("the owner's own address is not blocked");
         app.login_from(OWNER, "alice", "a-brand-new-passphrase-7").await.expect("the new password works");
     }

@@ -1,11 +1,12 @@
 use argon2::{Algorithm, Params, PasswordHash};
 use campus_proto::account::v1::*;
 use campus_shared::Caller;
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use tonic::{Code, Request};
 use tonic_types::StatusExt;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 #[tokio::test]
 async fn signup_reports_every_bad_field_at_once() {
@@ -19,8 +20,8 @@ async fn signup_reports_every_bad_field_at_once() {
             email: "not-an-email".into(),
             school_id: school.id,
         };
-        let status = assert_status(app.try_signup(request).await, Code::InvalidArgument, "INVALID_ARGUMENT");
-        assert_eq!(fields(&status), ["loginId", "password", "nickname", "email"], "{backend:?}");
+        let status = assert_error(app.try_signup(request).await, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_eq!(bad_fields(&status), ["loginId", "password", "nickname", "email"], "{backend:?}");
 
         let too_long = CreateUserRequest {
             login_id: "a".repeat(21),
@@ -28,12 +29,12 @@ async fn signup_reports_every_bad_field_at_once() {
             nickname: "가".repeat(21),
             ..signup_request(&school, "carol")
         };
-        let status = assert_status(app.try_signup(too_long).await, Code::InvalidArgument, "INVALID_ARGUMENT");
-        assert_eq!(fields(&status), ["loginId", "password", "nickname"]);
+        let status = assert_error(app.try_signup(too_long).await, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_eq!(bad_fields(&status), ["loginId", "password", "nickname"]);
 
         let letters_only =
             CreateUserRequest { password: "onlyletters".into(), ..signup_request(&school, "carol") };
-        assert_eq!(fields(&app.try_signup(letters_only).await.unwrap_err()), ["password"]);
+        assert_eq!(bad_fields(&app.try_signup(letters_only).await.unwrap_err()), ["password"]);
 
         // Weak passwords are refused with a reason a person can act on.
         for (weak, says) in [("password1", "most common passwords"), ("carol2024a", "too easy to guess")] {
@@ -47,17 +48,17 @@ async fn signup_reports_every_bad_field_at_once() {
         // NUL and other control characters are refused by field, not stored (PostgreSQL
         // would fail on NUL with a 500).
         let nul = CreateUserRequest { nickname: "ca\0rol".into(), ..signup_request(&school, "carol") };
-        assert_eq!(fields(&app.try_signup(nul).await.unwrap_err()), ["nickname"], "{backend:?}");
+        assert_eq!(bad_fields(&app.try_signup(nul).await.unwrap_err()), ["nickname"], "{backend:?}");
 
         let wrong_domain =
             CreateUserRequest { email: "carol@korea.ac.kr".into(), ..signup_request(&school, "carol") };
         let status =
-            assert_status(app.try_signup(wrong_domain).await, Code::InvalidArgument, "INVALID_ARGUMENT");
-        assert_eq!(fields(&status), ["email"]);
+            assert_error(app.try_signup(wrong_domain).await, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_eq!(bad_fields(&status), ["email"]);
         assert!(status.message().contains("yonsei.ac.kr"), "{status:?}");
 
         let no_school = CreateUserRequest { school_id: school.id + 1, ..signup_request(&school, "carol") };
-        assert_eq!(fields(&app.try_signup(no_school).await.unwrap_err()), ["schoolId"]);
+        assert_eq!(bad_fields(&app.try_signup(no_school).await.unwrap_err()), ["schoolId"]);
 
         let count: (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM user_account").fetch_one(&app.pool).await.unwrap();
@@ -81,13 +82,13 @@ async fn login_ids_emails_and_nicknames_are_unique() {
             email: "other@yonsei.ac.kr".into(),
             ..signup_request(&school, "x")
         };
-        assert_status(app.try_signup(same_login).await, Code::AlreadyExists, "LOGIN_ID_TAKEN");
+        assert_error(app.try_signup(same_login).await, Code::AlreadyExists, "LOGIN_ID_TAKEN");
         let same_email =
             CreateUserRequest { email: "ALICE@yonsei.ac.kr".into(), ..signup_request(&school, "carol") };
-        assert_status(app.try_signup(same_email).await, Code::AlreadyExists, "EMAIL_TAKEN");
+        assert_error(app.try_signup(same_email).await, Code::AlreadyExists, "EMAIL_TAKEN");
         let same_nickname =
             CreateUserRequest { nickname: "Alice".into(), ..signup_request(&school, "carol") };
-        assert_status(app.try_signup(same_nickname).await, Code::AlreadyExists, "NICKNAME_TAKEN");
+        assert_error(app.try_signup(same_nickname).await, Code::AlreadyExists, "NICKNAME_TAKEN");
     }
 }
 
@@ -131,9 +132,9 @@ async fn the_caller_reads_and_updates_their_profile() {
 
         let taken =
             client.update_me(app.as_user(UpdateMeRequest { nickname: bob.nickname.clone() }, &alice)).await;
-        assert_status(taken, Code::AlreadyExists, "NICKNAME_TAKEN");
+        assert_error(taken, Code::AlreadyExists, "NICKNAME_TAKEN");
         let bad = client.update_me(app.as_user(UpdateMeRequest { nickname: "x".into() }, &alice)).await;
-        assert_eq!(fields(&bad.unwrap_err()), ["nickname"]);
+        assert_eq!(bad_fields(&bad.unwrap_err()), ["nickname"]);
     }
 }
 
@@ -152,9 +153,9 @@ async fn profiles_are_visible_within_a_school_only() {
             UserProfile { id: bob.id, nickname: bob.nickname.clone(), school_id: bob.school_id }
         );
         let other_school = client.get_user(app.as_user(GetUserRequest { id: carol.id }, &alice)).await;
-        assert_status(other_school, Code::NotFound, "NOT_FOUND");
+        assert_error(other_school, Code::NotFound, "NOT_FOUND");
         let unknown = client.get_user(app.as_user(GetUserRequest { id: 12345 }, &alice)).await;
-        assert_status(unknown, Code::NotFound, "NOT_FOUND");
+        assert_error(unknown, Code::NotFound, "NOT_FOUND");
     }
 }
 
@@ -170,11 +171,11 @@ async fn a_deleted_account_is_gone_and_frees_its_names() {
 
         client.delete_me(app.as_user(DeleteMeRequest {}, &alice)).await.unwrap();
 
-        assert_status(app.login("alice", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
-        assert_status(app.rotate(&token).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
-        assert_status(client.get_me(app.as_user(GetMeRequest {}, &alice)).await, Code::NotFound, "NOT_FOUND");
+        assert_error(app.login("alice", PASSWORD).await, Code::Unauthenticated, "INVALID_CREDENTIALS");
+        assert_error(app.rotate(&token).await, Code::Unauthenticated, "INVALID_REFRESH_TOKEN");
+        assert_error(client.get_me(app.as_user(GetMeRequest {}, &alice)).await, Code::NotFound, "NOT_FOUND");
         let profile = client.get_user(app.as_user(GetUserRequest { id: alice.id }, &bob)).await;
-        assert_status(profile, Code::NotFound, "NOT_FOUND");
+        assert_error(profile, Code::NotFound, "NOT_FOUND");
         let requests = client
             .list_friend_requests(app.as_user(ListFriendRequestsRequest::default(), &bob))
             .await
@@ -188,7 +189,7 @@ async fn a_deleted_account_is_gone_and_frees_its_names() {
         let again = app.signup(&school, "alice").await;
         assert_ne!(again.id, alice.id);
         assert_eq!(app.login("alice", PASSWORD).await.unwrap().id, again.id);
-        assert_status(
+        assert_error(
             client.delete_me(app.as_user(DeleteMeRequest {}, &alice)).await,
             Code::NotFound,
             "NOT_FOUND",
@@ -203,16 +204,16 @@ async fn internal_rpcs_need_the_service_credential() {
         let (school, alice, _) = app.school_with_two().await;
         let mut internal = app.internal.clone();
         let bare = internal.create_user(Request::new(signup_request(&school, "carol"))).await;
-        assert_status(bare, Code::PermissionDenied, "SERVICE_ONLY");
+        assert_error(bare, Code::PermissionDenied, "SERVICE_ONLY");
         let as_user = internal.create_user(app.as_user(signup_request(&school, "carol"), &alice)).await;
-        assert_status(as_user, Code::PermissionDenied, "SERVICE_ONLY");
+        assert_error(as_user, Code::PermissionDenied, "SERVICE_ONLY");
         let mut wrong = Request::new(VerifyPasswordRequest {
             login_id: "alice".into(),
             password: PASSWORD.into(),
             client_address: String::new(),
         });
         wrong.metadata_mut().insert("x-campus-service-token", "guess".parse().unwrap());
-        assert_status(internal.verify_password(wrong).await, Code::PermissionDenied, "SERVICE_ONLY");
+        assert_error(internal.verify_password(wrong).await, Code::PermissionDenied, "SERVICE_ONLY");
     }
 }
 
@@ -227,7 +228,7 @@ async fn forged_or_expired_tokens_are_unauthenticated() {
             role: campus_shared::Role::User,
             nickname: "a".into(),
         };
-        let stranger = campus_shared::testing::TestIdentity::new();
+        let stranger = campus_testkit::TestIdentity::new();
         let expired = app
             .identity
             .issuer

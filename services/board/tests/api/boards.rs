@@ -2,6 +2,7 @@ use campus_proto::board::v1 as pb;
 use tonic::Code;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 #[tokio::test]
 async fn boards_are_created_listed_and_read_within_the_school() {

@@ -2,6 +2,7 @@ use campus_proto::board::v1 as pb;
 use tonic::Code;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 fn shown(c: &pb::Comment) -> (String, bool, bool) {
     let a = c.author.clone().unwrap();

@@ -8,10 +8,9 @@ use campus_proto::board::v1 as pb;
 use campus_proto::board::v1::board_internal_service_client::BoardInternalServiceClient;
 use campus_proto::board::v1::board_service_client::BoardServiceClient;
 use campus_shared::db::Backend;
-use campus_shared::testing::{TestDatabase, TestIdentity, channel};
+use campus_testkit::{TestDatabase, TestIdentity, channel};
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
-use tonic_types::StatusExt;
+use tonic::{Request, Status};
 
 /// The school most tests' users belong to.
 pub(crate) const SCHOOL: i64 = 1;
@@ -38,9 +37,7 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    for backend in campus_shared::testing::backends() {
-        test(spawn_app(backend).await).await;
-    }
+    campus_testkit::each_backend(spawn_app, test).await
 }
 
 pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
@@ -185,30 +182,4 @@ impl TestApp {
             page_token = page.next_page_token;
         }
     }
-}
-
-/// The `ErrorInfo.reason` of a status.
-pub(crate) fn reason(status: &Status) -> String {
-    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
-}
-
-/// Asserts a status's code and reason.
-#[track_caller]
-pub(crate) fn assert_error<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, expected_reason: &str) {
-    match result {
-        Ok(value) => panic!("expected {code:?} {expected_reason}, got {value:?}"),
-        Err(status) => {
-            assert_eq!(status.code(), code, "{status:?}");
-            assert_eq!(reason(&status), expected_reason, "{status:?}");
-        }
-    }
-}
-
-/// The field names of a status's BadRequest violations.
-pub(crate) fn bad_fields(status: &Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
 }

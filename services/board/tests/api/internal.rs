@@ -3,6 +3,7 @@ use campus_proto::board::v1::get_content_author_request::Target;
 use tonic::Code;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 fn target(t: Target) -> pb::GetContentAuthorRequest {
     pb::GetContentAuthorRequest { target: Some(t) }

@@ -2,6 +2,7 @@ use campus_proto::board::v1 as pb;
 use tonic::Code;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 async fn hot(app: &TestApp, user: i64) -> Vec<i64> {
     let page = app.client().list_hot_posts(app.req(pb::ListHotPostsRequest::default(), user)).await.unwrap();

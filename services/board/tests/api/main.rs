@@ -1,5 +1,5 @@
 //! Integration tests: the real board server on port 0, a fresh database per test on every
-//! backend of `testing::backends()`, and the generated gRPC clients over a socket.
+//! backend of `campus_testkit::backends()`, and the generated gRPC clients over a socket.
 
 mod boards;
 mod comments;

@@ -4,6 +4,7 @@ use tonic::Code;
 
 use crate::helpers::*;
 use crate::images::*;
+use campus_testkit::status::*;
 
 fn upload(post_id: i64, declared: &str, data: Vec<u8>) -> pb::UploadPhotoRequest {
     pb::UploadPhotoRequest {

@@ -2,6 +2,7 @@ use campus_proto::board::v1 as pb;
 use tonic::Code;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 #[tokio::test]
 async fn posts_show_their_author_by_nickname_or_anonymously() {

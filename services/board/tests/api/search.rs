@@ -11,7 +11,8 @@ use proptest::test_runner::{Config as PropConfig, TestCaseError, TestRunner};
 use sqlx::AnyPool;
 use tonic::Code;
 
-use crate::helpers::{OTHER_SCHOOL, SCHOOL, TestApp, assert_error, each_backend, spawn_app_with};
+use crate::helpers::{OTHER_SCHOOL, SCHOOL, TestApp, each_backend, spawn_app_with};
+use campus_testkit::status::assert_error;
 
 /// Windows of three posts, so pages cross them and the index step runs on a few posts.
 fn small_windows() -> SearchLimits {
@@ -153,7 +154,7 @@ async fn check_case(
 #[test]
 fn search_answers_what_a_plain_scan_answers() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    for backend in campus_shared::testing::backends() {
+    for backend in campus_testkit::backends() {
         // PostgreSQL reads the newest posts first or goes to the index first: both ways here.
         for limits in [small_windows(), SearchLimits { index_first_rows: -1.0, ..small_windows() }] {
             let app = rt.block_on(spawn_app_with(backend, limits));
@@ -217,7 +218,7 @@ async fn search_keeps_the_like_semantics() {
         SearchLimits::default(),
         SearchLimits { index_first_rows: 1e9, ..SearchLimits::default() },
     ];
-    for backend in campus_shared::testing::backends() {
+    for backend in campus_testkit::backends() {
         for (way, limits) in ways.into_iter().enumerate() {
             let app = spawn_app_with(backend, limits).await;
             let a = app.board(1, "자유").await;
@@ -305,7 +306,7 @@ async fn one_syllable_finds_and_one_letter_is_too_short() {
 
 #[tokio::test]
 async fn each_user_has_a_search_rate() {
-    for backend in campus_shared::testing::backends() {
+    for backend in campus_testkit::backends() {
         let limits = SearchLimits { burst: 2.0, per_second: 0.001, ..SearchLimits::default() };
         let app = spawn_app_with(backend, limits).await;
         let board = app.board(1, "자유").await;
@@ -372,7 +373,7 @@ async fn posts_written_before_the_index_are_backfilled() {
 /// posts make every step read tens of thousands of rows, far beyond a millisecond.
 #[tokio::test]
 async fn a_search_past_the_timeout_is_deadline_exceeded() {
-    if !campus_shared::testing::backends().contains(&Backend::Postgres) {
+    if !campus_testkit::backends().contains(&Backend::Postgres) {
         return;
     }
     let limits =

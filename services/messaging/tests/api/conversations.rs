@@ -1,10 +1,11 @@
 //! CreateConversation: targets, anonymity both ways, reuse, and every refusal.
 
 use campus_proto::messaging::v1::create_conversation_request::Target;
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use tonic::Code;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 #[tokio::test]
 async fn a_named_conversation_from_a_post_shows_nicknames_both_ways() {
@@ -162,11 +163,11 @@ async fn nobody_can_message_themselves() {
     for backend in backends() {
         let app = spawn_app(backend).await;
         let own_post = app.start(ALICE, Target::PostId(ALICE_POST), false, "me").await;
-        assert_error(own_post, Code::FailedPrecondition, Some("CANNOT_MESSAGE_SELF"));
+        assert_error(own_post, Code::FailedPrecondition, "CANNOT_MESSAGE_SELF");
         let own_comment = app.start(BOB, Target::CommentId(BOB_ANON_COMMENT), true, "me").await;
-        assert_error(own_comment, Code::FailedPrecondition, Some("CANNOT_MESSAGE_SELF"));
+        assert_error(own_comment, Code::FailedPrecondition, "CANNOT_MESSAGE_SELF");
         let own_id = app.start(ALICE, Target::UserId(ALICE), false, "me").await;
-        assert_error(own_id, Code::FailedPrecondition, Some("CANNOT_MESSAGE_SELF"));
+        assert_error(own_id, Code::FailedPrecondition, "CANNOT_MESSAGE_SELF");
         assert!(app.inbox(ALICE).await.is_empty());
     }
 }
@@ -175,9 +176,9 @@ async fn nobody_can_message_themselves() {
 async fn another_schools_people_and_posts_are_not_found() {
     for backend in backends() {
         let app = spawn_app(backend).await;
-        assert_error(app.start(ALICE, Target::PostId(DAVE_POST), false, "hi").await, Code::NotFound, None);
-        assert_error(app.start(ALICE, Target::UserId(DAVE), false, "hi").await, Code::NotFound, None);
-        assert_error(app.start(DAVE, Target::UserId(ALICE), false, "hi").await, Code::NotFound, None);
+        assert_code(app.start(ALICE, Target::PostId(DAVE_POST), false, "hi").await, Code::NotFound);
+        assert_code(app.start(ALICE, Target::UserId(DAVE), false, "hi").await, Code::NotFound);
+        assert_code(app.start(DAVE, Target::UserId(ALICE), false, "hi").await, Code::NotFound);
         assert!(app.inbox(ALICE).await.is_empty());
     }
 }
@@ -186,13 +187,13 @@ async fn another_schools_people_and_posts_are_not_found() {
 async fn unknown_and_deleted_origins_are_not_found() {
     for backend in backends() {
         let app = spawn_app(backend).await;
-        assert_error(app.start(ALICE, Target::PostId(999), false, "hi").await, Code::NotFound, None);
-        assert_error(app.start(ALICE, Target::CommentId(999), false, "hi").await, Code::NotFound, None);
-        assert_error(app.start(ALICE, Target::UserId(999), false, "hi").await, Code::NotFound, None);
+        assert_code(app.start(ALICE, Target::PostId(999), false, "hi").await, Code::NotFound);
+        assert_code(app.start(ALICE, Target::CommentId(999), false, "hi").await, Code::NotFound);
+        assert_code(app.start(ALICE, Target::UserId(999), false, "hi").await, Code::NotFound);
 
         let before = app.start(ALICE, Target::PostId(BOB_POST), false, "before").await.unwrap();
         app.dir.delete_post(BOB_POST);
-        assert_error(app.start(ALICE, Target::PostId(BOB_POST), false, "after").await, Code::NotFound, None);
+        assert_code(app.start(ALICE, Target::PostId(BOB_POST), false, "after").await, Code::NotFound);
         // The conversation itself lives on: it is no longer tied to the post being there.
         app.send(ALICE, before.id, "still here").await.unwrap();
         assert!(app.inbox(CAROL).await.is_empty());
@@ -204,21 +205,30 @@ async fn bad_requests_name_their_fields() {
     for backend in backends() {
         let app = spawn_app(backend).await;
         let t = Target::PostId(BOB_POST);
-        assert_eq!(violated_fields(app.start(ALICE, t, false, "").await), ["content"]);
-        assert_eq!(violated_fields(app.start(ALICE, t, false, "  \n ").await), ["content"]);
-        assert_eq!(violated_fields(app.start(ALICE, t, false, &"가".repeat(1001)).await), ["content"]);
-        assert_eq!(violated_fields(app.start(ALICE, t, false, "a\0b").await), ["content"]);
+        assert_eq!(violated_fields(&app.start(ALICE, t, false, "").await.unwrap_err()), ["content"]);
+        assert_eq!(violated_fields(&app.start(ALICE, t, false, "  \n ").await.unwrap_err()), ["content"]);
         assert_eq!(
-            violated_fields(app.start(ALICE, Target::PostId(0), false, "").await),
+            violated_fields(&app.start(ALICE, t, false, &"가".repeat(1001)).await.unwrap_err()),
+            ["content"]
+        );
+        assert_eq!(violated_fields(&app.start(ALICE, t, false, "a\0b").await.unwrap_err()), ["content"]);
+        assert_eq!(
+            violated_fields(&app.start(ALICE, Target::PostId(0), false, "").await.unwrap_err()),
             ["postId", "content"]
         );
-        assert_eq!(violated_fields(app.start(ALICE, Target::UserId(-5), false, "x").await), ["userId"]);
+        assert_eq!(
+            violated_fields(&app.start(ALICE, Target::UserId(-5), false, "x").await.unwrap_err()),
+            ["userId"]
+        );
         let none = campus_proto::messaging::v1::CreateConversationRequest {
             target: None,
             anonymous: false,
             content: "x".into(),
         };
-        assert_eq!(violated_fields(app.client().create_conversation(app.req(ALICE, none)).await), ["target"]);
+        assert_eq!(
+            violated_fields(&app.client().create_conversation(app.req(ALICE, none)).await.unwrap_err()),
+            ["target"]
+        );
         assert!(app.inbox(ALICE).await.is_empty(), "nothing half-written");
         app.start(ALICE, t, false, &"가".repeat(1000)).await.expect("1,000 characters are fine");
     }
@@ -230,10 +240,10 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
         let app = spawn_app(backend).await;
         let body = campus_proto::messaging::v1::ListConversationsRequest::default();
         let anonymous = app.client().list_conversations(tonic::Request::new(body.clone())).await;
-        assert_error(anonymous, Code::Unauthenticated, None);
+        assert_code(anonymous, Code::Unauthenticated);
         let mut forged = tonic::Request::new(body);
         forged.metadata_mut().insert("authorization", "Bearer not.a.token".parse().unwrap());
-        assert_error(app.client().list_conversations(forged).await, Code::Unauthenticated, None);
+        assert_code(app.client().list_conversations(forged).await, Code::Unauthenticated);
     }
 }
 
@@ -243,9 +253,9 @@ async fn unreachable_upstreams_are_unavailable() {
         let app = spawn_app(backend).await;
         let broken = app.with_dead_upstreams().await;
         let from_post = broken.start(ALICE, Target::PostId(BOB_POST), false, "hi").await;
-        assert_error(from_post, Code::Unavailable, Some("UNAVAILABLE"));
+        assert_error(from_post, Code::Unavailable, "UNAVAILABLE");
         let from_user = broken.start(ALICE, Target::UserId(BOB), false, "hi").await;
-        assert_error(from_user, Code::Unavailable, Some("UNAVAILABLE"));
+        assert_error(from_user, Code::Unavailable, "UNAVAILABLE");
     }
 }
 

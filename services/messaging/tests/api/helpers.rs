@@ -12,14 +12,14 @@ use campus_proto::messaging::v1::{
     MarkConversationReadRequest, Message, SendMessageRequest, StreamMessagesRequest, StreamMessagesResponse,
 };
 use campus_shared::db::Backend;
-use campus_shared::testing::{TestDatabase, TestIdentity, channel};
 use campus_shared::{Caller, Role};
+use campus_testkit::{TestDatabase, TestIdentity, channel, dead_url};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status, Streaming};
+use tonic::{Request, Status, Streaming};
 
-pub use crate::fakes::Directory;
+pub use campus_testkit::fakes::Directory;
 
 pub const SCHOOL: i64 = 1;
 pub const OTHER_SCHOOL: i64 = 2;
@@ -81,9 +81,16 @@ impl Drop for TestApp {
 pub async fn spawn_app(backend: Backend) -> TestApp {
     let identity = TestIdentity::new();
     let dir = world();
-    let upstreams = crate::fakes::spawn_upstreams(dir.clone(), &identity).await;
+    let upstreams = spawn_upstreams(&dir, &identity).await;
     let db = Arc::new(TestDatabase::new(backend).await);
     start(backend, identity, dir, db, upstreams).await
+}
+
+/// The fake board and account in front of `dir`: their URLs.
+async fn spawn_upstreams(dir: &Directory, identity: &TestIdentity) -> (String, String) {
+    let board = campus_testkit::fakes::spawn_board(dir.clone(), identity).await;
+    let account = campus_testkit::fakes::spawn_account(dir.clone(), identity).await;
+    (format!("http://{board}"), format!("http://{account}"))
 }
 
 async fn start(
@@ -106,14 +113,6 @@ async fn start(
         let _ = rx.await;
     }));
     TestApp { backend, identity, dir, stats, db, client, upstreams, shutdown: Some(tx), server: Some(server) }
-}
-
-/// An address nothing listens on.
-pub async fn dead_url() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("address");
-    drop(listener);
-    format!("http://{addr}")
 }
 
 impl TestApp {
@@ -148,11 +147,7 @@ impl TestApp {
             role: Role::User,
             nickname: profile.nickname,
         };
-        let mut request = Request::new(message);
-        request
-            .metadata_mut()
-            .insert("authorization", self.identity.bearer_for(&caller).parse().expect("ascii"));
-        request
+        self.identity.request_as(message, &caller)
     }
 
     pub fn client(&self) -> MessagingServiceClient<Channel> {
@@ -251,32 +246,4 @@ pub async fn next_message_from(stream: &mut Streaming<StreamMessagesResponse>, m
             return message;
         }
     }
-}
-
-/// Asserts the error code and, when given, the ErrorInfo reason.
-#[track_caller]
-pub fn assert_error<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, reason: Option<&str>) {
-    use tonic_types::StatusExt;
-    let status = result.expect_err("expected an error");
-    assert_eq!(status.code(), code, "{status:?}");
-    if let Some(reason) = reason {
-        let info = status.get_error_details().error_info().cloned().expect("error info");
-        assert_eq!(info.reason, reason);
-    }
-}
-
-/// The fields named by the BadRequest violations of an INVALID_ARGUMENT error.
-#[track_caller]
-pub fn violated_fields<T: std::fmt::Debug>(result: Result<T, Status>) -> Vec<String> {
-    use tonic_types::StatusExt;
-    let status = result.expect_err("expected an error");
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let details = status.get_error_details();
-    details
-        .bad_request()
-        .expect("bad request details")
-        .field_violations
-        .iter()
-        .map(|v| v.field.clone())
-        .collect()
 }

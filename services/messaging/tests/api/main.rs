@@ -1,11 +1,10 @@
 //! Integration tests: the real server on port 0, a fresh database per test on every backend
-//! of `testing::backends()`, fake board and account upstreams, and the generated client.
+//! of `campus_testkit::backends()`, fake board and account upstreams, and the generated client.
 
 // Test helpers are shared across the test modules with plain `pub`, as zero2prod does.
 #![allow(unreachable_pub)]
 
 mod conversations;
-mod fakes;
 mod helpers;
 mod messages;
 mod streaming;

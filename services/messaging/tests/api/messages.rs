@@ -1,10 +1,11 @@
 //! Sending, listing, unread counts, leaving, blocking and who may touch a conversation.
 
 use campus_proto::messaging::v1::create_conversation_request::Target;
-use campus_shared::testing::backends;
+use campus_testkit::backends;
 use tonic::Code;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 #[tokio::test]
 async fn messages_are_listed_newest_first_in_pages() {
@@ -36,7 +37,7 @@ async fn messages_are_listed_newest_first_in_pages() {
         assert_eq!(seen, (0..25).rev().collect::<Vec<_>>(), "{backend:?}");
         // A page token is bound to its list and caller.
         let page = app.messages(ALICE, c.id, 10, "").await.unwrap();
-        assert_error(app.messages(BOB, c.id, 10, &page.next_page_token).await, Code::InvalidArgument, None);
+        assert_code(app.messages(BOB, c.id, 10, &page.next_page_token).await, Code::InvalidArgument);
     }
 }
 
@@ -45,9 +46,12 @@ async fn bad_messages_are_refused() {
     for backend in backends() {
         let app = spawn_app(backend).await;
         let c = app.start(ALICE, Target::UserId(BOB), false, "hi").await.unwrap();
-        assert_eq!(violated_fields(app.send(ALICE, c.id, "").await), ["content"]);
-        assert_eq!(violated_fields(app.send(ALICE, c.id, "\n").await), ["content"]);
-        assert_eq!(violated_fields(app.send(ALICE, c.id, &"x".repeat(1001)).await), ["content"]);
+        assert_eq!(violated_fields(&app.send(ALICE, c.id, "").await.unwrap_err()), ["content"]);
+        assert_eq!(violated_fields(&app.send(ALICE, c.id, "\n").await.unwrap_err()), ["content"]);
+        assert_eq!(
+            violated_fields(&app.send(ALICE, c.id, &"x".repeat(1001)).await.unwrap_err()),
+            ["content"]
+        );
         app.send(ALICE, c.id, &"😀".repeat(1000)).await.expect("1,000 characters, 4,000 bytes");
         assert_eq!(app.messages(BOB, c.id, 100, "").await.unwrap().messages.len(), 2);
     }
@@ -59,12 +63,12 @@ async fn outsiders_get_not_found_for_everything() {
         let app = spawn_app(backend).await;
         let c = app.start(ALICE, Target::PostId(BOB_POST), false, "private").await.unwrap();
         for id in [c.id, 424242] {
-            assert_error(app.send(CAROL, id, "let me in").await, Code::NotFound, None);
-            assert_error(app.messages(CAROL, id, 10, "").await, Code::NotFound, None);
-            assert_error(app.read(CAROL, id).await, Code::NotFound, None);
-            assert_error(app.leave(CAROL, id).await, Code::NotFound, None);
-            assert_error(app.block(CAROL, id).await, Code::NotFound, None);
-            assert_error(app.send(DAVE, id, "other school").await, Code::NotFound, None);
+            assert_code(app.send(CAROL, id, "let me in").await, Code::NotFound);
+            assert_code(app.messages(CAROL, id, 10, "").await, Code::NotFound);
+            assert_code(app.read(CAROL, id).await, Code::NotFound);
+            assert_code(app.leave(CAROL, id).await, Code::NotFound);
+            assert_code(app.block(CAROL, id).await, Code::NotFound);
+            assert_code(app.send(DAVE, id, "other school").await, Code::NotFound);
         }
         let after = app.read(ALICE, c.id).await.unwrap();
         assert!(!after.blocked, "a stranger's block did nothing");
@@ -141,8 +145,8 @@ async fn conversations_are_listed_by_latest_activity_in_pages() {
         assert_eq!((last.content.as_str(), last.is_mine, top.unread_count), ("bump", false, 1));
 
         let first = app.conversations(ALICE, 2, "").await.unwrap();
-        assert_error(app.conversations(BOB, 2, &first.next_page_token).await, Code::InvalidArgument, None);
-        assert_error(app.conversations(ALICE, -1, "").await, Code::InvalidArgument, None);
+        assert_code(app.conversations(BOB, 2, &first.next_page_token).await, Code::InvalidArgument);
+        assert_code(app.conversations(ALICE, -1, "").await, Code::InvalidArgument);
     }
 }
 
@@ -192,18 +196,10 @@ async fn blocking_stops_messages_both_ways() {
         assert!(blocked.blocked);
         assert_eq!(blocked.counterpart.unwrap().display_name, "익명");
 
-        assert_error(
-            app.send(ALICE, c.id, "hello?").await,
-            Code::FailedPrecondition,
-            Some("CONVERSATION_BLOCKED"),
-        );
-        assert_error(
-            app.send(BOB, c.id, "bye").await,
-            Code::FailedPrecondition,
-            Some("CONVERSATION_BLOCKED"),
-        );
+        assert_error(app.send(ALICE, c.id, "hello?").await, Code::FailedPrecondition, "CONVERSATION_BLOCKED");
+        assert_error(app.send(BOB, c.id, "bye").await, Code::FailedPrecondition, "CONVERSATION_BLOCKED");
         let restart = app.start(ALICE, Target::PostId(BOB_POST), true, "again").await;
-        assert_error(restart, Code::FailedPrecondition, Some("CONVERSATION_BLOCKED"));
+        assert_error(restart, Code::FailedPrecondition, "CONVERSATION_BLOCKED");
         assert!(app.inbox(ALICE).await[0].blocked);
         assert_eq!(app.messages(BOB, c.id, 10, "").await.unwrap().messages.len(), 1, "nothing slipped in");
         assert_eq!(app.inbox(BOB).await[0].unread_count, 1);
@@ -215,10 +211,6 @@ async fn blocking_stops_messages_both_ways() {
         // The starter may block too.
         let d = app.start(CAROL, Target::UserId(BOB), false, "hey").await.unwrap();
         app.block(CAROL, d.id).await.unwrap();
-        assert_error(
-            app.send(BOB, d.id, "hey back").await,
-            Code::FailedPrecondition,
-            Some("CONVERSATION_BLOCKED"),
-        );
+        assert_error(app.send(BOB, d.id, "hey back").await, Code::FailedPrecondition, "CONVERSATION_BLOCKED");
     }
 }

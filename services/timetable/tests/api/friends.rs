@@ -1,10 +1,12 @@
 //! Friends' timetables: the primary one, for friends only, checked through the account service.
 
 use campus_proto::timetable::v1::{AddTimetableLectureRequest, GetFriendTimetableRequest};
-use campus_shared::testing::{TestIdentity, backends};
+use campus_testkit::fakes::Directory;
+use campus_testkit::{TestIdentity, backends, dead_url};
 use tonic::Code;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 const ALICE: i64 = 21;
 const BOB: i64 = 22;
@@ -37,9 +39,9 @@ async fn friends_see_the_primary_timetable_and_nobody_else_does() {
 
         // A stranger learns nothing, not even that the timetable exists.
         let err = app.client().get_friend_timetable(app.req(friend_request(ALICE), EVE)).await.unwrap_err();
-        assert_reason(&err, Code::NotFound, "NOT_FOUND");
+        assert_status(&err, Code::NotFound, "NOT_FOUND");
         let err = app.client().get_friend_timetable(app.req(friend_request(999), EVE)).await.unwrap_err();
-        assert_reason(&err, Code::NotFound, "NOT_FOUND");
+        assert_status(&err, Code::NotFound, "NOT_FOUND");
 
         // Friends follow the primary when it changes.
         let make_primary = campus_proto::timetable::v1::UpdateTimetableRequest {
@@ -80,9 +82,9 @@ async fn friends_see_the_primary_timetable_and_nobody_else_does() {
 #[tokio::test]
 async fn account_service_down_is_unavailable() {
     for backend in backends() {
-        let app = spawn_app_with(backend, TestIdentity::new(), Friends::default(), dead_url().await).await;
+        let app = spawn_app_with(backend, TestIdentity::new(), Directory::default(), dead_url().await).await;
         app.create_timetable(ALICE, YEAR, FALL, "").await;
         let err = app.client().get_friend_timetable(app.req(friend_request(ALICE), BOB)).await.unwrap_err();
-        assert_reason(&err, Code::Unavailable, "UNAVAILABLE");
+        assert_status(&err, Code::Unavailable, "UNAVAILABLE");
     }
 }

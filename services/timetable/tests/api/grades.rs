@@ -4,6 +4,7 @@ use campus_proto::timetable::v1::{Course, GetGradesRequest, Grades, SetSemesterG
 use tonic::Status;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 const ALICE: i64 = 31;
 

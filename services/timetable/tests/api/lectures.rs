@@ -5,6 +5,7 @@ use campus_proto::timetable::v1::{DayOfWeek, GetLectureRequest, ImportLecturesRe
 use tonic::{Code, Request};
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 fn search(query: &str) -> ListLecturesRequest {
     ListLecturesRequest { year: YEAR, semester: FALL, query: query.into(), ..Default::default() }
@@ -122,7 +123,7 @@ async fn another_schools_lectures_are_invisible() {
         assert_eq!(theirs.len(), 7);
         let err =
             app.client().get_lecture(app.req(GetLectureRequest { id: theirs[0].id }, 1)).await.unwrap_err();
-        assert_reason(&err, Code::NotFound, "NOT_FOUND");
+        assert_status(&err, Code::NotFound, "NOT_FOUND");
         let own = app
             .client()
             .get_lecture(app.req_in(GetLectureRequest { id: theirs[0].id }, 1, OTHER_SCHOOL))
@@ -204,7 +205,7 @@ async fn import_is_for_admins_with_a_csv_body() {
         let request =
             ImportLecturesRequest { school_id: SCHOOL, year: YEAR, semester: FALL, csv: Some(body.clone()) };
         let err = app.client().import_lectures(app.req(request.clone(), 1)).await.unwrap_err();
-        assert_reason(&err, Code::PermissionDenied, "ADMIN_ONLY");
+        assert_status(&err, Code::PermissionDenied, "ADMIN_ONLY");
 
         let json = HttpBody { content_type: "application/json".into(), ..body.clone() };
         let wrong = ImportLecturesRequest { csv: Some(json), ..request.clone() };

@@ -7,6 +7,7 @@ use campus_proto::timetable::v1::{
 use tonic::{Code, Status};
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 fn review(lecture_id: i64, rating: i32, exams: i32) -> CreateLectureReviewRequest {
     CreateLectureReviewRequest {
@@ -38,7 +39,7 @@ async fn one_review_per_user_editable_by_its_author_only() {
         assert!(mine.is_mine);
         assert_eq!((mine.rating, mine.exams, mine.lecture_id), (5, 2, lecture));
         let err = create(&app, 1, review(lecture, 4, 2)).await.unwrap_err();
-        assert_reason(&err, Code::AlreadyExists, "REVIEW_EXISTS");
+        assert_status(&err, Code::AlreadyExists, "REVIEW_EXISTS");
 
         // Edit: only the given fields change.
         let edit = UpdateLectureReviewRequest {
@@ -57,7 +58,7 @@ async fn one_review_per_user_editable_by_its_author_only() {
 
         // Someone else's review looks like no review at all.
         let err = app.client().update_lecture_review(app.req(edit, 2)).await.unwrap_err();
-        assert_reason(&err, Code::NotFound, "NOT_FOUND");
+        assert_status(&err, Code::NotFound, "NOT_FOUND");
         let delete = DeleteLectureReviewRequest { id: mine.id };
         let err = app.client().delete_lecture_review(app.req(delete, 2)).await.unwrap_err();
         assert_eq!(err.code(), Code::NotFound);

@@ -12,6 +12,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::helpers::*;
+use campus_testkit::status::*;
 
 const ALICE: i64 = 11;
 const BOB: i64 = 12;
@@ -95,7 +96,7 @@ async fn timetables_are_owner_only() {
         app.import(SCHOOL, YEAR, FALL, CATALOG).await.unwrap();
         let ds = app.lecture("CSE2010").await;
         let mine = app.create_timetable(ALICE, YEAR, FALL, "").await;
-        assert_reason(&get(&app, BOB, mine.id).await.unwrap_err(), Code::NotFound, "NOT_FOUND");
+        assert_status(&get(&app, BOB, mine.id).await.unwrap_err(), Code::NotFound, "NOT_FOUND");
         assert_eq!(add(&app, BOB, mine.id, ds.id).await.unwrap_err().code(), Code::NotFound);
         let rename = UpdateTimetableRequest { id: mine.id, name: Some("hacked".into()), primary: None };
         assert_eq!(
@@ -132,7 +133,7 @@ async fn adding_lectures_checks_conflicts_and_counts_credits() {
 
         // OS (Mon 10:00-11:00) overlaps Data Structures first.
         let err = add(&app, ALICE, t.id, os.id).await.unwrap_err();
-        assert_reason(&err, Code::FailedPrecondition, "TIME_CONFLICT");
+        assert_status(&err, Code::FailedPrecondition, "TIME_CONFLICT");
         assert!(err.message().contains("Data Structures"), "{}", err.message());
         let info = err.get_error_details().error_info().cloned().unwrap();
         assert_eq!(info.metadata.get("conflictingId"), Some(&ds.id.to_string()));
@@ -141,7 +142,7 @@ async fn adding_lectures_checks_conflicts_and_counts_credits() {
 
         // The same lecture twice.
         let err = add(&app, ALICE, t.id, ds.id).await.unwrap_err();
-        assert_reason(&err, Code::AlreadyExists, "LECTURE_ALREADY_ADDED");
+        assert_status(&err, Code::AlreadyExists, "LECTURE_ALREADY_ADDED");
 
         let after = add(&app, ALICE, t.id, db.id).await.unwrap();
         assert_eq!(after.total_credits, 8);
@@ -185,11 +186,11 @@ async fn unknown_foreign_and_other_semester_lectures_are_refused() {
         let spring = app.all_lectures(SCHOOL, YEAR, SPRING).await.remove(0);
         let t = app.create_timetable(ALICE, YEAR, FALL, "").await;
 
-        assert_reason(&add(&app, ALICE, t.id, 424242).await.unwrap_err(), Code::NotFound, "NOT_FOUND");
-        assert_reason(&add(&app, ALICE, t.id, foreign.id).await.unwrap_err(), Code::NotFound, "NOT_FOUND");
+        assert_status(&add(&app, ALICE, t.id, 424242).await.unwrap_err(), Code::NotFound, "NOT_FOUND");
+        assert_status(&add(&app, ALICE, t.id, foreign.id).await.unwrap_err(), Code::NotFound, "NOT_FOUND");
         let err = add(&app, ALICE, t.id, spring.id).await.unwrap_err();
-        assert_reason(&err, Code::FailedPrecondition, "SEMESTER_MISMATCH");
-        assert_reason(&add(&app, ALICE, 777, spring.id).await.unwrap_err(), Code::NotFound, "NOT_FOUND");
+        assert_status(&err, Code::FailedPrecondition, "SEMESTER_MISMATCH");
+        assert_status(&add(&app, ALICE, 777, spring.id).await.unwrap_err(), Code::NotFound, "NOT_FOUND");
         assert!(get(&app, ALICE, t.id).await.unwrap().lectures.is_empty());
     })
     .await;
@@ -212,7 +213,7 @@ async fn at_most_thirty_lectures() {
             add(&app, ALICE, t.id, l.id).await.unwrap();
         }
         let err = add(&app, ALICE, t.id, lectures[30].id).await.unwrap_err();
-        assert_reason(&err, Code::FailedPrecondition, "TOO_MANY_LECTURES");
+        assert_status(&err, Code::FailedPrecondition, "TOO_MANY_LECTURES");
         assert_eq!(get(&app, ALICE, t.id).await.unwrap().total_credits, 30);
     })
     .await;
@@ -235,7 +236,7 @@ async fn custom_entries_collide_like_lectures() {
         // Overlaps Data Structures on Wednesday.
         let request = entry("동아리", vec![slot(DayOfWeek::Wednesday, 600, 660)]);
         let err = app.client().add_custom_entry(app.req(request, ALICE)).await.unwrap_err();
-        assert_reason(&err, Code::FailedPrecondition, "TIME_CONFLICT");
+        assert_status(&err, Code::FailedPrecondition, "TIME_CONFLICT");
         assert!(err.message().contains("Data Structures"));
 
         // Touching is fine: Mon 10:15-11:00 right after Data Structures.
@@ -249,7 +250,7 @@ async fn custom_entries_collide_like_lectures() {
 
         // A lecture now collides with the entry, named in the error.
         let err = add(&app, ALICE, t.id, os.id).await.unwrap_err();
-        assert_reason(&err, Code::FailedPrecondition, "TIME_CONFLICT");
+        assert_status(&err, Code::FailedPrecondition, "TIME_CONFLICT");
         let info = err.get_error_details().error_info().cloned().unwrap();
         let metadata: HashMap<String, String> = info.metadata;
         assert!(
@@ -324,7 +325,7 @@ async fn concurrent_adds_never_leave_colliding_lectures() {
         for result in &results {
             match result {
                 Ok(_) => ok += 1,
-                Err(status) => assert_reason(status, Code::FailedPrecondition, "TIME_CONFLICT"),
+                Err(status) => assert_status(status, Code::FailedPrecondition, "TIME_CONFLICT"),
             }
         }
         let final_state = get(&app, ALICE, t.id).await.unwrap();

@@ -1,13 +1,16 @@
 //! Benchmark support: a small closed-loop load generator that keeps `in_flight` calls running
 //! for a fixed time and reports throughput and latency percentiles, pgbench on a service's own
 //! SQL, gRPC-web framing, and the fixtures more than one benchmark uses. Every call reports
-//! whether its response was right, so errors are counted, not hidden.
+//! whether its response was right, so errors are counted, not hidden. The benchmarks keep
+//! their seeded PostgreSQL databases with [`pg_create_database`] and [`pg_drop_database`].
 
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+pub use crate::db::{pg_create_database, pg_drop_database};
 
 /// The outcome of one load run.
 #[derive(Debug, Clone)]
@@ -288,45 +291,6 @@ fn pgbench_latencies(dir: &Path) -> Result<Vec<Duration>, String> {
     Ok(latencies)
 }
 
-/// Creates the PostgreSQL database `name` on the server of `base` unless it exists (with
-/// `fresh`, an existing one is dropped first) and returns its URL.
-pub async fn pg_create_database(base: &str, name: &str, fresh: bool) -> Result<String, sqlx::Error> {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut admin = sqlx::AnyConnection::connect(base).await?;
-    if fresh {
-        pg_drop(&mut admin, name).await?;
-    }
-    let exists: Option<(i64,)> =
-        sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM pg_database WHERE datname = $1")
-            .bind(name)
-            .fetch_optional(&mut admin)
-            .await?;
-    if exists.is_none() {
-        // The name is the caller's constant, never input.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
-    }
-    let _ = admin.close().await;
-    Ok(crate::testing::replace_database(base, name))
-}
-
-/// Drops the PostgreSQL database `name` (closing its connections), if it exists.
-pub async fn pg_drop_database(base: &str, name: &str) -> Result<(), sqlx::Error> {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut admin = sqlx::AnyConnection::connect(base).await?;
-    pg_drop(&mut admin, name).await?;
-    let _ = admin.close().await;
-    Ok(())
-}
-
-async fn pg_drop(admin: &mut sqlx::AnyConnection, name: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-        .execute(admin)
-        .await
-        .map(|_| ())
-}
-
 /// gRPC-web in binary mode (`application/grpc-web+proto`) over plain HTTP/1.1.
 pub mod grpc_web {
     use bytes::Bytes;
@@ -513,7 +477,7 @@ mod tests {
     /// that fails is an error with pgbench's reason. Runs when a PostgreSQL server is named.
     #[test]
     fn pgbench_reports_throughput_latency_and_failures() {
-        let Some(url) = crate::config::var(crate::testing::PG_URL_VAR) else { return };
+        let Some(url) = campus_shared::config::var(crate::db::PG_URL_VAR) else { return };
         let script = "\\set n random(1, 1000)\nSELECT :n + 1;\n";
         let report =
             pgbench_report("select", &url, script, 2, Duration::from_secs(1), &[]).expect("pgbench runs");

@@ -1,14 +1,13 @@
-//! Test support shared by every crate: fresh databases on each backend and a test identity
-//! (a key pair, a token issuer and a service credential).
+//! Fresh databases on each backend.
 //!
 //! Storage tests loop over [`backends`]: SQLite always, PostgreSQL too when
 //! `CAMPUS_TEST_PG_URL` names a server (CI sets it). Each test gets its own database.
 
-use secrecy::SecretString;
+use std::future::Future;
 
-use crate::config::{DatabaseConfig, IdentityConfig, ServerLimits, ServiceConfig};
-use crate::db::Backend;
-use crate::identity::{Caller, Role, SigningKey, TokenIssuer};
+use campus_shared::config::{DatabaseConfig, var};
+use campus_shared::db::Backend;
+use sqlx::Connection;
 
 /// The environment variable naming a PostgreSQL server for tests.
 pub const PG_URL_VAR: &str = "CAMPUS_TEST_PG_URL";
@@ -16,10 +15,24 @@ pub const PG_URL_VAR: &str = "CAMPUS_TEST_PG_URL";
 /// The backends to run storage tests on.
 pub fn backends() -> Vec<Backend> {
     let mut all = vec![Backend::Sqlite];
-    if crate::config::var(PG_URL_VAR).is_some() {
+    if var(PG_URL_VAR).is_some() {
         all.push(Backend::Postgres);
     }
     all
+}
+
+/// Runs `test` once per backend of [`backends`], each time on what `spawn` starts (a fresh
+/// app on a fresh database).
+pub async fn each_backend<App, Spawn, Spawned, Test, Tested>(spawn: Spawn, test: Test)
+where
+    Spawn: Fn(Backend) -> Spawned,
+    Spawned: Future<Output = App>,
+    Test: Fn(App) -> Tested,
+    Tested: Future<Output = ()>,
+{
+    for backend in backends() {
+        test(spawn(backend).await).await;
+    }
 }
 
 /// A database that exists for one test. SQLite files are removed when it drops; PostgreSQL
@@ -41,8 +54,8 @@ impl TestDatabase {
                 Self { url, backend, _dir: Some(dir) }
             }
             Backend::Postgres => {
-                let base = crate::config::var(PG_URL_VAR).expect("CAMPUS_TEST_PG_URL is set");
-                let url = create_pg_database(&base).await;
+                let base = var(PG_URL_VAR).expect("CAMPUS_TEST_PG_URL is set");
+                let url = create_test_database(&base).await;
                 Self { url, backend, _dir: None }
             }
         }
@@ -53,8 +66,7 @@ impl TestDatabase {
     }
 }
 
-async fn create_pg_database(base: &str) -> String {
-    use sqlx::Connection;
+async fn create_test_database(base: &str) -> String {
     sqlx::any::install_default_drivers();
     let mut admin = sqlx::AnyConnection::connect(base).await.expect("connect to CAMPUS_TEST_PG_URL");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
@@ -77,9 +89,7 @@ async fn drop_stale_databases(admin: &mut sqlx::AnyConnection, now: u64) {
     for (name,) in names {
         let created: Option<u64> = name.split('_').nth(2).and_then(|t| t.parse().ok());
         if created.is_some_and(|t| t + 3600 < now) {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut *admin)
-                .await;
+            let _ = drop_database(admin, &name).await;
         }
     }
 }
@@ -98,86 +108,42 @@ pub fn replace_database(base: &str, name: &str) -> String {
     format!("{root}/{name}{query}")
 }
 
-/// A key pair, issuer and service credential for tests: services under test verify with it,
-/// and tests mint tokens for any caller.
-#[derive(Debug, Clone)]
-pub struct TestIdentity {
-    pub key: SigningKey,
-    pub issuer: TokenIssuer,
-    pub service_token: SecretString,
+/// Creates the PostgreSQL database `name` on the server of `base` unless it exists (with
+/// `fresh`, an existing one is dropped first) and returns its URL. The benchmarks keep
+/// their seeded databases under fixed names this way.
+pub async fn pg_create_database(base: &str, name: &str, fresh: bool) -> Result<String, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(base).await?;
+    if fresh {
+        drop_database(&mut admin, name).await?;
+    }
+    let exists: Option<(i64,)> =
+        sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM pg_database WHERE datname = $1")
+            .bind(name)
+            .fetch_optional(&mut admin)
+            .await?;
+    if exists.is_none() {
+        // The name is the caller's constant, never input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
+    }
+    let _ = admin.close().await;
+    Ok(replace_database(base, name))
 }
 
-impl Default for TestIdentity {
-    fn default() -> Self {
-        Self::new()
-    }
+/// Drops the PostgreSQL database `name` (closing its connections), if it exists.
+pub async fn pg_drop_database(base: &str, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(base).await?;
+    drop_database(&mut admin, name).await?;
+    let _ = admin.close().await;
+    Ok(())
 }
 
-impl TestIdentity {
-    pub fn new() -> Self {
-        let key = SigningKey::generate();
-        let issuer = TokenIssuer::new(&key, crate::config::DEFAULT_ISSUER, crate::config::DEFAULT_AUDIENCE)
-            .expect("issuer");
-        Self { key, issuer, service_token: SecretString::from(crate::identity::random_token()) }
-    }
-
-    pub fn config(&self) -> IdentityConfig {
-        IdentityConfig {
-            jwt_public_key_pem: self.key.public_key_pem(),
-            issuer: crate::config::DEFAULT_ISSUER.into(),
-            audience: crate::config::DEFAULT_AUDIENCE.into(),
-            service_token: self.service_token.clone(),
-        }
-    }
-
-    /// A service config on port 0 for a test database.
-    pub fn service_config(&self, db: &TestDatabase) -> ServiceConfig {
-        ServiceConfig {
-            listen_addr: ([127, 0, 0, 1], 0).into(),
-            database: db.config(),
-            identity: self.config(),
-            limits: ServerLimits::default(),
-            tls: None,
-            client_tls: Default::default(),
-        }
-    }
-
-    /// `Bearer <token>` for a user of a school (nickname `user<id>`).
-    pub fn bearer(&self, user_id: i64, school_id: i64) -> String {
-        self.bearer_for(&Caller { user_id, school_id, role: Role::User, nickname: format!("user{user_id}") })
-    }
-
-    pub fn bearer_for(&self, caller: &Caller) -> String {
-        format!("Bearer {}", self.issuer.issue(caller).expect("sign token"))
-    }
-
-    /// A tonic request carrying a user's token.
-    pub fn request<T>(&self, message: T, user_id: i64, school_id: i64) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        request
-            .metadata_mut()
-            .insert("authorization", self.bearer(user_id, school_id).parse().expect("ascii"));
-        request
-    }
-
-    /// A tonic request carrying the service credential (and optionally a user's token).
-    pub fn service_request<T>(&self, message: T, on_behalf_of: Option<(i64, i64)>) -> tonic::Request<T> {
-        use secrecy::ExposeSecret;
-        let mut request = match on_behalf_of {
-            Some((user, school)) => self.request(message, user, school),
-            None => tonic::Request::new(message),
-        };
-        request.metadata_mut().insert(
-            crate::identity::SERVICE_TOKEN_HEADER,
-            self.service_token.expose_secret().parse().expect("ascii"),
-        );
-        request
-    }
-}
-
-/// A lazily connected channel to a local server.
-pub fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("valid uri").connect_lazy()
+async fn drop_database(admin: &mut sqlx::AnyConnection, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .execute(admin)
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
@@ -196,21 +162,22 @@ mod tests {
         );
     }
 
-    static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations");
+    static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../shared/tests/migrations");
 
     #[tokio::test]
     async fn both_backends_migrate_and_answer() {
         for backend in backends() {
             let db = TestDatabase::new(backend).await;
-            let migrations = crate::db::Migrations { sqlite: &MIGRATIONS, postgres: &MIGRATIONS };
-            let pool = crate::db::connect(&db.config(), migrations).await.expect("connect and migrate");
+            let migrations = campus_shared::db::Migrations { sqlite: &MIGRATIONS, postgres: &MIGRATIONS };
+            let pool =
+                campus_shared::db::connect(&db.config(), migrations).await.expect("connect and migrate");
             let mut tx = pool.begin_write().await.unwrap();
-            let id = crate::id::next_id();
+            let id = campus_shared::id::next_id();
             sqlx::query("INSERT INTO probe (id, label, flag, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(id)
                 .bind("héllo 익명")
                 .bind(1i64)
-                .bind(crate::db::now_micros())
+                .bind(campus_shared::db::now_micros())
                 .execute(&mut *tx)
                 .await
                 .unwrap();
