@@ -281,7 +281,8 @@ async fn a_deleted_account_cannot_log_in_and_frees_its_login_id() {
         let user = app.signup("alice").await;
         let login = app.login("alice", PASSWORD, true).await;
 
-        let delete = app.call(Method::DELETE, "/v1/users/me", &login.access_token(), None).await;
+        let password = json!({"password": PASSWORD});
+        let delete = app.call(Method::DELETE, "/v1/users/me", &login.access_token(), Some(password)).await;
         assert!(delete.status.is_success(), "{delete:?}");
 
         assert_eq!(app.login("alice", PASSWORD, false).await.status, StatusCode::UNAUTHORIZED);

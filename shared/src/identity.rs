@@ -256,6 +256,8 @@ fn token_digest(token: &str) -> TokenDigest {
 pub enum Rejection {
     /// Past its `exp`: routine, clients refresh and retry.
     Expired,
+    /// Valid, but its user deleted their account since it was issued.
+    AccountDeleted,
     /// Anything else: a bad signature, the wrong algorithm, issuer or audience, a token not
     /// yet valid (`nbf`, an `iat` in the future), one living longer than tokens are issued
     /// for, or text that is no token at all. Nobody holding a real token sends one of these.
@@ -332,6 +334,10 @@ impl TokenVerifier {
         match self.verify_at(token, unix_now()) {
             Ok(caller) => Some(caller),
             Err(Rejection::Expired) => None,
+            Err(Rejection::AccountDeleted) => {
+                tracing::info!("access token of a deleted account refused");
+                None
+            }
             Err(Rejection::Invalid(why)) => {
                 tracing::warn!(security_event = "access_token_invalid", reason = why, "access token refused");
                 None
@@ -342,7 +348,7 @@ impl TokenVerifier {
     fn verify_at(&self, token: &str, now: i64) -> Result<Caller, Rejection> {
         let caller = self.verify_signed_at(token, now)?;
         if self.is_refused(caller.user_id) {
-            return Err(Rejection::Invalid("account deleted"));
+            return Err(Rejection::AccountDeleted);
         }
         Ok(caller)
     }
@@ -630,7 +636,7 @@ mod tests {
         let token = issuer.issue(&alice()).unwrap();
         assert_eq!(verifier.verify(&token), Some(alice()));
         verifier.clone().refuse_user(42);
-        assert_eq!(verifier.verify_at(&token, unix_now()), Err(Rejection::Invalid("account deleted")));
+        assert_eq!(verifier.verify_at(&token, unix_now()), Err(Rejection::AccountDeleted));
         verifier.refuse_users(HashSet::from([7]));
         assert_eq!(verifier.verify(&token), Some(alice()));
     }

@@ -689,8 +689,9 @@ async fn every_public_rpc_refuses_others_as_the_matrix_says_and_never_shows_bs_d
         );
 
         // The leak check can see B's data: A does see B's post (anonymously) and B's profile.
+        // A's token is refused from the deletion on, although it has not expired.
         let gone = gateway.get(&a, "/v1/users/me").await;
-        assert_eq!(gone.status, 404, "{backend:?}: DeleteMe as A deleted A (and only A): {gone:?}");
+        assert_eq!(gone.status, 401, "{backend:?}: DeleteMe as A deleted A (and only A): {gone:?}");
         let d_reads = gateway.get(&d, &world.fill("/v1/posts/{post}")).await;
         assert!(
             d_reads.text.contains(POST_TITLE) && !d_reads.text.contains(B_NICKNAME),

@@ -83,8 +83,9 @@ async fn wait_applied(
     }
 }
 
-/// A real account (sign-up and login over HTTP) in a new school: its id and access token.
-async fn real_user(deployment: &Deployment, login_id: &str) -> (i64, String) {
+/// A real account (sign-up and login over HTTP) in a new school: its id, its school's and
+/// its access token.
+async fn real_user(deployment: &Deployment, login_id: &str) -> (i64, i64, String) {
     let http = &deployment.http;
     let base = &deployment.base;
     let domain = format!("{login_id}.ac.kr");
@@ -113,8 +114,10 @@ async fn real_user(deployment: &Deployment, login_id: &str) -> (i64, String) {
         .json()
         .await
         .expect("session");
+    let id = |v: &serde_json::Value| v.as_str().expect("id").parse::<i64>().expect("numeric id");
     (
-        created["user"]["id"].as_str().expect("id").parse().expect("numeric id"),
+        id(&created["user"]["id"]),
+        id(&school["id"]),
         session["accessToken"].as_str().expect("token").to_string(),
     )
 }
@@ -125,11 +128,11 @@ async fn a_deletion_made_while_board_is_down_is_applied_when_it_returns() {
     for backend in backends() {
         let mut deployment = Deployment::start(backend, Options::default()).await;
         let http = deployment.http.clone();
-        let (user_id, token) = real_user(&deployment, "feeddown").await;
+        let (user_id, school_id, token) = real_user(&deployment, "feeddown").await;
         let alice = User { base: deployment.base.clone(), token };
         let board_id = alice.create_board(&http).await;
         let post = alice.create_post(&http, &board_id, "남을 글").await;
-        let reader = User::new(&deployment, 777);
+        let reader = User { base: deployment.base.clone(), token: deployment.token(777, school_id) };
 
         deployment.kill(Proc::Board);
         let password = json!({"password": "feed-test-password-42"});
