@@ -189,6 +189,11 @@ pub fn now_micros() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }
 
+/// The stored time (microseconds) of a protobuf timestamp; 0 when absent.
+pub fn micros(at: Option<&prost_types::Timestamp>) -> i64 {
+    at.map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
+}
+
 /// A stored time as a protobuf timestamp.
 pub fn timestamp(micros: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {

@@ -80,8 +80,3 @@ impl AccountFeedTasks {
         self.consumer.release().await;
     }
 }
-
-/// The microseconds of a protobuf timestamp (0 when absent).
-pub fn micros(at: Option<&prost_types::Timestamp>) -> i64 {
-    at.map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
-}

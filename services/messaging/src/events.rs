@@ -17,7 +17,7 @@ impl Handler for AccountEvents {
             return Ok(());
         };
         let deleted = deleted?;
-        let at = revocation::micros(deleted.deleted_at.as_ref());
+        let at = campus_shared::db::micros(deleted.deleted_at.as_ref());
         revocation::record_deleted_account(tx, deleted.user_id, at).await?;
         crate::store::forget_account(tx, deleted.user_id).await?;
         Ok(())

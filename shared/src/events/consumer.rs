@@ -145,7 +145,7 @@ impl Consumer {
         let mut tx = self.db.begin_write().await?;
         let mut applied = 0;
         for event in events {
-            let occurred_at = crate::revocation::micros(event.occurred_at.as_ref());
+            let occurred_at = crate::db::micros(event.occurred_at.as_ref());
             let fresh = sqlx::query(
                 "INSERT INTO event_applied (feed, event_id, position, occurred_at, applied_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
