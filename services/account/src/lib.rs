@@ -6,8 +6,11 @@
 
 pub mod domain;
 pub mod grpc;
+pub mod mail;
 mod signin;
 pub mod startup;
 pub mod store;
 
+pub use grpc::CodeRules;
+pub use mail::{MailConfig, MailTransport, SmtpConfig};
 pub use startup::{Application, Config};
