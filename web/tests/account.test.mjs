@@ -107,10 +107,10 @@ describe("the account lifecycle in Chromium", () => {
       await everyWidth(page, "reset-password");
       await page.getByLabel("학교 이메일").fill(address.toUpperCase());
       await page.getByRole("button", { name: "인증번호 받기" }).click();
-      await page.getByRole("heading", { name: "새 비밀번호" }).waitFor();
+      await page.getByRole("heading", { name: "새 비밀번호 정하기" }).waitFor();
       const code = await campus.codeFor(address);
       await page.getByLabel("인증번호").fill(code);
-      await page.getByLabel("새 비밀번호").fill(THIRD);
+      await page.getByLabel("새 비밀번호", { exact: true }).fill(THIRD);
       await page.getByRole("button", { name: "비밀번호 바꾸기" }).click();
       await page.getByText("모든 기기에서 로그아웃됐으니").waitFor();
     })();

@@ -23,7 +23,7 @@ static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// How long a stopping service waits for queued mail.
-const MAIL_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+const MAIL_DRAIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The account service's configuration.
 #[derive(Debug, Clone)]

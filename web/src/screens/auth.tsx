@@ -330,7 +330,7 @@ export function ResetPassword() {
         </form>
       ) : (
         <form class="card form" onSubmit={confirm} aria-labelledby="reset-title">
-          <h2 id="reset-title">새 비밀번호</h2>
+          <h2 id="reset-title">새 비밀번호 정하기</h2>
           <p class="notice" role="status">
             {sentTo}(으)로 가입된 계정이 있으면 인증번호를 보냈어요. 10분 안에 입력해 주세요.
           </p>
