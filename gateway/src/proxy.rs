@@ -43,8 +43,13 @@ const NOT_ROUTED: &str = "no such method on the gateway";
 /// do not: they need a valid refresh token already, and many students share one address
 /// (campus NAT, carrier-grade NAT), so counting them would sign people out for their
 /// neighbours' activity.
-const RATE_LIMITED_METHODS: &[&str] =
-    &["/campus.auth.v1.AuthService/SignUp", "/campus.auth.v1.AuthService/Login"];
+const RATE_LIMITED_METHODS: &[&str] = &[
+    "/campus.auth.v1.AuthService/SignUp",
+    "/campus.auth.v1.AuthService/Login",
+    "/campus.auth.v1.AuthService/SendEmailVerification",
+    "/campus.auth.v1.AuthService/StartPasswordReset",
+    "/campus.auth.v1.AuthService/ConfirmPasswordReset",
+];
 
 /// Request headers that belong to one connection and must not be forwarded (h2 rejects them).
 const HOP_BY_HOP: &[&str] =

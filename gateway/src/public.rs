@@ -34,6 +34,9 @@ pub(crate) const PUBLIC_METHODS: &[&str] = &[
     "/campus.auth.v1.AuthService/Login",
     "/campus.auth.v1.AuthService/Refresh",
     "/campus.auth.v1.AuthService/Logout",
+    "/campus.auth.v1.AuthService/SendEmailVerification",
+    "/campus.auth.v1.AuthService/StartPasswordReset",
+    "/campus.auth.v1.AuthService/ConfirmPasswordReset",
     "/campus.account.v1.AccountService/ListSchools",
 ];
 

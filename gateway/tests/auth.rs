@@ -47,10 +47,13 @@ async fn signup_enforces_the_rules() {
 
         let answer = app.post("/v1/auth/signup", app.signup_body("alice"), &[]).await;
         assert_eq!(answer.status, StatusCode::CONFLICT, "duplicate login id: {answer:?}");
+        // alice's address has an account: its mail says so instead of carrying a code, so a
+        // sign-up with it fails on the code and tells nobody the address is taken.
         let mut same_email = app.signup_body("alice2");
         same_email["email"] = json!(format!("alice@{DOMAIN}"));
         let answer = app.post("/v1/auth/signup", same_email, &[]).await;
-        assert_eq!(answer.status, StatusCode::CONFLICT, "duplicate email: {answer:?}");
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "duplicate email: {answer:?}");
+        assert_eq!(answer.reason().as_deref(), Some("EMAIL_CODE_INVALID"), "{answer:?}");
 
         for (field, value) in [
             ("password", json!("abc1")),
@@ -393,6 +396,7 @@ async fn grpc_clients_reach_the_same_auth_service() {
                 nickname: "alice".into(),
                 email: format!("alice@{DOMAIN}"),
                 school_id: app.school_id,
+                email_code: app.email_code(&format!("alice@{DOMAIN}")).await,
             })
             .await
             .expect("sign up over gRPC")

@@ -164,7 +164,10 @@ impl SystemConfig {
             seed_demo: true,
             // Tests start from boards without posts; the one that checks the activity asks for it.
             seed_activity: false,
-            account: campus_account::Config::new(service(&databases.account)),
+            account: campus_account::Config {
+                mail: campus_account::MailConfig::outbox(data_dir.join("outbox")),
+                ..campus_account::Config::new(service(&databases.account))
+            },
             board: campus_board::Config {
                 service: service(&databases.board),
                 thresholds: Default::default(),

@@ -3,6 +3,7 @@
 //! restart on the same data directory.
 
 use campus::{System, SystemConfig};
+use campus_testkit::Outbox;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -50,17 +51,29 @@ async fn start(dir: &tempfile::TempDir) -> System {
     System::start(config).await.expect("system starts")
 }
 
-/// Signs a user up at the first demo school and logs in; returns (client with token, school id).
-async fn sign_up(anonymous: &Client, login_id: &str, nickname: &str) -> (Client, String) {
+/// Signs a user up at the first demo school (with the code mailed to the outbox in `dir`) and
+/// logs in; returns (client with token, school id).
+async fn sign_up(
+    anonymous: &Client,
+    dir: &tempfile::TempDir,
+    login_id: &str,
+    nickname: &str,
+) -> (Client, String) {
     let (status, schools) = anonymous.get("/v1/schools").await;
     assert_eq!(status, StatusCode::OK, "{schools}");
     let school = &schools["schools"][0];
     let domain = school["emailDomain"].as_str().unwrap();
+    let email = format!("{login_id}@{domain}");
+    let (status, body) = anonymous
+        .post("/v1/auth/email-verifications", json!({"email": email, "schoolId": school["id"]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let code = Outbox::at(dir.path().join("outbox")).code_for(&email).await;
     let (status, body) = anonymous
         .post(
             "/v1/auth/signup",
             json!({"loginId": login_id, "password": "correct-horse-42", "nickname": nickname,
-                   "email": format!("{login_id}@{domain}"), "schoolId": school["id"]}),
+                   "email": email, "schoolId": school["id"], "emailCode": code}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -97,7 +110,7 @@ async fn boots_ready_with_demo_data() {
     let (status, body) = client.get("/v1/boards").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "boards need a token: {body}");
 
-    let (user, _) = sign_up(&client, "jiwoo", "지우").await;
+    let (user, _) = sign_up(&client, &dir, "jiwoo", "지우").await;
     let (status, boards) = user.get("/v1/boards").await;
     assert_eq!(status, StatusCode::OK, "{boards}");
     let board_names: Vec<&str> =
@@ -127,8 +140,8 @@ async fn a_students_day_across_every_service() {
     let dir = tempfile::tempdir().unwrap();
     let mut system = start(&dir).await;
     let anonymous = Client::new(&system);
-    let (author, _) = sign_up(&anonymous, "author1", "글쓴이").await;
-    let (reader, _) = sign_up(&anonymous, "reader1", "읽는이").await;
+    let (author, _) = sign_up(&anonymous, &dir, "author1", "글쓴이").await;
+    let (reader, _) = sign_up(&anonymous, &dir, "reader1", "읽는이").await;
 
     // An anonymous post on 자유게시판.
     let (_, boards) = author.get("/v1/boards").await;
@@ -243,7 +256,7 @@ fn colliding_pair(lectures: &[Value]) -> Option<(Value, Value)> {
 async fn data_survives_a_restart_without_seeding_twice() {
     let dir = tempfile::tempdir().unwrap();
     let mut system = start(&dir).await;
-    let (user, _) = sign_up(&Client::new(&system), "keeper", "보관인").await;
+    let (user, _) = sign_up(&Client::new(&system), &dir, "keeper", "보관인").await;
     let (_, boards) = user.get("/v1/boards").await;
     let board = boards["boards"][0]["id"].as_str().unwrap().to_string();
     let (status, post) = user
@@ -377,7 +390,11 @@ async fn each_service_reflects_what_it_serves() {
     let expected: [(std::net::SocketAddr, &[&str]); 4] = [
         (
             system.account_addr,
-            &["campus.account.v1.AccountInternalService", "campus.account.v1.AccountService"],
+            &[
+                "campus.account.v1.AccountInternalService",
+                "campus.account.v1.AccountService",
+                "campus.account.v1.AccountVerificationInternalService",
+            ],
         ),
         (system.board_addr, &["campus.board.v1.BoardInternalService", "campus.board.v1.BoardService"]),
         (system.messaging_addr, &["campus.messaging.v1.MessagingService"]),

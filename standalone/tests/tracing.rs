@@ -98,14 +98,25 @@ async fn a_message_from_a_post_is_one_trace_across_three_servers_with_red_metric
     let school = &schools["schools"][0];
     let domain = school["emailDomain"].as_str().unwrap();
     let mut tokens = Vec::new();
+    let outbox = campus_testkit::Outbox::at(dir.path().join("outbox"));
     for login in ["tracer1", "tracer2"] {
+        let email = format!("{login}@{domain}");
+        call(
+            &http,
+            &base,
+            None,
+            "/v1/auth/email-verifications",
+            json!({"email": email, "schoolId": school["id"]}),
+        )
+        .await;
+        let code = outbox.code_for(&email).await;
         call(
             &http,
             &base,
             None,
             "/v1/auth/signup",
             json!({"loginId": login, "password": "correct-horse-42",
-            "nickname": login, "email": format!("{login}@{domain}"), "schoolId": school["id"]}),
+            "nickname": login, "email": email, "schoolId": school["id"], "emailCode": code}),
         )
         .await;
         let session = call(

@@ -5,6 +5,7 @@
 //! - [`db`]: fresh databases on each backend ([`each_backend`], [`TestDatabase`]);
 //! - [`identity`]: a key pair, token issuer and service credential ([`TestIdentity`]);
 //! - [`net`]: channels to local servers, serving a fake, an address nobody listens on;
+//! - [`mail`]: the mail the account service writes without SMTP, and the codes in it ([`Outbox`]);
 //! - [`status`]: assertions on gRPC statuses and on the gateway's JSON error bodies;
 //! - [`fakes`]: test doubles of upstream services;
 //! - [`bench`]: the closed-loop load generator, pgbench, gRPC-web framing and fixtures.
@@ -13,9 +14,11 @@ pub mod bench;
 pub mod db;
 pub mod fakes;
 pub mod identity;
+pub mod mail;
 pub mod net;
 pub mod status;
 
 pub use db::{PG_URL_VAR, TestDatabase, backends, each_backend};
 pub use identity::TestIdentity;
+pub use mail::{Outbox, mail_code};
 pub use net::{channel, dead_url};

@@ -38,6 +38,12 @@ class SessionStore {
     this.listeners.forEach((l) => l(this.user));
   }
 
+  /** The signed-in user changed (a new nickname): everyone showing it hears. */
+  setUser(user: User) {
+    this.user = user;
+    this.listeners.forEach((l) => l(this.user));
+  }
+
   clear() {
     this.token = "";
     this.expiresAt = 0;
@@ -211,6 +217,9 @@ const FIELD_NAMES: Record<string, string> = {
   loginId: "아이디",
   password: "비밀번호",
   newPassword: "새 비밀번호",
+  currentPassword: "현재 비밀번호",
+  emailCode: "인증번호",
+  code: "인증번호",
   nickname: "닉네임",
   email: "이메일",
   schoolId: "학교",
@@ -248,6 +257,12 @@ const REASONS: Record<string, string | ((m: Record<string, string>) => string)> 
   RATE_LIMITED: "요청이 너무 많아요. 잠시 후 다시 해 주세요.",
   LOGIN_ID_TAKEN: "이미 쓰이는 아이디예요.",
   EMAIL_TAKEN: "이미 가입된 이메일이에요.",
+  EMAIL_CODE_INVALID: "인증번호가 맞지 않아요.",
+  EMAIL_CODE_EXPIRED: "인증번호가 만료됐어요. 새로 받아 주세요.",
+  EMAIL_CODE_TOO_MANY_TRIES: "인증번호를 너무 많이 틀렸어요. 새로 받아 주세요.",
+  EMAIL_CODE_TOO_SOON: "인증번호는 1분에 한 번 받을 수 있어요. 잠시 후 다시 해 주세요.",
+  NICKNAME_CHANGE_TOO_SOON: "닉네임은 30일에 한 번만 바꿀 수 있어요.",
+  WRONG_PASSWORD: "비밀번호가 올바르지 않아요.",
   NICKNAME_TAKEN: "이미 쓰이는 닉네임이에요.",
   CANNOT_LIKE_OWN_POST: "내 글에는 공감할 수 없어요.",
   CANNOT_LIKE_OWN_COMMENT: "내 댓글에는 공감할 수 없어요.",

@@ -4,14 +4,14 @@ import { logout, session } from "./api";
 import type { User } from "./gen/campus/account/v1/account_service_pb";
 import { Icon } from "./icons";
 import { Link, match, navigate, usePath } from "./router";
-import { Login, SignUp } from "./screens/auth";
+import { Login, ResetPassword, SignUp } from "./screens/auth";
 import { BoardPosts, HotBest, Home } from "./screens/boards";
 // The inbox is always live (StreamMessages), so the messages screens are in the main chunk.
 import { ConversationView, Inbox, startLive, stopLive } from "./screens/messages";
 import { ErrorBox, Loading } from "./ui";
 import "./styles.css";
 
-const PUBLIC = ["/login", "/signup"];
+const PUBLIC = ["/login", "/signup", "/reset-password"];
 
 /**
  * A screen loaded on first use (its own chunk), so the first paint needs only the shell, the
@@ -53,6 +53,8 @@ const GpaCalculator = lazy(() => import("./screens/gpa").then((m) => m.GpaCalcul
 const MyLists = lazy(() => import("./screens/me").then((m) => m.MyLists));
 const BoardDirectory = lazy(() => import("./screens/me").then((m) => m.BoardDirectory));
 const SchoolSearch = lazy(() => import("./screens/me").then((m) => m.SchoolSearch));
+const Settings = lazy(() => import("./screens/settings").then((m) => m.Settings));
+const DeleteAccount = lazy(() => import("./screens/settings").then((m) => m.DeleteAccount));
 
 function Screen({ path }: { path: string }) {
   let p: Record<string, string> | null;
@@ -69,6 +71,8 @@ function Screen({ path }: { path: string }) {
   if (path === "/gpa") return <GpaCalculator />;
   if (path === "/boards") return <BoardDirectory />;
   if (path === "/search") return <SchoolSearch />;
+  if (path === "/me/settings") return <Settings />;
+  if (path === "/me/delete") return <DeleteAccount />;
   if ((p = match("/me/:tab", path))) return <MyLists key={p.tab} tab={p.tab} />;
   if (path === "/me") return <MyLists key="posts" tab="posts" />;
   return (
@@ -121,9 +125,9 @@ function Shell({ user, path }: { user: User; path: string }) {
           ))}
         </nav>
         <div class="me">
-          <span class="nickname" data-testid="me">
+          <Link href="/me/settings" class="nickname" data-testid="me" aria-label={`${user.nickname} 설정`}>
             {user.nickname}
-          </span>
+          </Link>
           <button
             type="button"
             class="link"
@@ -177,7 +181,11 @@ function App() {
       </main>
     );
   }
-  if (!user) return path === "/signup" ? <SignUp /> : <Login />;
+  if (!user) {
+    if (path === "/signup") return <SignUp />;
+    if (path === "/reset-password") return <ResetPassword />;
+    return <Login />;
+  }
   return <Shell user={user} path={path} />;
 }
 

@@ -36,6 +36,10 @@ async function signUp(page, who) {
   await page.getByLabel("닉네임").fill(who.nickname);
   await page.getByLabel("학교 이메일 아이디").fill(who.email);
   await assert.doesNotReject(page.getByText("@hanbit.ac.kr").waitFor());
+  // The code goes to the school address; the test reads it from the outbox.
+  await page.getByRole("button", { name: "인증번호 받기" }).click();
+  await page.getByRole("status").getByText("인증번호를 보냈어요").waitFor();
+  await page.getByLabel("인증번호", { exact: true }).fill(await campus.codeFor(`${who.email}@hanbit.ac.kr`));
   await page.getByRole("button", { name: "가입하기" }).click();
   await page.getByTestId("me").getByText(who.nickname).waitFor();
 }

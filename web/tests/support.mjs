@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -70,8 +70,41 @@ export async function startCampus() {
       throw new Error("campus was not ready within 90 s");
     }
   }
+  const taken = new Set();
   return {
     url,
+    /** Where the account service writes its mail (no SMTP is configured here). */
+    outbox: join(dataDir, "outbox"),
+    /**
+     * The next mail to `email` not handed out yet (oldest first), waiting for it: the one way
+     * the tests get sign-up and reset codes, through the real flow.
+     */
+    async nextMail(email) {
+      const to = `to: ${email.toLowerCase()}`;
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const names = existsSync(this.outbox) ? readdirSync(this.outbox).filter((n) => n.endsWith(".eml")).sort() : [];
+        for (const name of names) {
+          if (taken.has(name)) continue;
+          const text = readFileSync(join(this.outbox, name), "utf8");
+          const head = text.split("\r\n\r\n")[0].toLowerCase();
+          if (head.split("\r\n").some((line) => line.trim() === to)) {
+            taken.add(name);
+            return text;
+          }
+        }
+        if (Date.now() > deadline) throw new Error(`no mail to ${email} in ${this.outbox}`);
+        await new Promise((ok) => setTimeout(ok, 50));
+      }
+    },
+    /** The 6-digit code of the next mail to `email`. */
+    async codeFor(email) {
+      const mail = await this.nextMail(email);
+      const body = mail.slice(mail.indexOf("\r\n\r\n") + 4);
+      const code = body.match(/(?<!\d)\d{6}(?!\d)/);
+      if (!code) throw new Error(`the mail to ${email} carries no code:\n${mail}`);
+      return code[0];
+    },
     async stop() {
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);

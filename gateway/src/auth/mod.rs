@@ -21,9 +21,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use campus_proto::account::v1 as account;
 use campus_proto::account::v1::account_internal_service_client::AccountInternalServiceClient;
+use campus_proto::account::v1::account_verification_internal_service_client::AccountVerificationInternalServiceClient;
 use campus_proto::auth::v1::auth_service_server::AuthService;
 use campus_proto::auth::v1::{
-    LoginRequest, LogoutRequest, RefreshRequest, Session, SignUpRequest, SignUpResponse,
+    ConfirmPasswordResetRequest, EmailVerification, LoginRequest, LogoutRequest, PasswordReset,
+    RefreshRequest, SendEmailVerificationRequest, Session, SignUpRequest, SignUpResponse,
+    StartPasswordResetRequest,
 };
 use campus_shared::Error;
 use campus_shared::identity::{self, ACCESS_TOKEN_TTL, Caller, Role, TokenIssuer};
@@ -67,6 +70,7 @@ pub struct AuthConfig {
 #[derive(Debug, Clone)]
 pub struct AuthApi {
     account: AccountInternalServiceClient<Channel>,
+    verification: AccountVerificationInternalServiceClient<Channel>,
     issuer: TokenIssuer,
     service_token: SecretString,
     allowed_origins: Vec<String>,
@@ -82,6 +86,7 @@ impl AuthApi {
         config: AuthConfig,
     ) -> Self {
         Self {
+            verification: AccountVerificationInternalServiceClient::new(account.clone()),
             account: AccountInternalServiceClient::new(account),
             issuer,
             service_token,
@@ -159,6 +164,12 @@ impl AuthApi {
     }
 }
 
+/// The address the front door attributed a request to; the account service limits codes
+/// and throttles sign-ins by it.
+fn client_address<T>(request: &Request<T>) -> String {
+    request.extensions().get::<crate::limits::ClientIp>().map(|ip| ip.0.to_string()).unwrap_or_default()
+}
+
 fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
@@ -197,8 +208,10 @@ fn upstream(status: Status) -> Status {
 impl AuthService for AuthApi {
     #[tracing::instrument(skip_all, fields(user_id))]
     async fn sign_up(&self, request: Request<SignUpRequest>) -> Result<Response<SignUpResponse>, Status> {
-        let SignUpRequest { login_id, password, nickname, email, school_id } = request.into_inner();
-        let create = account::CreateUserRequest { login_id, password, nickname, email, school_id };
+        let SignUpRequest { login_id, password, nickname, email, school_id, email_code } =
+            request.into_inner();
+        let create =
+            account::CreateUserRequest { login_id, password, nickname, email, school_id, email_code };
         let user =
             self.account.clone().create_user(self.internal(create)).await.map_err(upstream)?.into_inner();
         tracing::Span::current().record("user_id", user.id);
@@ -210,11 +223,7 @@ impl AuthService for AuthApi {
     #[tracing::instrument(skip_all, fields(user_id))]
     async fn login(&self, request: Request<LoginRequest>) -> Result<Response<Session>, Status> {
         // The address the front door decided on; the account service throttles by it.
-        let client_address = request
-            .extensions()
-            .get::<crate::limits::ClientIp>()
-            .map(|ip| ip.0.to_string())
-            .unwrap_or_default();
+        let client_address = client_address(&request);
         let LoginRequest { login_id, password, refresh_token_in_body } = request.into_inner();
         let mut client = self.account.clone();
         let verify = account::VerifyPasswordRequest { login_id, password, client_address };
@@ -249,6 +258,62 @@ impl AuthService for AuthApi {
         let mut response = Response::new(());
         insert(response.metadata_mut(), "set-cookie", self.cookie.clear())?;
         Ok(response)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn send_email_verification(
+        &self,
+        request: Request<SendEmailVerificationRequest>,
+    ) -> Result<Response<EmailVerification>, Status> {
+        let client_address = client_address(&request);
+        let SendEmailVerificationRequest { email, school_id } = request.into_inner();
+        let send = account::SendEmailCodeRequest {
+            email,
+            purpose: account::EmailCodePurpose::SignUp as i32,
+            school_id,
+            client_address,
+        };
+        let sent = self
+            .verification
+            .clone()
+            .send_email_code(self.internal(send))
+            .await
+            .map_err(upstream)?
+            .into_inner();
+        Ok(Response::new(EmailVerification { expires_at: sent.expires_at }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn start_password_reset(
+        &self,
+        request: Request<StartPasswordResetRequest>,
+    ) -> Result<Response<PasswordReset>, Status> {
+        let client_address = client_address(&request);
+        let send = account::SendEmailCodeRequest {
+            email: request.into_inner().email,
+            purpose: account::EmailCodePurpose::PasswordReset as i32,
+            school_id: 0,
+            client_address,
+        };
+        let sent = self
+            .verification
+            .clone()
+            .send_email_code(self.internal(send))
+            .await
+            .map_err(upstream)?
+            .into_inner();
+        Ok(Response::new(PasswordReset { expires_at: sent.expires_at }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn confirm_password_reset(
+        &self,
+        request: Request<ConfirmPasswordResetRequest>,
+    ) -> Result<Response<()>, Status> {
+        let ConfirmPasswordResetRequest { email, code, new_password } = request.into_inner();
+        let reset = account::ResetPasswordRequest { email, code, new_password };
+        self.verification.clone().reset_password(self.internal(reset)).await.map_err(upstream)?;
+        Ok(Response::new(()))
     }
 }
 

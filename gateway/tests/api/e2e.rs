@@ -6,19 +6,20 @@ use campus_gateway::Upstreams;
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
 use campus_proto::account::v1::{GetMeRequest, User};
 use campus_shared::{Caller, Role};
-use campus_testkit::{TestDatabase, TestIdentity, backends};
+use campus_testkit::{Outbox, TestDatabase, TestIdentity, backends};
 use prost::Message;
 use serde_json::{Value, json};
 
 use crate::helpers::{closed_port, grpc_web_frame, parse_grpc_web, spawn_gateway_with_identity};
 
-async fn spawn_account(identity: &TestIdentity, db: &TestDatabase) -> String {
-    let app = campus_account::Application::build(campus_account::Config::new(identity.service_config(db)))
-        .await
-        .expect("account service builds");
+async fn spawn_account(identity: &TestIdentity, db: &TestDatabase) -> (String, Outbox) {
+    let outbox = Outbox::new();
+    let mut config = campus_account::Config::new(identity.service_config(db));
+    config.mail = campus_account::MailConfig::outbox(outbox.path());
+    let app = campus_account::Application::build(config).await.expect("account service builds");
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    url
+    (url, outbox)
 }
 
 #[tokio::test]
@@ -26,7 +27,7 @@ async fn sign_up_log_in_and_read_the_account_every_way() {
     for backend in backends() {
         let identity = TestIdentity::new();
         let db = TestDatabase::new(backend).await;
-        let account = spawn_account(&identity, &db).await;
+        let (account, outbox) = spawn_account(&identity, &db).await;
         let down = format!("http://{}", closed_port().await);
         let app = spawn_gateway_with_identity(
             identity.clone(),
@@ -57,8 +58,18 @@ async fn sign_up_log_in_and_read_the_account_every_way() {
             app.http.get(format!("{}/v1/schools", app.url)).send().await.unwrap().json().await.unwrap();
         assert_eq!(schools["schools"][0]["name"], "연세대학교");
 
+        let verification = json!({"email": "alice@yonsei.ac.kr", "schoolId": school_id});
+        let response = app
+            .http
+            .post(format!("{}/v1/auth/email-verifications", app.url))
+            .json(&verification)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{:?}", response.text().await);
+        let code = outbox.code_for("alice@yonsei.ac.kr").await;
         let signup = json!({"loginId": "alice01", "password": "correct horse battery 9", "nickname": "앨리스",
-                            "email": "alice@yonsei.ac.kr", "schoolId": school_id});
+                            "email": "alice@yonsei.ac.kr", "schoolId": school_id, "emailCode": code});
         let response =
             app.http.post(format!("{}/v1/auth/signup", app.url)).json(&signup).send().await.unwrap();
         assert_eq!(response.status(), 201, "{:?}", response.text().await);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use campus_gateway::{Config, Upstreams};
 use campus_shared::db::Backend;
 use campus_shared::{Caller, Role};
-use campus_testkit::{TestDatabase, TestIdentity, backends};
+use campus_testkit::{Outbox, TestDatabase, TestIdentity, backends};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -16,13 +16,14 @@ use crate::helpers::{TestGateway, closed_port, spawn_gateway_with_identity};
 const DOMAIN: &str = "yonsei.ac.kr";
 const PASSWORD: &str = "correct-horse-battery-42";
 
-/// The account service on `db`, on a given port (0 picks one); returns its URL.
-async fn spawn_account(identity: &TestIdentity, db: &TestDatabase, port: u16) -> String {
+/// The account service on `db`, on a given port (0 picks one), writing mail to `outbox`;
+/// returns its URL.
+async fn spawn_account(identity: &TestIdentity, db: &TestDatabase, port: u16, outbox: &Outbox) -> String {
     let mut service = identity.service_config(db);
     service.listen_addr.set_port(port);
-    let app = campus_account::Application::build(campus_account::Config::new(service))
-        .await
-        .expect("account service builds");
+    let mut config = campus_account::Config::new(service);
+    config.mail = campus_account::MailConfig::outbox(outbox.path());
+    let app = campus_account::Application::build(config).await.expect("account service builds");
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     url
@@ -33,6 +34,7 @@ struct Stack {
     replicas: [TestGateway; 2],
     identity: TestIdentity,
     admin: String,
+    outbox: Outbox,
     _account_db: TestDatabase,
     gateway_db: TestDatabase,
 }
@@ -60,7 +62,8 @@ async fn spawn_stack_with(backend: Backend, tweak: impl Fn(&mut Config)) -> Stac
     let identity = TestIdentity::new();
     let account_db = TestDatabase::new(backend).await;
     let gateway_db = TestDatabase::new(backend).await;
-    let account = spawn_account(&identity, &account_db, 0).await;
+    let outbox = Outbox::new();
+    let account = spawn_account(&identity, &account_db, 0, &outbox).await;
     let down = format!("http://{}", closed_port().await);
     let upstreams =
         Upstreams { account, board: down.clone(), messaging: down.clone(), timetable: down.clone() };
@@ -78,7 +81,7 @@ async fn spawn_stack_with(backend: Backend, tweak: impl Fn(&mut Config)) -> Stac
         role: Role::Admin,
         nickname: "admin".into(),
     });
-    Stack { replicas, identity, admin, _account_db: account_db, gateway_db }
+    Stack { replicas, identity, admin, outbox, _account_db: account_db, gateway_db }
 }
 
 async fn spawn_stack(backend: Backend) -> Stack {
@@ -126,23 +129,30 @@ impl Stack {
         answer.body["id"].as_str().unwrap().parse().unwrap()
     }
 
+    /// A sign-up body for `login`, with the code mailed to its address.
+    async fn signup(&self, school_id: i64, login: &str) -> Value {
+        let email = format!("{login}@{DOMAIN}");
+        let body = json!({"email": email, "schoolId": school_id.to_string()});
+        let answer = self.post("/v1/auth/email-verifications", &[], &body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        let code = self.outbox.code_for(&email).await;
+        json!({
+            "loginId": login,
+            "password": PASSWORD,
+            "nickname": login,
+            "email": email,
+            "schoolId": school_id.to_string(),
+            "emailCode": code,
+        })
+    }
+
     /// A user signed up without a key; returns `Bearer <token>` for them.
     async fn user(&self, school_id: i64, login: &str) -> String {
-        let answer = self.post("/v1/auth/signup", &[], &signup(school_id, login)).await;
+        let answer = self.post("/v1/auth/signup", &[], &self.signup(school_id, login).await).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
         let id: i64 = answer.body["user"]["id"].as_str().unwrap().parse().unwrap();
         self.identity.bearer(id, school_id)
     }
-}
-
-fn signup(school_id: i64, login: &str) -> Value {
-    json!({
-        "loginId": login,
-        "password": PASSWORD,
-        "nickname": login,
-        "email": format!("{login}@{DOMAIN}"),
-        "schoolId": school_id.to_string(),
-    })
 }
 
 async fn answer(response: reqwest::Response) -> Answer {
@@ -184,7 +194,7 @@ async fn a_repeat_gets_the_first_answer_and_creates_nothing() {
         let school_id: i64 = first.body["id"].as_str().unwrap().parse().unwrap();
 
         // A public route, scoped to the client address.
-        let body = signup(school_id, "alice01");
+        let body = stack.signup(school_id, "alice01").await;
         let key = [("idempotency-key", "signup-alice")];
         let first = stack.post("/v1/auth/signup", &key, &body).await;
         assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
@@ -257,7 +267,7 @@ async fn sixteen_concurrent_duplicates_create_exactly_one() {
         let school_id: i64 = answers[0].body["id"].as_str().unwrap().parse().unwrap();
 
         // Sign-up: a slow create (argon2), so the duplicates really wait for the first.
-        let body = signup(school_id, "carol01");
+        let body = stack.signup(school_id, "carol01").await;
         let key = [("idempotency-key", "signup-carol")];
         let answers =
             futures::future::join_all((0..16).map(|i| stack.post_via(i % 2, "/v1/auth/signup", &key, &body)))
@@ -308,7 +318,7 @@ async fn keys_are_scoped_to_the_caller() {
 
         // On a public route the scope is the client address: another address with the same key
         // and body runs its own request (here refused: the login id is taken).
-        let body = signup(school_id, "dave01");
+        let body = stack.signup(school_id, "dave01").await;
         let from = |ip: &'static str| [("idempotency-key", "signup"), ("x-forwarded-for", ip)];
         let first = stack.post("/v1/auth/signup", &from("10.0.0.1"), &body).await;
         assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
@@ -395,7 +405,7 @@ async fn a_failed_call_frees_the_key_for_a_retry() {
         let down = send().await;
         assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE, "{backend:?} {down:?}");
         assert!(!down.replayed);
-        spawn_account(&identity, &account_db, account_addr.port()).await;
+        spawn_account(&identity, &account_db, account_addr.port(), &Outbox::new()).await;
         let retried = send().await;
         assert_eq!((retried.status, retried.replayed), (StatusCode::CREATED, false), "{retried:?}");
         let again = send().await;

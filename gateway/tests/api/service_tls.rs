@@ -15,9 +15,12 @@ use crate::pki::Pki;
 async fn spawn_account(identity: &TestIdentity, db: &TestDatabase, tls: ServerTls) -> String {
     let mut service = identity.service_config(db);
     service.tls = Some(tls);
-    let app = campus_account::Application::build(campus_account::Config::new(service))
-        .await
-        .expect("account service builds");
+    let mut config = campus_account::Config::new(service);
+    // No mail is sent here; the outbox only must not land in the working directory.
+    config.mail = campus_account::MailConfig::outbox(
+        std::env::temp_dir().join(format!("campus-outbox-{}", std::process::id())),
+    );
+    let app = campus_account::Application::build(config).await.expect("account service builds");
     let url = format!("https://localhost:{}", app.local_addr().port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     url

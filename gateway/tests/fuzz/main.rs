@@ -88,11 +88,12 @@ pub(crate) fn stack() -> Stack {
     let (url, dbs) = runtime.block_on(async {
         let account_db = TestDatabase::new(Backend::Sqlite).await;
         let gateway_db = TestDatabase::new(Backend::Sqlite).await;
-        let account = campus_account::Application::build(campus_account::Config::new(
-            identity.service_config(&account_db),
-        ))
-        .await
-        .expect("the account service builds");
+        let mut account = campus_account::Config::new(identity.service_config(&account_db));
+        // Mail the fuzzed requests cause stays out of the working directory.
+        account.mail = campus_account::MailConfig::outbox(
+            std::env::temp_dir().join(format!("campus-fuzz-outbox-{}", std::process::id())),
+        );
+        let account = campus_account::Application::build(account).await.expect("the account service builds");
         let account_url = format!("http://{}", account.local_addr());
         tokio::spawn(account.run_until_stopped(std::future::pending()));
         let strict = format!("http://{}", spawn_strict_upstream().await);

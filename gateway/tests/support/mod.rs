@@ -8,7 +8,7 @@ use campus_proto::account::v1::CreateSchoolRequest;
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
 use campus_shared::db::Backend;
 use campus_shared::identity::{Caller, Role};
-use campus_testkit::{TestDatabase, TestIdentity};
+use campus_testkit::{Outbox, TestDatabase, TestIdentity};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -32,7 +32,10 @@ pub(crate) struct TestApp {
     pub(crate) identity: TestIdentity,
     pub(crate) school_id: i64,
     pub(crate) backend: Backend,
-    _db: TestDatabase,
+    /// Where the account service writes its mail (the codes).
+    pub(crate) outbox: Outbox,
+    /// The account service's database.
+    pub(crate) db: TestDatabase,
     _gateway_db: TestDatabase,
     _stop: Vec<oneshot::Sender<()>>,
 }
@@ -78,14 +81,31 @@ impl Answer {
 
 /// Starts account and gateway on `backend` and creates one school.
 pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts account (its configuration tweaked) and gateway on `backend`, and creates one
+/// school. Codes have no interval or quota unless the tweak sets them: tests sign the same
+/// address up again.
+pub(crate) async fn spawn_app_with(
+    backend: Backend,
+    tweak: impl FnOnce(&mut campus_account::Config),
+) -> TestApp {
     let db = TestDatabase::new(backend).await;
     let identity = TestIdentity::new();
     let mut stop = Vec::new();
 
-    let account =
-        campus_account::Application::build(campus_account::Config::new(identity.service_config(&db)))
-            .await
-            .expect("build the account service");
+    let outbox = Outbox::new();
+    let mut account = campus_account::Config::new(identity.service_config(&db));
+    account.mail = campus_account::MailConfig::outbox(outbox.path());
+    account.codes = campus_account::CodeRules {
+        interval: std::time::Duration::ZERO,
+        per_client_per_hour: 1000,
+        per_address_per_day: 1000,
+        ..Default::default()
+    };
+    tweak(&mut account);
+    let account = campus_account::Application::build(account).await.expect("build the account service");
     let account_addr = account.local_addr();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(account.run_until_stopped(async move {
@@ -130,7 +150,8 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
         identity,
         school_id: school.id,
         backend,
-        _db: db,
+        outbox,
+        db,
         _gateway_db: gateway_db,
         _stop: stop,
     }
@@ -164,7 +185,8 @@ impl TestApp {
         answer(request.send().await.expect("gateway answers")).await
     }
 
-    /// A sign-up body for `login` in the test school.
+    /// A sign-up body for `login` in the test school, with a well-formed code that was never
+    /// mailed (for refusals decided before the code is looked at).
     pub(crate) fn signup_body(&self, login: &str) -> Value {
         json!({
             "loginId": login,
@@ -172,12 +194,29 @@ impl TestApp {
             "nickname": login,
             "email": format!("{login}@{DOMAIN}"),
             "schoolId": self.school_id.to_string(),
+            "emailCode": "000000",
         })
     }
 
-    /// Signs `login` up and returns the user.
+    /// Asks for a sign-up code for `email` over HTTP and reads it from the outbox.
+    pub(crate) async fn email_code(&self, email: &str) -> String {
+        let body = json!({"email": email, "schoolId": self.school_id.to_string()});
+        let answer = self.post("/v1/auth/email-verifications", body, &[]).await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        self.outbox.code_for(email).await
+    }
+
+    /// A sign-up body for `login` with a code mailed to its address.
+    pub(crate) async fn signup_body_with_code(&self, login: &str) -> Value {
+        let mut body = self.signup_body(login);
+        body["emailCode"] = json!(self.email_code(&format!("{login}@{DOMAIN}")).await);
+        body
+    }
+
+    /// Signs `login` up through the real flow (code by mail) and returns the user.
     pub(crate) async fn signup(&self, login: &str) -> Value {
-        let answer = self.post("/v1/auth/signup", self.signup_body(login), &[]).await;
+        let body = self.signup_body_with_code(login).await;
+        let answer = self.post("/v1/auth/signup", body, &[]).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
         answer.body["user"].clone()
     }

@@ -8,13 +8,14 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use campus_account::{Application, Config};
+use campus_account::{Application, Config, MailConfig};
 use campus_proto::account::v1::account_internal_service_client::AccountInternalServiceClient;
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
+use campus_proto::account::v1::account_verification_internal_service_client::AccountVerificationInternalServiceClient;
 use campus_proto::account::v1::*;
 use campus_shared::{Caller, Role};
 use campus_testkit::bench::{Report, run};
-use campus_testkit::{TestDatabase, TestIdentity, backends, channel};
+use campus_testkit::{Outbox, TestDatabase, TestIdentity, backends, channel};
 
 const IN_FLIGHT: usize = 64;
 const WARMUP: Duration = Duration::from_secs(1);
@@ -26,10 +27,14 @@ async fn main() -> anyhow::Result<()> {
     for backend in backends() {
         let db = TestDatabase::new(backend).await;
         let identity = TestIdentity::new();
-        let app = Application::build(Config::new(identity.service_config(&db))).await?;
+        let outbox = Outbox::new();
+        let mut config = Config::new(identity.service_config(&db));
+        config.mail = MailConfig::outbox(outbox.path());
+        let app = Application::build(config).await?;
         let addr = app.local_addr();
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         let internal = AccountInternalServiceClient::new(channel(addr));
+        let verification = AccountVerificationInternalServiceClient::new(channel(addr));
         let public = AccountServiceClient::new(channel(addr));
 
         let admin = Caller { user_id: 1, school_id: 0, role: Role::Admin, nickname: "admin".into() };
@@ -39,12 +44,20 @@ async fn main() -> anyhow::Result<()> {
         });
         request.metadata_mut().insert("authorization", identity.bearer_for(&admin).parse()?);
         let school = public.clone().create_school(request).await?.into_inner();
+        let send = SendEmailCodeRequest {
+            email: "bencher@bench.ac.kr".into(),
+            purpose: EmailCodePurpose::SignUp as i32,
+            school_id: school.id,
+            client_address: String::new(),
+        };
+        verification.clone().send_email_code(identity.service_request(send, None)).await?;
         let signup = CreateUserRequest {
             login_id: "bencher".into(),
             password: PASSWORD.into(),
             nickname: "bencher".into(),
             email: "bencher@bench.ac.kr".into(),
             school_id: school.id,
+            email_code: outbox.code_for("bencher@bench.ac.kr").await,
         };
         let user = internal.clone().create_user(identity.service_request(signup, None)).await?.into_inner();
 

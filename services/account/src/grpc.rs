@@ -1,6 +1,22 @@
 //! The gRPC surface: one method per RPC of `AccountService` and `AccountInternalService`.
 //! Each parses its request, runs the rules and SQL (one transaction per write) and maps the
-//! rows to protobuf messages.
+//! rows to protobuf messages. Email codes and the password reset are in [`verification`].
+
+mod verification;
+
+pub use verification::CodeRules;
+pub(crate) use verification::forget_stale_codes_forever;
+
+/// The limits of the API that configuration sets.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiRules {
+    /// Sign-in throttling.
+    pub throttle: Throttle,
+    /// Email codes: validity, interval, quotas.
+    pub codes: CodeRules,
+    /// A nickname changes at most once per this long.
+    pub nickname_cooldown: std::time::Duration,
+}
 
 use std::collections::BTreeSet;
 
@@ -17,7 +33,9 @@ use campus_shared::{Caller, Error};
 use secrecy::{ExposeSecret, SecretString};
 use tonic::{Request, Response, Status};
 
+use crate::domain::email_code::{self, CodeKey, Purpose};
 use crate::domain::{self, Email, EmailDomain, LoginId, Nickname, Passwords, Throttle};
+use crate::mail::Mailer;
 use crate::signin::SignIns;
 use crate::store::{self, FriendRequestView, ProfileRow, UserRow};
 
@@ -38,6 +56,10 @@ pub struct AccountApi {
     pub(crate) outbox: Outbox,
     /// This replica's token check, told at once of a deletion made here.
     pub(crate) verifier: TokenVerifier,
+    code_key: CodeKey,
+    code_rules: CodeRules,
+    mailer: Mailer,
+    nickname_cooldown: i64,
 }
 
 fn reply<T>(result: Result<T>) -> Reply<T> {
@@ -106,19 +128,33 @@ fn request_proto(row: FriendRequestView) -> FriendRequest {
 }
 
 impl AccountApi {
-    /// Page tokens are signed with the service credential; `throttle` bounds sign-ins; account
-    /// events go to `outbox`; `verifier` learns of deleted accounts at once.
+    /// Page tokens and email codes are keyed by the service credential; `rules` are the
+    /// configured limits; mail goes through `mailer`; account events go to `outbox`;
+    /// `verifier` learns of deleted accounts at once.
     pub fn new(
         db: Db,
         passwords: Passwords,
         service_token: &SecretString,
-        throttle: Throttle,
+        rules: ApiRules,
+        mailer: Mailer,
         outbox: Outbox,
         verifier: TokenVerifier,
     ) -> Self {
-        let pages = PageTokens::new(service_token.expose_secret().as_bytes());
-        let sign_ins = SignIns::new(db.clone(), throttle);
-        Self { db, passwords, pages, sign_ins, outbox, verifier }
+        let secret = service_token.expose_secret().as_bytes();
+        let pages = PageTokens::new(secret);
+        let sign_ins = SignIns::new(db.clone(), rules.throttle);
+        Self {
+            db,
+            passwords,
+            pages,
+            sign_ins,
+            outbox,
+            verifier,
+            code_key: CodeKey::derive(secret),
+            code_rules: rules.codes,
+            mailer,
+            nickname_cooldown: i64::try_from(rules.nickname_cooldown.as_micros()).unwrap_or(i64::MAX),
+        }
     }
 
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
@@ -175,11 +211,28 @@ impl AccountApi {
         Ok(user_proto(row))
     }
 
+    /// A nickname changes at most once per cooldown; the one chosen at sign-up does not count,
+    /// and "changing" it to itself changes nothing.
     async fn update_me(&self, user_id: i64, req: UpdateMeRequest) -> Result<User> {
         let nickname = Nickname::parse(&req.nickname).map_err(|e| Error::invalid("nickname", e))?;
+        let now = now_micros();
         let mut tx = self.db.begin_write().await?;
-        match store::update_nickname(&mut tx, user_id, nickname.as_str(), now_micros()).await {
-            Ok(0) => return Err(Error::NotFound("user")),
+        let current = store::live_user(&mut tx, user_id).await?.ok_or(Error::NotFound("user"))?;
+        if current.nickname == nickname.as_str() {
+            return Ok(user_proto(current));
+        }
+        match store::update_nickname(&mut tx, user_id, nickname.as_str(), now, now - self.nickname_cooldown)
+            .await
+        {
+            Ok(0) => {
+                return Err(Error::failed_precondition(
+                    "NICKNAME_CHANGE_TOO_SOON",
+                    format!(
+                        "a nickname can change once every {} days",
+                        self.nickname_cooldown / (24 * 3600 * 1_000_000)
+                    ),
+                ));
+            }
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
                 return Err(Error::already_exists("NICKNAME_TAKEN", "this nickname is taken"));
@@ -339,7 +392,10 @@ impl AccountApi {
 
     // ---- internal: users and passwords
 
-    async fn create_user(&self, req: CreateUserRequest) -> Result<User> {
+    /// Signs a user up. With `needs_code` the sign-up code mailed to the address must come
+    /// along; it is checked in the transaction that inserts the user, so a failure creates
+    /// nothing and a refused insert (a login id taken meanwhile) leaves the code usable.
+    async fn create_user(&self, req: CreateUserRequest, needs_code: bool) -> Result<User> {
         let mut v = Violations::new();
         let login_id = LoginId::parse(&req.login_id).map_err(|e| v.add("loginId", e)).ok();
         if let Err(e) = domain::check_password(&req.password, &[&req.login_id, &req.nickname, &req.email]) {
@@ -366,11 +422,17 @@ impl AccountApi {
                 }
             }
         }
+        let code = if needs_code {
+            email_code::parse(&req.email_code).map_err(|e| v.add("emailCode", e)).ok()
+        } else {
+            None
+        };
         v.finish()?;
         let (Some(login_id), Some(nickname), Some(email)) = (login_id, nickname, email) else {
             return Err(Error::internal("validated fields missing"));
         };
-        if let Some(err) = self.taken(&login_id, &email, &nickname).await? {
+        // Whether the email has an account is told only to whoever holds its code.
+        if let Some(err) = self.taken(&login_id, &email, &nickname, !needs_code).await? {
             return Err(err);
         }
         let hash = self.passwords.hash(req.password).await?;
@@ -385,11 +447,18 @@ impl AccountApi {
             now: now_micros(),
         };
         let mut tx = self.db.begin_write().await?;
+        if let Some(code) = &code
+            && let Err(refusal) = self.check_code(&mut tx, email.as_str(), Purpose::SignUp, code).await?
+        {
+            tx.commit().await?;
+            return Err(refusal);
+        }
         match store::insert_user(&mut tx, &user).await {
-            // Someone took a name between the check and the insert.
+            // Someone took a name between the check and the insert (or, with a valid code,
+            // the address has an account).
             Err(e) if is_unique_violation(&e) => {
                 drop(tx);
-                let err = self.taken(&login_id, &email, &nickname).await?;
+                let err = self.taken(&login_id, &email, &nickname, true).await?;
                 return Err(
                     err.unwrap_or_else(|| Error::already_exists("LOGIN_ID_TAKEN", "this login id is taken"))
                 );
@@ -401,14 +470,21 @@ impl AccountApi {
         Ok(user_proto(row))
     }
 
-    /// ALREADY_EXISTS naming the first of login id, email and nickname a live user holds.
-    async fn taken(&self, login_id: &LoginId, email: &Email, nickname: &Nickname) -> Result<Option<Error>> {
+    /// ALREADY_EXISTS naming the first of login id, email (when `tell_email`) and nickname a
+    /// live user holds.
+    async fn taken(
+        &self,
+        login_id: &LoginId,
+        email: &Email,
+        nickname: &Nickname,
+        tell_email: bool,
+    ) -> Result<Option<Error>> {
         let (login, mail, nick) =
             store::taken(&mut *self.conn().await?, login_id.as_str(), email.as_str(), nickname.as_str())
                 .await?;
         Ok(if login {
             Some(Error::already_exists("LOGIN_ID_TAKEN", "this login id is taken"))
-        } else if mail {
+        } else if mail && tell_email {
             Some(Error::already_exists("EMAIL_TAKEN", "this email is already registered"))
         } else if nick {
             Some(Error::already_exists("NICKNAME_TAKEN", "this nickname is taken"))
@@ -630,7 +706,7 @@ impl AccountService for AccountApi {
 #[tonic::async_trait]
 impl AccountInternalService for AccountApi {
     async fn create_user(&self, request: Request<CreateUserRequest>) -> Reply<User> {
-        reply(self.create_user(request.into_inner()).await)
+        reply(self.create_user(request.into_inner(), true).await)
     }
 
     async fn verify_password(

@@ -7,9 +7,12 @@
 mod deletion;
 pub mod domain;
 pub mod grpc;
+pub mod mail;
 pub mod reference;
 mod signin;
 pub mod startup;
 pub mod store;
 
+pub use grpc::CodeRules;
+pub use mail::{MailConfig, MailTransport, SmtpConfig};
 pub use startup::{Application, Config};

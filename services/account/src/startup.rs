@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use campus_proto::account::v1::account_internal_service_server::AccountInternalServiceServer;
 use campus_proto::account::v1::account_service_server::AccountServiceServer;
+use campus_proto::account::v1::account_verification_internal_service_server::AccountVerificationInternalServiceServer;
 use campus_proto::events::v1::event_feed_internal_service_server::EventFeedInternalServiceServer;
 use campus_shared::config::{ConfigError, EnvVar, ServiceConfig, parse_or, seconds_or, var};
 use campus_shared::db::{self, Db, Migrations};
@@ -15,11 +16,16 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::migrate::Migrator;
 
 use crate::domain::{self, LoginId, Passwords, Throttle};
+use crate::grpc::{ApiRules, CodeRules};
+use crate::mail::{MailConfig, MailTransport, MailWorker, Mailer, SmtpConfig};
 use crate::signin::SignIns;
 use crate::store;
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a stopping service waits for queued mail.
+const MAIL_DRAIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The account service's configuration.
 #[derive(Debug, Clone)]
@@ -32,6 +38,12 @@ pub struct Config {
     pub throttle: Throttle,
     /// The account event feed: its polling, retention and stream lifetime.
     pub feed: FeedConfig,
+    /// Where mail goes: SMTP with `CAMPUS_SMTP_URL`, else `$CAMPUS_DATA_DIR/outbox`.
+    pub mail: MailConfig,
+    /// Email codes: validity, the interval between two, quotas.
+    pub codes: CodeRules,
+    /// A nickname changes at most once per this long (30 days).
+    pub nickname_cooldown: std::time::Duration,
 }
 
 /// SQL naming the users deleted since `$1`, whose tokens every replica refuses.
@@ -81,11 +93,63 @@ impl Config {
             default: "604800",
             help: "keep feed events this long (7 days) after every consumer has passed them",
         },
+        EnvVar {
+            name: "CAMPUS_SMTP_URL",
+            default: "",
+            help: "smtps://[user:pass@]host[:465] or smtp://...[:587] (STARTTLS required); unset: mail goes to $CAMPUS_DATA_DIR/outbox as .eml files",
+        },
+        EnvVar { name: "CAMPUS_SMTP_USERNAME_FILE", default: "", help: "file holding the SMTP user name" },
+        EnvVar { name: "CAMPUS_SMTP_PASSWORD_FILE", default: "", help: "file holding the SMTP password" },
+        EnvVar {
+            name: "CAMPUS_SMTP_CA_FILE",
+            default: "",
+            help: "PEM roots to trust for the SMTP relay, besides the system's",
+        },
+        EnvVar { name: "CAMPUS_SMTP_TIMEOUT_SECS", default: "30", help: "deadline of one SMTP delivery" },
+        EnvVar {
+            name: "CAMPUS_MAIL_FROM",
+            default: MailConfig::DEFAULT_FROM,
+            help: "the From: of mail sent",
+        },
+        EnvVar {
+            name: "ACCOUNT_EMAIL_CODE_TTL_SECS",
+            default: "600",
+            help: "how long an email code is accepted",
+        },
+        EnvVar {
+            name: "ACCOUNT_EMAIL_CODE_INTERVAL_SECS",
+            default: "60",
+            help: "one new email code per address and purpose per this many seconds",
+        },
+        EnvVar {
+            name: "ACCOUNT_EMAIL_CODES_PER_CLIENT_PER_HOUR",
+            default: "5",
+            help: "email codes per address and client address per hour",
+        },
+        EnvVar {
+            name: "ACCOUNT_EMAIL_CODES_PER_ADDRESS_PER_DAY",
+            default: "20",
+            help: "email codes per address per day, from all clients",
+        },
+        EnvVar {
+            name: "ACCOUNT_NICKNAME_COOLDOWN_SECS",
+            default: "2592000",
+            help: "a nickname changes at most once per this many seconds (30 days)",
+        },
     ];
 
-    /// A configuration with no bootstrap admin and the default throttle.
+    /// A configuration with no bootstrap admin, the default throttle and code rules, and
+    /// mail written to `$CAMPUS_DATA_DIR/outbox`.
     pub fn new(service: ServiceConfig) -> Self {
-        Self { service, bootstrap_admin: None, throttle: Throttle::default(), feed: FeedConfig::default() }
+        Self {
+            service,
+            bootstrap_admin: None,
+            throttle: Throttle::default(),
+            feed: FeedConfig::default(),
+            mail: MailConfig::outbox(campus_shared::config::data_dir().join("outbox")),
+            codes: CodeRules::default(),
+            nickname_cooldown: std::time::Duration::from_secs(30 * 24 * 3600),
+        }
     }
 
     pub fn from_env() -> anyhow::Result<Self> {
@@ -93,8 +157,76 @@ impl Config {
         config.bootstrap_admin = bootstrap_admin_from_env()?;
         config.throttle = throttle_from_env(config.throttle)?;
         config.feed.retention = seconds_or("CAMPUS_EVENT_RETENTION_SECS", config.feed.retention.as_secs())?;
+        config.mail = mail_from_env()?;
+        config.codes = codes_from_env(config.codes)?;
+        config.nickname_cooldown =
+            seconds_or("ACCOUNT_NICKNAME_COOLDOWN_SECS", config.nickname_cooldown.as_secs())?;
         Ok(config)
     }
+}
+
+/// The `ACCOUNT_EMAIL_CODE*` variables over `defaults`.
+fn codes_from_env(defaults: CodeRules) -> Result<CodeRules, ConfigError> {
+    let codes = CodeRules {
+        ttl: seconds_or("ACCOUNT_EMAIL_CODE_TTL_SECS", defaults.ttl.as_secs())?,
+        interval: seconds_or("ACCOUNT_EMAIL_CODE_INTERVAL_SECS", defaults.interval.as_secs())?,
+        per_client_per_hour: parse_or(
+            "ACCOUNT_EMAIL_CODES_PER_CLIENT_PER_HOUR",
+            defaults.per_client_per_hour,
+        )?,
+        per_address_per_day: parse_or(
+            "ACCOUNT_EMAIL_CODES_PER_ADDRESS_PER_DAY",
+            defaults.per_address_per_day,
+        )?,
+    };
+    if codes.ttl.is_zero() {
+        return Err(ConfigError {
+            name: "ACCOUNT_EMAIL_CODE_TTL_SECS".into(),
+            problem: "must be at least 1".into(),
+        });
+    }
+    Ok(codes)
+}
+
+/// A secret read from the file a `_FILE` variable names, without its trailing newline.
+fn secret_file(name: &str) -> Result<Option<SecretString>, ConfigError> {
+    let Some(path) = var(name) else { return Ok(None) };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| ConfigError { name: name.into(), problem: format!("cannot read {path}: {e}") })?;
+    Ok(Some(SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned())))
+}
+
+/// `CAMPUS_SMTP_*` and `CAMPUS_MAIL_FROM`; the outbox under the data directory without a URL.
+/// Every variable that is set is read (a bad one stops the start) even when it goes unused.
+fn mail_from_env() -> Result<MailConfig, ConfigError> {
+    let username = secret_file("CAMPUS_SMTP_USERNAME_FILE")?;
+    let password = secret_file("CAMPUS_SMTP_PASSWORD_FILE")?;
+    let ca_file = var("CAMPUS_SMTP_CA_FILE").map(std::path::PathBuf::from);
+    if let Some(file) = ca_file.as_ref().filter(|f| !f.is_file()) {
+        return Err(ConfigError {
+            name: "CAMPUS_SMTP_CA_FILE".into(),
+            problem: format!("{} is not a file", file.display()),
+        });
+    }
+    let timeout = seconds_or("CAMPUS_SMTP_TIMEOUT_SECS", 30)?;
+    if timeout.is_zero() {
+        return Err(ConfigError {
+            name: "CAMPUS_SMTP_TIMEOUT_SECS".into(),
+            problem: "must be at least 1".into(),
+        });
+    }
+    let transport = match var("CAMPUS_SMTP_URL") {
+        None => MailTransport::Outbox(campus_shared::config::data_dir().join("outbox")),
+        Some(url) => MailTransport::Smtp(SmtpConfig {
+            url: SecretString::from(url),
+            username,
+            password,
+            ca_file,
+            timeout,
+        }),
+    };
+    let from = var("CAMPUS_MAIL_FROM").unwrap_or_else(|| MailConfig::DEFAULT_FROM.to_owned());
+    Ok(MailConfig { transport, from })
 }
 
 /// The sign-in throttle's `ACCOUNT_SIGNIN_*` variables over `defaults`.
@@ -133,6 +265,7 @@ pub struct Application {
     feed: Feed,
     db: Db,
     verifier: TokenVerifier,
+    mail: MailWorker,
 }
 
 impl Application {
@@ -147,11 +280,18 @@ impl Application {
         let sign_ins = SignIns::new(db.clone(), config.throttle);
         let outbox = Outbox::new();
         let feed = Feed::new(db.clone(), outbox.clone(), config.feed.clone());
+        let (mailer, mail) = Mailer::new(&config.mail)?;
+        let rules = ApiRules {
+            throttle: config.throttle,
+            codes: config.codes,
+            nickname_cooldown: config.nickname_cooldown,
+        };
         let state = crate::grpc::AccountApi::new(
             db.clone(),
             passwords,
             &config.service.identity.service_token,
-            config.throttle,
+            rules,
+            mailer,
             outbox,
             verifier.clone(),
         );
@@ -163,6 +303,10 @@ impl Application {
                 AuthInterceptor::new(verifier.clone()),
             ))
             .add_service(AccountInternalServiceServer::with_interceptor(
+                state.clone(),
+                ServiceInterceptor::new(&config.service.identity.service_token, verifier.clone()),
+            ))
+            .add_service(AccountVerificationInternalServiceServer::with_interceptor(
                 state,
                 ServiceInterceptor::new(&config.service.identity.service_token, verifier.clone()),
             ))
@@ -170,7 +314,7 @@ impl Application {
                 feed.clone(),
                 ServiceInterceptor::new(&config.service.identity.service_token, verifier.clone()),
             ));
-        Ok(Self { server, sign_ins, feed, db, verifier })
+        Ok(Self { server, sign_ins, feed, db, verifier, mail })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -184,14 +328,21 @@ impl Application {
         let sweeper = tokio::spawn(self.sign_ins.forget_stale_forever());
         let purge = tokio::spawn(self.feed.purge_forever());
         let refuse = tokio::spawn(campus_shared::revocation::refuse_deleted_forever(
-            self.db,
+            self.db.clone(),
             self.verifier,
             DELETED_SINCE,
         ));
+        let code_sweeper = tokio::spawn(crate::grpc::forget_stale_codes_forever(self.db));
+        let mail = tokio::spawn(self.mail.run());
         let served = self.server.serve(shutdown).await;
         sweeper.abort();
         purge.abort();
         refuse.abort();
+        code_sweeper.abort();
+        // The server (and so every sender) is gone: letters already queued still go out.
+        if tokio::time::timeout(MAIL_DRAIN, mail).await.is_err() {
+            tracing::warn!("queued mail not delivered before shutdown");
+        }
         served?;
         Ok(())
     }

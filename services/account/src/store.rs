@@ -1,6 +1,8 @@
 //! Every SQL statement of the account service. Functions take a connection (`&mut *tx` for a
 //! transaction), so the caller decides what runs in one transaction.
 
+pub mod email_code;
+
 use sqlx::{AnyConnection, FromRow};
 
 /// Friend request states, numbered as `FriendRequestState`.
@@ -151,6 +153,16 @@ pub async fn live_user_by_login(conn: &mut AnyConnection, login_id: &str) -> Res
     .await
 }
 
+pub async fn live_user_by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<UserRow>> {
+    sqlx::query_as(
+        "SELECT id, school_id, login_id, email, nickname, role, created_at
+         FROM user_account WHERE email = $1 AND deleted_at IS NULL",
+    )
+    .bind(email)
+    .fetch_optional(conn)
+    .await
+}
+
 /// The stored password hash of a live user.
 pub async fn password_hash(conn: &mut AnyConnection, id: i64) -> Result<Option<String>> {
     let row: Option<(String,)> =
@@ -224,13 +236,34 @@ pub async fn insert_user(conn: &mut AnyConnection, user: &NewUser<'_>) -> Result
     Ok(())
 }
 
-pub async fn update_nickname(conn: &mut AnyConnection, id: i64, nickname: &str, now: i64) -> Result<u64> {
+/// When a live user's nickname last changed after sign-up: `Some(None)` if never.
+pub async fn nickname_changed_at(conn: &mut AnyConnection, id: i64) -> Result<Option<Option<i64>>> {
+    let row: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT nickname_changed_at FROM user_account WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(at,)| at))
+}
+
+/// Changes a live user's nickname unless it already changed after `not_after`; 1 when done.
+/// The condition makes two concurrent changes race on the row: only one passes.
+pub async fn update_nickname(
+    conn: &mut AnyConnection,
+    id: i64,
+    nickname: &str,
+    now: i64,
+    not_after: i64,
+) -> Result<u64> {
     let done = sqlx::query(
-        "UPDATE user_account SET nickname = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL",
+        "UPDATE user_account SET nickname = $2, updated_at = $3, nickname_changed_at = $3
+         WHERE id = $1 AND deleted_at IS NULL
+           AND (nickname_changed_at IS NULL OR nickname_changed_at <= $4)",
     )
     .bind(id)
     .bind(nickname)
     .bind(now)
+    .bind(not_after)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())

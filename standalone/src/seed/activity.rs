@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
-use campus_proto::account::v1::CreateUserRequest;
-use campus_proto::account::v1::account_internal_service_client::AccountInternalServiceClient;
+use campus_proto::account::v1::CreateVerifiedUserRequest;
+use campus_proto::account::v1::account_verification_internal_service_client::AccountVerificationInternalServiceClient;
 use campus_proto::board::v1::board_service_client::BoardServiceClient;
 use campus_proto::board::v1::{
     Board, BoardCategory, CreateCommentRequest, CreatePostRequest, LikeCommentRequest, LikePostRequest,
@@ -361,9 +361,9 @@ async fn students(
     let (prefix, nicknames) = STUDENTS[school_index % STUDENTS.len()];
     let mut created = JoinSet::new();
     for (i, nickname) in nicknames.iter().enumerate() {
-        let mut client = AccountInternalServiceClient::new(account.clone());
+        let mut client = AccountVerificationInternalServiceClient::new(account.clone());
         let login_id = format!("{prefix}{:02}", i + 1);
-        let mut request = tonic::Request::new(CreateUserRequest {
+        let mut request = tonic::Request::new(CreateVerifiedUserRequest {
             login_id: login_id.clone(),
             password: DEMO_PASSWORD.into(),
             nickname: nickname.to_string(),
@@ -371,7 +371,8 @@ async fn students(
             school_id,
         });
         request.metadata_mut().insert(SERVICE_TOKEN_HEADER, service_token.expose_secret().parse()?);
-        created.spawn(async move { (i, client.create_user(request).await) });
+        // The demo students' addresses are made up: they are created verified, without a code.
+        created.spawn(async move { (i, client.create_verified_user(request).await) });
     }
     let mut tokens = vec![String::new(); nicknames.len()];
     while let Some(joined) = created.join_next().await {

@@ -323,8 +323,14 @@ impl Gateway {
 
     async fn sign_up(&self, sys: &TestSystem, login_id: &str, nickname: &str, school: School) -> Person {
         let (school_id, domain) = sys.school(school).await;
+        let email = format!("{login_id}@{domain}");
+        let ask = json!({"email": email, "schoolId": school_id});
+        let asked =
+            self.send(None, Method::POST, "/v1/auth/email-verifications", Some(&ask), None, false).await;
+        assert_eq!(asked.status, 200, "code for {login_id}: {asked:?}");
+        let code = sys.outbox.code_for(&email).await;
         let body = json!({"loginId": login_id, "password": PASSWORD, "nickname": nickname,
-                          "email": format!("{login_id}@{domain}"), "schoolId": school_id});
+                          "email": email, "schoolId": school_id, "emailCode": code});
         let signed_up = self.send(None, Method::POST, "/v1/auth/signup", Some(&body), None, false).await;
         assert_eq!(signed_up.status, 201, "sign up {login_id}: {signed_up:?}");
         let user = signed_up.json();

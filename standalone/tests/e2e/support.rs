@@ -5,7 +5,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use campus::{Databases, System, SystemConfig};
 use campus_shared::db::Backend;
 use campus_shared::identity::{Caller, Role};
-use campus_testkit::TestDatabase;
+use campus_testkit::{Outbox, TestDatabase};
 use futures::StreamExt;
 use prost::Message;
 use reqwest::{Method, StatusCode};
@@ -31,6 +31,8 @@ pub(crate) struct TestSystem {
     pub(crate) base: String,
     /// Where each service keeps its data (tests that look past the API read them).
     pub(crate) databases: Databases,
+    /// The account service's mail (`<data dir>/outbox`): where sign-up and reset codes arrive.
+    pub(crate) outbox: Outbox,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
     _databases: Vec<TestDatabase>,
@@ -59,11 +61,13 @@ impl TestSystem {
         }
         let system = System::start(config).await.expect("the system starts");
         let base = format!("http://{}", system.gateway_addr);
+        let outbox = Outbox::at(dir.path().join("outbox"));
         Self {
             backend,
             system,
             base,
             databases: configs,
+            outbox,
             http: reqwest::Client::new(),
             _dir: dir,
             _databases: databases,
@@ -97,11 +101,17 @@ impl TestSystem {
         let (school_id, domain) = self.school(school).await;
         let anonymous = self.anonymous();
         let nickname = format!("닉{login_id}");
+        let email = format!("{login_id}@{domain}");
+        let asked = anonymous
+            .post("/v1/auth/email-verifications", json!({"email": email, "schoolId": school_id}))
+            .await;
+        assert_eq!(asked.status, StatusCode::OK, "code for {login_id}: {asked:?}");
+        let code = self.outbox.code_for(&email).await;
         let signed_up = anonymous
             .post(
                 "/v1/auth/signup",
                 json!({"loginId": login_id, "password": PASSWORD, "nickname": nickname,
-                       "email": format!("{login_id}@{domain}"), "schoolId": school_id}),
+                       "email": email, "schoolId": school_id, "emailCode": code}),
             )
             .await;
         assert_eq!(signed_up.status, StatusCode::CREATED, "sign up {login_id}: {signed_up:?}");

@@ -327,6 +327,11 @@ impl Deployment {
         self.issuer.issue(&caller).expect("token")
     }
 
+    /// The account process's mail (`$CAMPUS_DATA_DIR/outbox`): where sign-up codes arrive.
+    pub(crate) fn outbox(&self) -> campus_testkit::Outbox {
+        campus_testkit::Outbox::at(self.dir.path().join("outbox"))
+    }
+
     /// An administrator's access token (to create a school).
     pub(crate) fn admin_token(&self) -> String {
         let caller = Caller { user_id: 1, school_id: 0, role: Role::Admin, nickname: "관리자".into() };

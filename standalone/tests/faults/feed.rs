@@ -99,8 +99,13 @@ async fn real_user(deployment: &Deployment, login_id: &str) -> (i64, i64, String
     assert_eq!(school.status(), 201);
     let school: serde_json::Value = school.json().await.expect("school");
     let password = "feed-test-password-42";
+    let email = format!("{login_id}@{domain}");
+    let ask = json!({"email": email, "schoolId": school["id"]});
+    let asked = http.post(format!("{base}/v1/auth/email-verifications")).json(&ask).send().await;
+    assert_eq!(asked.expect("ask for a code").status(), 200);
+    let code = deployment.outbox().code_for(&email).await;
     let signup = json!({"loginId": login_id, "password": password, "nickname": format!("닉{login_id}"),
-        "email": format!("{login_id}@{domain}"), "schoolId": school["id"]});
+        "email": email, "schoolId": school["id"], "emailCode": code});
     let created = http.post(format!("{base}/v1/auth/signup")).json(&signup).send().await.expect("sign up");
     assert_eq!(created.status(), 201);
     let created: serde_json::Value = created.json().await.expect("user");

@@ -260,10 +260,18 @@ async fn pen_pals(deployment: &Deployment, http: &reqwest::Client) -> ((User, St
     let (status, school) = admin.call(admin.post(http, "/v1/schools", school)).await;
     assert_eq!(status, 201, "create a school: {school}");
     let mut users = Vec::new();
+    let outbox = deployment.outbox();
     for login in ["minji_pg", "junho_pg"] {
         let anonymous = User { base: deployment.base.clone(), token: String::new() };
+        let email = format!("{login}@restart.ac.kr");
+        let ask = json!({"email": email, "schoolId": school["id"]});
+        let (status, asked) = anonymous
+            .call(http.post(format!("{}/v1/auth/email-verifications", deployment.base)).json(&ask))
+            .await;
+        assert_eq!(status, 200, "code for {login}: {asked}");
+        let code = outbox.code_for(&email).await;
         let signup = json!({"loginId": login, "password": "correct-horse-42", "nickname": format!("닉{login}"),
-                            "email": format!("{login}@restart.ac.kr"), "schoolId": school["id"]});
+                            "email": email, "schoolId": school["id"], "emailCode": code});
         let (status, user) =
             anonymous.call(http.post(format!("{}/v1/auth/signup", deployment.base)).json(&signup)).await;
         assert_eq!(status, 201, "sign up {login}: {user}");

@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use campus::{Databases, System, SystemConfig};
 use campus_shared::db::Backend;
-use campus_testkit::TestDatabase;
 use campus_testkit::status::json;
+use campus_testkit::{Outbox, TestDatabase};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -19,6 +19,8 @@ pub(crate) const MAX_ERROR_BYTES: usize = 16 * 1024;
 pub(crate) struct Hostile {
     pub(crate) system: System,
     account_url: String,
+    /// The account service's mail: where sign-up codes arrive.
+    pub(crate) outbox: Outbox,
     _dir: tempfile::TempDir,
     _databases: Vec<TestDatabase>,
 }
@@ -136,7 +138,8 @@ impl Hostile {
             Databases::sqlite_in(dir.path()).account.url
         };
         let system = System::start(config).await.expect("the system starts");
-        Self { system, account_url, _dir: dir, _databases: databases }
+        let outbox = Outbox::at(dir.path().join("outbox"));
+        Self { system, account_url, outbox, _dir: dir, _databases: databases }
     }
 
     /// A client whose connections come from 127.0.0.`host`.
@@ -154,8 +157,18 @@ impl Hostile {
         let schools = client.get("/v1/schools").await.json();
         let school = &schools["schools"][0];
         let domain = school["emailDomain"].as_str().unwrap();
+        let email = format!("{login_id}@{domain}");
+        let asked = client
+            .json(
+                Method::POST,
+                "/v1/auth/email-verifications",
+                json!({"email": email, "schoolId": school["id"]}),
+            )
+            .await;
+        assert_eq!(asked.status, StatusCode::OK, "{asked:?}");
+        let code = self.outbox.code_for(&email).await;
         let body = json!({"loginId": login_id, "password": PASSWORD, "nickname": format!("닉{login_id}"),
-                          "email": format!("{login_id}@{domain}"), "schoolId": school["id"]});
+                          "email": email, "schoolId": school["id"], "emailCode": code});
         let created = client.json(Method::POST, "/v1/auth/signup", body).await;
         assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
     }

@@ -138,8 +138,9 @@ async fn in_secure_mode_only_the_prefixed_cookie_counts() {
 #[tokio::test]
 async fn refresh_and_logout_do_not_count_toward_the_per_address_limit() {
     for backend in backends() {
-        // Two sign-ups or logins a minute: the sign-up and the login below spend them.
-        let sys = Hostile::start_with(backend, |c| c.gateway.auth_rate_per_minute = 2).await;
+        // Three public auth calls a minute: the code request, the sign-up and the login below
+        // spend them.
+        let sys = Hostile::start_with(backend, |c| c.gateway.auth_rate_per_minute = 3).await;
         sys.sign_up(2, "minji01").await;
         let client = sys.client(2);
         let login = client.login("minji01", PASSWORD).await;

@@ -1,8 +1,9 @@
-// Sign up and log in. After login the refresh cookie keeps the session: a reload or a new tab
+// Sign up (with the code mailed to the school address), log in, and reset a forgotten password
+// by a mailed code. After login the refresh cookie keeps the session: a reload or a new tab
 // signs in silently.
 
 import { useState } from "preact/hooks";
-import { account, auth, login } from "../api";
+import { account, auth, date, login } from "../api";
 import { Link, navigate } from "../router";
 import { InlineError, Show, useAsync, useTitle } from "../ui";
 
@@ -12,7 +13,10 @@ export function Login() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const joined = new URLSearchParams(location.search).get("joined");
+  const query = new URLSearchParams(location.search);
+  const joined = query.get("joined");
+  const reset = query.get("reset");
+  const deleted = query.get("deleted");
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -35,6 +39,16 @@ export function Login() {
       {joined && (
         <p class="notice" role="status">
           가입이 끝났어요. 로그인해 주세요.
+        </p>
+      )}
+      {reset && (
+        <p class="notice" role="status">
+          비밀번호를 바꿨어요. 모든 기기에서 로그아웃됐으니 새 비밀번호로 로그인해 주세요.
+        </p>
+      )}
+      {deleted && (
+        <p class="notice" role="status">
+          탈퇴가 끝났어요. 그동안 이용해 주셔서 고마워요.
         </p>
       )}
       <form class="card form" onSubmit={submit} aria-labelledby="login-title">
@@ -67,6 +81,9 @@ export function Login() {
         <p class="switch">
           처음이신가요? <Link href="/signup">회원가입</Link>
         </p>
+        <p class="switch">
+          <Link href="/reset-password">비밀번호 찾기</Link>
+        </p>
       </form>
     </main>
   );
@@ -75,9 +92,20 @@ export function Login() {
 export function SignUp() {
   useTitle("회원가입");
   const schools = useAsync(() => account.listSchools({ pageSize: 100 }), []);
-  const [form, setForm] = useState({ schoolId: "", loginId: "", password: "", nickname: "", emailLocal: "" });
+  const [form, setForm] = useState({
+    schoolId: "",
+    loginId: "",
+    password: "",
+    nickname: "",
+    emailLocal: "",
+    emailCode: "",
+  });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // The address a code was sent to, and until when it is good.
+  const [sent, setSent] = useState<{ email: string; until: Date | null } | null>(null);
+  const [codeError, setCodeError] = useState<unknown>(null);
+  const [sending, setSending] = useState(false);
   const field = (name: keyof typeof form) => ({
     name,
     value: form[name],
@@ -90,6 +118,20 @@ export function SignUp() {
       <Show value={schools.result} retry={schools.reload}>
         {({ schools: list }) => {
           const school = list.find((s) => String(s.id) === form.schoolId);
+          const email = school ? `${form.emailLocal.trim()}@${school.emailDomain}` : "";
+          const sendCode = async () => {
+            if (!school || !form.emailLocal.trim()) return;
+            setSending(true);
+            setCodeError(null);
+            try {
+              const verification = await auth.sendEmailVerification({ email, schoolId: school.id });
+              setSent({ email, until: date(verification.expiresAt) });
+            } catch (err) {
+              setCodeError(err);
+            } finally {
+              setSending(false);
+            }
+          };
           const submit = async (e: Event) => {
             e.preventDefault();
             if (!school) return;
@@ -101,7 +143,8 @@ export function SignUp() {
                 loginId: form.loginId.trim(),
                 password: form.password,
                 nickname: form.nickname.trim(),
-                email: `${form.emailLocal.trim()}@${school.emailDomain}`,
+                email,
+                emailCode: form.emailCode.trim(),
               });
               // Sign in straight away; fall back to the login page if that fails.
               try {
@@ -175,8 +218,40 @@ export function SignUp() {
                   <span class="domain">@{school?.emailDomain ?? "학교 도메인"}</span>
                 </span>
               </label>
+              <div class="form-row">
+                <button
+                  type="button"
+                  class="secondary"
+                  disabled={sending || !school || !form.emailLocal.trim()}
+                  onClick={sendCode}
+                >
+                  {sending ? "보내는 중…" : sent ? "인증번호 다시 받기" : "인증번호 받기"}
+                </button>
+              </div>
+              {sent && (
+                <p class="notice" role="status">
+                  {sent.email}(으)로 인증번호를 보냈어요
+                  {sent.until ? ` (${sent.until.toLocaleTimeString("ko-KR", { hour: "2-digit", minute: "2-digit" })}까지)` : ""}.
+                  메일이 안 보이면 스팸함도 확인해 주세요.
+                </p>
+              )}
+              <InlineError error={codeError} />
+              <div class="field">
+                <label for="signup-email-code">인증번호</label>
+                <input
+                  id="signup-email-code"
+                  {...field("emailCode")}
+                  required
+                  inputMode="numeric"
+                  autocomplete="one-time-code"
+                  pattern="[0-9]{6}"
+                  maxLength={6}
+                  aria-describedby="email-code-hint"
+                />
+                <small id="email-code-hint">학교 이메일로 받은 6자리 숫자</small>
+              </div>
               <InlineError error={error} />
-              <button type="submit" disabled={busy || !school}>
+              <button type="submit" disabled={busy || !school || !sent}>
                 {busy ? "가입 중…" : "가입하기"}
               </button>
               <p class="switch">
@@ -186,6 +261,116 @@ export function SignUp() {
           );
         }}
       </Show>
+    </main>
+  );
+}
+
+/** A forgotten password: a code to the account's address, then a new password with it. */
+export function ResetPassword() {
+  useTitle("비밀번호 찾기");
+  const [email, setEmail] = useState("");
+  const [sentTo, setSentTo] = useState("");
+  const [code, setCode] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const ask = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await auth.startPasswordReset({ email: email.trim() });
+      setSentTo(email.trim());
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const confirm = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await auth.confirmPasswordReset({ email: sentTo, code: code.trim(), newPassword: password });
+      navigate("/login?reset=1", true);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main class="auth-page">
+      <h1 class="brand-large">캠퍼스</h1>
+      {!sentTo ? (
+        <form class="card form" onSubmit={ask} aria-labelledby="reset-title">
+          <h2 id="reset-title">비밀번호 찾기</h2>
+          <p>가입할 때 쓴 학교 이메일로 인증번호를 보내 드려요.</p>
+          <label>
+            학교 이메일
+            <input
+              name="email"
+              type="email"
+              autocomplete="email"
+              required
+              value={email}
+              onInput={(e) => setEmail(e.currentTarget.value)}
+            />
+          </label>
+          <InlineError error={error} />
+          <button type="submit" disabled={busy}>
+            {busy ? "보내는 중…" : "인증번호 받기"}
+          </button>
+          <p class="switch">
+            <Link href="/login">로그인으로 돌아가기</Link>
+          </p>
+        </form>
+      ) : (
+        <form class="card form" onSubmit={confirm} aria-labelledby="reset-title">
+          <h2 id="reset-title">새 비밀번호 정하기</h2>
+          <p class="notice" role="status">
+            {sentTo}(으)로 가입된 계정이 있으면 인증번호를 보냈어요. 10분 안에 입력해 주세요.
+          </p>
+          <label>
+            인증번호
+            <input
+              name="code"
+              required
+              inputMode="numeric"
+              autocomplete="one-time-code"
+              pattern="[0-9]{6}"
+              maxLength={6}
+              value={code}
+              onInput={(e) => setCode(e.currentTarget.value)}
+            />
+          </label>
+          <label>
+            새 비밀번호
+            <input
+              name="newPassword"
+              type="password"
+              autocomplete="new-password"
+              required
+              minLength={8}
+              maxLength={64}
+              value={password}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+            />
+          </label>
+          <InlineError error={error} />
+          <button type="submit" disabled={busy}>
+            {busy ? "바꾸는 중…" : "비밀번호 바꾸기"}
+          </button>
+          <p class="switch">
+            <button type="button" class="link" onClick={() => setSentTo("")}>
+              다른 이메일로 받기
+            </button>
+          </p>
+        </form>
+      )}
     </main>
   );
 }

@@ -46,6 +46,9 @@ export function MyLists({ tab }: { tab: string }) {
     <main class="page">
       <header class="page-head">
         <h1>내 정보</h1>
+        <Link href="/me/settings" class="button secondary small">
+          설정
+        </Link>
         <Link href="/boards" class="button secondary small">
           게시판 목록
         </Link>

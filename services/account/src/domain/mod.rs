@@ -1,6 +1,7 @@
 //! The account rules, free of I/O: what a valid login id, password, nickname, email, school
 //! and domain look like, how refresh tokens are stored, and how failed logins slow down.
 
+pub mod email_code;
 mod password;
 mod strength;
 mod throttle;

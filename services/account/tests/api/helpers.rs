@@ -1,11 +1,13 @@
 //! Starting the service and the small steps every test repeats.
 
-use campus_account::{Application, Config};
+use campus_account::{Application, CodeRules, Config, MailConfig};
 use campus_proto::account::v1::account_internal_service_client::AccountInternalServiceClient;
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
+use campus_proto::account::v1::account_verification_internal_service_client::AccountVerificationInternalServiceClient;
 use campus_proto::account::v1::*;
 use campus_shared::db::Backend;
 use campus_shared::{Caller, Role};
+use campus_testkit::{Outbox, mail_code};
 use campus_testkit::{TestDatabase, TestIdentity, channel};
 use tonic::transport::Channel;
 use tonic::{Request, Status};
@@ -18,7 +20,21 @@ pub(crate) struct TestApp {
     pub(crate) db: TestDatabase,
     pub(crate) public: AccountServiceClient<Channel>,
     pub(crate) internal: AccountInternalServiceClient<Channel>,
+    pub(crate) verification: AccountVerificationInternalServiceClient<Channel>,
     pub(crate) pool: sqlx::AnyPool,
+    /// Where the service writes its mail.
+    pub(crate) outbox: Outbox,
+}
+
+/// Code rules for tests that sign up the same address more than once: no interval, no quota.
+/// Tests of those rules set their own.
+pub(crate) fn lenient_codes() -> CodeRules {
+    CodeRules {
+        interval: std::time::Duration::ZERO,
+        per_client_per_hour: 1000,
+        per_address_per_day: 1000,
+        ..CodeRules::default()
+    }
 }
 
 pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
@@ -29,7 +45,10 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
 pub(crate) async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let db = TestDatabase::new(backend).await;
     let identity = TestIdentity::new();
+    let outbox = Outbox::new();
     let mut config = Config::new(identity.service_config(&db));
+    config.mail = MailConfig::outbox(outbox.path());
+    config.codes = lenient_codes();
     tweak(&mut config);
     let app = Application::build(config).await.expect("build the account service");
     let addr = app.local_addr();
@@ -38,9 +57,11 @@ pub(crate) async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Con
     TestApp {
         public: AccountServiceClient::new(channel(addr)),
         internal: AccountInternalServiceClient::new(channel(addr)),
+        verification: AccountVerificationInternalServiceClient::new(channel(addr)),
         identity,
         db,
         pool,
+        outbox,
     }
 }
 
@@ -70,8 +91,40 @@ impl TestApp {
         self.try_signup(signup_request(school, login)).await.expect("sign up")
     }
 
-    pub(crate) async fn try_signup(&self, request: CreateUserRequest) -> Result<User, Status> {
+    /// Signs up through the real flow: unless the request carries a code, one is requested
+    /// for its address and read from the outbox. Where none can be had (a malformed address,
+    /// one with an account already), a well-formed wrong code goes along instead.
+    pub(crate) async fn try_signup(&self, mut request: CreateUserRequest) -> Result<User, Status> {
+        if request.email_code.is_empty() {
+            request.email_code =
+                self.mailed_code(&request.email, EmailCodePurpose::SignUp, request.school_id).await;
+        }
         self.internal.clone().create_user(self.svc(request)).await.map(|r| r.into_inner())
+    }
+
+    pub(crate) async fn send_code(
+        &self,
+        email: &str,
+        purpose: EmailCodePurpose,
+        school_id: i64,
+        client: &str,
+    ) -> Result<SendEmailCodeResponse, Status> {
+        let request = SendEmailCodeRequest {
+            email: email.into(),
+            purpose: purpose as i32,
+            school_id,
+            client_address: client.into(),
+        };
+        self.verification.clone().send_email_code(self.svc(request)).await.map(|r| r.into_inner())
+    }
+
+    /// Asks for a code and reads it from the outbox; "000000" when no code could be had.
+    pub(crate) async fn mailed_code(&self, email: &str, purpose: EmailCodePurpose, school_id: i64) -> String {
+        if self.send_code(email, purpose, school_id, "").await.is_err() {
+            return "000000".into();
+        }
+        let mail = self.outbox.next_mail(email).await;
+        mail_code(&mail).unwrap_or_else(|| "000000".into())
     }
 
     pub(crate) async fn login(&self, login: &str, password: &str) -> Result<User, Status> {
@@ -131,5 +184,6 @@ pub(crate) fn signup_request(school: &School, login: &str) -> CreateUserRequest 
         nickname: login.into(),
         email: format!("{login}@{}", school.email_domain),
         school_id: school.id,
+        email_code: String::new(),
     }
 }

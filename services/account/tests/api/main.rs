@@ -2,6 +2,7 @@
 
 mod friends;
 mod helpers;
+mod mail;
 mod schools;
 mod sessions;
 mod throttle;

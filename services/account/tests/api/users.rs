@@ -19,6 +19,7 @@ async fn signup_reports_every_bad_field_at_once() {
             nickname: " padded".into(),
             email: "not-an-email".into(),
             school_id: school.id,
+            email_code: String::new(),
         };
         let status = assert_error(app.try_signup(request).await, Code::InvalidArgument, "INVALID_ARGUMENT");
         assert_eq!(bad_fields(&status), ["loginId", "password", "nickname", "email"], "{backend:?}");
@@ -83,9 +84,11 @@ async fn login_ids_emails_and_nicknames_are_unique() {
             ..signup_request(&school, "x")
         };
         assert_error(app.try_signup(same_login).await, Code::AlreadyExists, "LOGIN_ID_TAKEN");
+        // The address's owner got "you already have an account" instead of a code, so the
+        // sign-up fails on the code: whether an address has an account is not told here.
         let same_email =
             CreateUserRequest { email: "ALICE@yonsei.ac.kr".into(), ..signup_request(&school, "carol") };
-        assert_error(app.try_signup(same_email).await, Code::AlreadyExists, "EMAIL_TAKEN");
+        assert_error(app.try_signup(same_email).await, Code::FailedPrecondition, "EMAIL_CODE_INVALID");
         let same_nickname =
             CreateUserRequest { nickname: "Alice".into(), ..signup_request(&school, "carol") };
         assert_error(app.try_signup(same_nickname).await, Code::AlreadyExists, "NICKNAME_TAKEN");
@@ -119,6 +122,14 @@ async fn the_caller_reads_and_updates_their_profile() {
         let me = client.get_me(app.as_user(GetMeRequest {}, &alice)).await.unwrap().into_inner();
         assert_eq!(me, alice);
 
+        // Refused changes do not count toward the 30-day cooldown.
+        let taken =
+            client.update_me(app.as_user(UpdateMeRequest { nickname: bob.nickname.clone() }, &alice)).await;
+        assert_error(taken, Code::AlreadyExists, "NICKNAME_TAKEN");
+        let bad = client.update_me(app.as_user(UpdateMeRequest { nickname: "x".into() }, &alice)).await;
+        assert_eq!(bad_fields(&bad.unwrap_err()), ["nickname"]);
+
+        // The sign-up nickname does not count either: the first change is allowed.
         let renamed = client
             .update_me(app.as_user(UpdateMeRequest { nickname: "새내기".into() }, &alice))
             .await
@@ -129,12 +140,25 @@ async fn the_caller_reads_and_updates_their_profile() {
             client.get_me(app.as_user(GetMeRequest {}, &alice)).await.unwrap().into_inner().nickname,
             "새내기"
         );
+        let again =
+            client.update_me(app.as_user(UpdateMeRequest { nickname: "헌내기".into() }, &alice)).await;
+        assert_error(again, Code::FailedPrecondition, "NICKNAME_CHANGE_TOO_SOON");
+        // Bob, who never changed his, still may.
+        client.update_me(app.as_user(UpdateMeRequest { nickname: "복학생".into() }, &bob)).await.unwrap();
+    }
+}
 
-        let taken =
-            client.update_me(app.as_user(UpdateMeRequest { nickname: bob.nickname.clone() }, &alice)).await;
-        assert_error(taken, Code::AlreadyExists, "NICKNAME_TAKEN");
-        let bad = client.update_me(app.as_user(UpdateMeRequest { nickname: "x".into() }, &alice)).await;
-        assert_eq!(bad_fields(&bad.unwrap_err()), ["nickname"]);
+#[tokio::test]
+async fn the_nickname_cooldown_is_configurable() {
+    for backend in backends() {
+        let app = spawn_app_with(backend, |c| c.nickname_cooldown = std::time::Duration::ZERO).await;
+        let (_, alice, _) = app.school_with_two().await;
+        let mut client = app.public.clone();
+        for nickname in ["새내기", "헌내기", "복학생"] {
+            let renamed =
+                client.update_me(app.as_user(UpdateMeRequest { nickname: nickname.into() }, &alice)).await;
+            assert_eq!(renamed.unwrap().into_inner().nickname, nickname, "{backend:?}");
+        }
     }
 }
 
@@ -215,6 +239,18 @@ async fn internal_rpcs_need_the_service_credential() {
         assert_error(bare, Code::PermissionDenied, "SERVICE_ONLY");
         let as_user = internal.create_user(app.as_user(signup_request(&school, "carol"), &alice)).await;
         assert_error(as_user, Code::PermissionDenied, "SERVICE_ONLY");
+        let mut verification = app.verification.clone();
+        let request = SendEmailCodeRequest {
+            email: "carol@yonsei.ac.kr".into(),
+            purpose: EmailCodePurpose::SignUp as i32,
+            school_id: school.id,
+            client_address: String::new(),
+        };
+        let as_user = verification.send_email_code(app.as_user(request, &alice)).await;
+        assert_error(as_user, Code::PermissionDenied, "SERVICE_ONLY");
+        let verified =
+            verification.create_verified_user(Request::new(CreateVerifiedUserRequest::default())).await;
+        assert_error(verified, Code::PermissionDenied, "SERVICE_ONLY");
         let mut wrong = Request::new(VerifyPasswordRequest {
             login_id: "alice".into(),
             password: PASSWORD.into(),

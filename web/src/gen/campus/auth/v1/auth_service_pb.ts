@@ -7,15 +7,15 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import type { User } from "../../account/v1/account_service_pb";
 import { file_campus_account_v1_account_service } from "../../account/v1/account_service_pb";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb";
-import type { EmptySchema } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_empty } from "@bufbuild/protobuf/wkt";
+import type { EmptySchema, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_empty, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file campus/auth/v1/auth_service.proto.
  */
 export const file_campus_auth_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFjYW1wdXMvYXV0aC92MS9hdXRoX3NlcnZpY2UucHJvdG8SDmNhbXB1cy5hdXRoLnYxImcKDVNpZ25VcFJlcXVlc3QSEAoIbG9naW5faWQYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSEAoIbmlja25hbWUYAyABKAkSDQoFZW1haWwYBCABKAkSEQoJc2Nob29sX2lkGAUgASgDIjcKDlNpZ25VcFJlc3BvbnNlEiUKBHVzZXIYASABKAsyFy5jYW1wdXMuYWNjb3VudC52MS5Vc2VyIlEKDExvZ2luUmVxdWVzdBIQCghsb2dpbl9pZBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIdChVyZWZyZXNoX3Rva2VuX2luX2JvZHkYAyABKAgiRgoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCRIdChVyZWZyZXNoX3Rva2VuX2luX2JvZHkYAiABKAgiJgoNTG9nb3V0UmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJInEKB1Nlc3Npb24SFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCmV4cGlyZXNfaW4YAiABKAUSJQoEdXNlchgDIAEoCzIXLmNhbXB1cy5hY2NvdW50LnYxLlVzZXISFQoNcmVmcmVzaF90b2tlbhgEIAEoCTKLAwoLQXV0aFNlcnZpY2USYwoGU2lnblVwEh0uY2FtcHVzLmF1dGgudjEuU2lnblVwUmVxdWVzdBoeLmNhbXB1cy5hdXRoLnYxLlNpZ25VcFJlc3BvbnNlIhqC0+STAhQ6ASoiDy92MS9hdXRoL3NpZ251cBJZCgVMb2dpbhIcLmNhbXB1cy5hdXRoLnYxLkxvZ2luUmVxdWVzdBoXLmNhbXB1cy5hdXRoLnYxLlNlc3Npb24iGYLT5JMCEzoBKiIOL3YxL2F1dGgvbG9naW4SXwoHUmVmcmVzaBIeLmNhbXB1cy5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0GhcuY2FtcHVzLmF1dGgudjEuU2Vzc2lvbiIbgtPkkwIVOgEqIhAvdjEvYXV0aC9yZWZyZXNoElsKBkxvZ291dBIdLmNhbXB1cy5hdXRoLnYxLkxvZ291dFJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiGoLT5JMCFDoBKiIPL3YxL2F1dGgvbG9nb3V0YgZwcm90bzM", [file_campus_account_v1_account_service, file_google_api_annotations, file_google_protobuf_empty]);
+  fileDesc("CiFjYW1wdXMvYXV0aC92MS9hdXRoX3NlcnZpY2UucHJvdG8SDmNhbXB1cy5hdXRoLnYxInsKDVNpZ25VcFJlcXVlc3QSEAoIbG9naW5faWQYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSEAoIbmlja25hbWUYAyABKAkSDQoFZW1haWwYBCABKAkSEQoJc2Nob29sX2lkGAUgASgDEhIKCmVtYWlsX2NvZGUYBiABKAkiNwoOU2lnblVwUmVzcG9uc2USJQoEdXNlchgBIAEoCzIXLmNhbXB1cy5hY2NvdW50LnYxLlVzZXIiUQoMTG9naW5SZXF1ZXN0EhAKCGxvZ2luX2lkGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEh0KFXJlZnJlc2hfdG9rZW5faW5fYm9keRgDIAEoCCJGCg5SZWZyZXNoUmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJEh0KFXJlZnJlc2hfdG9rZW5faW5fYm9keRgCIAEoCCImCg1Mb2dvdXRSZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkicQoHU2Vzc2lvbhIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKZXhwaXJlc19pbhgCIAEoBRIlCgR1c2VyGAMgASgLMhcuY2FtcHVzLmFjY291bnQudjEuVXNlchIVCg1yZWZyZXNoX3Rva2VuGAQgASgJIkAKHFNlbmRFbWFpbFZlcmlmaWNhdGlvblJlcXVlc3QSDQoFZW1haWwYASABKAkSEQoJc2Nob29sX2lkGAIgASgDIkMKEUVtYWlsVmVyaWZpY2F0aW9uEi4KCmV4cGlyZXNfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIioKGVN0YXJ0UGFzc3dvcmRSZXNldFJlcXVlc3QSDQoFZW1haWwYASABKAkiPwoNUGFzc3dvcmRSZXNldBIuCgpleHBpcmVzX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJQChtDb25maXJtUGFzc3dvcmRSZXNldFJlcXVlc3QSDQoFZW1haWwYASABKAkSDAoEY29kZRgCIAEoCRIUCgxuZXdfcGFzc3dvcmQYAyABKAkysAYKC0F1dGhTZXJ2aWNlEmMKBlNpZ25VcBIdLmNhbXB1cy5hdXRoLnYxLlNpZ25VcFJlcXVlc3QaHi5jYW1wdXMuYXV0aC52MS5TaWduVXBSZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvYXV0aC9zaWdudXASWQoFTG9naW4SHC5jYW1wdXMuYXV0aC52MS5Mb2dpblJlcXVlc3QaFy5jYW1wdXMuYXV0aC52MS5TZXNzaW9uIhmC0+STAhM6ASoiDi92MS9hdXRoL2xvZ2luEl8KB1JlZnJlc2gSHi5jYW1wdXMuYXV0aC52MS5SZWZyZXNoUmVxdWVzdBoXLmNhbXB1cy5hdXRoLnYxLlNlc3Npb24iG4LT5JMCFToBKiIQL3YxL2F1dGgvcmVmcmVzaBJbCgZMb2dvdXQSHS5jYW1wdXMuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5IhqC0+STAhQ6ASoiDy92MS9hdXRoL2xvZ291dBKRAQoVU2VuZEVtYWlsVmVyaWZpY2F0aW9uEiwuY2FtcHVzLmF1dGgudjEuU2VuZEVtYWlsVmVyaWZpY2F0aW9uUmVxdWVzdBohLmNhbXB1cy5hdXRoLnYxLkVtYWlsVmVyaWZpY2F0aW9uIieC0+STAiE6ASoiHC92MS9hdXRoL2VtYWlsLXZlcmlmaWNhdGlvbnMSgwEKElN0YXJ0UGFzc3dvcmRSZXNldBIpLmNhbXB1cy5hdXRoLnYxLlN0YXJ0UGFzc3dvcmRSZXNldFJlcXVlc3QaHS5jYW1wdXMuYXV0aC52MS5QYXNzd29yZFJlc2V0IiOC0+STAh06ASoiGC92MS9hdXRoL3Bhc3N3b3JkLXJlc2V0cxKIAQoUQ29uZmlybVBhc3N3b3JkUmVzZXQSKy5jYW1wdXMuYXV0aC52MS5Db25maXJtUGFzc3dvcmRSZXNldFJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiK4LT5JMCJToBKiIgL3YxL2F1dGgvcGFzc3dvcmQtcmVzZXRzOmNvbmZpcm1iBnByb3RvMw", [file_campus_account_v1_account_service, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message campus.auth.v1.SignUpRequest
@@ -45,6 +45,13 @@ export type SignUpRequest = Message<"campus.auth.v1.SignUpRequest"> & {
    * @generated from field: int64 school_id = 5;
    */
   schoolId: bigint;
+
+  /**
+   * The code SendEmailVerification mailed to `email`.
+   *
+   * @generated from field: string email_code = 6;
+   */
+  emailCode: string;
 };
 
 /**
@@ -183,6 +190,114 @@ export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
   messageDesc(file_campus_auth_v1_auth_service, 5);
 
 /**
+ * @generated from message campus.auth.v1.SendEmailVerificationRequest
+ */
+export type SendEmailVerificationRequest = Message<"campus.auth.v1.SendEmailVerificationRequest"> & {
+  /**
+   * @generated from field: string email = 1;
+   */
+  email: string;
+
+  /**
+   * @generated from field: int64 school_id = 2;
+   */
+  schoolId: bigint;
+};
+
+/**
+ * Describes the message campus.auth.v1.SendEmailVerificationRequest.
+ * Use `create(SendEmailVerificationRequestSchema)` to create a new message.
+ */
+export const SendEmailVerificationRequestSchema: GenMessage<SendEmailVerificationRequest> = /*@__PURE__*/
+  messageDesc(file_campus_auth_v1_auth_service, 6);
+
+/**
+ * A code is on its way (or, for an address with an account, a mail saying so).
+ *
+ * @generated from message campus.auth.v1.EmailVerification
+ */
+export type EmailVerification = Message<"campus.auth.v1.EmailVerification"> & {
+  /**
+   * When the code stops being accepted.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 1;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message campus.auth.v1.EmailVerification.
+ * Use `create(EmailVerificationSchema)` to create a new message.
+ */
+export const EmailVerificationSchema: GenMessage<EmailVerification> = /*@__PURE__*/
+  messageDesc(file_campus_auth_v1_auth_service, 7);
+
+/**
+ * @generated from message campus.auth.v1.StartPasswordResetRequest
+ */
+export type StartPasswordResetRequest = Message<"campus.auth.v1.StartPasswordResetRequest"> & {
+  /**
+   * @generated from field: string email = 1;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message campus.auth.v1.StartPasswordResetRequest.
+ * Use `create(StartPasswordResetRequestSchema)` to create a new message.
+ */
+export const StartPasswordResetRequestSchema: GenMessage<StartPasswordResetRequest> = /*@__PURE__*/
+  messageDesc(file_campus_auth_v1_auth_service, 8);
+
+/**
+ * Answered alike whether or not the address has an account.
+ *
+ * @generated from message campus.auth.v1.PasswordReset
+ */
+export type PasswordReset = Message<"campus.auth.v1.PasswordReset"> & {
+  /**
+   * When the code (if one was mailed) stops being accepted.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 1;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message campus.auth.v1.PasswordReset.
+ * Use `create(PasswordResetSchema)` to create a new message.
+ */
+export const PasswordResetSchema: GenMessage<PasswordReset> = /*@__PURE__*/
+  messageDesc(file_campus_auth_v1_auth_service, 9);
+
+/**
+ * @generated from message campus.auth.v1.ConfirmPasswordResetRequest
+ */
+export type ConfirmPasswordResetRequest = Message<"campus.auth.v1.ConfirmPasswordResetRequest"> & {
+  /**
+   * @generated from field: string email = 1;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string code = 2;
+   */
+  code: string;
+
+  /**
+   * @generated from field: string new_password = 3;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message campus.auth.v1.ConfirmPasswordResetRequest.
+ * Use `create(ConfirmPasswordResetRequestSchema)` to create a new message.
+ */
+export const ConfirmPasswordResetRequestSchema: GenMessage<ConfirmPasswordResetRequest> = /*@__PURE__*/
+  messageDesc(file_campus_auth_v1_auth_service, 10);
+
+/**
  * AuthService is served by the gateway itself: it turns credentials into an access JWT
  * and a rotating refresh token. Browsers receive the refresh token in an HttpOnly cookie.
  *
@@ -190,7 +305,8 @@ export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
  */
 export const AuthService: GenService<{
   /**
-   * Creates a user in a school; the email must be in the school's domain.
+   * Creates a user in a school; the email must be in the school's domain and proven by the
+   * code SendEmailVerification mailed to it.
    *
    * @generated from rpc campus.auth.v1.AuthService.SignUp
    */
@@ -227,6 +343,37 @@ export const AuthService: GenService<{
   logout: {
     methodKind: "unary";
     input: typeof LogoutRequestSchema;
+    output: typeof EmptySchema;
+  },
+  /**
+   * Mails a 6-digit sign-up code to an address in the school's domain. An address that
+   * already has an account gets a mail saying so instead, and the answer is the same.
+   *
+   * @generated from rpc campus.auth.v1.AuthService.SendEmailVerification
+   */
+  sendEmailVerification: {
+    methodKind: "unary";
+    input: typeof SendEmailVerificationRequestSchema;
+    output: typeof EmailVerificationSchema;
+  },
+  /**
+   * Mails a reset code when the address has an account; answers alike either way.
+   *
+   * @generated from rpc campus.auth.v1.AuthService.StartPasswordReset
+   */
+  startPasswordReset: {
+    methodKind: "unary";
+    input: typeof StartPasswordResetRequestSchema;
+    output: typeof PasswordResetSchema;
+  },
+  /**
+   * Sets a new password with a reset code and revokes every session of the user.
+   *
+   * @generated from rpc campus.auth.v1.AuthService.ConfirmPasswordReset
+   */
+  confirmPasswordReset: {
+    methodKind: "unary";
+    input: typeof ConfirmPasswordResetRequestSchema;
     output: typeof EmptySchema;
   },
 }> = /*@__PURE__*/
