@@ -394,6 +394,7 @@ async fn each_service_reflects_what_it_serves() {
                 "campus.account.v1.AccountInternalService",
                 "campus.account.v1.AccountService",
                 "campus.account.v1.AccountVerificationInternalService",
+                "campus.events.v1.EventFeedInternalService",
             ],
         ),
         (system.board_addr, &["campus.board.v1.BoardInternalService", "campus.board.v1.BoardService"]),
