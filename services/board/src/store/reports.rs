@@ -1,0 +1,54 @@
+//! Reports of posts and comments, counted with the row that records them.
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::unique_or;
+
+/// Which kind of content a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reported {
+    Post,
+    Comment,
+}
+
+/// An item's reports right after one was counted, and whether it is already deleted.
+#[derive(Debug, Clone, Copy, FromRow)]
+pub(crate) struct ReportCount {
+    pub(crate) report_count: i64,
+    pub(crate) deleted: i64,
+}
+
+/// Records a report and counts it; a second report by the same user is ALREADY_REPORTED.
+pub(crate) async fn insert_report(
+    tx: &mut AnyConnection,
+    kind: Reported,
+    id: i64,
+    user_id: i64,
+    reason: &str,
+    now: i64,
+) -> campus_shared::Result<ReportCount> {
+    let (insert, count) = match kind {
+        Reported::Post => (
+            "INSERT INTO post_report (post_id, user_id, reason, created_at) VALUES ($1, $2, $3, $4)",
+            "UPDATE post SET report_count = report_count + 1 WHERE id = $1 RETURNING report_count, \
+             CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END AS deleted",
+        ),
+        Reported::Comment => (
+            "INSERT INTO comment_report (comment_id, user_id, reason, created_at) VALUES ($1, $2, $3, $4)",
+            "UPDATE comment SET report_count = report_count + 1 WHERE id = $1 RETURNING report_count, \
+             CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END AS deleted",
+        ),
+    };
+    sqlx::query(insert).bind(id).bind(user_id).bind(reason).bind(now).execute(&mut *tx).await.map_err(
+        |e| {
+            unique_or(
+                e,
+                campus_shared::Error::already_exists(
+                    crate::domain::reason::ALREADY_REPORTED,
+                    "you already reported this",
+                ),
+            )
+        },
+    )?;
+    Ok(sqlx::query_as(count).bind(id).fetch_one(tx).await?)
+}
