@@ -23,6 +23,6 @@ pub const INSERT_COMMENT_SQL: &str = crate::store::INSERT_COMMENT_SQL;
 
 /// Indexes every post below the backfill mark for search (what the service does at start);
 /// returns how many it indexed.
-pub async fn backfill_search(pool: &AnyPool, backend: Backend) -> sqlx::Result<u64> {
+pub async fn backfill_search(pool: &AnyPool, backend: Backend) -> campus_shared::error::Result<u64> {
     crate::store::search::backfill(pool, backend).await
 }

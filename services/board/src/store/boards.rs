@@ -1,5 +1,6 @@
 //! Boards and the pins of them.
 
+use campus_shared::error::Result;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 use super::unique_or;
@@ -42,7 +43,7 @@ pub(crate) struct NewBoardRow<'a> {
     pub(crate) created_at: i64,
 }
 
-pub(crate) async fn insert_board(tx: &mut AnyConnection, b: &NewBoardRow<'_>) -> campus_shared::Result<()> {
+pub(crate) async fn insert_board(tx: &mut AnyConnection, b: &NewBoardRow<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO board (id, school_id, name, description, category, hot_disabled, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -74,13 +75,13 @@ pub(crate) async fn get_board<'c, E: Executor<'c, Database = Any>>(
     viewer: i64,
     school_id: i64,
     id: i64,
-) -> sqlx::Result<Option<BoardRow>> {
-    sqlx::query_as(concat!(board_select!(), " WHERE b.id = $2 AND b.school_id = $3"))
+) -> Result<Option<BoardRow>> {
+    Ok(sqlx::query_as(concat!(board_select!(), " WHERE b.id = $2 AND b.school_id = $3"))
         .bind(viewer)
         .bind(id)
         .bind(school_id)
         .fetch_optional(e)
-        .await
+        .await?)
 }
 
 pub(crate) async fn list_boards<'c, E: Executor<'c, Database = Any>>(
@@ -89,29 +90,29 @@ pub(crate) async fn list_boards<'c, E: Executor<'c, Database = Any>>(
     school_id: i64,
     after: i64,
     limit: i64,
-) -> sqlx::Result<Vec<BoardRow>> {
-    sqlx::query_as(concat!(board_select!(), " WHERE b.school_id = $2 AND b.id > $3 ORDER BY b.id LIMIT $4"))
+) -> Result<Vec<BoardRow>> {
+    Ok(sqlx::query_as(concat!(board_select!(), " WHERE b.school_id = $2 AND b.id > $3 ORDER BY b.id LIMIT $4"))
         .bind(viewer)
         .bind(school_id)
         .bind(after)
         .bind(limit)
         .fetch_all(e)
-        .await
+        .await?)
 }
 
 pub(crate) async fn list_pinned_boards<'c, E: Executor<'c, Database = Any>>(
     e: E,
     viewer: i64,
     school_id: i64,
-) -> sqlx::Result<Vec<BoardRow>> {
-    sqlx::query_as(concat!(
+) -> Result<Vec<BoardRow>> {
+    Ok(sqlx::query_as(concat!(
         board_select!(),
         " JOIN pinned_board p ON p.board_id = b.id AND p.user_id = $1 WHERE b.school_id = $2 ORDER BY p.created_at, b.id"
     ))
     .bind(viewer)
     .bind(school_id)
     .fetch_all(e)
-    .await
+    .await?)
 }
 
 /// Pins a board; pinning twice is a no-op.
@@ -120,7 +121,7 @@ pub(crate) async fn pin_board(
     user_id: i64,
     board_id: i64,
     now: i64,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO pinned_board (user_id, board_id, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (user_id, board_id) DO NOTHING",
@@ -133,7 +134,7 @@ pub(crate) async fn pin_board(
     Ok(())
 }
 
-pub(crate) async fn unpin_board(tx: &mut AnyConnection, user_id: i64, board_id: i64) -> sqlx::Result<()> {
+pub(crate) async fn unpin_board(tx: &mut AnyConnection, user_id: i64, board_id: i64) -> Result<()> {
     sqlx::query("DELETE FROM pinned_board WHERE user_id = $1 AND board_id = $2")
         .bind(user_id)
         .bind(board_id)

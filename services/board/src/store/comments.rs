@@ -1,5 +1,6 @@
 //! Comments: thread-ordered lists, anonymous numbers, replies, writes.
 
+use campus_shared::error::Result;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 /// A comment with what is needed to show its author.
@@ -39,8 +40,8 @@ pub(crate) async fn list_comments<'c, E: Executor<'c, Database = Any>>(
     post_id: i64,
     after: (i64, i64),
     limit: i64,
-) -> sqlx::Result<Vec<CommentRow>> {
-    sqlx::query_as(concat!(
+) -> Result<Vec<CommentRow>> {
+    Ok(sqlx::query_as(concat!(
         comment_select!(),
         " WHERE c.post_id = $2 AND (c.deleted_at IS NULL OR c.reply_count > 0) AND c.report_count < 5 \
          AND (c.thread_id > $3 OR (c.thread_id = $3 AND c.id > $4)) ORDER BY c.thread_id, c.id LIMIT $5"
@@ -51,7 +52,7 @@ pub(crate) async fn list_comments<'c, E: Executor<'c, Database = Any>>(
     .bind(after.1)
     .bind(limit)
     .fetch_all(e)
-    .await
+    .await?)
 }
 
 /// A live comment of a live post of the school.
@@ -60,8 +61,8 @@ pub(crate) async fn get_comment<'c, E: Executor<'c, Database = Any>>(
     viewer: i64,
     school_id: i64,
     id: i64,
-) -> sqlx::Result<Option<CommentRow>> {
-    sqlx::query_as(concat!(
+) -> Result<Option<CommentRow>> {
+    Ok(sqlx::query_as(concat!(
         comment_select!(),
         " JOIN post p ON p.id = c.post_id \
          WHERE c.id = $2 AND p.school_id = $3 AND c.deleted_at IS NULL AND p.deleted_at IS NULL"
@@ -70,7 +71,7 @@ pub(crate) async fn get_comment<'c, E: Executor<'c, Database = Any>>(
     .bind(id)
     .bind(school_id)
     .fetch_optional(e)
-    .await
+    .await?)
 }
 
 /// The first statement of CreateComment (the benchmark runs it through `reference`).
@@ -84,14 +85,14 @@ pub(crate) async fn count_new_comment(
     tx: &mut AnyConnection,
     post_id: i64,
     school_id: i64,
-) -> sqlx::Result<Option<(i64, i64)>> {
-    sqlx::query_as(COUNT_NEW_COMMENT_SQL).bind(post_id).bind(school_id).fetch_optional(tx).await
+) -> Result<Option<(i64, i64)>> {
+    Ok(sqlx::query_as(COUNT_NEW_COMMENT_SQL).bind(post_id).bind(school_id).fetch_optional(tx).await?)
 }
 
 /// The commenter's anonymous number on a post: the one they already have, or the next one.
 /// Callers hold the post row (see [`count_new_comment`]), so the read-then-insert is safe; the
 /// unique indexes would refuse a duplicate anyway.
-pub(crate) async fn anon_number(tx: &mut AnyConnection, post_id: i64, user_id: i64) -> sqlx::Result<i64> {
+pub(crate) async fn anon_number(tx: &mut AnyConnection, post_id: i64, user_id: i64) -> Result<i64> {
     let existing: Option<(i64,)> =
         sqlx::query_as("SELECT number FROM comment_anon WHERE post_id = $1 AND user_id = $2")
             .bind(post_id)
@@ -131,8 +132,8 @@ pub(crate) async fn comment_parent(
     tx: &mut AnyConnection,
     school_id: i64,
     id: i64,
-) -> sqlx::Result<Option<ParentRow>> {
-    sqlx::query_as(
+) -> Result<Option<ParentRow>> {
+    Ok(sqlx::query_as(
         "SELECT c.id, c.post_id, c.parent_id, CASE WHEN c.deleted_at IS NULL THEN 0 ELSE 1 END AS deleted, \
          COALESCE(t.author_id, c.author_id) AS top_author_id \
          FROM comment c JOIN post p ON p.id = c.post_id LEFT JOIN comment t ON t.id = c.parent_id \
@@ -141,11 +142,11 @@ pub(crate) async fn comment_parent(
     .bind(id)
     .bind(school_id)
     .fetch_optional(tx)
-    .await
+    .await?)
 }
 
 /// Changes a comment's count of live replies by `delta`.
-pub(crate) async fn add_replies(tx: &mut AnyConnection, id: i64, delta: i64) -> sqlx::Result<()> {
+pub(crate) async fn add_replies(tx: &mut AnyConnection, id: i64, delta: i64) -> Result<()> {
     sqlx::query("UPDATE comment SET reply_count = reply_count + $2 WHERE id = $1")
         .bind(id)
         .bind(delta)
@@ -174,7 +175,7 @@ pub(crate) const INSERT_COMMENT_SQL: &str = "INSERT INTO comment (id, post_id, p
      author_nickname, anonymous, anon_number, content, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
-pub(crate) async fn insert_comment(tx: &mut AnyConnection, c: &NewCommentRow<'_>) -> sqlx::Result<()> {
+pub(crate) async fn insert_comment(tx: &mut AnyConnection, c: &NewCommentRow<'_>) -> Result<()> {
     sqlx::query(INSERT_COMMENT_SQL)
         .bind(c.id)
         .bind(c.post_id)
@@ -192,7 +193,7 @@ pub(crate) async fn insert_comment(tx: &mut AnyConnection, c: &NewCommentRow<'_>
 }
 
 /// Soft-deletes a comment (wiping its text) and uncounts it; false when it was already gone.
-pub(crate) async fn delete_comment(tx: &mut AnyConnection, c: &CommentRow, now: i64) -> sqlx::Result<bool> {
+pub(crate) async fn delete_comment(tx: &mut AnyConnection, c: &CommentRow, now: i64) -> Result<bool> {
     // The post row first, as in comment creation, so concurrent writers lock in one order.
     sqlx::query("UPDATE post SET comment_count = comment_count - 1 WHERE id = $1")
         .bind(c.post_id)

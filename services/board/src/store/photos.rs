@@ -1,5 +1,6 @@
 //! Photos: their listing on posts, the per-post count, and the rows.
 
+use campus_shared::error::Result;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 /// A photo's listing on a post.
@@ -14,7 +15,7 @@ pub(crate) struct PhotoRow {
 pub(crate) async fn photos_of<'c, E: Executor<'c, Database = Any>>(
     e: E,
     post_ids: &[i64],
-) -> sqlx::Result<Vec<PhotoRow>> {
+) -> Result<Vec<PhotoRow>> {
     if post_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -28,11 +29,11 @@ pub(crate) async fn photos_of<'c, E: Executor<'c, Database = Any>>(
     for id in post_ids {
         query = query.bind(*id);
     }
-    query.fetch_all(e).await
+    Ok(query.fetch_all(e).await?)
 }
 
 /// Counts a photo on a post unless it already has `max`; false when full (or just deleted).
-pub(crate) async fn count_photo(tx: &mut AnyConnection, post_id: i64, max: i64) -> sqlx::Result<bool> {
+pub(crate) async fn count_photo(tx: &mut AnyConnection, post_id: i64, max: i64) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE post SET photo_count = photo_count + 1 WHERE id = $1 AND deleted_at IS NULL AND photo_count < $2",
     )
@@ -54,7 +55,7 @@ pub(crate) struct NewPhotoRow<'a> {
     pub(crate) now: i64,
 }
 
-pub(crate) async fn insert_photo(tx: &mut AnyConnection, p: &NewPhotoRow<'_>) -> sqlx::Result<()> {
+pub(crate) async fn insert_photo(tx: &mut AnyConnection, p: &NewPhotoRow<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO photo (id, post_id, owner_id, content_type, size_bytes, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -75,7 +76,7 @@ pub(crate) async fn photo_type<'c, E: Executor<'c, Database = Any>>(
     e: E,
     school_id: i64,
     id: i64,
-) -> sqlx::Result<Option<String>> {
+) -> Result<Option<String>> {
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT ph.content_type FROM photo ph JOIN post p ON p.id = ph.post_id \
          WHERE ph.id = $1 AND p.school_id = $2 AND p.deleted_at IS NULL",

@@ -1,5 +1,6 @@
 //! Posts: reads, lists, writes, and who wrote a post or comment (the internal service).
 
+use campus_shared::error::Result;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 /// A post as the viewer sees it; `liked` and `scrapped` are the viewer's.
@@ -40,13 +41,13 @@ pub(crate) async fn get_post<'c, E: Executor<'c, Database = Any>>(
     viewer: i64,
     school_id: i64,
     id: i64,
-) -> sqlx::Result<Option<PostRow>> {
-    sqlx::query_as(concat!(post_select!(), " WHERE p.id = $2 AND p.school_id = $3 AND p.deleted_at IS NULL"))
+) -> Result<Option<PostRow>> {
+    Ok(sqlx::query_as(concat!(post_select!(), " WHERE p.id = $2 AND p.school_id = $3 AND p.deleted_at IS NULL"))
         .bind(viewer)
         .bind(id)
         .bind(school_id)
         .fetch_optional(e)
-        .await
+        .await?)
 }
 
 /// A board's posts, newest first, below `before` (searching a board is [`search`]'s).
@@ -56,14 +57,14 @@ pub(crate) async fn list_board_posts<'c, E: Executor<'c, Database = Any>>(
     board_id: i64,
     before: i64,
     limit: i64,
-) -> sqlx::Result<Vec<PostRow>> {
-    sqlx::query_as(LIST_BOARD_POSTS_SQL)
+) -> Result<Vec<PostRow>> {
+    Ok(sqlx::query_as(LIST_BOARD_POSTS_SQL)
         .bind(viewer)
         .bind(board_id)
         .bind(before)
         .bind(limit)
         .fetch_all(e)
-        .await
+        .await?)
 }
 
 /// Which school-wide ranking to list.
@@ -82,7 +83,7 @@ pub(crate) async fn list_ranked<'c, E: Executor<'c, Database = Any>>(
     ranking: Ranking,
     cursor: (i64, i64),
     limit: i64,
-) -> sqlx::Result<Vec<PostRow>> {
+) -> Result<Vec<PostRow>> {
     let sql = match ranking {
         Ranking::Hot => concat!(
             post_select!(),
@@ -97,14 +98,14 @@ pub(crate) async fn list_ranked<'c, E: Executor<'c, Database = Any>>(
             " AND (p.best_at < $3 OR (p.best_at = $3 AND p.id < $4)) ORDER BY p.best_at DESC, p.id DESC LIMIT $5"
         ),
     };
-    sqlx::query_as(sql)
+    Ok(sqlx::query_as(sql)
         .bind(viewer)
         .bind(school_id)
         .bind(cursor.0)
         .bind(cursor.1)
         .bind(limit)
         .fetch_all(e)
-        .await
+        .await?)
 }
 
 /// The viewer's own posts, newest first.
@@ -114,8 +115,8 @@ pub(crate) async fn list_my_posts<'c, E: Executor<'c, Database = Any>>(
     school_id: i64,
     before: i64,
     limit: i64,
-) -> sqlx::Result<Vec<PostRow>> {
-    sqlx::query_as(concat!(
+) -> Result<Vec<PostRow>> {
+    Ok(sqlx::query_as(concat!(
         post_select!(),
         " WHERE p.author_id = $1 AND p.school_id = $2",
         listed!(),
@@ -126,7 +127,7 @@ pub(crate) async fn list_my_posts<'c, E: Executor<'c, Database = Any>>(
     .bind(before)
     .bind(limit)
     .fetch_all(e)
-    .await
+    .await?)
 }
 
 /// Posts the viewer has a live comment on, newest post first.
@@ -136,8 +137,8 @@ pub(crate) async fn list_commented_posts<'c, E: Executor<'c, Database = Any>>(
     school_id: i64,
     before: i64,
     limit: i64,
-) -> sqlx::Result<Vec<PostRow>> {
-    sqlx::query_as(concat!(
+) -> Result<Vec<PostRow>> {
+    Ok(sqlx::query_as(concat!(
         post_select!(),
         " WHERE p.id IN (SELECT c.post_id FROM comment c WHERE c.author_id = $1 AND c.deleted_at IS NULL) \
          AND p.school_id = $2",
@@ -149,7 +150,7 @@ pub(crate) async fn list_commented_posts<'c, E: Executor<'c, Database = Any>>(
     .bind(before)
     .bind(limit)
     .fetch_all(e)
-    .await
+    .await?)
 }
 
 /// The viewer's scraps, latest scrap first, below the scrap id `before`.
@@ -159,8 +160,8 @@ pub(crate) async fn list_scraps<'c, E: Executor<'c, Database = Any>>(
     school_id: i64,
     before: i64,
     limit: i64,
-) -> sqlx::Result<Vec<PostRow>> {
-    sqlx::query_as(concat!(
+) -> Result<Vec<PostRow>> {
+    Ok(sqlx::query_as(concat!(
         "SELECT ",
         post_columns!(),
         ", ms.id AS scrap_id FROM post_scrap ms JOIN post p ON p.id = ms.post_id \
@@ -173,7 +174,7 @@ pub(crate) async fn list_scraps<'c, E: Executor<'c, Database = Any>>(
     .bind(before)
     .bind(limit)
     .fetch_all(e)
-    .await
+    .await?)
 }
 
 /// What the write paths need to know about a live post of a school.
@@ -191,8 +192,8 @@ pub(crate) async fn post_meta<'c, E: Executor<'c, Database = Any>>(
     e: E,
     school_id: i64,
     id: i64,
-) -> sqlx::Result<Option<PostMeta>> {
-    sqlx::query_as(
+) -> Result<Option<PostMeta>> {
+    Ok(sqlx::query_as(
         "SELECT p.id, p.board_id, p.author_id, p.anonymous, b.hot_disabled, p.photo_count FROM post p \
          JOIN board b ON b.id = p.board_id \
          WHERE p.id = $1 AND p.school_id = $2 AND p.deleted_at IS NULL",
@@ -200,7 +201,7 @@ pub(crate) async fn post_meta<'c, E: Executor<'c, Database = Any>>(
     .bind(id)
     .bind(school_id)
     .fetch_optional(e)
-    .await
+    .await?)
 }
 
 /// The fields of a new post.
@@ -224,7 +225,7 @@ pub(crate) const INSERT_POST_SQL: &str = "INSERT INTO post (id, school_id, board
 pub(crate) async fn insert_post<'c, E: Executor<'c, Database = Any>>(
     e: E,
     p: &NewPostRow<'_>,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(INSERT_POST_SQL)
         .bind(p.id)
         .bind(p.school_id)
@@ -246,7 +247,7 @@ pub(crate) async fn update_post(
     title: Option<&str>,
     content: Option<&str>,
     now: i64,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "UPDATE post SET title = COALESCE($2, title), content = COALESCE($3, content), updated_at = $4 \
          WHERE id = $1 AND deleted_at IS NULL",
@@ -260,7 +261,7 @@ pub(crate) async fn update_post(
     Ok(())
 }
 
-pub(crate) async fn delete_post(tx: &mut AnyConnection, id: i64, now: i64) -> sqlx::Result<bool> {
+pub(crate) async fn delete_post(tx: &mut AnyConnection, id: i64, now: i64) -> Result<bool> {
     let done = sqlx::query("UPDATE post SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
         .bind(id)
         .bind(now)
@@ -275,8 +276,8 @@ pub(crate) async fn content_author<'c, E: Executor<'c, Database = Any>>(
     school_id: i64,
     post_id: Option<i64>,
     comment_id: Option<i64>,
-) -> sqlx::Result<Option<(i64, i64, i64, i64)>> {
-    match (post_id, comment_id) {
+) -> Result<Option<(i64, i64, i64, i64)>> {
+    let row = match (post_id, comment_id) {
         (Some(id), _) => {
             sqlx::query_as(
                 "SELECT author_id, school_id, id, anonymous FROM post \
@@ -298,5 +299,6 @@ pub(crate) async fn content_author<'c, E: Executor<'c, Database = Any>>(
             .await
         }
         (None, None) => Ok(None),
-    }
+    };
+    Ok(row?)
 }

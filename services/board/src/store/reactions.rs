@@ -1,5 +1,6 @@
 //! Likes (of posts and comments) and scraps, each counted with the row that records it.
 
+use campus_shared::error::Result;
 use sqlx::{AnyConnection, FromRow};
 
 use super::unique_or;
@@ -10,7 +11,7 @@ pub(crate) async fn insert_post_like(
     post_id: i64,
     user_id: i64,
     now: i64,
-) -> campus_shared::Result<()> {
+) -> Result<()> {
     sqlx::query("INSERT INTO post_like (post_id, user_id, created_at) VALUES ($1, $2, $3)")
         .bind(post_id)
         .bind(user_id)
@@ -40,13 +41,13 @@ pub(crate) struct LikedRow {
 /// Counts a like and returns the new count with the HOT/BEST stamps as they were. The
 /// UPDATE holds the post row (PostgreSQL) or the write lock (SQLite) until commit, so the
 /// stamps read here cannot change before [`stamp_promotions`] runs in the same transaction.
-pub(crate) async fn count_post_like(tx: &mut AnyConnection, post_id: i64) -> sqlx::Result<LikedRow> {
-    sqlx::query_as(
+pub(crate) async fn count_post_like(tx: &mut AnyConnection, post_id: i64) -> Result<LikedRow> {
+    Ok(sqlx::query_as(
         "UPDATE post SET like_count = like_count + 1 WHERE id = $1 RETURNING like_count, hot_at, best_at",
     )
     .bind(post_id)
     .fetch_one(tx)
-    .await
+    .await?)
 }
 
 /// Stamps `hot_at` / `best_at` (each only if unset) with `now`.
@@ -55,7 +56,7 @@ pub(crate) async fn stamp_promotions(
     post_id: i64,
     promotions: crate::domain::Promotions,
     now: i64,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "UPDATE post SET hot_at = CASE WHEN $2 = 1 AND hot_at IS NULL THEN $4 ELSE hot_at END, \
          best_at = CASE WHEN $3 = 1 AND best_at IS NULL THEN $4 ELSE best_at END WHERE id = $1",
@@ -75,7 +76,7 @@ pub(crate) async fn insert_scrap(
     post_id: i64,
     user_id: i64,
     now: i64,
-) -> campus_shared::Result<()> {
+) -> Result<()> {
     sqlx::query("INSERT INTO post_scrap (id, post_id, user_id, created_at) VALUES ($1, $2, $3, $4)")
         .bind(campus_shared::id::next_id())
         .bind(post_id)
@@ -100,7 +101,7 @@ pub(crate) async fn insert_scrap(
 }
 
 /// Removes a scrap if there is one.
-pub(crate) async fn delete_scrap(tx: &mut AnyConnection, post_id: i64, user_id: i64) -> sqlx::Result<()> {
+pub(crate) async fn delete_scrap(tx: &mut AnyConnection, post_id: i64, user_id: i64) -> Result<()> {
     let done = sqlx::query("DELETE FROM post_scrap WHERE post_id = $1 AND user_id = $2")
         .bind(post_id)
         .bind(user_id)
@@ -121,7 +122,7 @@ pub(crate) async fn like_comment(
     comment_id: i64,
     user_id: i64,
     now: i64,
-) -> campus_shared::Result<()> {
+) -> Result<()> {
     sqlx::query("INSERT INTO comment_like (comment_id, user_id, created_at) VALUES ($1, $2, $3)")
         .bind(comment_id)
         .bind(user_id)

@@ -1,5 +1,6 @@
 //! Reports of posts and comments, counted with the row that records them.
 
+use campus_shared::error::Result;
 use sqlx::{AnyConnection, FromRow};
 
 use super::unique_or;
@@ -26,7 +27,7 @@ pub(crate) async fn insert_report(
     user_id: i64,
     reason: &str,
     now: i64,
-) -> campus_shared::Result<ReportCount> {
+) -> Result<ReportCount> {
     let (insert, count) = match kind {
         Reported::Post => (
             "INSERT INTO post_report (post_id, user_id, reason, created_at) VALUES ($1, $2, $3, $4)",
