@@ -29,7 +29,10 @@ pub(crate) struct NewComment<'a> {
 }
 
 /// `CommentCreated`, for every comment and reply, anonymous or not.
-pub(crate) async fn comment_created(tx: &mut AnyConnection, c: &NewComment<'_>) -> campus_shared::error::Result<()> {
+pub(crate) async fn comment_created(
+    tx: &mut AnyConnection,
+    c: &NewComment<'_>,
+) -> campus_shared::error::Result<()> {
     let post = post_facts(tx, c.post_id).await?;
     let event = CommentCreated {
         comment_id: c.comment_id,

@@ -91,13 +91,16 @@ pub(crate) async fn list_boards<'c, E: Executor<'c, Database = Any>>(
     after: i64,
     limit: i64,
 ) -> Result<Vec<BoardRow>> {
-    Ok(sqlx::query_as(concat!(board_select!(), " WHERE b.school_id = $2 AND b.id > $3 ORDER BY b.id LIMIT $4"))
-        .bind(viewer)
-        .bind(school_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(e)
-        .await?)
+    Ok(sqlx::query_as(concat!(
+        board_select!(),
+        " WHERE b.school_id = $2 AND b.id > $3 ORDER BY b.id LIMIT $4"
+    ))
+    .bind(viewer)
+    .bind(school_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(e)
+    .await?)
 }
 
 pub(crate) async fn list_pinned_boards<'c, E: Executor<'c, Database = Any>>(
@@ -116,12 +119,7 @@ pub(crate) async fn list_pinned_boards<'c, E: Executor<'c, Database = Any>>(
 }
 
 /// Pins a board; pinning twice is a no-op.
-pub(crate) async fn pin_board(
-    tx: &mut AnyConnection,
-    user_id: i64,
-    board_id: i64,
-    now: i64,
-) -> Result<()> {
+pub(crate) async fn pin_board(tx: &mut AnyConnection, user_id: i64, board_id: i64, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO pinned_board (user_id, board_id, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (user_id, board_id) DO NOTHING",

@@ -42,12 +42,15 @@ pub(crate) async fn get_post<'c, E: Executor<'c, Database = Any>>(
     school_id: i64,
     id: i64,
 ) -> Result<Option<PostRow>> {
-    Ok(sqlx::query_as(concat!(post_select!(), " WHERE p.id = $2 AND p.school_id = $3 AND p.deleted_at IS NULL"))
-        .bind(viewer)
-        .bind(id)
-        .bind(school_id)
-        .fetch_optional(e)
-        .await?)
+    Ok(sqlx::query_as(concat!(
+        post_select!(),
+        " WHERE p.id = $2 AND p.school_id = $3 AND p.deleted_at IS NULL"
+    ))
+    .bind(viewer)
+    .bind(id)
+    .bind(school_id)
+    .fetch_optional(e)
+    .await?)
 }
 
 /// A board's posts, newest first, below `before` (searching a board is [`search`]'s).
@@ -222,10 +225,7 @@ pub(crate) struct NewPostRow<'a> {
 pub(crate) const INSERT_POST_SQL: &str = "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, \
      title, content, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
 
-pub(crate) async fn insert_post<'c, E: Executor<'c, Database = Any>>(
-    e: E,
-    p: &NewPostRow<'_>,
-) -> Result<()> {
+pub(crate) async fn insert_post<'c, E: Executor<'c, Database = Any>>(e: E, p: &NewPostRow<'_>) -> Result<()> {
     sqlx::query(INSERT_POST_SQL)
         .bind(p.id)
         .bind(p.school_id)

@@ -71,12 +71,7 @@ pub(crate) async fn stamp_promotions(
 }
 
 /// Records a scrap; a second one is ALREADY_SCRAPPED.
-pub(crate) async fn insert_scrap(
-    tx: &mut AnyConnection,
-    post_id: i64,
-    user_id: i64,
-    now: i64,
-) -> Result<()> {
+pub(crate) async fn insert_scrap(tx: &mut AnyConnection, post_id: i64, user_id: i64, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO post_scrap (id, post_id, user_id, created_at) VALUES ($1, $2, $3, $4)")
         .bind(campus_shared::id::next_id())
         .bind(post_id)
