@@ -47,9 +47,9 @@ mod posts;
 mod reactions;
 mod reports;
 
-pub mod accounts;
+pub(crate) mod accounts;
 pub(crate) mod events;
-pub mod search;
+pub(crate) mod search;
 
 pub(crate) use boards::*;
 pub(crate) use comments::*;

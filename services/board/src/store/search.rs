@@ -462,7 +462,7 @@ const BACKFILL_BATCH: i64 = 500;
 /// the number indexed, 0 when none are left. Each batch is its own short transaction and
 /// records how far it got, so the backfill resumes where it stopped and writers wait for at
 /// most one batch.
-pub async fn backfill_batch(pool: &AnyPool, backend: Backend) -> Result<u64> {
+pub(crate) async fn backfill_batch(pool: &AnyPool, backend: Backend) -> Result<u64> {
     if backend == Backend::Postgres {
         return Ok(0);
     }
@@ -488,7 +488,7 @@ pub async fn backfill_batch(pool: &AnyPool, backend: Backend) -> Result<u64> {
 }
 
 /// Runs [`backfill_batch`] until nothing is left.
-pub async fn backfill(pool: &AnyPool, backend: Backend) -> Result<u64> {
+pub(crate) async fn backfill(pool: &AnyPool, backend: Backend) -> Result<u64> {
     let mut total = 0;
     loop {
         let n = backfill_batch(pool, backend).await?;
