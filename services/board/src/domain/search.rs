@@ -22,6 +22,15 @@ pub mod reason {
     pub const SEARCH_TIMEOUT: &str = "SEARCH_TIMEOUT";
 }
 
+/// A search PostgreSQL cancelled at the statement timeout: DEADLINE_EXCEEDED SEARCH_TIMEOUT.
+pub(crate) fn timed_out() -> Error {
+    Error::Upstream(super::with_reason(
+        tonic::Code::DeadlineExceeded,
+        reason::SEARCH_TIMEOUT,
+        "the search took too long; try a longer or more specific query",
+    ))
+}
+
 /// The longest query, in characters.
 pub const MAX_QUERY_CHARS: usize = 100;
 /// How searches are bounded; [`SearchLimits::default`] is what the service runs with.

@@ -48,7 +48,9 @@ impl BoardApi {
             created_at: now_micros(),
         };
         let mut tx = self.db().begin_write().await?;
-        store::insert_board(&mut tx, &row).await?;
+        if !store::insert_board(&mut tx, &row).await? {
+            return Err(domain::board_name_taken());
+        }
         tx.commit().await?;
         Ok(pb::Board {
             id: row.id,

@@ -21,7 +21,9 @@ impl BoardApi {
         }
         let now = now_micros();
         let mut tx = self.db().begin_write().await?;
-        store::insert_post_like(&mut tx, meta.id, caller.user_id, now).await?;
+        if !store::insert_post_like(&mut tx, meta.id, caller.user_id, now).await? {
+            return Err(domain::already_liked());
+        }
         let liked = store::count_post_like(&mut tx, meta.id).await?;
         let promotions = self.inner.thresholds.promotions(domain::Liked {
             likes: liked.like_count,
@@ -46,7 +48,9 @@ impl BoardApi {
             ));
         }
         let mut tx = self.db().begin_write().await?;
-        store::insert_scrap(&mut tx, meta.id, caller.user_id, now_micros()).await?;
+        if !store::insert_scrap(&mut tx, meta.id, caller.user_id, now_micros()).await? {
+            return Err(domain::already_scrapped());
+        }
         tx.commit().await?;
         self.read_post(caller, meta.id).await
     }
@@ -78,7 +82,9 @@ impl BoardApi {
             ));
         }
         let mut tx = self.db().begin_write().await?;
-        store::like_comment(&mut tx, id, caller.user_id, now_micros()).await?;
+        if !store::like_comment(&mut tx, id, caller.user_id, now_micros()).await? {
+            return Err(domain::already_liked());
+        }
         tx.commit().await?;
         let post = self.post_meta(caller, comment.post_id).await?;
         let comment = self.comment(caller, id).await?;

@@ -40,7 +40,9 @@ impl BoardApi {
         }
         let now = now_micros();
         let mut tx = self.db().begin_write().await?;
-        let count = store::insert_report(&mut tx, kind, id, caller.user_id, &reason_text, now).await?;
+        let count = store::insert_report(&mut tx, kind, id, caller.user_id, &reason_text, now)
+            .await?
+            .ok_or_else(domain::already_reported)?;
         if !domain::hidden_by(count.report_count) || count.deleted != 0 {
             tx.commit().await?;
             return Ok(());

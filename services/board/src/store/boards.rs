@@ -3,7 +3,7 @@
 use campus_shared::error::Result;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
-use super::unique_or;
+use super::inserted;
 
 /// A board as the caller sees it (`pinned` is per caller).
 #[derive(Debug, Clone, FromRow)]
@@ -43,8 +43,9 @@ pub(crate) struct NewBoardRow<'a> {
     pub(crate) created_at: i64,
 }
 
-pub(crate) async fn insert_board(tx: &mut AnyConnection, b: &NewBoardRow<'_>) -> Result<()> {
-    sqlx::query(
+/// Inserts a board; false when the school already has a board of this name.
+pub(crate) async fn insert_board(tx: &mut AnyConnection, b: &NewBoardRow<'_>) -> Result<bool> {
+    let done = sqlx::query(
         "INSERT INTO board (id, school_id, name, description, category, hot_disabled, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -57,17 +58,11 @@ pub(crate) async fn insert_board(tx: &mut AnyConnection, b: &NewBoardRow<'_>) ->
     .bind(b.created_by)
     .bind(b.created_at)
     .execute(tx)
-    .await
-    .map_err(|e| {
-        unique_or(
-            e,
-            campus_shared::Error::already_exists(
-                crate::domain::reason::BOARD_NAME_TAKEN,
-                "a board with this name already exists in your school",
-            ),
-        )
-    })?;
-    Ok(())
+    .await;
+    if !inserted(done)? {
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 pub(crate) async fn get_board<'c, E: Executor<'c, Database = Any>>(

@@ -7,10 +7,15 @@
 
 use crate::domain::REPORTS_TO_HIDE;
 
-/// Converts an INSERT's unique violation into `on_duplicate`, anything else into a database
-/// error.
-fn unique_or(err: sqlx::Error, on_duplicate: campus_shared::Error) -> campus_shared::Error {
-    if campus_shared::error::is_unique_violation(&err) { on_duplicate } else { err.into() }
+/// Whether an INSERT guarded by a unique index wrote its row: false when the row was already
+/// there (what that means for the caller is the domain's to say), a database error otherwise.
+/// On PostgreSQL the transaction is then aborted: the caller answers with its refusal.
+fn inserted<T>(result: sqlx::Result<T>) -> campus_shared::error::Result<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if campus_shared::error::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `$1` is the viewer. The per-viewer flags are index lookups inside the one query, so a page

@@ -3,31 +3,25 @@
 use campus_shared::error::Result;
 use sqlx::{AnyConnection, FromRow};
 
-use super::unique_or;
+use super::inserted;
 
-/// Records a like; a second one is ALREADY_LIKED.
+/// Records a like; false when the user already liked the post.
 pub(crate) async fn insert_post_like(
     tx: &mut AnyConnection,
     post_id: i64,
     user_id: i64,
     now: i64,
-) -> Result<()> {
-    sqlx::query("INSERT INTO post_like (post_id, user_id, created_at) VALUES ($1, $2, $3)")
+) -> Result<bool> {
+    let done = sqlx::query("INSERT INTO post_like (post_id, user_id, created_at) VALUES ($1, $2, $3)")
         .bind(post_id)
         .bind(user_id)
         .bind(now)
         .execute(tx)
-        .await
-        .map_err(|e| {
-            unique_or(
-                e,
-                campus_shared::Error::already_exists(
-                    crate::domain::reason::ALREADY_LIKED,
-                    "you already liked this",
-                ),
-            )
-        })?;
-    Ok(())
+        .await;
+    if !inserted(done)? {
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// A post right after a like was counted.
@@ -70,29 +64,29 @@ pub(crate) async fn stamp_promotions(
     Ok(())
 }
 
-/// Records a scrap; a second one is ALREADY_SCRAPPED.
-pub(crate) async fn insert_scrap(tx: &mut AnyConnection, post_id: i64, user_id: i64, now: i64) -> Result<()> {
-    sqlx::query("INSERT INTO post_scrap (id, post_id, user_id, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(campus_shared::id::next_id())
-        .bind(post_id)
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            unique_or(
-                e,
-                campus_shared::Error::already_exists(
-                    crate::domain::reason::ALREADY_SCRAPPED,
-                    "you already scrapped this post",
-                ),
-            )
-        })?;
+/// Records and counts a scrap; false when the user already scrapped the post.
+pub(crate) async fn insert_scrap(
+    tx: &mut AnyConnection,
+    post_id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<bool> {
+    let done =
+        sqlx::query("INSERT INTO post_scrap (id, post_id, user_id, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(campus_shared::id::next_id())
+            .bind(post_id)
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
+    if !inserted(done)? {
+        return Ok(false);
+    }
     sqlx::query("UPDATE post SET scrap_count = scrap_count + 1 WHERE id = $1")
         .bind(post_id)
         .execute(tx)
         .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Removes a scrap if there is one.
@@ -111,31 +105,25 @@ pub(crate) async fn delete_scrap(tx: &mut AnyConnection, post_id: i64, user_id: 
     Ok(())
 }
 
-/// Records and counts a comment like; a second one is ALREADY_LIKED.
+/// Records and counts a comment like; false when the user already liked the comment.
 pub(crate) async fn like_comment(
     tx: &mut AnyConnection,
     comment_id: i64,
     user_id: i64,
     now: i64,
-) -> Result<()> {
-    sqlx::query("INSERT INTO comment_like (comment_id, user_id, created_at) VALUES ($1, $2, $3)")
+) -> Result<bool> {
+    let done = sqlx::query("INSERT INTO comment_like (comment_id, user_id, created_at) VALUES ($1, $2, $3)")
         .bind(comment_id)
         .bind(user_id)
         .bind(now)
         .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            unique_or(
-                e,
-                campus_shared::Error::already_exists(
-                    crate::domain::reason::ALREADY_LIKED,
-                    "you already liked this",
-                ),
-            )
-        })?;
+        .await;
+    if !inserted(done)? {
+        return Ok(false);
+    }
     sqlx::query("UPDATE comment SET like_count = like_count + 1 WHERE id = $1")
         .bind(comment_id)
         .execute(tx)
         .await?;
-    Ok(())
+    Ok(true)
 }

@@ -3,7 +3,7 @@
 use campus_shared::error::Result;
 use sqlx::{AnyConnection, FromRow};
 
-use super::unique_or;
+use super::inserted;
 
 /// Which kind of content a report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub(crate) struct ReportCount {
     pub(crate) deleted: i64,
 }
 
-/// Records a report and counts it; a second report by the same user is ALREADY_REPORTED.
+/// Records a report and counts it; `None` when the user already reported the item.
 pub(crate) async fn insert_report(
     tx: &mut AnyConnection,
     kind: Reported,
@@ -27,7 +27,7 @@ pub(crate) async fn insert_report(
     user_id: i64,
     reason: &str,
     now: i64,
-) -> Result<ReportCount> {
+) -> Result<Option<ReportCount>> {
     let (insert, count) = match kind {
         Reported::Post => (
             "INSERT INTO post_report (post_id, user_id, reason, created_at) VALUES ($1, $2, $3, $4)",
@@ -40,16 +40,9 @@ pub(crate) async fn insert_report(
              CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END AS deleted",
         ),
     };
-    sqlx::query(insert).bind(id).bind(user_id).bind(reason).bind(now).execute(&mut *tx).await.map_err(
-        |e| {
-            unique_or(
-                e,
-                campus_shared::Error::already_exists(
-                    crate::domain::reason::ALREADY_REPORTED,
-                    "you already reported this",
-                ),
-            )
-        },
-    )?;
-    Ok(sqlx::query_as(count).bind(id).fetch_one(tx).await?)
+    let done = sqlx::query(insert).bind(id).bind(user_id).bind(reason).bind(now).execute(&mut *tx).await;
+    if !inserted(done)? {
+        return Ok(None);
+    }
+    Ok(Some(sqlx::query_as(count).bind(id).fetch_one(tx).await?))
 }
