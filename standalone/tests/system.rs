@@ -398,7 +398,10 @@ async fn each_service_reflects_what_it_serves() {
             ],
         ),
         (system.board_addr, &["campus.board.v1.BoardInternalService", "campus.board.v1.BoardService"]),
-        (system.messaging_addr, &["campus.messaging.v1.MessagingService"]),
+        (
+            system.messaging_addr,
+            &["campus.messaging.v1.MessagingService", "campus.messaging.v1.NotificationService"],
+        ),
         (system.timetable_addr, &["campus.timetable.v1.TimetableService"]),
     ];
     for (addr, own) in expected {
