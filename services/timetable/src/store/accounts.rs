@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 /// and its grades go; its reviews stay in the lectures' ratings but lose their author. A
 /// review's author becomes minus the review's id: no user has that id, and the one review
 /// per user and lecture index still holds. Applying it twice changes nothing more.
-pub async fn forget_account(tx: &mut AnyConnection, user_id: i64) -> Result<(), sqlx::Error> {
+pub(crate) async fn forget_account(tx: &mut AnyConnection, user_id: i64) -> Result<(), sqlx::Error> {
     for sql in [
         "delete from timetable_lecture where timetable_id in (select id from timetable where user_id = $1)",
         "delete from custom_entry where timetable_id in (select id from timetable where user_id = $1)",
