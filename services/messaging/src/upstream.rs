@@ -13,9 +13,9 @@ use campus_shared::Error;
 use campus_shared::identity::forward_metadata;
 use campus_shared::tls::ClientTls;
 use secrecy::SecretString;
+use tonic::Request;
 use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
-use tonic::Request;
 
 use crate::domain::{OriginKind, Recipient, Target};
 
