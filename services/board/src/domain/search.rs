@@ -24,11 +24,11 @@ pub mod reason {
 
 /// A search PostgreSQL cancelled at the statement timeout: DEADLINE_EXCEEDED SEARCH_TIMEOUT.
 pub(crate) fn timed_out() -> Error {
-    Error::Upstream(super::with_reason(
+    Error::refused(
         tonic::Code::DeadlineExceeded,
         reason::SEARCH_TIMEOUT,
         "the search took too long; try a longer or more specific query",
-    ))
+    )
 }
 
 /// The longest query, in characters.
@@ -93,7 +93,7 @@ impl SearchQuery {
         }
         v.finish()?;
         if chars < 2 && query.is_ascii() {
-            return Err(super::invalid_with_reason(
+            return Err(Error::invalid_because(
                 reason::QUERY_TOO_SHORT,
                 field,
                 "must be at least 2 characters, or 1 Korean syllable",
@@ -240,10 +240,10 @@ mod tests {
     fn one_syllable_is_enough_but_one_latin_letter_is_not() {
         assert_eq!(SearchQuery::parse("query", "밥").unwrap().terms, ["밥"]);
         assert_eq!(SearchQuery::parse("query", "ab").unwrap().terms, ["ab"]);
-        let Err(Error::Upstream(status)) = SearchQuery::parse("query", " a ") else {
+        let Err(Error::InvalidArgument(v)) = SearchQuery::parse("query", " a ") else {
             panic!("expected refusal")
         };
-        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert_eq!(v.reason(), reason::QUERY_TOO_SHORT);
         assert!(SearchQuery::parse("query", &"가".repeat(101)).is_err());
     }
 

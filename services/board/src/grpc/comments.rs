@@ -67,7 +67,7 @@ impl BoardApi {
                     .await?
                     .ok_or(Error::NotFound("comment"))?;
                 if parent.post_id != post_id {
-                    return Err(domain::invalid_with_reason(
+                    return Err(Error::invalid_because(
                         reason::PARENT_NOT_IN_POST,
                         "parentId",
                         "the comment replied to is on another post",

@@ -13,14 +13,14 @@ use campus_proto::board::v1::board_internal_service_server::BoardInternalService
 use campus_proto::board::v1::board_service_server::BoardService;
 use campus_proto::google::api::HttpBody;
 use campus_shared::db::{Db, timestamp};
-use campus_shared::error::{Error, Result};
+use campus_shared::error::{Error, Reply, Result, reply};
 use campus_shared::events::Outbox;
 use campus_shared::identity::Caller;
 use campus_shared::page::PageTokens;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use crate::blob::Blobs;
 use crate::domain::search::{SearchLimits, SearchRate};
@@ -68,11 +68,6 @@ struct Inner {
 #[derive(Debug, Clone, Copy)]
 struct BoardInfo {
     school_id: i64,
-}
-
-/// A handler's result as a service method's answer.
-fn reply<T>(result: Result<T>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(Status::from)
 }
 
 fn count(n: i64) -> i32 {
@@ -262,23 +257,17 @@ impl BoardApi {
 /// Each method finds the caller and answers with its handler's result.
 #[tonic::async_trait]
 impl BoardService for BoardApi {
-    async fn list_boards(
-        &self,
-        request: Request<pb::ListBoardsRequest>,
-    ) -> Result<Response<pb::ListBoardsResponse>, Status> {
+    async fn list_boards(&self, request: Request<pb::ListBoardsRequest>) -> Reply<pb::ListBoardsResponse> {
         let caller = Caller::of(&request)?;
         reply(self.list_boards(&caller, request.into_inner()).await)
     }
 
-    async fn create_board(
-        &self,
-        request: Request<pb::CreateBoardRequest>,
-    ) -> Result<Response<pb::Board>, Status> {
+    async fn create_board(&self, request: Request<pb::CreateBoardRequest>) -> Reply<pb::Board> {
         let caller = Caller::of(&request)?;
         reply(self.create_board(&caller, request.into_inner()).await)
     }
 
-    async fn get_board(&self, request: Request<pb::GetBoardRequest>) -> Result<Response<pb::Board>, Status> {
+    async fn get_board(&self, request: Request<pb::GetBoardRequest>) -> Reply<pb::Board> {
         let caller = Caller::of(&request)?;
         reply(self.get_board(&caller, request.into_inner()).await)
     }
@@ -286,78 +275,63 @@ impl BoardService for BoardApi {
     async fn list_pinned_boards(
         &self,
         request: Request<pb::ListPinnedBoardsRequest>,
-    ) -> Result<Response<pb::ListPinnedBoardsResponse>, Status> {
+    ) -> Reply<pb::ListPinnedBoardsResponse> {
         let caller = Caller::of(&request)?;
         reply(self.list_pinned_boards(&caller).await)
     }
 
-    async fn pin_board(&self, request: Request<pb::PinBoardRequest>) -> Result<Response<pb::Board>, Status> {
+    async fn pin_board(&self, request: Request<pb::PinBoardRequest>) -> Reply<pb::Board> {
         let caller = Caller::of(&request)?;
         reply(self.pin_board(&caller, request.into_inner()).await)
     }
 
-    async fn unpin_board(&self, request: Request<pb::UnpinBoardRequest>) -> Result<Response<()>, Status> {
+    async fn unpin_board(&self, request: Request<pb::UnpinBoardRequest>) -> Reply<()> {
         let caller = Caller::of(&request)?;
         reply(self.unpin_board(&caller, request.into_inner()).await)
     }
 
-    async fn list_posts(
-        &self,
-        request: Request<pb::ListPostsRequest>,
-    ) -> Result<Response<pb::ListPostsResponse>, Status> {
+    async fn list_posts(&self, request: Request<pb::ListPostsRequest>) -> Reply<pb::ListPostsResponse> {
         let caller = Caller::of(&request)?;
         reply(self.list_posts(&caller, request.into_inner()).await)
     }
 
-    async fn create_post(
-        &self,
-        request: Request<pb::CreatePostRequest>,
-    ) -> Result<Response<pb::Post>, Status> {
+    async fn create_post(&self, request: Request<pb::CreatePostRequest>) -> Reply<pb::Post> {
         let caller = Caller::of(&request)?;
         reply(self.create_post(&caller, request.into_inner()).await)
     }
 
-    async fn get_post(&self, request: Request<pb::GetPostRequest>) -> Result<Response<pb::Post>, Status> {
+    async fn get_post(&self, request: Request<pb::GetPostRequest>) -> Reply<pb::Post> {
         let caller = Caller::of(&request)?;
         reply(self.get_post(&caller, request.into_inner()).await)
     }
 
-    async fn update_post(
-        &self,
-        request: Request<pb::UpdatePostRequest>,
-    ) -> Result<Response<pb::Post>, Status> {
+    async fn update_post(&self, request: Request<pb::UpdatePostRequest>) -> Reply<pb::Post> {
         let caller = Caller::of(&request)?;
         reply(self.update_post(&caller, request.into_inner()).await)
     }
 
-    async fn delete_post(&self, request: Request<pb::DeletePostRequest>) -> Result<Response<()>, Status> {
+    async fn delete_post(&self, request: Request<pb::DeletePostRequest>) -> Reply<()> {
         let caller = Caller::of(&request)?;
         reply(self.delete_post(&caller, request.into_inner()).await)
     }
 
-    async fn like_post(&self, request: Request<pb::LikePostRequest>) -> Result<Response<pb::Post>, Status> {
+    async fn like_post(&self, request: Request<pb::LikePostRequest>) -> Reply<pb::Post> {
         let caller = Caller::of(&request)?;
         reply(self.like_post(&caller, request.into_inner()).await)
     }
 
-    async fn scrap_post(&self, request: Request<pb::ScrapPostRequest>) -> Result<Response<pb::Post>, Status> {
+    async fn scrap_post(&self, request: Request<pb::ScrapPostRequest>) -> Reply<pb::Post> {
         let caller = Caller::of(&request)?;
         reply(self.scrap_post(&caller, request.into_inner()).await)
     }
 
     /// Idempotent, like the HTTP DELETE it backs: removing a scrap that is not there succeeds.
-    async fn unscrap_post(
-        &self,
-        request: Request<pb::UnscrapPostRequest>,
-    ) -> Result<Response<pb::Post>, Status> {
+    async fn unscrap_post(&self, request: Request<pb::UnscrapPostRequest>) -> Reply<pb::Post> {
         let caller = Caller::of(&request)?;
         reply(self.unscrap_post(&caller, request.into_inner()).await)
     }
 
-    async fn list_scraps(
-        &self,
-        request: Request<pb::ListScrapsRequest>,
-    ) -> Result<Response<pb::ListScrapsResponse>, Status> {
+    async fn list_scraps(&self, request: Request<pb::ListScrapsRequest>) -> Reply<pb::ListScrapsResponse> {
         let caller = Caller::of(&request)?;
         reply(self.list_scraps(&caller, request.into_inner()).await)
     }
@@ -365,7 +339,7 @@ impl BoardService for BoardApi {
     async fn list_hot_posts(
         &self,
         request: Request<pb::ListHotPostsRequest>,
-    ) -> Result<Response<pb::ListHotPostsResponse>, Status> {
+    ) -> Reply<pb::ListHotPostsResponse> {
         let caller = Caller::of(&request)?;
         reply(self.list_hot_posts(&caller, request.into_inner()).await)
     }
@@ -373,20 +347,17 @@ impl BoardService for BoardApi {
     async fn list_best_posts(
         &self,
         request: Request<pb::ListBestPostsRequest>,
-    ) -> Result<Response<pb::ListBestPostsResponse>, Status> {
+    ) -> Reply<pb::ListBestPostsResponse> {
         let caller = Caller::of(&request)?;
         reply(self.list_best_posts(&caller, request.into_inner()).await)
     }
 
-    async fn search_posts(
-        &self,
-        request: Request<pb::SearchPostsRequest>,
-    ) -> Result<Response<pb::SearchPostsResponse>, Status> {
+    async fn search_posts(&self, request: Request<pb::SearchPostsRequest>) -> Reply<pb::SearchPostsResponse> {
         let caller = Caller::of(&request)?;
         reply(self.search_posts(&caller, request.into_inner()).await)
     }
 
-    async fn report_post(&self, request: Request<pb::ReportPostRequest>) -> Result<Response<()>, Status> {
+    async fn report_post(&self, request: Request<pb::ReportPostRequest>) -> Reply<()> {
         let caller = Caller::of(&request)?;
         let req = request.into_inner();
         reply(self.report(&caller, store::Reported::Post, req.id, &req.reason).await)
@@ -395,7 +366,7 @@ impl BoardService for BoardApi {
     async fn list_my_posts(
         &self,
         request: Request<pb::ListMyPostsRequest>,
-    ) -> Result<Response<pb::ListMyPostsResponse>, Status> {
+    ) -> Reply<pb::ListMyPostsResponse> {
         let caller = Caller::of(&request)?;
         reply(self.list_my_posts(&caller, request.into_inner()).await)
     }
@@ -403,7 +374,7 @@ impl BoardService for BoardApi {
     async fn list_my_commented_posts(
         &self,
         request: Request<pb::ListMyCommentedPostsRequest>,
-    ) -> Result<Response<pb::ListMyCommentedPostsResponse>, Status> {
+    ) -> Reply<pb::ListMyCommentedPostsResponse> {
         let caller = Caller::of(&request)?;
         reply(self.list_my_commented_posts(&caller, request.into_inner()).await)
     }
@@ -411,53 +382,38 @@ impl BoardService for BoardApi {
     async fn list_comments(
         &self,
         request: Request<pb::ListCommentsRequest>,
-    ) -> Result<Response<pb::ListCommentsResponse>, Status> {
+    ) -> Reply<pb::ListCommentsResponse> {
         let caller = Caller::of(&request)?;
         reply(self.list_comments(&caller, request.into_inner()).await)
     }
 
-    async fn create_comment(
-        &self,
-        request: Request<pb::CreateCommentRequest>,
-    ) -> Result<Response<pb::Comment>, Status> {
+    async fn create_comment(&self, request: Request<pb::CreateCommentRequest>) -> Reply<pb::Comment> {
         let caller = Caller::of(&request)?;
         reply(self.create_comment(&caller, request.into_inner()).await)
     }
 
-    async fn delete_comment(
-        &self,
-        request: Request<pb::DeleteCommentRequest>,
-    ) -> Result<Response<()>, Status> {
+    async fn delete_comment(&self, request: Request<pb::DeleteCommentRequest>) -> Reply<()> {
         let caller = Caller::of(&request)?;
         reply(self.delete_comment(&caller, request.into_inner()).await)
     }
 
-    async fn like_comment(
-        &self,
-        request: Request<pb::LikeCommentRequest>,
-    ) -> Result<Response<pb::Comment>, Status> {
+    async fn like_comment(&self, request: Request<pb::LikeCommentRequest>) -> Reply<pb::Comment> {
         let caller = Caller::of(&request)?;
         reply(self.like_comment(&caller, request.into_inner()).await)
     }
 
-    async fn report_comment(
-        &self,
-        request: Request<pb::ReportCommentRequest>,
-    ) -> Result<Response<()>, Status> {
+    async fn report_comment(&self, request: Request<pb::ReportCommentRequest>) -> Reply<()> {
         let caller = Caller::of(&request)?;
         let req = request.into_inner();
         reply(self.report(&caller, store::Reported::Comment, req.id, &req.reason).await)
     }
 
-    async fn upload_photo(
-        &self,
-        request: Request<pb::UploadPhotoRequest>,
-    ) -> Result<Response<pb::Photo>, Status> {
+    async fn upload_photo(&self, request: Request<pb::UploadPhotoRequest>) -> Reply<pb::Photo> {
         let caller = Caller::of(&request)?;
         reply(self.upload_photo(&caller, request.into_inner()).await)
     }
 
-    async fn get_photo(&self, request: Request<pb::GetPhotoRequest>) -> Result<Response<HttpBody>, Status> {
+    async fn get_photo(&self, request: Request<pb::GetPhotoRequest>) -> Reply<HttpBody> {
         let caller = Caller::of(&request)?;
         let mut response = reply(self.get_photo(&caller, request.into_inner()).await)?;
         photos::serve_as_picture(&mut response);
@@ -471,7 +427,7 @@ impl BoardInternalService for BoardApi {
     async fn get_content_author(
         &self,
         request: Request<pb::GetContentAuthorRequest>,
-    ) -> Result<Response<pb::GetContentAuthorResponse>, Status> {
+    ) -> Reply<pb::GetContentAuthorResponse> {
         let caller = Caller::of(&request)?;
         reply(self.get_content_author(&caller, request.into_inner()).await)
     }
