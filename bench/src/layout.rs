@@ -134,7 +134,6 @@ impl Layout {
     }
 
     /// The author of post `n`, as a user number.
-    #[cfg(test)]
     pub(crate) fn post_author(&self, n: i64) -> i64 {
         (n * 7919) % self.users
     }

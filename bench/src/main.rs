@@ -22,6 +22,7 @@ mod attack;
 mod feed;
 mod layout;
 mod measure;
+mod notify;
 mod procs;
 mod reference;
 mod report;
@@ -260,9 +261,10 @@ async fn prepare_data(o: &Options, out: &Path) -> anyhow::Result<(Databases, Lay
     Ok((dbs, layout, seed_pg, seed_sqlite))
 }
 
-/// Whether `id` runs; "W1 base" and the like run with the workload they are compared with.
+/// Whether `id` runs; "W1 base", "W4 notify" and the like run with the workload they are
+/// compared with.
 fn wanted(o: &Options, id: &str) -> bool {
-    let id = id.strip_suffix(" base").unwrap_or(id).to_lowercase();
+    let id = id.strip_suffix(" base").or_else(|| id.strip_suffix(" notify")).unwrap_or(id).to_lowercase();
     o.only.as_ref().is_none_or(|only| only.contains(&id))
 }
 
@@ -481,8 +483,8 @@ async fn all(o: Options) -> anyhow::Result<()> {
     let tk = t.clone();
     plan.push((
         "W4",
-        "CreateComment on 10 hot posts, HTTP/JSON through the gateway".into(),
-        Box::new(move || Driver::Calls(workloads::create_comment(gw, l, tk.fresh()))),
+        "CreateComment on 10 hot posts, HTTP/JSON through the gateway (notifications off)".into(),
+        Box::new(move || Driver::Calls(workloads::create_comment(gw, l, tk.fresh(), None))),
     ));
     let (url, fx) = (dbs.timetable.clone(), fixture.clone());
     plan.push((
@@ -499,20 +501,40 @@ async fn all(o: Options) -> anyhow::Result<()> {
 
     let mut results: Vec<Measured> = Vec::new();
     let mut peaks: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut lag: Option<notify::Lag> = None;
     for (id, name, driver) in &plan {
         if !wanted(&o, id) {
             continue;
         }
+        // W4 runs with notifications off: messaging frozen, board's events left unconsumed.
+        let frozen = match *id {
+            "W4" => {
+                let messaging =
+                    system.procs.iter().find(|p| p.name == "messaging").context("no messaging")?;
+                notify::freeze(messaging.pid, true)?;
+                Some(messaging.pid)
+            }
+            _ => None,
+        };
         let m = measure(id, name, driver(), &system.procs, o.timing).await;
-        if let Some(why) = &m.failure {
-            eprintln!("  did not run: {why}");
+        if let Some(pid) = frozen {
+            notify::freeze(pid, false)?;
         }
-        for (proc, kb) in &m.peaks {
-            let peak = peaks.entry(proc.clone()).or_default();
-            *peak = (*peak).max(*kb);
-        }
-        results.push(m);
+        record(m, &mut results, &mut peaks);
         system.check_alive()?;
+        if frozen.is_some() {
+            // The same comments with notifications on, the hot posts' authors listening.
+            let caught_up = notify::wait_caught_up(&dbs.board, &dbs.messaging).await?;
+            eprintln!("messaging caught up with board's feed in {:.1}s", caught_up.as_secs_f64());
+            let tokens = t.fresh();
+            let listeners = notify::Listeners::open(gw, &l, &tokens).await?;
+            let call = workloads::create_comment(gw, l, tokens, Some(listeners.deliveries.clone()));
+            let name = "W4 with notifications on: the hot posts' authors on StreamNotifications";
+            let m = measure("W4 notify", name, Driver::Calls(call), &system.procs, o.timing).await;
+            record(m, &mut results, &mut peaks);
+            lag = Some(listeners.finish().await);
+            system.check_alive()?;
+        }
     }
 
     // Last: it leaves the gateway with whatever the attack did to it.
@@ -549,7 +571,13 @@ async fn all(o: Options) -> anyhow::Result<()> {
     if let Some(attack) = &attack {
         targets.extend(attack.targets());
     }
+    if let Some(lag) = &lag {
+        targets.extend(lag.targets());
+    }
     let mut md = report::markdown(&header, &results, &memory, &targets);
+    if let Some(lag) = &lag {
+        md.push_str(&lag.markdown());
+    }
     if let Some(attack) = &attack {
         md.push_str(&attack.markdown());
     }
@@ -564,6 +592,18 @@ async fn all(o: Options) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Keeps a workload's figures and its processes' peak memory.
+fn record(m: Measured, results: &mut Vec<Measured>, peaks: &mut std::collections::BTreeMap<String, u64>) {
+    if let Some(why) = &m.failure {
+        eprintln!("  did not run: {why}");
+    }
+    for (proc, kb) in &m.peaks {
+        let peak = peaks.entry(proc.clone()).or_default();
+        *peak = (*peak).max(*kb);
+    }
+    results.push(m);
 }
 
 /// What the figures were measured on.

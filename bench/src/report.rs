@@ -73,6 +73,9 @@ pub(crate) fn targets(results: &[Measured], memory: &[Memory]) -> Vec<Target> {
         ratio_target(results, "W3 ≥ 0.7× R2 (pgbench, CreatePost transaction)", "W3", "R2 post", 0.7),
         ratio_target(results, "W6 ≥ 0.9× gRPC through the gateway", "W6", "W1 gw", 0.9),
     ];
+    if find(results, "W4 notify").is_some() {
+        out.push(ratio_target(results, "W4 with notifications on ≥ 0.9× W4 (off)", "W4 notify", "W4", 0.9));
+    }
     // The search index must not tax reads or writes much: against the binaries from before
     // it (`--base-bin-dir`), on a copy of the data set without it, in the same run.
     for id in ["W1", "W3", "W1 SQLite", "W3 SQLite"] {

@@ -26,6 +26,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::layout::{FALL, Layout, YEAR};
+use crate::notify::Deliveries;
 
 /// Calls in flight in every workload.
 pub(crate) const IN_FLIGHT: usize = 64;
@@ -95,7 +96,7 @@ impl Tokens {
         Ok(Tokens { grpc, http, admin })
     }
 
-    fn grpc<T>(&self, message: T, user: u64) -> tonic::Request<T> {
+    pub(crate) fn grpc<T>(&self, message: T, user: u64) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.metadata_mut().insert("authorization", self.grpc[user as usize % self.grpc.len()].clone());
         request
@@ -274,17 +275,27 @@ pub(crate) fn create_post(gateway: SocketAddr, layout: Layout, tokens: Arc<Token
 }
 
 /// W4: CreateComment on one of the hot posts (all 64 workers on 10 posts, so they queue on
-/// the post rows' locks), through the gateway as HTTP/JSON, as a random user.
-pub(crate) fn create_comment(gateway: SocketAddr, layout: Layout, tokens: Arc<Tokens>) -> Call {
+/// the post rows' locks), through the gateway as HTTP/JSON, as a random user. With
+/// `deliveries` ("W4 notify"), each comment that should notify its post's author (the writer
+/// is someone else) is recorded as it is acknowledged.
+pub(crate) fn create_comment(
+    gateway: SocketAddr,
+    layout: Layout,
+    tokens: Arc<Tokens>,
+    deliveries: Option<Arc<Deliveries>>,
+) -> Call {
     let http = http_client();
-    let hot: Arc<Vec<i64>> = Arc::new(layout.hot_posts().map(|n| layout.post_id(n)).collect());
+    let hot: Arc<Vec<(i64, i64)>> =
+        Arc::new(layout.hot_posts().map(|n| (layout.post_id(n), layout.post_author(n))).collect());
     let body: bytes::Bytes = serde_json::json!({"content": COMMENT, "anonymous": false}).to_string().into();
     Arc::new(move |_, i| {
         let r = mix(i);
-        let post_id = hot[(r % hot.len() as u64) as usize];
+        let (post_id, author) = hot[(r % hot.len() as u64) as usize];
+        let writer = (r >> 20) % layout.users as u64;
+        let notifies = deliveries.clone().filter(|_| writer != author as u64);
         let request = http
             .post(format!("http://{gateway}/v1/posts/{post_id}/comments"))
-            .header("authorization", tokens.http(r >> 20))
+            .header("authorization", tokens.http(writer))
             .header("content-type", "application/json")
             .body(body.clone());
         Box::pin(timed(async move {
@@ -293,7 +304,13 @@ pub(crate) fn create_comment(gateway: SocketAddr, layout: Layout, tokens: Arc<To
                 return false;
             }
             let Ok(json) = response.json::<serde_json::Value>().await else { return false };
-            json["postId"].as_str() == Some(post_id.to_string().as_str()) && json["content"] == COMMENT
+            let id = json["id"].as_str().and_then(|id| id.parse::<i64>().ok());
+            if let (Some(deliveries), Some(id)) = (notifies, id) {
+                deliveries.acknowledged(id);
+            }
+            id.is_some()
+                && json["postId"].as_str() == Some(post_id.to_string().as_str())
+                && json["content"] == COMMENT
         }))
     })
 }
