@@ -142,12 +142,22 @@ export function NotificationsScreen() {
       }),
     [],
   );
+  const prepend = (fresh: Notification[]) =>
+    list.setItems((items) => {
+      const have = new Set(items.map((i) => i.id));
+      const added = fresh.filter((n) => !have.has(n.id));
+      return added.length > 0 ? [...added, ...items] : items;
+    });
   useLive((event) => {
-    if (event.kind === "resync") list.reload();
-    else {
-      const n = event.notification;
-      list.setItems((items) => (items.some((i) => i.id === n.id) ? items : [n, ...items]));
-    }
+    if (event.kind === "new") prepend([event.notification]);
+    // The stream was reopened (the gateway ends every call after a while): what arrived in
+    // between goes on top, keeping the pages already shown; a longer gap starts over.
+    else
+      notifications.listNotifications({ pageSize: 20 }).then((r) => {
+        const have = new Set(list.items.map((i) => i.id));
+        if (r.nextPageToken && !r.notifications.some((n) => have.has(n.id))) list.reload();
+        else prepend(r.notifications);
+      }, () => undefined);
   });
 
   const markRead = (ids: bigint[]) =>
