@@ -108,6 +108,7 @@ pub(crate) async fn run(o: FeedOptions, out: &std::path::Path) -> anyhow::Result
         thresholds: Default::default(),
         blob_url: photos.path().display().to_string(),
         account_addr: format!("http://{account_addr}"),
+        feed: Default::default(),
     })
     .await?;
     tokio::spawn(board.run_until_stopped(std::future::pending()));

@@ -511,6 +511,7 @@ mod tests {
                 thresholds: Default::default(),
                 blob_url: photos.path().display().to_string(),
                 account_addr: String::new(),
+                feed: Default::default(),
             };
             let app = campus_board::Application::build(config).await.unwrap();
             let addr = app.local_addr();

@@ -173,6 +173,7 @@ impl SystemConfig {
                 thresholds: Default::default(),
                 blob_url: data_dir.join("photos").display().to_string(),
                 account_addr: String::new(),
+                feed: Default::default(),
             },
             messaging: campus_messaging::Config {
                 service: service(&databases.messaging),

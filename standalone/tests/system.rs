@@ -397,7 +397,14 @@ async fn each_service_reflects_what_it_serves() {
                 "campus.events.v1.EventFeedInternalService",
             ],
         ),
-        (system.board_addr, &["campus.board.v1.BoardInternalService", "campus.board.v1.BoardService"]),
+        (
+            system.board_addr,
+            &[
+                "campus.board.v1.BoardInternalService",
+                "campus.board.v1.BoardService",
+                "campus.events.v1.EventFeedInternalService",
+            ],
+        ),
         (system.messaging_addr, &["campus.messaging.v1.MessagingService"]),
         (system.timetable_addr, &["campus.timetable.v1.TimetableService"]),
     ];

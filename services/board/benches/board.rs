@@ -112,6 +112,7 @@ async fn bench_backend(
         thresholds: Thresholds::default(),
         blob_url: photos.path().display().to_string(),
         account_addr: String::new(),
+        feed: Default::default(),
     };
     let app = Application::build(config).await.expect("build board service");
     let addr = app.local_addr();

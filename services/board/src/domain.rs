@@ -201,6 +201,53 @@ impl Default for Thresholds {
     }
 }
 
+/// What one like made of a post: HOT, BEST, both or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Promotions {
+    pub hot: bool,
+    pub best: bool,
+}
+
+impl Promotions {
+    pub fn any(self) -> bool {
+        self.hot || self.best
+    }
+}
+
+/// The state of a post right after a like was counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liked {
+    pub likes: i64,
+    pub hot_allowed: bool,
+    pub already_hot: bool,
+    pub already_best: bool,
+}
+
+impl Thresholds {
+    /// Which stamps the like that brought a post to `liked.likes` sets: each happens once per
+    /// post (a stamp is never set twice), HOT only where the board allows it.
+    pub fn promotions(self, liked: Liked) -> Promotions {
+        Promotions {
+            hot: liked.hot_allowed && !liked.already_hot && liked.likes >= self.hot,
+            best: !liked.already_best && liked.likes >= self.best,
+        }
+    }
+}
+
+/// Whether the report that brought an item to `reports` is the one that hides it (exactly
+/// one report does, so the item is announced as hidden once).
+pub fn hidden_by(reports: i64) -> bool {
+    reports == REPORTS_TO_HIDE
+}
+
+/// Characters of a comment (or a post's title) an event carries as its preview (DESIGN §9).
+pub const PREVIEW_CHARS: usize = 60;
+
+/// The first [`PREVIEW_CHARS`] characters (not bytes) of `text`.
+pub fn preview(text: &str) -> String {
+    text.chars().take(PREVIEW_CHARS).collect()
+}
+
 /// A status with `code` and an `ErrorInfo` reason, for codes the shared error type has no
 /// variant for (DEADLINE_EXCEEDED).
 pub fn with_reason(code: tonic::Code, reason: &'static str, message: &str) -> tonic::Status {
@@ -307,6 +354,40 @@ mod tests {
         // The author of an anonymous post commenting by name is not unmasked.
         assert!(!comment_author(author(1, false, 0, true), 9).is_post_author);
         assert!(comment_author(author(1, false, 0, false), 9).is_post_author);
+    }
+
+    #[test]
+    fn a_like_promotes_once_per_stamp() {
+        let t = Thresholds { hot: 3, best: 5 };
+        let liked = |likes, hot_allowed, already_hot, already_best| Liked {
+            likes,
+            hot_allowed,
+            already_hot,
+            already_best,
+        };
+        assert_eq!(t.promotions(liked(2, true, false, false)), Promotions::default());
+        assert_eq!(t.promotions(liked(3, true, false, false)), Promotions { hot: true, best: false });
+        assert_eq!(t.promotions(liked(4, true, true, false)), Promotions::default());
+        assert_eq!(t.promotions(liked(5, true, true, false)), Promotions { hot: false, best: true });
+        assert_eq!(t.promotions(liked(6, true, true, true)), Promotions::default());
+        // A board without HOT still has BEST; thresholds lowered after the fact stamp both.
+        assert_eq!(t.promotions(liked(5, false, false, false)), Promotions { hot: false, best: true });
+        assert_eq!(t.promotions(liked(9, true, false, false)), Promotions { hot: true, best: true });
+    }
+
+    #[test]
+    fn only_the_report_that_reaches_the_limit_hides() {
+        assert!(!hidden_by(REPORTS_TO_HIDE - 1));
+        assert!(hidden_by(REPORTS_TO_HIDE));
+        assert!(!hidden_by(REPORTS_TO_HIDE + 1));
+    }
+
+    #[test]
+    fn previews_count_characters_not_bytes() {
+        assert_eq!(preview("short"), "short");
+        let korean = "가".repeat(61);
+        assert_eq!(preview(&korean), "가".repeat(60));
+        assert_eq!(preview(&"a".repeat(60)), "a".repeat(60));
     }
 
     proptest! {

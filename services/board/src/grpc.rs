@@ -11,6 +11,7 @@ use campus_proto::board::v1::get_content_author_request::Target;
 use campus_proto::google::api::HttpBody;
 use campus_shared::db::{Backend, Db, now_micros, timestamp};
 use campus_shared::error::{Error, Result};
+use campus_shared::events::Outbox;
 use campus_shared::id::next_id;
 use campus_shared::identity::Caller;
 use campus_shared::page::{PageTokens, page_size};
@@ -20,6 +21,7 @@ use tonic::{Request, Response, Status};
 use crate::blob::Blobs;
 use crate::domain::search::{SearchLimits, SearchQuery, SearchRate};
 use crate::domain::{self, Thresholds, photo, reason};
+use crate::events::publish;
 use crate::store::{self, PostRow, Ranking, Reported};
 
 /// Boards never change after creation (no update or delete RPC), so which school each belongs
@@ -46,6 +48,8 @@ struct Inner {
     tokens: PageTokens,
     thresholds: Thresholds,
     blobs: Blobs,
+    /// Board's event feed: appended to in the transactions of the changes, woken after commit.
+    outbox: Outbox,
     boards: RwLock<HashMap<i64, BoardInfo>>,
     /// Each user's searches: a search reads far more than any other request.
     search_rate: Mutex<SearchRate>,
@@ -146,6 +150,7 @@ impl BoardApi {
         thresholds: Thresholds,
         blobs: Blobs,
         search_limits: SearchLimits,
+        outbox: Outbox,
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let decoding = Semaphore::new(cores);
@@ -156,6 +161,7 @@ impl BoardApi {
                 tokens,
                 thresholds,
                 blobs,
+                outbox,
                 boards: RwLock::default(),
                 search_rate,
                 search_limits,
@@ -171,6 +177,13 @@ impl BoardApi {
 
     fn tokens(&self) -> &PageTokens {
         &self.inner.tokens
+    }
+
+    /// Commits a transaction that appended events and wakes the feed's streams.
+    async fn commit_events(&self, tx: sqlx::Transaction<'static, sqlx::Any>) -> Result<()> {
+        tx.commit().await?;
+        self.inner.outbox.committed();
+        Ok(())
     }
 
     /// A board of the caller's school, or NOT_FOUND.
@@ -308,13 +321,22 @@ impl BoardApi {
 
     async fn report(&self, caller: &Caller, kind: Reported, id: i64, reason_text: &str) -> Result<()> {
         let reason_text = domain::report_reason(reason_text)?;
-        let author = match kind {
-            Reported::Post => self.post_meta(caller, id).await?.author_id,
+        // The author, and what holds the item (a post's board, a comment's post).
+        let (author, holder) = match kind {
+            Reported::Post => {
+                let meta = self.post_meta(caller, id).await?;
+                (meta.author_id, meta.board_id)
+            }
             Reported::Comment => {
-                store::get_comment(&self.db().pool, caller.user_id, caller.school_id, domain::id("id", id)?)
-                    .await?
-                    .ok_or(Error::NotFound("comment"))?
-                    .author_id
+                let comment = store::get_comment(
+                    &self.db().pool,
+                    caller.user_id,
+                    caller.school_id,
+                    domain::id("id", id)?,
+                )
+                .await?
+                .ok_or(Error::NotFound("comment"))?;
+                (comment.author_id, comment.post_id)
             }
         };
         if author == caller.user_id {
@@ -324,10 +346,19 @@ impl BoardApi {
             };
             return Err(Error::failed_precondition(why, "you cannot report your own writing"));
         }
+        let now = now_micros();
         let mut tx = self.db().begin_write().await?;
-        store::insert_report(&mut tx, kind, id, caller.user_id, &reason_text, now_micros()).await?;
-        tx.commit().await?;
-        Ok(())
+        let count = store::insert_report(&mut tx, kind, id, caller.user_id, &reason_text, now).await?;
+        if !domain::hidden_by(count.report_count) || count.deleted != 0 {
+            tx.commit().await?;
+            return Ok(());
+        }
+        let hidden = pb::Removal::Hidden;
+        match kind {
+            Reported::Post => publish::post_removed(&mut tx, id, holder, hidden, now).await?,
+            Reported::Comment => publish::comment_removed(&mut tx, id, holder, hidden, now).await?,
+        }
+        self.commit_events(tx).await
     }
 
     async fn create_comment_impl(
@@ -344,8 +375,8 @@ impl BoardApi {
         let (post_author, post_anonymous) = store::count_new_comment(&mut tx, post_id, caller.school_id)
             .await?
             .ok_or(Error::NotFound("post"))?;
-        let (parent_id, thread_id) = match parent {
-            None => (0, id),
+        let (parent_id, thread_id, parent_author) = match parent {
+            None => (0, id, None),
             Some(parent_id) => {
                 let parent = store::comment_parent(&mut tx, caller.school_id, parent_id)
                     .await?
@@ -363,7 +394,7 @@ impl BoardApi {
                 // Replies are one level deep: a reply to a reply joins the top comment.
                 let top = if parent.parent_id == 0 { parent.id } else { parent.parent_id };
                 store::add_replies(&mut tx, top, 1).await?;
-                (top, top)
+                (top, top, Some((top, parent.top_author_id)))
             }
         };
         let anon_number = if domain::needs_anon_number(req.anonymous, caller.user_id, post_author) {
@@ -384,7 +415,16 @@ impl BoardApi {
             now,
         };
         store::insert_comment(&mut tx, &row).await?;
-        tx.commit().await?;
+        let event = publish::NewComment {
+            comment_id: id,
+            post_id,
+            author_id: caller.user_id,
+            parent: parent_author,
+            content: &content,
+            now,
+        };
+        publish::comment_created(&mut tx, &event).await?;
+        self.commit_events(tx).await?;
         let shown = store::CommentRow {
             id,
             post_id,
@@ -659,12 +699,16 @@ impl BoardService for BoardApi {
     async fn delete_post(&self, request: Request<pb::DeletePostRequest>) -> Result<Response<()>, Status> {
         let caller = Caller::of(&request)?;
         let meta = self.own_post(&caller, request.get_ref().id).await?;
+        let now = now_micros();
         let mut tx = self.db().begin_write().await.map_err(Error::from)?;
-        if !store::delete_post(&mut tx, meta.id, now_micros()).await.map_err(Error::from)? {
+        if !store::delete_post(&mut tx, meta.id, now).await.map_err(Error::from)? {
             return Err(Error::NotFound("post").into());
         }
         store::search::unindex_post(&mut tx, self.db().backend, meta.id).await.map_err(Error::from)?;
-        tx.commit().await.map_err(Error::from)?;
+        publish::post_removed(&mut tx, meta.id, meta.board_id, pb::Removal::Deleted, now)
+            .await
+            .map_err(Error::from)?;
+        self.commit_events(tx).await?;
         Ok(Response::new(()))
     }
 
@@ -681,10 +725,18 @@ impl BoardService for BoardApi {
         let now = now_micros();
         let mut tx = self.db().begin_write().await.map_err(Error::from)?;
         store::insert_post_like(&mut tx, meta.id, caller.user_id, now).await?;
-        store::count_post_like(&mut tx, meta.id, meta.hot_disabled == 0, self.inner.thresholds, now)
-            .await
-            .map_err(Error::from)?;
-        tx.commit().await.map_err(Error::from)?;
+        let liked = store::count_post_like(&mut tx, meta.id).await.map_err(Error::from)?;
+        let promotions = self.inner.thresholds.promotions(domain::Liked {
+            likes: liked.like_count,
+            hot_allowed: meta.hot_disabled == 0,
+            already_hot: liked.hot_at.is_some(),
+            already_best: liked.best_at.is_some(),
+        });
+        if promotions.any() {
+            store::stamp_promotions(&mut tx, meta.id, promotions, now).await.map_err(Error::from)?;
+            publish::post_promoted(&mut tx, meta.id, promotions, now).await.map_err(Error::from)?;
+        }
+        self.commit_events(tx).await?;
         Ok(Response::new(self.read_post(&caller, meta.id).await?))
     }
 
@@ -851,11 +903,15 @@ impl BoardService for BoardApi {
         if comment.author_id != caller.user_id {
             return Err(Error::permission_denied(reason::NOT_OWNER, "only the author may do this").into());
         }
+        let now = now_micros();
         let mut tx = self.db().begin_write().await.map_err(Error::from)?;
-        if !store::delete_comment(&mut tx, &comment, now_micros()).await.map_err(Error::from)? {
+        if !store::delete_comment(&mut tx, &comment, now).await.map_err(Error::from)? {
             return Err(Error::NotFound("comment").into());
         }
-        tx.commit().await.map_err(Error::from)?;
+        publish::comment_removed(&mut tx, comment.id, comment.post_id, pb::Removal::Deleted, now)
+            .await
+            .map_err(Error::from)?;
+        self.commit_events(tx).await?;
         Ok(Response::new(()))
     }
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use campus_proto::board::v1::board_internal_service_server::BoardInternalServiceServer;
 use campus_proto::board::v1::board_service_server::BoardServiceServer;
-use campus_shared::config::{EnvVar, ServiceConfig, data_dir, parse_or, var};
+use campus_proto::events::v1::event_feed_internal_service_server::EventFeedInternalServiceServer;
+use campus_shared::config::{EnvVar, ServiceConfig, data_dir, parse_or, seconds_or, var};
 use campus_shared::db::{self, Db, Migrations};
-use campus_shared::events::{Consumer, ConsumerConfig};
+use campus_shared::events::{Consumer, ConsumerConfig, Feed, FeedConfig, Outbox};
 use campus_shared::identity::{AuthInterceptor, ServiceInterceptor, TokenVerifier};
 use campus_shared::page::PageTokens;
 use campus_shared::revocation::AccountFeedTasks;
@@ -38,6 +39,8 @@ pub struct Config {
     pub blob_url: String,
     /// URL of the account service, whose event feed board consumes; empty: none.
     pub account_addr: String,
+    /// Board's own event feed (comments, HOT/BEST, removals): polling, retention, lifetime.
+    pub feed: FeedConfig,
 }
 
 impl Config {
@@ -71,6 +74,11 @@ impl Config {
             default: "2",
             help: "searches a user may make per second after the burst",
         },
+        EnvVar {
+            name: "CAMPUS_EVENT_RETENTION_SECS",
+            default: "604800",
+            help: "keep feed events this long (7 days) after every consumer has passed them",
+        },
     ];
 
     pub fn from_env() -> anyhow::Result<Self> {
@@ -84,6 +92,13 @@ impl Config {
             blob_url: var("BOARD_BLOB_URL")
                 .unwrap_or_else(|| data_dir().join("photos").display().to_string()),
             account_addr: var("ACCOUNT_ADDR").unwrap_or_else(|| "http://127.0.0.1:50051".into()),
+            feed: FeedConfig {
+                retention: seconds_or(
+                    "CAMPUS_EVENT_RETENTION_SECS",
+                    FeedConfig::default().retention.as_secs(),
+                )?,
+                ..FeedConfig::default()
+            },
         })
     }
 }
@@ -92,6 +107,9 @@ impl Config {
 #[derive(Debug)]
 pub struct Application {
     server: GrpcServer,
+    /// Board's own event feed, whose old events the purge removes.
+    events: Feed,
+    /// The account feed board consumes.
     feed: Option<(Db, Consumer, TokenVerifier)>,
 }
 
@@ -142,11 +160,13 @@ impl Application {
             let consumer = Consumer::new(
                 db.clone(),
                 ConsumerConfig::of_account_feed("board", &config.account_addr, &config.service),
-                Arc::new(crate::events::AccountEvents),
+                Arc::new(crate::events::consume::AccountEvents),
             )?;
             Some((db.clone(), consumer, verifier.clone()))
         };
-        let api = crate::grpc::BoardApi::new(db, tokens, config.thresholds, blobs, search_limits);
+        let outbox = Outbox::new();
+        let events = Feed::new(db.clone(), outbox.clone(), config.feed.clone());
+        let api = crate::grpc::BoardApi::new(db, tokens, config.thresholds, blobs, search_limits, outbox);
         let public = BoardServiceServer::new(api.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -156,9 +176,13 @@ impl Application {
             .add_service(InterceptedService::new(public, AuthInterceptor::new(verifier.clone())))
             .add_service(BoardInternalServiceServer::with_interceptor(
                 api,
+                ServiceInterceptor::new(&identity.service_token, verifier.clone()),
+            ))
+            .add_service(EventFeedInternalServiceServer::with_interceptor(
+                events.clone(),
                 ServiceInterceptor::new(&identity.service_token, verifier),
             ));
-        Ok(Self { server, feed })
+        Ok(Self { server, events, feed })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -170,7 +194,9 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let feed = self.feed.map(|(db, consumer, verifier)| AccountFeedTasks::start(db, consumer, verifier));
+        let purge = tokio::spawn(self.events.purge_forever());
         let served = self.server.serve(shutdown).await;
+        purge.abort();
         if let Some(feed) = feed {
             feed.stop().await;
         }

@@ -396,6 +396,7 @@ pub(crate) async fn photos_of<'c, E: Executor<'c, Database = Any>>(
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct PostMeta {
     pub(crate) id: i64,
+    pub(crate) board_id: i64,
     pub(crate) author_id: i64,
     pub(crate) anonymous: i64,
     pub(crate) hot_disabled: i64,
@@ -408,7 +409,7 @@ pub(crate) async fn post_meta<'c, E: Executor<'c, Database = Any>>(
     id: i64,
 ) -> sqlx::Result<Option<PostMeta>> {
     sqlx::query_as(
-        "SELECT p.id, p.author_id, p.anonymous, b.hot_disabled, p.photo_count FROM post p \
+        "SELECT p.id, p.board_id, p.author_id, p.anonymous, b.hot_disabled, p.photo_count FROM post p \
          JOIN board b ON b.id = p.board_id \
          WHERE p.id = $1 AND p.school_id = $2 AND p.deleted_at IS NULL",
     )
@@ -509,26 +510,41 @@ pub(crate) async fn insert_post_like(
     Ok(())
 }
 
-/// Counts a like and stamps `hot_at` / `best_at` when this like crosses a threshold (HOT only
-/// where the board allows it). `like_count` on the right-hand side is the value before.
-pub(crate) async fn count_post_like(
+/// A post right after a like was counted.
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct LikedRow {
+    pub(crate) like_count: i64,
+    pub(crate) hot_at: Option<i64>,
+    pub(crate) best_at: Option<i64>,
+}
+
+/// Counts a like and returns the new count with the HOT/BEST stamps as they were. The
+/// UPDATE holds the post row (PostgreSQL) or the write lock (SQLite) until commit, so the
+/// stamps read here cannot change before [`stamp_promotions`] runs in the same transaction.
+pub(crate) async fn count_post_like(tx: &mut AnyConnection, post_id: i64) -> sqlx::Result<LikedRow> {
+    sqlx::query_as(
+        "UPDATE post SET like_count = like_count + 1 WHERE id = $1 RETURNING like_count, hot_at, best_at",
+    )
+    .bind(post_id)
+    .fetch_one(tx)
+    .await
+}
+
+/// Stamps `hot_at` / `best_at` (each only if unset) with `now`.
+pub(crate) async fn stamp_promotions(
     tx: &mut AnyConnection,
     post_id: i64,
-    hot_allowed: bool,
-    thresholds: crate::domain::Thresholds,
+    promotions: crate::domain::Promotions,
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE post SET like_count = like_count + 1, \
-         hot_at = CASE WHEN hot_at IS NULL AND $2 = 1 AND like_count + 1 >= $3 THEN $4 ELSE hot_at END, \
-         best_at = CASE WHEN best_at IS NULL AND like_count + 1 >= $5 THEN $4 ELSE best_at END \
-         WHERE id = $1",
+        "UPDATE post SET hot_at = CASE WHEN $2 = 1 AND hot_at IS NULL THEN $4 ELSE hot_at END, \
+         best_at = CASE WHEN $3 = 1 AND best_at IS NULL THEN $4 ELSE best_at END WHERE id = $1",
     )
     .bind(post_id)
-    .bind(i64::from(hot_allowed))
-    .bind(thresholds.hot)
+    .bind(i64::from(promotions.hot))
+    .bind(i64::from(promotions.best))
     .bind(now)
-    .bind(thresholds.best)
     .execute(tx)
     .await?;
     Ok(())
@@ -587,6 +603,13 @@ pub(crate) enum Reported {
     Comment,
 }
 
+/// An item's reports right after one was counted, and whether it is already deleted.
+#[derive(Debug, Clone, Copy, FromRow)]
+pub(crate) struct ReportCount {
+    pub(crate) report_count: i64,
+    pub(crate) deleted: i64,
+}
+
 /// Records a report and counts it; a second report by the same user is ALREADY_REPORTED.
 pub(crate) async fn insert_report(
     tx: &mut AnyConnection,
@@ -595,15 +618,17 @@ pub(crate) async fn insert_report(
     user_id: i64,
     reason: &str,
     now: i64,
-) -> campus_shared::Result<()> {
+) -> campus_shared::Result<ReportCount> {
     let (insert, count) = match kind {
         Reported::Post => (
             "INSERT INTO post_report (post_id, user_id, reason, created_at) VALUES ($1, $2, $3, $4)",
-            "UPDATE post SET report_count = report_count + 1 WHERE id = $1",
+            "UPDATE post SET report_count = report_count + 1 WHERE id = $1 RETURNING report_count, \
+             CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END AS deleted",
         ),
         Reported::Comment => (
             "INSERT INTO comment_report (comment_id, user_id, reason, created_at) VALUES ($1, $2, $3, $4)",
-            "UPDATE comment SET report_count = report_count + 1 WHERE id = $1",
+            "UPDATE comment SET report_count = report_count + 1 WHERE id = $1 RETURNING report_count, \
+             CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END AS deleted",
         ),
     };
     sqlx::query(insert).bind(id).bind(user_id).bind(reason).bind(now).execute(&mut *tx).await.map_err(
@@ -617,8 +642,7 @@ pub(crate) async fn insert_report(
             )
         },
     )?;
-    sqlx::query(count).bind(id).execute(tx).await?;
-    Ok(())
+    Ok(sqlx::query_as(count).bind(id).fetch_one(tx).await?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -738,13 +762,15 @@ pub(crate) async fn anon_number(tx: &mut AnyConnection, post_id: i64, user_id: i
     Ok(n)
 }
 
-/// A comment a reply would attach to: its post, its own parent, whether it is deleted.
+/// A comment a reply would attach to: its post, its own parent, whether it is deleted, and
+/// the author of the top comment the reply joins (its own author when it is the top).
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct ParentRow {
     pub(crate) id: i64,
     pub(crate) post_id: i64,
     pub(crate) parent_id: i64,
     pub(crate) deleted: i64,
+    pub(crate) top_author_id: i64,
 }
 
 pub(crate) async fn comment_parent(
@@ -753,8 +779,10 @@ pub(crate) async fn comment_parent(
     id: i64,
 ) -> sqlx::Result<Option<ParentRow>> {
     sqlx::query_as(
-        "SELECT c.id, c.post_id, c.parent_id, CASE WHEN c.deleted_at IS NULL THEN 0 ELSE 1 END AS deleted \
-         FROM comment c JOIN post p ON p.id = c.post_id WHERE c.id = $1 AND p.school_id = $2",
+        "SELECT c.id, c.post_id, c.parent_id, CASE WHEN c.deleted_at IS NULL THEN 0 ELSE 1 END AS deleted, \
+         COALESCE(t.author_id, c.author_id) AS top_author_id \
+         FROM comment c JOIN post p ON p.id = c.post_id LEFT JOIN comment t ON t.id = c.parent_id \
+         WHERE c.id = $1 AND p.school_id = $2",
     )
     .bind(id)
     .bind(school_id)
@@ -956,4 +984,5 @@ pub(crate) async fn content_author<'c, E: Executor<'c, Database = Any>>(
 
 // Declared last so it sees the column macros above.
 pub mod accounts;
+pub(crate) mod events;
 pub mod search;

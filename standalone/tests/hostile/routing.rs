@@ -45,6 +45,7 @@ async fn only_public_methods_by_their_exact_names_reach_an_upstream() {
             "/campus.account.v1.AccountInternalService/GetUsers",
             "/campus.account.v1.AccountInternalService/VerifyPassword",
             "/campus.board.v1.BoardInternalService/GetContentAuthor",
+            // The event feed of account and of board alike: one name on both ports.
             "/campus.events.v1.EventFeedInternalService/WatchEvents",
             "/campus.account.v1.AccountService/NoSuchMethod",
             "/campus.account.v2.AccountService/ListSchools",

@@ -7,6 +7,8 @@ use campus_board::{Application, Config};
 use campus_proto::board::v1 as pb;
 use campus_proto::board::v1::board_internal_service_client::BoardInternalServiceClient;
 use campus_proto::board::v1::board_service_client::BoardServiceClient;
+use campus_proto::events::v1::event_feed_internal_service_client::EventFeedInternalServiceClient;
+use campus_proto::events::v1::{Event, WatchEventsRequest};
 use campus_shared::db::Backend;
 use campus_testkit::{TestDatabase, TestIdentity, channel};
 use tonic::transport::Channel;
@@ -25,6 +27,8 @@ pub(crate) const BEST: i64 = 5;
 pub(crate) struct TestApp {
     pub(crate) client: BoardServiceClient<Channel>,
     pub(crate) internal: BoardInternalServiceClient<Channel>,
+    /// Board's event feed, on the same port.
+    pub(crate) feed: EventFeedInternalServiceClient<Channel>,
     pub(crate) identity: TestIdentity,
     pub(crate) backend: Backend,
     _db: TestDatabase,
@@ -54,6 +58,7 @@ pub(crate) async fn spawn_app_with(backend: Backend, limits: SearchLimits) -> Te
         thresholds: Thresholds { hot: HOT, best: BEST },
         blob_url: photos.path().join("photos").display().to_string(),
         account_addr: String::new(),
+        feed: Default::default(),
     };
     let app = Application::build_with(config, limits).await.expect("build app");
     let addr = app.local_addr();
@@ -64,6 +69,7 @@ pub(crate) async fn spawn_app_with(backend: Backend, limits: SearchLimits) -> Te
     TestApp {
         client,
         internal: BoardInternalServiceClient::new(channel(addr)),
+        feed: EventFeedInternalServiceClient::new(channel(addr)),
         identity,
         backend,
         _db: db,
@@ -85,6 +91,26 @@ impl TestApp {
     /// A request from a user of another school.
     pub(crate) fn req_in<T>(&self, message: T, user_id: i64, school_id: i64) -> Request<T> {
         self.identity.request(message, user_id, school_id)
+    }
+
+    /// The next `count` events of board's feed after position `after`, read over
+    /// `WatchEvents` with the service credential as consumer `test`. Waits for them (a stuck
+    /// feed fails the test after a minute rather than hanging it).
+    pub(crate) async fn events_after(&self, after: i64, count: usize) -> Vec<Event> {
+        let request =
+            self.identity.service_request(WatchEventsRequest { after, consumer: "test".into() }, None);
+        let mut stream = self.feed.clone().watch_events(request).await.expect("watch events").into_inner();
+        let mut events = Vec::new();
+        let read = async {
+            while events.len() < count {
+                let batch = stream.message().await.expect("a batch of events").expect("the feed ended");
+                events.extend(batch.events);
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), read)
+            .await
+            .unwrap_or_else(|_| panic!("{count} events after {after} did not come"));
+        events
     }
 
     pub(crate) fn client(&self) -> BoardServiceClient<Channel> {

@@ -4,6 +4,7 @@
 mod boards;
 mod comments;
 mod concurrency;
+mod events;
 mod helpers;
 #[path = "../fixtures/images.rs"]
 #[allow(dead_code)]

@@ -1,4 +1,5 @@
-//! Board as a consumer of the account event feed (DESIGN §8).
+//! Board as a consumer of the account event feed (DESIGN §8): a deleted account's named
+//! writing shows "(알 수 없음)", its pins and scraps go; its posts and comments stay.
 
 use campus_proto::account::v1::AccountDeleted;
 use campus_shared::events::consumer::BoxError;
