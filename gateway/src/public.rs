@@ -16,6 +16,7 @@ pub(crate) const PUBLIC_SERVICES: &[(&str, &str)] = &[
     ("campus.account.v1", "campus.account.v1.AccountService"),
     ("campus.board.v1", "campus.board.v1.BoardService"),
     ("campus.messaging.v1", "campus.messaging.v1.MessagingService"),
+    ("campus.messaging.v1", "campus.messaging.v1.NotificationService"),
     ("campus.timetable.v1", "campus.timetable.v1.TimetableService"),
 ];
 

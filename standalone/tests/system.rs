@@ -405,7 +405,10 @@ async fn each_service_reflects_what_it_serves() {
                 "campus.events.v1.EventFeedInternalService",
             ],
         ),
-        (system.messaging_addr, &["campus.messaging.v1.MessagingService"]),
+        (
+            system.messaging_addr,
+            &["campus.messaging.v1.MessagingService", "campus.messaging.v1.NotificationService"],
+        ),
         (system.timetable_addr, &["campus.timetable.v1.TimetableService"]),
     ];
     for (addr, own) in expected {

@@ -1,6 +1,8 @@
 //! Test doubles of the internal APIs services call upstream: account's
 //! `AccountInternalService` (AreFriends, GetUsers) and board's `BoardInternalService`
-//! (GetContentAuthor), both answering from one [`Directory`] a test fills.
+//! (GetContentAuthor), both answering from one [`Directory`] a test fills, and board's event
+//! feed (`EventFeedInternalService.WatchEvents`) serving the events a test publishes with
+//! [`Directory::publish_board_event`].
 //!
 //! They sit behind the real `ServiceInterceptor`, so a call without the service credential
 //! fails; AreFriends and GetContentAuthor also insist on a forwarded user token (AreFriends
@@ -19,8 +21,13 @@ use campus_proto::board::v1::board_internal_service_server::{
 };
 use campus_proto::board::v1::get_content_author_request::Target;
 use campus_proto::board::v1::{GetContentAuthorRequest, GetContentAuthorResponse};
+use campus_proto::events::v1::event_feed_internal_service_server::{
+    EventFeedInternalService, EventFeedInternalServiceServer,
+};
+use campus_proto::events::v1::{Event, WatchEventsRequest, WatchEventsResponse};
 use campus_shared::Caller;
 use campus_shared::identity::{ServiceInterceptor, TokenVerifier};
+use tokio::sync::{mpsc, watch};
 use tonic::{Request, Response, Status};
 
 use crate::identity::TestIdentity;
@@ -42,13 +49,64 @@ struct World {
     comments: HashMap<i64, Authored>,
 }
 
-/// The users, friendships, posts and comments the fakes know. Clones share one world.
+/// Board's event feed as the fake serves it: every event published so far, in position order
+/// (position = index + 1), and a signal that wakes open streams.
+#[derive(Debug)]
+struct FeedLog {
+    events: Mutex<Vec<Event>>,
+    wake: watch::Sender<u64>,
+}
+
+impl Default for FeedLog {
+    fn default() -> Self {
+        Self { events: Mutex::new(Vec::new()), wake: watch::Sender::new(0) }
+    }
+}
+
+/// The users, friendships, posts and comments the fakes know, and board's event feed.
+/// Clones share one world.
 #[derive(Debug, Clone, Default)]
-pub struct Directory(Arc<Mutex<World>>);
+pub struct Directory(Arc<Mutex<World>>, Arc<FeedLog>);
 
 impl Directory {
     fn world(&self) -> MutexGuard<'_, World> {
         self.0.lock().expect("directory lock")
+    }
+
+    /// Appends an event (with a fresh id) to board's fake feed; returns it.
+    pub fn publish_board_event<M: prost::Name>(&self, message: &M) -> Event {
+        let event = Event {
+            id: campus_shared::id::next_id(),
+            r#type: M::full_name(),
+            payload: Some(prost_types::Any {
+                type_url: format!("type.googleapis.com/{}", M::full_name()),
+                value: message.encode_to_vec(),
+            }),
+            occurred_at: Some(campus_shared::db::timestamp(campus_shared::db::now_micros())),
+            position: 0,
+        };
+        self.append(event)
+    }
+
+    /// Appends `event` again at the next position, same id: what a producer that delivers
+    /// twice would send.
+    pub fn republish_board_event(&self, event: &Event) -> Event {
+        self.append(event.clone())
+    }
+
+    fn append(&self, mut event: Event) -> Event {
+        let mut events = self.1.events.lock().expect("feed lock");
+        event.position = events.len() as i64 + 1;
+        events.push(event.clone());
+        drop(events);
+        self.1.wake.send_modify(|n| *n += 1);
+        event
+    }
+
+    /// The events after `after`.
+    fn board_events_after(&self, after: i64) -> Vec<Event> {
+        let events = self.1.events.lock().expect("feed lock");
+        events.iter().skip(after.max(0) as usize).cloned().collect()
     }
 
     pub fn add_user(&self, id: i64, school_id: i64, nickname: &str) {
@@ -96,10 +154,51 @@ pub async fn spawn_account(directory: Directory, identity: &TestIdentity) -> Soc
     crate::net::serve(|server| server.add_service(service)).await
 }
 
-/// Starts the board fake on a free port; returns its address.
+/// Starts the board fake (its internal service and its event feed) on a free port; returns
+/// its address.
 pub async fn spawn_board(directory: Directory, identity: &TestIdentity) -> SocketAddr {
+    let feed =
+        EventFeedInternalServiceServer::with_interceptor(FakeFeed(directory.clone()), interceptor(identity));
     let service = BoardInternalServiceServer::with_interceptor(FakeBoard(directory), interceptor(identity));
-    crate::net::serve(|server| server.add_service(service)).await
+    crate::net::serve(|server| server.add_service(service).add_service(feed)).await
+}
+
+/// Test double of board's `campus.events.v1.EventFeedInternalService`: the backlog after the
+/// consumer's cursor, then each event as it is published.
+#[derive(Debug, Clone)]
+struct FakeFeed(Directory);
+
+#[tonic::async_trait]
+impl EventFeedInternalService for FakeFeed {
+    type WatchEventsStream = tokio_stream::wrappers::ReceiverStream<Result<WatchEventsResponse, Status>>;
+
+    async fn watch_events(
+        &self,
+        request: Request<WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let mut cursor = request.get_ref().after;
+        let directory = self.0.clone();
+        let mut wake = directory.1.wake.subscribe();
+        let (tx, rx) = mpsc::channel(2);
+        tokio::spawn(async move {
+            loop {
+                wake.borrow_and_update();
+                let events = directory.board_events_after(cursor);
+                if let Some(last) = events.last() {
+                    cursor = last.position;
+                    if tx.send(Ok(WatchEventsResponse { events })).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    changed = wake.changed() => if changed.is_err() { return },
+                }
+            }
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
 }
 
 /// Test double of `campus.account.v1.AccountInternalService`: AreFriends and GetUsers answer

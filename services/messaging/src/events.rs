@@ -1,10 +1,18 @@
-//! Messaging as a consumer of the account event feed (DESIGN §8).
+//! Messaging as a consumer of the account and board event feeds (DESIGN §8, §9).
+
+use std::sync::{Arc, Mutex};
 
 use campus_proto::account::v1::AccountDeleted;
+use campus_proto::board::v1::{CommentCreated, CommentRemoved, PostPromoted, PostRemoved};
+use campus_shared::db::{Backend, micros};
 use campus_shared::events::consumer::BoxError;
 use campus_shared::events::{self, Event, Handler};
 use campus_shared::revocation;
 use sqlx::AnyConnection;
+
+use crate::domain::notifications::{self as rules, NewNotification};
+use crate::fanout::Hub;
+use crate::store::notifications::{self as store, NotificationRow};
 
 /// Applies account events to messaging's database.
 #[derive(Debug)]
@@ -17,9 +25,74 @@ impl Handler for AccountEvents {
             return Ok(());
         };
         let deleted = deleted?;
-        let at = campus_shared::db::micros(deleted.deleted_at.as_ref());
+        let at = micros(deleted.deleted_at.as_ref());
         revocation::record_deleted_account(tx, deleted.user_id, at).await?;
         crate::store::forget_account(tx, deleted.user_id).await?;
+        store::delete_of_user(tx, deleted.user_id).await?;
         Ok(())
+    }
+}
+
+/// Turns board events into notifications, in the consumer's transaction (so each event's
+/// notifications commit with its applied record: exactly once, whatever crashes).
+///
+/// New notifications reach live streams after commit: on PostgreSQL through the NOTIFY the
+/// insert sends (every replica hears it); on SQLite (one process) this handler keeps them
+/// until its batch has committed and then hands them to the hub itself.
+#[derive(Debug)]
+pub(crate) struct BoardEvents {
+    backend: Backend,
+    hub: Arc<Hub<NotificationRow>>,
+    pending: Mutex<Vec<NotificationRow>>,
+}
+
+impl BoardEvents {
+    pub(crate) fn new(backend: Backend, hub: Arc<Hub<NotificationRow>>) -> Self {
+        Self { backend, hub, pending: Mutex::new(Vec::new()) }
+    }
+
+    async fn store_all(
+        &self,
+        tx: &mut AnyConnection,
+        list: impl IntoIterator<Item = NewNotification>,
+        created_at: i64,
+    ) -> Result<(), BoxError> {
+        for new in list {
+            if let Some(row) = store::insert(tx, self.backend, &new, created_at).await?
+                && self.backend == Backend::Sqlite
+            {
+                self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(row);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl Handler for BoardEvents {
+    async fn apply(&self, tx: &mut AnyConnection, event: &Event) -> Result<(), BoxError> {
+        if let Some(created) = events::payload::<CommentCreated>(event) {
+            let created = created?;
+            let at = micros(created.created_at.as_ref());
+            self.store_all(tx, rules::for_comment(&created), at).await?;
+        } else if let Some(promoted) = events::payload::<PostPromoted>(event) {
+            let promoted = promoted?;
+            let at = micros(promoted.promoted_at.as_ref());
+            self.store_all(tx, rules::for_promotion(&promoted), at).await?;
+        } else if let Some(removed) = events::payload::<PostRemoved>(event) {
+            store::delete_of_post(tx, removed?.post_id).await?;
+        } else if let Some(removed) = events::payload::<CommentRemoved>(event) {
+            store::delete_of_comment(tx, removed?.comment_id).await?;
+        }
+        Ok(())
+    }
+
+    fn batch_ended(&self, committed: bool) {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if committed {
+            for row in pending {
+                self.hub.publish_notification(row);
+            }
+        }
     }
 }

@@ -1,11 +1,14 @@
-//! Live delivery of new messages to open StreamMessages calls.
+//! Live delivery to open streams: new messages to StreamMessages calls, new notifications
+//! to StreamNotifications calls, by one mechanism.
 //!
-//! Each replica keeps a [`Hub`]: the open streams of this process, by user. A new message is
-//! handed to the streams of its sender and its recipient only, so fan-out costs the streams it
-//! reaches, not every stream open. On SQLite (one process) the handler publishes after its
-//! commit. On PostgreSQL every replica LISTENs on one channel and the writing transaction
-//! NOTIFYs it, so a message reaches the streams of every replica, this one included, once
-//! committed.
+//! Each replica keeps a [`Hub`] per kind of item: the open streams of this process, by user.
+//! An item is handed to the streams of the users it concerns only (a message's sender and
+//! recipient, a notification's owner), so fan-out costs the streams it reaches, not every
+//! stream open. On SQLite (one process) the writer publishes after its commit. On PostgreSQL
+//! every replica LISTENs on one connection to both channels and the writing transaction
+//! NOTIFYs, so an item reaches the streams of every replica, this one included, once
+//! committed — whichever replica wrote it (a notification is written by the one replica that
+//! holds the board feed's lease).
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -17,42 +20,47 @@ use futures::Stream;
 use sqlx::postgres::PgListener;
 use tokio::sync::{mpsc, watch};
 
+use crate::store::notifications::{NOTIFICATION_CHANNEL, NotificationRow};
 use crate::store::{self, MessageEvent, MessageRow, NOTIFY_CHANNEL, Notification, Store};
 
-/// Messages a stream may fall behind by before it is closed; a client that cannot keep up
-/// reconnects and catches up with ListMessages rather than making the server buffer forever.
+/// Items a stream may fall behind by before it is closed; a client that cannot keep up
+/// reconnects and catches up with ListMessages (or ListNotifications) rather than making the
+/// server buffer forever.
 const STREAM_BUFFER: usize = 256;
 
-type Subscribers = HashMap<i64, Vec<(u64, mpsc::Sender<Arc<MessageRow>>)>>;
+type Subscribers<T> = HashMap<i64, Vec<(u64, mpsc::Sender<Arc<T>>)>>;
 
-#[derive(Debug, Default)]
-struct State {
+#[derive(Debug)]
+struct State<T> {
     closed: bool,
     next_id: u64,
-    streams: Subscribers,
+    streams: Subscribers<T>,
 }
 
-/// The open streams of this process, by user.
+/// The open streams of this process, by user, for items of type `T`.
 #[derive(Debug)]
-pub(crate) struct Hub {
-    state: Mutex<State>,
+pub(crate) struct Hub<T> {
+    state: Mutex<State<T>>,
     closed: watch::Sender<bool>,
 }
 
-impl Hub {
+impl<T> Hub<T> {
     pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self { state: Mutex::new(State::default()), closed: watch::channel(false).0 })
+        Arc::new(Self {
+            state: Mutex::new(State { closed: false, next_id: 0, streams: HashMap::new() }),
+            closed: watch::channel(false).0,
+        })
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
+    fn state(&self) -> MutexGuard<'_, State<T>> {
         // A panic while holding the lock cannot leave the map inconsistent (every change is
         // one insert or remove), so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Opens a stream of the messages to and from `user_id`. After [`Hub::close`] the stream
-    /// is already finished.
-    pub(crate) fn subscribe(self: &Arc<Self>, user_id: i64) -> MessageStream {
+    /// Opens a stream of the items concerning `user_id`. After [`Hub::close`] the stream is
+    /// already finished.
+    pub(crate) fn subscribe(self: &Arc<Self>, user_id: i64) -> LiveStream<T> {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let mut state = self.state();
         state.next_id += 1;
@@ -60,7 +68,7 @@ impl Hub {
         if !state.closed {
             state.streams.entry(user_id).or_default().push((id, tx));
         }
-        MessageStream { user_id, id, rx, hub: self.clone() }
+        LiveStream { user_id, id, rx, hub: self.clone() }
     }
 
     fn unsubscribe(&self, user_id: i64, id: u64) {
@@ -74,25 +82,23 @@ impl Hub {
     }
 
     /// Whether any stream of these users is open here.
-    fn watches(&self, users: [i64; 2]) -> bool {
+    fn watches(&self, users: &[i64]) -> bool {
         let state = self.state();
         users.iter().any(|u| state.streams.contains_key(u))
     }
 
-    /// Hands a new message to every open stream of its sender and recipient.
-    pub(crate) fn publish(&self, event: &MessageEvent) {
-        let message = Arc::new(event.message.clone());
+    /// Hands `item` to every open stream of each of `users` (each user once).
+    pub(crate) fn publish(&self, users: &[i64], item: Arc<T>) {
         let mut state = self.state();
-        let mut users = vec![event.message.sender_id];
-        if event.recipient_id != event.message.sender_id {
-            users.push(event.recipient_id);
-        }
-        for user in users {
-            let Some(list) = state.streams.get_mut(&user) else { continue };
+        for (i, user) in users.iter().enumerate() {
+            if users[..i].contains(user) {
+                continue;
+            }
+            let Some(list) = state.streams.get_mut(user) else { continue };
             // A full buffer means a stalled client: dropping its sender ends its stream.
-            list.retain(|(_, tx)| tx.try_send(message.clone()).is_ok());
+            list.retain(|(_, tx)| tx.try_send(item.clone()).is_ok());
             if list.is_empty() {
-                state.streams.remove(&user);
+                state.streams.remove(user);
             }
         }
     }
@@ -118,51 +124,100 @@ impl Hub {
     }
 }
 
-/// One StreamMessages call: the messages to and from its user, as stored (the handler
-/// words them for that user). Dropping it (the client went away) unregisters it.
-#[derive(Debug)]
-pub(crate) struct MessageStream {
-    user_id: i64,
-    id: u64,
-    rx: mpsc::Receiver<Arc<MessageRow>>,
-    hub: Arc<Hub>,
+impl Hub<MessageRow> {
+    /// Hands a new message to every open stream of its sender and recipient.
+    pub(crate) fn publish_message(&self, event: &MessageEvent) {
+        let users = [event.message.sender_id, event.recipient_id];
+        self.publish(&users, Arc::new(event.message.clone()));
+    }
 }
 
-impl Stream for MessageStream {
-    type Item = Arc<MessageRow>;
+impl Hub<NotificationRow> {
+    /// Hands a new notification to every open stream of its owner.
+    pub(crate) fn publish_notification(&self, notification: NotificationRow) {
+        let users = [notification.user_id];
+        self.publish(&users, Arc::new(notification));
+    }
+}
+
+/// The hubs of one process: messages and notifications.
+#[derive(Debug, Clone)]
+pub(crate) struct Hubs {
+    pub(crate) messages: Arc<Hub<MessageRow>>,
+    pub(crate) notifications: Arc<Hub<NotificationRow>>,
+}
+
+impl Hubs {
+    pub(crate) fn new() -> Self {
+        Self { messages: Hub::new(), notifications: Hub::new() }
+    }
+
+    /// Ends every stream of both kinds and refuses new ones.
+    pub(crate) fn close(&self) {
+        self.messages.close();
+        self.notifications.close();
+    }
+
+    /// Resolves once [`Hubs::close`] was called.
+    async fn closed(&self) {
+        self.messages.closed().await;
+    }
+
+    /// How many streams of either kind are open in this process.
+    pub(crate) fn open_streams(&self) -> usize {
+        self.messages.open_streams() + self.notifications.open_streams()
+    }
+}
+
+/// One StreamMessages or StreamNotifications call: the items concerning its user, as stored
+/// (the handler words them for that user). Dropping it (the client went away) unregisters it.
+#[derive(Debug)]
+pub(crate) struct LiveStream<T> {
+    user_id: i64,
+    id: u64,
+    rx: mpsc::Receiver<Arc<T>>,
+    hub: Arc<Hub<T>>,
+}
+
+impl<T> Stream for LiveStream<T> {
+    type Item = Arc<T>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.rx.poll_recv(cx)
     }
 }
 
-impl Drop for MessageStream {
+impl<T> Drop for LiveStream<T> {
     fn drop(&mut self) {
         self.hub.unsubscribe(self.user_id, self.id);
     }
 }
 
-/// LISTENs for new messages on PostgreSQL and fans them out to this replica's streams until
-/// the hub closes. The first connection is made before returning, so a stream opened after
-/// start-up misses nothing; later connection losses are retried (notifications sent while
-/// disconnected are lost, as NOTIFY does not queue them: clients catch up with ListMessages).
-pub(crate) async fn listen(url: &str, hub: Arc<Hub>, store: Store) -> Result<(), sqlx::Error> {
+/// LISTENs for new messages and notifications on PostgreSQL and fans them out to this
+/// replica's streams until the hubs close. The first connection is made before returning, so
+/// a stream opened after start-up misses nothing; later connection losses are retried (items
+/// announced while disconnected are not streamed, as NOTIFY does not queue them: clients
+/// catch up with ListMessages and ListNotifications).
+pub(crate) async fn listen(url: &str, hubs: Hubs, store: Store) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;
-    listener.listen(NOTIFY_CHANNEL).await?;
+    listener.listen_all([NOTIFY_CHANNEL, NOTIFICATION_CHANNEL]).await?;
     tokio::spawn(async move {
         loop {
             let next = tokio::select! {
-                () = hub.closed() => break,
+                () = hubs.closed() => break,
                 next = listener.recv() => next,
             };
             match next {
-                Ok(notification) => deliver(&hub, &store, notification.payload()),
+                Ok(notification) if notification.channel() == NOTIFICATION_CHANNEL => {
+                    deliver_notification(&hubs.notifications, notification.payload())
+                }
+                Ok(notification) => deliver(&hubs.messages, &store, notification.payload()),
                 Err(error) => {
                     // recv() reconnects on its next call; wait a little so a database that
                     // is down is not hammered.
-                    tracing::warn!(%error, "message listener lost its connection, reconnecting");
+                    tracing::warn!(%error, "stream listener lost its connection, reconnecting");
                     tokio::select! {
-                        () = hub.closed() => break,
+                        () = hubs.closed() => break,
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
                     }
                 }
@@ -172,7 +227,18 @@ pub(crate) async fn listen(url: &str, hub: Arc<Hub>, store: Store) -> Result<(),
     Ok(())
 }
 
-fn deliver(hub: &Arc<Hub>, store: &Store, payload: &str) {
+fn deliver_notification(hub: &Arc<Hub<NotificationRow>>, payload: &str) {
+    match serde_json::from_str::<NotificationRow>(payload) {
+        Ok(notification) => {
+            if hub.watches(&[notification.user_id]) {
+                hub.publish_notification(notification);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "ignoring a malformed notification announcement"),
+    }
+}
+
+fn deliver(hub: &Arc<Hub<MessageRow>>, store: &Store, payload: &str) {
     let notification: Notification = match serde_json::from_str(payload) {
         Ok(n) => n,
         Err(error) => {
@@ -180,12 +246,12 @@ fn deliver(hub: &Arc<Hub>, store: &Store, payload: &str) {
             return;
         }
     };
-    if !hub.watches([notification.sender_id, notification.recipient_id]) {
+    if !hub.watches(&[notification.sender_id, notification.recipient_id]) {
         return;
     }
     let recipient_id = notification.recipient_id;
     match notification.content {
-        Some(content) => hub.publish(&MessageEvent {
+        Some(content) => hub.publish_message(&MessageEvent {
             message: MessageRow {
                 id: notification.id,
                 conversation_id: notification.conversation_id,
@@ -200,7 +266,7 @@ fn deliver(hub: &Arc<Hub>, store: &Store, payload: &str) {
             let (hub, store, id) = (hub.clone(), store.clone(), notification.id);
             tokio::spawn(async move {
                 match store::message(&store, id).await {
-                    Ok(Some(message)) => hub.publish(&MessageEvent { message, recipient_id }),
+                    Ok(Some(message)) => hub.publish_message(&MessageEvent { message, recipient_id }),
                     Ok(None) => {}
                     Err(error) => tracing::warn!(%error, "could not read a notified message"),
                 }
@@ -230,11 +296,11 @@ mod tests {
 
     #[tokio::test]
     async fn both_sides_get_the_message_and_nobody_else_does() {
-        let hub = Hub::new();
+        let hub = Hub::<MessageRow>::new();
         let mut alice = hub.subscribe(1);
         let mut bob = hub.subscribe(2);
         let mut carol = hub.subscribe(3);
-        hub.publish(&event(1, 2));
+        hub.publish_message(&event(1, 2));
         let mine = alice.next().await.unwrap();
         let theirs = bob.next().await.unwrap();
         assert_eq!(mine.sender_id, 1);
@@ -245,7 +311,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropped_streams_unregister() {
-        let hub = Hub::new();
+        let hub = Hub::<MessageRow>::new();
         let a = hub.subscribe(1);
         let _b = hub.subscribe(1);
         assert_eq!(hub.open_streams(), 2);
@@ -259,10 +325,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_stalled_stream_is_closed_instead_of_buffering_forever() {
-        let hub = Hub::new();
+        let hub = Hub::<MessageRow>::new();
         let mut stalled = hub.subscribe(1);
         for _ in 0..=STREAM_BUFFER {
-            hub.publish(&event(2, 1));
+            hub.publish_message(&event(2, 1));
         }
         assert_eq!(hub.open_streams(), 0);
         let mut received = 0;
@@ -270,5 +336,28 @@ mod tests {
             received += 1;
         }
         assert_eq!(received, STREAM_BUFFER);
+    }
+
+    #[tokio::test]
+    async fn a_notification_reaches_only_its_owners_streams() {
+        let hub = Hub::<NotificationRow>::new();
+        let (mut mine, mut my_phone, mut theirs) = (hub.subscribe(1), hub.subscribe(1), hub.subscribe(2));
+        let row = NotificationRow {
+            id: 9,
+            user_id: 1,
+            kind: 1,
+            post_id: 2,
+            comment_id: 3,
+            board_id: 4,
+            board_name: "자유게시판".into(),
+            preview: "hi".into(),
+            read: false,
+            created_at: 5,
+        };
+        hub.publish_notification(row.clone());
+        assert_eq!(*mine.next().await.unwrap(), row);
+        assert_eq!(my_phone.next().await.unwrap().id, 9);
+        hub.close();
+        assert!(theirs.next().await.is_none(), "another user's stream got nothing");
     }
 }

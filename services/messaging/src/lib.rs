@@ -1,5 +1,6 @@
 //! The messaging service: conversations started from a post, a comment or a user, anonymous
-//! or named, their messages, blocking, and live delivery over StreamMessages.
+//! or named, their messages, blocking, and live delivery over StreamMessages; and each
+//! user's notifications (NotificationService), learnt from board's event feed.
 //!
 //! Reading order: [`startup`] builds and runs the server, `grpc` has one method per RPC,
 //! [`domain`] holds the rules, `store` every SQL statement, `upstream` the calls to board and
@@ -30,6 +31,12 @@
 //!   when it fits in the 8,000-byte payload, the content), so delivery works across replicas.
 //!   A stream more than 256 messages behind is closed (the client reconnects and catches up
 //!   with ListMessages); streams end on shutdown before the server drains.
+//! - **Notifications** come from board's feed (`events::BoardEvents`, in the consumer's
+//!   transaction, so each event's effect commits once with its applied record); the rules are
+//!   in [`domain::notifications`]. No server-side grouping: one notification per comment and
+//!   person, so a deleted or hidden comment takes exactly its notifications with it; clients
+//!   may group for display. The table has no actor column at all. StreamNotifications uses
+//!   the same fan-out as StreamMessages (its own hub, the same listener on a second channel).
 
 pub mod domain;
 mod events;

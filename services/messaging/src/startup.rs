@@ -1,11 +1,13 @@
-//! Builds the messaging service (database, migrations, upstream clients, the stream hub and,
-//! on PostgreSQL, its LISTEN connection) and runs it.
+//! Builds the messaging service (database, migrations, upstream clients, the stream hubs and,
+//! on PostgreSQL, their LISTEN connection, the consumers of account's and board's feeds) and
+//! runs MessagingService and NotificationService.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use campus_proto::messaging::v1::messaging_service_server::MessagingServiceServer;
+use campus_proto::messaging::v1::notification_service_server::NotificationServiceServer;
 use campus_shared::config::{EnvVar, ServiceConfig, var};
 use campus_shared::db::{self, Backend, Db, Migrations};
 use campus_shared::events::{Consumer, ConsumerConfig};
@@ -16,8 +18,10 @@ use campus_shared::server::GrpcServer;
 use secrecy::ExposeSecret;
 use sqlx::migrate::Migrator;
 
-use crate::fanout::{self, Hub};
+use crate::events::{AccountEvents, BoardEvents};
+use crate::fanout::{self, Hubs};
 use crate::grpc::MessagingApi;
+use crate::grpc::notifications::NotificationApi;
 use crate::store::Store;
 use crate::upstream::Upstreams;
 
@@ -28,7 +32,8 @@ static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 #[derive(Debug, Clone)]
 pub struct Config {
     pub service: ServiceConfig,
-    /// URL of the board service (for `BoardInternalService.GetContentAuthor`).
+    /// URL of the board service (for `BoardInternalService.GetContentAuthor`, and its event
+    /// feed, which notifications come from).
     pub board_addr: String,
     /// URL of the account service (for `AccountInternalService.GetUsers`).
     pub account_addr: String,
@@ -43,7 +48,11 @@ impl Config {
             default: "sqlite://./data/messaging.db",
             help: "sqlite:// or postgres:// URL",
         },
-        EnvVar { name: "BOARD_ADDR", default: "http://127.0.0.1:50052", help: "board service URL" },
+        EnvVar {
+            name: "BOARD_ADDR",
+            default: "http://127.0.0.1:50052",
+            help: "board service URL (content authors, and its event feed for notifications)",
+        },
         EnvVar {
             name: "ACCOUNT_ADDR",
             default: "http://127.0.0.1:50051",
@@ -60,9 +69,10 @@ impl Config {
     }
 }
 
-/// Counts the open StreamMessages calls of one instance (for tests and diagnostics).
+/// Counts the open StreamMessages and StreamNotifications calls of one instance (for tests
+/// and diagnostics).
 #[derive(Debug, Clone)]
-pub struct StreamStats(Arc<Hub>);
+pub struct StreamStats(Hubs);
 
 impl StreamStats {
     /// How many streams are open now.
@@ -71,12 +81,21 @@ impl StreamStats {
     }
 }
 
+/// The feeds' consumers of one instance, with what they need to run.
+#[derive(Debug)]
+struct Feeds {
+    db: Db,
+    verifier: TokenVerifier,
+    account: Consumer,
+    board: Consumer,
+}
+
 /// A bound, migrated messaging service, ready to serve.
 #[derive(Debug)]
 pub struct Application {
     server: GrpcServer,
-    hub: Arc<Hub>,
-    feed: (Db, Consumer, TokenVerifier),
+    hubs: Hubs,
+    feeds: Feeds,
 }
 
 impl Application {
@@ -84,17 +103,25 @@ impl Application {
         let service = &config.service;
         let db = db::connect(&service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
         let store = Store::new(db);
-        let hub = Hub::new();
+        let hubs = Hubs::new();
         if store.db.backend == Backend::Postgres {
-            fanout::listen(&service.database.url, hub.clone(), store.clone()).await?;
+            fanout::listen(&service.database.url, hubs.clone(), store.clone()).await?;
         }
         let verifier = TokenVerifier::from_config(&service.identity)?;
-        let consumer = Consumer::new(
-            store.db.clone(),
-            ConsumerConfig::of_account_feed("messaging", &config.account_addr, service),
-            Arc::new(crate::events::AccountEvents),
-        )?;
-        let feed = (store.db.clone(), consumer, verifier.clone());
+        let feeds = Feeds {
+            db: store.db.clone(),
+            verifier: verifier.clone(),
+            account: Consumer::new(
+                store.db.clone(),
+                ConsumerConfig::of_account_feed("messaging", &config.account_addr, service),
+                Arc::new(AccountEvents),
+            )?,
+            board: Consumer::new(
+                store.db.clone(),
+                ConsumerConfig::of_board_feed("messaging", &config.board_addr, service),
+                Arc::new(BoardEvents::new(store.db.backend, hubs.notifications.clone())),
+            )?,
+        };
         let upstreams = Upstreams::new(
             &config.board_addr,
             &config.account_addr,
@@ -103,22 +130,30 @@ impl Application {
         )?;
         // Every replica shares the service credential, so each can read the others' tokens.
         let tokens = PageTokens::new(service.identity.service_token.expose_secret().as_bytes());
-        let api = MessagingApi::new(store, hub.clone(), upstreams, tokens);
+        let notifications = NotificationApi::new(store.clone(), hubs.notifications.clone(), tokens.clone());
+        let api = MessagingApi::new(store, hubs.messages.clone(), upstreams, tokens);
         let server = GrpcServer::bind(service.listen_addr, service.limits.clone())
             .await?
             .with_tls(service.tls.clone())
-            .add_service(MessagingServiceServer::with_interceptor(api, AuthInterceptor::new(verifier)));
-        Ok(Self { server, hub, feed })
+            .add_service(MessagingServiceServer::with_interceptor(
+                api,
+                AuthInterceptor::new(verifier.clone()),
+            ))
+            .add_service(NotificationServiceServer::with_interceptor(
+                notifications,
+                AuthInterceptor::new(verifier),
+            ));
+        Ok(Self { server, hubs, feeds })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
     }
 
-    /// A handle that counts this instance's open StreamMessages calls, usable after
+    /// A handle that counts this instance's open streams, usable after
     /// [`Application::run_until_stopped`] took the application.
     pub fn stream_stats(&self) -> StreamStats {
-        StreamStats(self.hub.clone())
+        StreamStats(self.hubs.clone())
     }
 
     /// Serves until `shutdown` resolves. Open streams end first (they would otherwise hold
@@ -127,17 +162,22 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let hub = self.hub.clone();
+        let hubs = self.hubs.clone();
         let shutdown = async move {
             shutdown.await;
-            hub.close();
+            hubs.close();
         };
-        let (db, consumer, verifier) = self.feed;
-        let feed = AccountFeedTasks::start(db, consumer, verifier);
+        let Feeds { db, verifier, account, board } = self.feeds;
+        let account = AccountFeedTasks::start(db, account, verifier);
+        let board_task = tokio::spawn(board.clone().run_forever());
         let served = self.server.serve(shutdown).await;
-        feed.stop().await;
+        account.stop().await;
+        board_task.abort();
+        let _ = board_task.await;
+        // Another replica takes the board feed over at once.
+        board.release().await;
         // Stops the PostgreSQL listener even when the server ended on its own.
-        self.hub.close();
+        self.hubs.close();
         served?;
         Ok(())
     }

@@ -30,6 +30,16 @@ pub trait Handler: Send + Sync + 'static {
     /// Applies `event` inside `tx`, the transaction that also records it as applied and moves
     /// the cursor. Events of types the consumer does not care about are `Ok(())`.
     async fn apply(&self, tx: &mut AnyConnection, event: &Event) -> Result<(), BoxError>;
+
+    /// Called once a batch's transaction has ended: `committed` is true when its effects are
+    /// now visible, false when it was rolled back (the batch will be retried). A handler that
+    /// must act after commit (say, wake live streams in its own process) keeps what [`apply`]
+    /// produced until then.
+    ///
+    /// [`apply`]: Handler::apply
+    fn batch_ended(&self, committed: bool) {
+        let _ = committed;
+    }
 }
 
 /// Where a consumer reads from and who it is.
@@ -138,6 +148,12 @@ impl Consumer {
     /// effect and an applied record, and the cursor moves to the batch's last position.
     /// Returns how many events were new.
     pub async fn apply_batch(&self, events: &[Event]) -> Result<usize, BoxError> {
+        let applied = self.apply_batch_in_one_transaction(events).await;
+        self.handler.batch_ended(applied.is_ok());
+        applied
+    }
+
+    async fn apply_batch_in_one_transaction(&self, events: &[Event]) -> Result<usize, BoxError> {
         let Some(last) = events.last() else {
             return Ok(0);
         };
@@ -279,5 +295,11 @@ impl ConsumerConfig {
             tls: service.client_tls.clone(),
             lease_ttl: Duration::from_secs(10),
         }
+    }
+
+    /// The board feed (comments, promotions, removals) as consumed by the service `consumer`,
+    /// with a 10-second lease.
+    pub fn of_board_feed(consumer: &str, board_addr: &str, service: &crate::config::ServiceConfig) -> Self {
+        Self { feed: "board".into(), url: board_addr.into(), ..Self::of_account_feed(consumer, "", service) }
     }
 }

@@ -8,5 +8,6 @@ mod deletion;
 #[allow(dead_code)]
 mod images;
 mod messaging;
+mod notifications;
 mod support;
 mod timetable;

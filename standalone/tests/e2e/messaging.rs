@@ -54,18 +54,18 @@ impl Campus {
     }
 }
 
-async fn create_post(author: &User, board: &str, title: &str, anonymous: bool) -> String {
+pub(crate) async fn create_post(author: &User, board: &str, title: &str, anonymous: bool) -> String {
     let body = json!({"title": title, "content": format!("{title} 본문"), "anonymous": anonymous});
     let post = author.post(&format!("/v1/boards/{board}/posts"), body).await.ok();
     id(&post)
 }
 
-async fn create_comment(author: &User, post: &str, content: &str, anonymous: bool) -> String {
+pub(crate) async fn create_comment(author: &User, post: &str, content: &str, anonymous: bool) -> String {
     let body = json!({"content": content, "anonymous": anonymous});
     id(&author.post(&format!("/v1/posts/{post}/comments"), body).await.ok())
 }
 
-fn id(resource: &Value) -> String {
+pub(crate) fn id(resource: &Value) -> String {
     resource["id"].as_str().unwrap_or_else(|| panic!("an id in {resource}")).to_string()
 }
 
@@ -104,7 +104,7 @@ async fn send(from: &Client, conversation: &str, content: &str) -> Reply {
 
 /// Asserts that nothing in `seen` names `who`: not their id, nickname or login id.
 #[track_caller]
-fn names_nobody(seen: &str, who: &User, what: &str) {
+pub(crate) fn names_nobody(seen: &str, who: &User, what: &str) {
     for secret in [&who.id, &who.nickname, &who.login_id] {
         assert!(!seen.contains(secret.as_str()), "{what} gives away {secret}: {seen}");
     }
@@ -565,7 +565,7 @@ fn create(target: Target, anonymous: bool, content: &str) -> pb::CreateConversat
     pb::CreateConversationRequest { target: Some(target), anonymous, content: content.to_string() }
 }
 
-fn id_of(text: &str) -> i64 {
+pub(crate) fn id_of(text: &str) -> i64 {
     text.parse().expect("a numeric id")
 }
 
@@ -851,10 +851,11 @@ async fn stream_messages_over_grpc_web_reaches_the_recipient_and_nobody_else() {
     }
 }
 
-/// A newline-delimited JSON stream (StreamMessages over HTTP/JSON), read line by line.
-struct JsonLines {
-    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buffer: Vec<u8>,
+/// A newline-delimited JSON stream (StreamMessages, StreamNotifications over HTTP/JSON),
+/// read line by line.
+pub(crate) struct JsonLines {
+    pub(crate) body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    pub(crate) buffer: Vec<u8>,
 }
 
 impl JsonLines {
@@ -871,7 +872,7 @@ impl JsonLines {
         }
     }
 
-    async fn next_line(&mut self) -> Value {
+    pub(crate) async fn next_line(&mut self) -> Value {
         use futures::StreamExt;
         loop {
             if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {

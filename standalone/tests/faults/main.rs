@@ -10,11 +10,14 @@
 //! after changing a service, rebuild it (`cargo build --workspace --bins`) or run the tests
 //! through `cargo test --workspace`. The PostgreSQL restart test runs when
 //! `CAMPUS_TEST_PG_URL` is set, on a private cluster of its own (it needs initdb and pg_ctl).
+//! `notify` does the same to notifications: messaging or board down or killed while comments
+//! are written, and two messaging replicas.
 
 mod deployment;
 mod feed;
 mod kill;
 mod load;
+mod notify;
 mod overload;
 mod pg_cluster;
 mod pg_restart;

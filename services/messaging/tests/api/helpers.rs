@@ -6,10 +6,13 @@ use std::sync::Arc;
 use campus_messaging::{Application, Config, StreamStats};
 use campus_proto::messaging::v1::create_conversation_request::Target;
 use campus_proto::messaging::v1::messaging_service_client::MessagingServiceClient;
+use campus_proto::messaging::v1::notification_service_client::NotificationServiceClient;
 use campus_proto::messaging::v1::{
     BlockConversationRequest, Conversation, CreateConversationRequest, DeleteConversationRequest,
     ListConversationsRequest, ListConversationsResponse, ListMessagesRequest, ListMessagesResponse,
-    MarkConversationReadRequest, Message, SendMessageRequest, StreamMessagesRequest, StreamMessagesResponse,
+    ListNotificationsRequest, ListNotificationsResponse, MarkConversationReadRequest,
+    MarkNotificationsReadRequest, MarkNotificationsReadResponse, Message, Notification, SendMessageRequest,
+    StreamMessagesRequest, StreamMessagesResponse, StreamNotificationsRequest, StreamNotificationsResponse,
 };
 use campus_shared::db::Backend;
 use campus_shared::{Caller, Role};
@@ -64,6 +67,7 @@ pub struct TestApp {
     pub stats: StreamStats,
     pub db: Arc<TestDatabase>,
     client: MessagingServiceClient<Channel>,
+    notifications: NotificationServiceClient<Channel>,
     upstreams: (String, String),
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -107,12 +111,24 @@ async fn start(
     };
     let app = Application::build(config).await.expect("build messaging");
     let client = MessagingServiceClient::new(channel(app.local_addr()));
+    let notifications = NotificationServiceClient::new(channel(app.local_addr()));
     let stats = app.stream_stats();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
     }));
-    TestApp { backend, identity, dir, stats, db, client, upstreams, shutdown: Some(tx), server: Some(server) }
+    TestApp {
+        backend,
+        identity,
+        dir,
+        stats,
+        db,
+        client,
+        notifications,
+        upstreams,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
 }
 
 impl TestApp {
@@ -152,6 +168,62 @@ impl TestApp {
 
     pub fn client(&self) -> MessagingServiceClient<Channel> {
         self.client.clone()
+    }
+
+    pub fn notification_client(&self) -> NotificationServiceClient<Channel> {
+        self.notifications.clone()
+    }
+
+    pub async fn list_notifications(
+        &self,
+        user: i64,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<ListNotificationsResponse, Status> {
+        let body = ListNotificationsRequest { page_size, page_token: page_token.into() };
+        self.notification_client().list_notifications(self.req(user, body)).await.map(|r| r.into_inner())
+    }
+
+    /// The first page (up to 100) of a user's notifications, and their unread count.
+    pub async fn notifications(&self, user: i64) -> (Vec<Notification>, i32) {
+        let page = self.list_notifications(user, 100, "").await.expect("list notifications");
+        (page.notifications, page.unread_count)
+    }
+
+    /// Waits (up to 10 s, DESIGN §8's allowance) until `user` has a notification of
+    /// `comment_id` (or, with 0, of the post `post_id` without a comment); returns the list.
+    pub async fn notified(&self, user: i64, post_id: i64, comment_id: i64) -> Vec<Notification> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (list, _) = self.notifications(user).await;
+            if list.iter().any(|n| n.post_id == post_id && n.comment_id.unwrap_or(0) == comment_id) {
+                return list;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}: user {user} not notified of post {post_id} comment {comment_id}: {list:?}",
+                self.backend
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn mark_notifications_read(
+        &self,
+        user: i64,
+        ids: Vec<i64>,
+        all: bool,
+    ) -> Result<MarkNotificationsReadResponse, Status> {
+        let body = MarkNotificationsReadRequest { ids, all };
+        self.notification_client().mark_notifications_read(self.req(user, body)).await.map(|r| r.into_inner())
+    }
+
+    pub async fn notification_stream(&self, user: i64) -> Streaming<StreamNotificationsResponse> {
+        self.notification_client()
+            .stream_notifications(self.req(user, StreamNotificationsRequest {}))
+            .await
+            .expect("open notification stream")
+            .into_inner()
     }
 
     pub async fn start(
@@ -246,4 +318,15 @@ pub async fn next_message_from(stream: &mut Streaming<StreamMessagesResponse>, m
             return message;
         }
     }
+}
+
+/// The next notification of a stream, failing the test after ten seconds (the feed's
+/// allowance, DESIGN §8).
+pub async fn next_notification(stream: &mut Streaming<StreamNotificationsResponse>) -> Notification {
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("a notification within ten seconds")
+        .expect("stream ok")
+        .expect("stream still open");
+    next.notification.expect("notification set")
 }

@@ -7,4 +7,5 @@
 mod conversations;
 mod helpers;
 mod messages;
+mod notifications;
 mod streaming;

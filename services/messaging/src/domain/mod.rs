@@ -1,5 +1,7 @@
 //! Messaging rules without I/O: message content, conversation targets, the reuse key of a
-//! conversation and who sees whom as 익명.
+//! conversation and who sees whom as 익명; who is notified of what in [`notifications`].
+
+pub mod notifications;
 
 use campus_proto::messaging::v1::create_conversation_request::Target as ProtoTarget;
 use campus_shared::Error;

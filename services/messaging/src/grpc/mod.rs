@@ -1,5 +1,8 @@
 //! The gRPC surface: one method per RPC, each parsing the request, calling the domain and the
-//! store, and mapping rows to protobuf.
+//! store, and mapping rows to protobuf. MessagingService is here; NotificationService in
+//! [`notifications`].
+
+pub(crate) mod notifications;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,13 +30,18 @@ use crate::upstream::Upstreams;
 #[derive(Debug, Clone)]
 pub(crate) struct MessagingApi {
     store: Store,
-    hub: Arc<Hub>,
+    hub: Arc<Hub<MessageRow>>,
     upstreams: Upstreams,
     tokens: PageTokens,
 }
 
 impl MessagingApi {
-    pub(crate) fn new(store: Store, hub: Arc<Hub>, upstreams: Upstreams, tokens: PageTokens) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        hub: Arc<Hub<MessageRow>>,
+        upstreams: Upstreams,
+        tokens: PageTokens,
+    ) -> Self {
         Self { store, hub, upstreams, tokens }
     }
 
@@ -42,7 +50,7 @@ impl MessagingApi {
     /// replica's listener, this one's included.
     fn announce(&self, event: &MessageEvent) {
         if self.store.db.backend == Backend::Sqlite {
-            self.hub.publish(event);
+            self.hub.publish_message(event);
         }
     }
 }

@@ -4,7 +4,9 @@
 //! activity time, and both participants' inbox rows (unread count, un-hiding) change together,
 //! so the unread counters never drift from the messages they count. On PostgreSQL the same
 //! transaction sends the NOTIFY that streams on every replica wait for, so a notification
-//! exists exactly when the message does.
+//! exists exactly when the message does. Notifications' SQL is in [`notifications`].
+
+pub(crate) mod notifications;
 
 use std::sync::Arc;
 
@@ -40,7 +42,9 @@ impl Store {
     }
 
     /// A write transaction, with this process's SQLite write turn held until it is dropped.
-    async fn begin_write(&self) -> Result<(Transaction<'static, Any>, Option<OwnedMutexGuard<()>>)> {
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<(Transaction<'static, Any>, Option<OwnedMutexGuard<()>>)> {
         let turn = match self.db.backend {
             Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
             Backend::Postgres => None,
