@@ -61,12 +61,15 @@ export function stopBell() {
 
 export function Bell() {
   const n = useUnread();
+  const shown = n > 99 ? "99+" : String(n);
+  // The name ends in the badge's text as a word of its own, so voice control users can say
+  // what they see.
   return (
-    <Link href="/notifications" class="bell" aria-label={n > 0 ? `알림 ${n}개 안 읽음` : "알림, 안 읽은 알림 없음"}>
+    <Link href="/notifications" class="bell" aria-label={n > 0 ? `알림, 안 읽음 ${shown}` : "알림, 안 읽은 알림 없음"}>
       <Icon name="bell" size={22} />
       {n > 0 && (
         <span class="bell-count" aria-hidden="true">
-          {n > 99 ? "99+" : n}
+          {shown}
         </span>
       )}
     </Link>
