@@ -249,3 +249,38 @@ async fn the_feed_is_for_services_only() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_likes_and_reports_announce_each_change_once() {
+    each_backend(|app| async move {
+        let board = app.board(1, "A").await;
+        let post = app.post(2, board.id, "인기 글", false).await;
+        let liked = futures::future::join_all((100..132).map(|user| app.like(user, post.id))).await;
+        assert!(liked.iter().all(Result::is_ok));
+        let comment = write(&app, 3, post.id, "신고될 댓글", false, None).await.unwrap();
+        let reported =
+            futures::future::join_all((200..216).map(|user| report_comment(&app, user, comment.id))).await;
+        assert!(reported.iter().all(Result::is_ok));
+        // A last change marks the end: everything before it is what the likes and reports made.
+        app.client().delete_post(app.req(pb::DeletePostRequest { id: post.id }, 2)).await.unwrap();
+
+        let events = app.events_after(0, 5).await;
+        let types: Vec<&str> = events.iter().map(|e| e.r#type.as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "campus.board.v1.PostPromoted",
+                "campus.board.v1.PostPromoted",
+                "campus.board.v1.CommentCreated",
+                "campus.board.v1.CommentRemoved",
+                "campus.board.v1.PostRemoved",
+            ]
+        );
+        let promotions: Vec<pb::Promotion> =
+            events[..2].iter().map(|e| decoded::<PostPromoted>(e).promotion()).collect();
+        assert_eq!(promotions, [pb::Promotion::Hot, pb::Promotion::Best]);
+        assert_eq!(decoded::<CommentRemoved>(&events[3]).removal(), pb::Removal::Hidden);
+        assert_eq!(decoded::<PostRemoved>(&events[4]).removal(), pb::Removal::Deleted);
+    })
+    .await;
+}
