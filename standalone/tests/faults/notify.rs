@@ -86,7 +86,7 @@ async fn wait_stored(
 
 /// Writes one comment; its id when board accepted it.
 async fn comment(http: &reqwest::Client, user: &User, post: &str, n: usize) -> Option<String> {
-    let body = json!({"content": format!("댓글 {n}"), "anonymous": n % 2 == 0});
+    let body = json!({"content": format!("댓글 {n}"), "anonymous": n.is_multiple_of(2)});
     let request = user.post(http, &format!("/v1/posts/{post}/comments"), body);
     let response = request.send().await.ok()?;
     if !response.status().is_success() {
