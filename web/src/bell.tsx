@@ -7,6 +7,8 @@ import { Icon } from "./icons";
 import { Link } from "./router";
 
 let unread = 0;
+/** What a screen reader hears when a notification arrives over the stream. */
+let news = "";
 const countListeners = new Set<(n: number) => void>();
 
 /** The signed-in user's unread notifications as the server last told, plus what arrived since. */
@@ -14,9 +16,19 @@ export function unreadCount(): number {
   return unread;
 }
 
-export function setUnread(n: number) {
+function publish(n: number, message: string) {
   unread = Math.max(0, n);
+  news = message;
   countListeners.forEach((l) => l(unread));
+}
+
+export function setUnread(n: number) {
+  publish(n, "");
+}
+
+/** One unread notification arrived over the stream: the count goes up, and it is announced. */
+export function announceArrival() {
+  publish(unread + 1, `새 알림이 왔어요. 안 읽은 알림 ${unread + 1}개`);
 }
 
 export function useUnread(): number {
@@ -65,13 +77,18 @@ export function Bell() {
   // The name ends in the badge's text as a word of its own, so voice control users can say
   // what they see.
   return (
-    <Link href="/notifications" class="bell" aria-label={n > 0 ? `알림, 안 읽음 ${shown}` : "알림, 안 읽은 알림 없음"}>
-      <Icon name="bell" size={22} />
-      {n > 0 && (
-        <span class="bell-count" aria-hidden="true">
-          {shown}
-        </span>
-      )}
-    </Link>
+    <>
+      <Link href="/notifications" class="bell" aria-label={n > 0 ? `알림, 안 읽음 ${shown}` : "알림, 안 읽은 알림 없음"}>
+        <Icon name="bell" size={22} />
+        {n > 0 && (
+          <span class="bell-count" aria-hidden="true">
+            {shown}
+          </span>
+        )}
+      </Link>
+      <span class="visually-hidden" role="status">
+        {news}
+      </span>
+    </>
   );
 }

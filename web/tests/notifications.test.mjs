@@ -96,6 +96,8 @@ describe("notifications in Chromium", () => {
     await comment(a.page, NAMED, { anonymous: false });
     await a.page.locator(".comment .author").getByText(dahye.nickname).waitFor();
     await bellSays(page, 1);
+    // A screen reader hears it too.
+    await page.getByRole("banner").getByRole("status").getByText("새 알림이 왔어요. 안 읽은 알림 1개").waitFor();
 
     await comment(a.page, ANONYMOUS, { anonymous: true });
     await bellSays(page, 2);

@@ -7,7 +7,7 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ago, session, transport } from "../api";
-import { setUnread, unreadCount, useUnread } from "../bell";
+import { announceArrival, setUnread, unreadCount, useUnread } from "../bell";
 import {
   NotificationKind,
   NotificationService,
@@ -68,7 +68,7 @@ export function watchNotifications(): () => void {
           const n = item.notification;
           if (!n) continue;
           if (arrived) arrived.push(n);
-          else if (!n.read) setUnread(unreadCount() + 1);
+          else if (!n.read) announceArrival();
           emit({ kind: "new", notification: n });
         }
       } catch (e) {
