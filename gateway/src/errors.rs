@@ -80,18 +80,18 @@ pub(crate) fn status_response(status: &Status) -> Response<Body> {
 }
 
 /// A status carrying `google.rpc.ErrorInfo` with a stable reason, like the services' errors.
-pub(crate) fn status_with_reason(code: Code, message: impl Into<String>, reason: &str) -> Status {
-    let details = tonic_types::ErrorDetails::with_error_info(
-        reason,
-        campus_shared::error::ERROR_DOMAIN,
-        std::collections::HashMap::<String, String>::new(),
-    );
-    Status::with_error_details(code, message, details)
+pub(crate) fn status_with_reason(code: Code, message: impl Into<String>, reason: &'static str) -> Status {
+    campus_shared::Error::refused(code, reason, message).into()
 }
 
 /// An HTTP error the gateway answers itself (no route, wrong method, body too large,
 /// overload), in the same JSON shape and with a stable reason like upstream errors.
-pub(crate) fn gateway_error(http: StatusCode, code: Code, reason: &str, message: &str) -> Response<Body> {
+pub(crate) fn gateway_error(
+    http: StatusCode,
+    code: Code,
+    reason: &'static str,
+    message: &str,
+) -> Response<Body> {
     json_response(http, &error_json(&status_with_reason(code, message, reason)))
 }
 
@@ -103,7 +103,6 @@ pub(crate) fn grpc_error(status: Status) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonic_types::ErrorDetails;
 
     #[test]
     fn canonical_mapping() {
@@ -132,14 +131,7 @@ mod tests {
 
     #[test]
     fn details_are_rendered() {
-        let mut details = ErrorDetails::new();
-        details.add_bad_request_violation("title", "too long");
-        details.set_error_info(
-            "INVALID_ARGUMENT",
-            "campus",
-            std::collections::HashMap::<String, String>::new(),
-        );
-        let status = Status::with_error_details(Code::InvalidArgument, "bad", details);
+        let status: Status = campus_shared::Error::invalid("title", "too long").into();
         let body = error_json(&status);
         assert_eq!(body["code"], 3);
         assert_eq!(body["details"][0]["@type"], "type.googleapis.com/google.rpc.BadRequest");

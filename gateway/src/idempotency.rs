@@ -23,16 +23,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use campus_shared::Caller;
-use campus_shared::db::{self, Db, Migrations};
+use campus_shared::db::{self, Db, Migrations, duration_micros};
 use http::{HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use sha2::{Digest, Sha256};
 use sqlx::migrate::Migrator;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::Body;
-use crate::errors::{error_json, json_response, status_response};
+use crate::errors::{error_json, json_response, status_response, status_with_reason};
 use crate::limits::ClientIp;
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -159,10 +158,6 @@ pub(crate) fn keyed(
     }))
 }
 
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
 impl Idempotency {
     /// Connects to the gateway's database and migrates it.
     pub(crate) async fn connect(
@@ -218,8 +213,8 @@ impl Idempotency {
 
     async fn claim(&self, k: &Keyed, owner: &str) -> Result<Claim, sqlx::Error> {
         let now = db::now_micros();
-        let lease_until = now.saturating_add(micros(self.wait + LEASE_MARGIN));
-        let expires_at = now.saturating_add(micros(self.ttl));
+        let lease_until = now.saturating_add(duration_micros(self.wait + LEASE_MARGIN));
+        let expires_at = now.saturating_add(duration_micros(self.ttl));
         let inserted = sqlx::query(
             "INSERT INTO idempotency_record \
              (scope, idempotency_key, fingerprint, owner, lease_until, created_at, expires_at) \
@@ -375,18 +370,9 @@ impl Stored {
     }
 }
 
-fn with_reason(code: Code, message: &str, reason: &str) -> Status {
-    let details = ErrorDetails::with_error_info(
-        reason,
-        campus_shared::error::ERROR_DOMAIN,
-        std::collections::HashMap::<String, String>::new(),
-    );
-    Status::with_error_details(code, message, details)
-}
-
 /// 422: the key was first used for another request (other body, path, query or route).
 fn key_reused() -> Response<Body> {
-    let status = with_reason(
+    let status = status_with_reason(
         Code::InvalidArgument,
         "this Idempotency-Key was used for a different request; use a new key for a new request",
         KEY_REUSED,
@@ -396,7 +382,7 @@ fn key_reused() -> Response<Body> {
 
 /// 409: the first request with this key is still running.
 fn in_progress() -> Response<Body> {
-    status_response(&with_reason(
+    status_response(&status_with_reason(
         Code::Aborted,
         "a request with this Idempotency-Key is still in progress; retry later",
         IN_PROGRESS,

@@ -207,9 +207,9 @@ impl Dispatcher {
                 Ok(())
             }
             None if token.is_some() => {
-                Err(campus_shared::Error::Unauthenticated("invalid or expired access token").into())
+                Err(campus_shared::Error::unauthenticated("invalid or expired access token").into())
             }
-            None => Err(campus_shared::Error::Unauthenticated("an access token is required").into()),
+            None => Err(campus_shared::Error::unauthenticated("an access token is required").into()),
         }
     }
 

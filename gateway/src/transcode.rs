@@ -248,7 +248,7 @@ impl Transcoder {
             } else {
                 "an access token is required"
             };
-            return Some(status_response(&campus_shared::Error::Unauthenticated(message).into()));
+            return Some(status_response(&campus_shared::Error::unauthenticated(message).into()));
         }
         if counts_toward_auth_rate(&rpc.grpc_path)
             && let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>()

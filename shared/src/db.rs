@@ -189,6 +189,11 @@ pub fn now_micros() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }
 
+/// A duration in the microseconds the databases store times in; saturates rather than wraps.
+pub fn duration_micros(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
 /// The stored time (microseconds) of a protobuf timestamp; 0 when absent.
 pub fn micros(at: Option<&prost_types::Timestamp>) -> i64 {
     at.map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)

@@ -63,7 +63,7 @@ impl Caller {
             .extensions()
             .get::<Caller>()
             .cloned()
-            .ok_or_else(|| crate::Error::Unauthenticated("an access token is required").into())
+            .ok_or_else(|| crate::Error::unauthenticated("an access token is required").into())
     }
 
     /// The caller, or PERMISSION_DENIED unless an admin.
@@ -437,7 +437,7 @@ impl tonic::service::Interceptor for AuthInterceptor {
                 request.extensions_mut().insert(caller);
                 Ok(request)
             }
-            None => Err(crate::Error::Unauthenticated("invalid or expired access token").into()),
+            None => Err(crate::Error::unauthenticated("invalid or expired access token").into()),
         }
     }
 }
@@ -479,7 +479,7 @@ impl tonic::service::Interceptor for ServiceInterceptor {
                 presented = presented.is_some(),
                 "internal RPC without the service credential"
             );
-            return Err(crate::Error::permission_denied("SERVICE_ONLY", "internal RPC").into());
+            return Err(crate::Error::permission_denied(crate::error::SERVICE_ONLY, "internal RPC").into());
         }
         self.user.call(request)
     }

@@ -33,8 +33,7 @@ use campus_shared::identity::{self, ACCESS_TOKEN_TTL, Caller, Role, TokenIssuer}
 use secrecy::SecretString;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::transport::Channel;
-use tonic::{Code, Request, Response, Status};
-use tonic_types::StatusExt;
+use tonic::{Request, Response, Status};
 
 use self::cookie::{CookieStyle, Source};
 
@@ -111,7 +110,7 @@ impl AuthApi {
     ) -> Result<(&'a str, Source), Status> {
         let cookies = metadata.get_all("cookie").iter().filter_map(|v| v.to_str().ok());
         let Some((token, source)) = self.cookie.token_from(body, cookies) else {
-            return Err(Error::Unauthenticated("a refresh token is required").into());
+            return Err(Error::unauthenticated("a refresh token is required").into());
         };
         if source == Source::Cookie {
             // A value that is not visible ASCII is no origin at all, so it is refused too.
@@ -126,7 +125,7 @@ impl AuthApi {
             }
         }
         if !cookie::plausible_token(token) {
-            return Err(Error::Unauthenticated("invalid refresh token").into());
+            return Err(Error::unauthenticated("invalid refresh token").into());
         }
         Ok((token, source))
     }
@@ -181,27 +180,12 @@ fn insert(metadata: &mut MetadataMap, key: &'static str, value: String) -> Resul
     Ok(())
 }
 
-/// An account-service failure as the client should see it. Its own answers (field
-/// violations, ALREADY_EXISTS, UNAUTHENTICATED for a bad password or a reused token) pass
-/// unchanged, minus the upstream's response metadata; a refused service credential is our
-/// misconfiguration, not the client's, and transport failures say nothing about our network.
+/// An account-service failure as the client should see it, by the one upstream rule
+/// ([`Error::from_upstream`]): its refusals (field violations, ALREADY_EXISTS, UNAUTHENTICATED
+/// for a bad password or a reused token) pass unchanged, no answer is UNAVAILABLE, and the
+/// rest (a refused service credential among it) is INTERNAL.
 fn upstream(status: Status) -> Status {
-    let reason = status.get_error_details().error_info().map(|info| info.reason.clone());
-    match status.code() {
-        Code::PermissionDenied if reason.as_deref() == Some("SERVICE_ONLY") => {
-            tracing::error!("the account service refused the gateway's service credential");
-            Status::internal("internal error")
-        }
-        Code::Unavailable if reason.is_none() => {
-            tracing::warn!(error = %status.message(), "account service unavailable");
-            Status::unavailable("account service unavailable, retry later")
-        }
-        Code::Unknown | Code::Internal | Code::DataLoss => {
-            tracing::error!(code = ?status.code(), error = %status.message(), "account service failed");
-            Status::internal("internal error")
-        }
-        code => Status::with_details(code, status.message().to_owned(), status.details().to_vec().into()),
-    }
+    Error::from_upstream(status, "account").into()
 }
 
 #[tonic::async_trait]
@@ -320,6 +304,8 @@ impl AuthService for AuthApi {
 #[cfg(test)]
 mod tests {
     use campus_testkit::TestIdentity;
+    use tonic::Code;
+    use tonic_types::StatusExt;
 
     use super::*;
 
@@ -424,7 +410,8 @@ mod tests {
         let passed = upstream(violation);
         assert_eq!(passed.code(), Code::InvalidArgument);
         assert_eq!(passed.get_error_details().bad_request().unwrap().field_violations[0].field, "email");
-        let misconfigured: Status = Error::permission_denied("SERVICE_ONLY", "internal RPC").into();
+        let misconfigured: Status =
+            Error::permission_denied(campus_shared::error::SERVICE_ONLY, "internal RPC").into();
         assert_eq!(upstream(misconfigured).code(), Code::Internal);
         assert_eq!(upstream(Status::internal("SELECT * FROM session")).message(), "internal error");
     }

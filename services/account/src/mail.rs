@@ -68,7 +68,7 @@ impl MailConfig {
 
 /// One mail to send.
 #[derive(Debug, Clone)]
-pub struct Letter {
+pub(crate) struct Letter {
     pub to: String,
     pub subject: String,
     pub body: String,
@@ -76,13 +76,13 @@ pub struct Letter {
 
 /// The sending half: cheap to clone, never blocks.
 #[derive(Debug, Clone)]
-pub struct Mailer {
+pub(crate) struct Mailer {
     queue: mpsc::Sender<Letter>,
 }
 
 /// The delivering half, run by [`MailWorker::run`].
 #[derive(Debug)]
-pub struct MailWorker {
+pub(crate) struct MailWorker {
     letters: mpsc::Receiver<Letter>,
     deliver: Arc<Delivery>,
 }
@@ -110,7 +110,7 @@ impl std::fmt::Debug for Sink {
 impl Mailer {
     /// A mailer and its worker; checks the configuration (and creates the outbox) now, so a
     /// bad setting stops the start instead of the first mail.
-    pub fn new(config: &MailConfig) -> anyhow::Result<(Self, MailWorker)> {
+    pub(crate) fn new(config: &MailConfig) -> anyhow::Result<(Self, MailWorker)> {
         let from: Mailbox = config.from.parse().context("CAMPUS_MAIL_FROM is not a mailbox")?;
         let sink = match &config.transport {
             MailTransport::Outbox(dir) => {
@@ -129,7 +129,7 @@ impl Mailer {
 
     /// Queues a letter; never waits. A full queue drops it (logged): the caller's answer must
     /// not depend on the mail system.
-    pub fn send(&self, letter: Letter) {
+    pub(crate) fn send(&self, letter: Letter) {
         if self.queue.try_send(letter).is_err() {
             tracing::error!("mail queue full or closed: a mail was dropped");
         }
@@ -138,7 +138,7 @@ impl Mailer {
 
 impl MailWorker {
     /// Delivers letters until every [`Mailer`] is dropped and the queue is empty.
-    pub async fn run(mut self) {
+    pub(crate) async fn run(mut self) {
         let permits = Arc::new(Semaphore::new(PARALLEL));
         let mut running = tokio::task::JoinSet::new();
         while let Some(letter) = self.letters.recv().await {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use campus_shared::Error;
-use campus_shared::db::{Db, now_micros};
+use campus_shared::db::{Db, duration_micros, now_micros};
 
 use crate::domain::{Throttle, client_key};
 use crate::store;
@@ -17,10 +17,6 @@ type Result<T> = campus_shared::Result<T>;
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 /// An address row that has been idle this long (and is neither blocked nor familiar) goes.
 const IDLE_FOR: Duration = Duration::from_secs(24 * 3600);
-
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
 
 fn too_many_attempts() -> Error {
     Error::resource_exhausted("TOO_MANY_ATTEMPTS", "too many failed attempts; wait a moment and try again")
@@ -68,11 +64,17 @@ impl SignIns {
         };
         let window = self.throttle.window_after(failures);
         if !window.is_zero() {
-            store::block_client_until(&mut tx, login_id, &client, now.saturating_add(micros(window))).await?;
+            store::block_client_until(
+                &mut tx,
+                login_id,
+                &client,
+                now.saturating_add(duration_micros(window)),
+            )
+            .await?;
         }
-        let familiar = succeeded_at > now.saturating_sub(micros(self.throttle.familiar_for));
+        let familiar = succeeded_at > now.saturating_sub(duration_micros(self.throttle.familiar_for));
         if !familiar {
-            let window = micros(self.throttle.budget_window);
+            let window = duration_micros(self.throttle.budget_window);
             if !store::spend_budget(&mut tx, login_id, now, window, self.throttle.budget).await? {
                 // Dropping the transaction takes back this address's reservation too.
                 tracing::warn!(
@@ -123,9 +125,9 @@ impl SignIns {
                 store::forget_stale_attempts(
                     &mut conn,
                     now,
-                    now - micros(IDLE_FOR),
-                    now - micros(self.throttle.familiar_for),
-                    now - micros(self.throttle.budget_window),
+                    now - duration_micros(IDLE_FOR),
+                    now - duration_micros(self.throttle.familiar_for),
+                    now - duration_micros(self.throttle.budget_window),
                 )
                 .await
             };

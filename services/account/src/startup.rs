@@ -242,7 +242,7 @@ fn throttle_from_env(defaults: Throttle) -> Result<Throttle, ConfigError> {
 }
 
 /// `CAMPUS_BOOTSTRAP_ADMIN`, split at its first colon (passwords may contain colons).
-pub fn bootstrap_admin_from_env() -> Result<Option<(String, SecretString)>, ConfigError> {
+pub(crate) fn bootstrap_admin_from_env() -> Result<Option<(String, SecretString)>, ConfigError> {
     let Some(value) = var("CAMPUS_BOOTSTRAP_ADMIN") else {
         return Ok(None);
     };
@@ -383,7 +383,7 @@ async fn ensure_admin(
             tx.commit().await?;
             tracing::info!(login_id = login_id.as_str(), "bootstrap admin created");
         }
-        Err(e) if campus_shared::error::is_unique_violation(&e) => {
+        Err(campus_shared::Error::Database(e)) if campus_shared::error::is_unique_violation(&e) => {
             tracing::warn!(
                 login_id = login_id.as_str(),
                 "bootstrap admin not created: its login id, email or nickname is taken"

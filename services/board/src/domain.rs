@@ -248,35 +248,9 @@ pub fn preview(text: &str) -> String {
     text.chars().take(PREVIEW_CHARS).collect()
 }
 
-/// A status with `code` and an `ErrorInfo` reason, for codes the shared error type has no
-/// variant for (DEADLINE_EXCEEDED).
-pub fn with_reason(code: tonic::Code, reason: &'static str, message: &str) -> tonic::Status {
-    use tonic_types::{ErrorDetails, StatusExt};
-    let details = ErrorDetails::with_error_info(
-        reason,
-        campus_shared::error::ERROR_DOMAIN,
-        std::collections::HashMap::<String, String>::new(),
-    );
-    tonic::Status::with_error_details(code, message, details)
-}
-
-/// INVALID_ARGUMENT with a field violation and a specific reason (the shared error type
-/// always says INVALID_ARGUMENT); carried through the shared type's pass-through variant.
+/// INVALID_ARGUMENT with a field violation and a specific reason.
 pub fn invalid_with_reason(reason: &'static str, field: &str, description: impl Into<String>) -> Error {
-    use tonic_types::{ErrorDetails, StatusExt};
-    let description = description.into();
-    let mut details = ErrorDetails::new();
-    details.add_bad_request_violation(field, description.clone());
-    details.set_error_info(
-        reason,
-        campus_shared::error::ERROR_DOMAIN,
-        std::collections::HashMap::<String, String>::new(),
-    );
-    Error::Upstream(tonic::Status::with_error_details(
-        tonic::Code::InvalidArgument,
-        format!("invalid request: {field}: {description}"),
-        details,
-    ))
+    Error::invalid_because(reason, field, description)
 }
 
 #[cfg(test)]

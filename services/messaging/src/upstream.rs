@@ -13,9 +13,9 @@ use campus_shared::Error;
 use campus_shared::identity::forward_metadata;
 use campus_shared::tls::ClientTls;
 use secrecy::SecretString;
+use tonic::Request;
 use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
 
 use crate::domain::{OriginKind, Recipient, Target};
 
@@ -33,19 +33,6 @@ pub(crate) struct Upstreams {
 
 fn channel(url: &str, tls: &ClientTls) -> anyhow::Result<Channel> {
     Ok(tls.endpoint(url)?.connect_timeout(CONNECT_TIMEOUT).timeout(CALL_TIMEOUT).connect_lazy())
-}
-
-/// An upstream answer as this service's error: NOT_FOUND stays NOT_FOUND (named after what
-/// was looked up), an unreachable or slow upstream is UNAVAILABLE, anything else is ours to
-/// fix and leaves as INTERNAL.
-fn upstream_error(service: &str, what: &'static str, status: Status) -> Error {
-    match status.code() {
-        Code::NotFound => Error::NotFound(what),
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::ResourceExhausted => {
-            Error::Unavailable(format!("{service}: {}", status.message()))
-        }
-        code => Error::internal(format!("{service} answered {code:?}: {}", status.message())),
-    }
 }
 
 impl Upstreams {
@@ -95,7 +82,7 @@ impl Upstreams {
                         self.request(incoming, GetContentAuthorRequest { target: Some(target) }),
                     )
                     .await
-                    .map_err(|s| upstream_error("board", what, s))?
+                    .map_err(|s| Error::from_upstream(s, "board"))?
                     .into_inner();
                 (author.author_id, author.anonymous, author.post_id, Some(author.school_id))
             }
@@ -105,7 +92,7 @@ impl Upstreams {
             .clone()
             .get_users(self.request(incoming, GetUsersRequest { ids: vec![user_id, caller_id] }))
             .await
-            .map_err(|s| upstream_error("account", what, s))?
+            .map_err(|s| Error::from_upstream(s, "account"))?
             .into_inner()
             .users;
         // A deleted account cannot be messaged: it looks like nothing is there.

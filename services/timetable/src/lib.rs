@@ -1,8 +1,9 @@
 //! The timetable service: the lecture catalog and its CSV import, timetables with conflict
 //! checks, friends' timetables, lecture reviews and the GPA calculator.
 //!
-//! Reading order: [`startup`] builds and runs the server, [`grpc`] has one method per RPC,
-//! [`domain`] holds the rules (no I/O) and [`store`] every SQL statement.
+//! Reading order: `startup` builds and runs the server; `grpc` maps protobuf to domain values
+//! and back and owns each RPC's transaction; [`domain`] decides (the rules, no I/O); `store`
+//! runs the SQL and answers the shared result type. One module per resource in each layer.
 //!
 //! Choices where the contract leaves room:
 //! - **Re-import** upserts by (school, year, semester, code, section): a lecture keeps its id
@@ -26,9 +27,9 @@
 
 pub mod domain;
 mod events;
-pub mod grpc;
+mod grpc;
 pub mod reference;
-pub mod startup;
-pub mod store;
+mod startup;
+mod store;
 
 pub use startup::{Application, Config};

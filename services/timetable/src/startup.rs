@@ -18,10 +18,10 @@ static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The largest request accepted (a catalog CSV).
-pub const MAX_REQUEST_BYTES: usize = 16 << 20;
+pub(crate) const MAX_REQUEST_BYTES: usize = 16 << 20;
 
 /// The account service's address when `ACCOUNT_ADDR` is unset.
-pub const DEFAULT_ACCOUNT_ADDR: &str = "http://127.0.0.1:50051";
+pub(crate) const DEFAULT_ACCOUNT_ADDR: &str = "http://127.0.0.1:50051";
 
 /// The timetable service's configuration.
 #[derive(Debug, Clone)]

@@ -14,17 +14,17 @@ use sha2::Sha256;
 type HmacSha256 = Hmac<Sha256>;
 
 /// Wrong tries after which a code is burned (the right code is refused too).
-pub const MAX_TRIES: i64 = 5;
+pub(crate) const MAX_TRIES: i64 = 5;
 
 /// What a code proves the address for, numbered as `EmailCodePurpose`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     SignUp = 1,
     PasswordReset = 2,
 }
 
 impl Purpose {
-    pub fn from_proto(value: i32) -> Option<Self> {
+    pub(crate) fn from_proto(value: i32) -> Option<Self> {
         match value {
             1 => Some(Self::SignUp),
             2 => Some(Self::PasswordReset),
@@ -32,18 +32,18 @@ impl Purpose {
         }
     }
 
-    pub fn as_i64(self) -> i64 {
+    pub(crate) fn as_i64(self) -> i64 {
         self as i64
     }
 }
 
 /// A new code: six decimal digits, uniformly drawn.
-pub fn generate() -> String {
+pub(crate) fn generate() -> String {
     format!("{:06}", rand::thread_rng().gen_range(0..1_000_000u32))
 }
 
 /// A code as typed: surrounding whitespace is forgiven; anything but six digits is no code.
-pub fn parse(raw: &str) -> Result<String, String> {
+pub(crate) fn parse(raw: &str) -> Result<String, String> {
     let code = raw.trim();
     if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
         Ok(code.to_owned())
@@ -54,7 +54,7 @@ pub fn parse(raw: &str) -> Result<String, String> {
 
 /// The server key codes are MACed under.
 #[derive(Clone)]
-pub struct CodeKey([u8; 32]);
+pub(crate) struct CodeKey([u8; 32]);
 
 impl std::fmt::Debug for CodeKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,7 +64,7 @@ impl std::fmt::Debug for CodeKey {
 
 impl CodeKey {
     /// A key derived from a server secret, separated from the secret's other uses by a label.
-    pub fn derive(secret: &[u8]) -> Self {
+    pub(crate) fn derive(secret: &[u8]) -> Self {
         let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
         mac.update(b"campus email code v1");
         Self(mac.finalize().into_bytes().into())
@@ -81,12 +81,12 @@ impl CodeKey {
     }
 
     /// What is stored for a code: the lower-case hex MAC.
-    pub fn seal(&self, purpose: Purpose, email: &str, code: &str) -> String {
+    pub(crate) fn seal(&self, purpose: Purpose, email: &str, code: &str) -> String {
         self.mac(purpose, email, code).finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Whether `code` is the one `stored` was sealed from, compared in constant time.
-    pub fn opens(&self, stored: &str, purpose: Purpose, email: &str, code: &str) -> bool {
+    pub(crate) fn opens(&self, stored: &str, purpose: Purpose, email: &str, code: &str) -> bool {
         let Some(bytes) = unhex(stored) else { return false };
         self.mac(purpose, email, code).verify_slice(&bytes).is_ok()
     }
@@ -101,7 +101,7 @@ fn unhex(hex: &str) -> Option<Vec<u8>> {
 
 /// The subject and Korean plain-text body of the mail for a code. Body lines stay under 76
 /// bytes (25 Hangul syllables) so the mail can go as readable 8-bit text.
-pub fn mail_for_code(purpose: Purpose, code: &str, valid_minutes: u64) -> (String, String) {
+pub(crate) fn mail_for_code(purpose: Purpose, code: &str, valid_minutes: u64) -> (String, String) {
     let valid = format!("이 인증번호는 {valid_minutes}분 동안\r\n한 번만 쓸 수 있습니다.\r\n");
     match purpose {
         Purpose::SignUp => (
@@ -126,7 +126,7 @@ pub fn mail_for_code(purpose: Purpose, code: &str, valid_minutes: u64) -> (Strin
 }
 
 /// The mail for a sign-up code requested for an address that already has an account.
-pub fn mail_already_registered() -> (String, String) {
+pub(crate) fn mail_already_registered() -> (String, String) {
     (
         "[캠퍼스] 이미 가입된 계정이 있습니다".to_owned(),
         "안녕하세요, 캠퍼스입니다.\r\n\r\n\

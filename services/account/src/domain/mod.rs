@@ -1,23 +1,23 @@
 //! The account rules, free of I/O: what a valid login id, password, nickname, email, school
 //! and domain look like, how refresh tokens are stored, and how failed logins slow down.
 
-pub mod email_code;
+pub(crate) mod email_code;
 mod password;
 mod strength;
 mod throttle;
 
-pub use password::{HASH_PARAMS, Passwords};
-pub use throttle::{Throttle, client_key};
+pub(crate) use password::Passwords;
+pub(crate) use throttle::{Throttle, client_key};
 
 use campus_shared::text::{self, Text};
 use sha2::{Digest, Sha256};
 
 /// A login id: 4–20 characters of `[a-z0-9_]`, stored lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginId(String);
+pub(crate) struct LoginId(String);
 
 impl LoginId {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         let id = normalize_login_id(raw);
         let len = id.chars().count();
         if !(4..=20).contains(&len) {
@@ -29,20 +29,20 @@ impl LoginId {
         Ok(Self(id))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// The form a login id is looked up and throttled under, valid or not: lower-cased, so
 /// `Alice` and `alice` are one account and share one throttle.
-pub fn normalize_login_id(raw: &str) -> String {
+pub(crate) fn normalize_login_id(raw: &str) -> String {
     raw.to_lowercase()
 }
 
 /// A new password: 8–64 characters with at least one letter and one digit, and strong
 /// enough (see [`strength`]) given what else the account says about its owner.
-pub fn check_password(password: &str, user_inputs: &[&str]) -> Result<(), String> {
+pub(crate) fn check_password(password: &str, user_inputs: &[&str]) -> Result<(), String> {
     let len = password.chars().count();
     if !(8..=64).contains(&len) {
         return Err("must be 8 to 64 characters".into());
@@ -55,10 +55,10 @@ pub fn check_password(password: &str, user_inputs: &[&str]) -> Result<(), String
 
 /// A nickname: 2–20 characters of one line of text, no surrounding whitespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Nickname(String);
+pub(crate) struct Nickname(String);
 
 impl Nickname {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         let len = raw.chars().count();
         if !(2..=20).contains(&len) {
             return Err("must be 2 to 20 characters".into());
@@ -72,21 +72,21 @@ impl Nickname {
         Ok(Self(raw.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// An email address, lower-cased, split at its `@`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Email {
+pub(crate) struct Email {
     address: String,
     at: usize,
 }
 
 impl Email {
     /// A plain `local@domain` address (no quoting, no comments): what a school issues.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         let address = raw.to_lowercase();
         if address.chars().count() > 254 {
             return Err("must be at most 254 characters".into());
@@ -107,11 +107,11 @@ impl Email {
         Ok(Self { address, at })
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.address
     }
 
-    pub fn domain(&self) -> &str {
+    pub(crate) fn domain(&self) -> &str {
         &self.address[self.at + 1..]
     }
 }
@@ -119,10 +119,10 @@ impl Email {
 /// A school's email domain such as `yonsei.ac.kr`: lower-case labels of letters, digits and
 /// inner hyphens, at least two of them, the last alphabetic.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmailDomain(String);
+pub(crate) struct EmailDomain(String);
 
 impl EmailDomain {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         let domain = raw.to_lowercase();
         let bad = || "must be a domain name such as yonsei.ac.kr".to_string();
         if domain.len() > 253 {
@@ -149,13 +149,13 @@ impl EmailDomain {
         Ok(Self(domain))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// A school name: 1–50 characters of one line of text, no surrounding whitespace.
-pub fn check_school_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_school_name(name: &str) -> Result<(), String> {
     let len = name.chars().count();
     if !(1..=50).contains(&len) {
         return Err("must be 1 to 50 characters".into());
@@ -171,18 +171,18 @@ pub fn check_school_name(name: &str) -> Result<(), String> {
 
 /// How a refresh token is stored: the lower-case hex SHA-256 of its text. The token carries
 /// 256 random bits, so a plain (unsalted, fast) hash is enough to make a leaked table useless.
-pub fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The absolute lifetime of a refresh-token family, counted from the login.
-pub const SESSION_TTL_MICROS: i64 = 14 * 24 * 3600 * 1_000_000;
+pub(crate) const SESSION_TTL_MICROS: i64 = 14 * 24 * 3600 * 1_000_000;
 
 /// The login id of `CAMPUS_BOOTSTRAP_ADMIN`'s admin, and the school id meaning "no school".
-pub const NO_SCHOOL: i64 = 0;
+pub(crate) const NO_SCHOOL: i64 = 0;
 
 /// The made-up, never-deliverable address of a bootstrap admin.
-pub fn admin_email(login_id: &LoginId) -> String {
+pub(crate) fn admin_email(login_id: &LoginId) -> String {
     format!("{}@admin.campus.invalid", login_id.as_str())
 }
 

@@ -7,7 +7,7 @@ use campus_shared::Error;
 use tokio::sync::Semaphore;
 
 /// argon2id memory (KiB), iterations and lanes: OWASP's floor (19 MiB, t=2, p=1).
-pub const HASH_PARAMS: (u32, u32, u32) = (19 * 1024, 2, 1);
+const HASH_PARAMS: (u32, u32, u32) = (19 * 1024, 2, 1);
 
 fn argon2() -> Result<Argon2<'static>, Error> {
     let (m, t, p) = HASH_PARAMS;
@@ -24,7 +24,7 @@ fn hash_now(password: &[u8]) -> Result<String, Error> {
 /// CPU, so runs go to the blocking pool and at most one per core runs at a time: a burst of
 /// logins queues instead of exhausting memory.
 #[derive(Clone)]
-pub struct Passwords {
+pub(crate) struct Passwords {
     /// A hash of a password nobody knows, verified for unknown login ids so that their
     /// answers take as long as a wrong password's.
     dummy: Arc<str>,
@@ -39,7 +39,7 @@ impl std::fmt::Debug for Passwords {
 
 impl Passwords {
     /// Prepares the hasher; computes the dummy hash once.
-    pub async fn new() -> Result<Self, Error> {
+    pub(crate) async fn new() -> Result<Self, Error> {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let permits = Arc::new(Semaphore::new(cores));
         let secret = campus_shared::identity::random_token();
@@ -63,13 +63,13 @@ impl Passwords {
     }
 
     /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) of a new password.
-    pub async fn hash(&self, password: String) -> Result<String, Error> {
+    pub(crate) async fn hash(&self, password: String) -> Result<String, Error> {
         self.blocking(move || hash_now(password.as_bytes())).await
     }
 
     /// Whether `password` matches `stored`; with no stored hash (unknown or deleted login id)
     /// the dummy hash is verified instead, so the answer takes the same time and is `false`.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, Error> {
+    pub(crate) async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, Error> {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy.to_string());
         let matches = self

@@ -58,7 +58,7 @@ impl Throttle {
 /// The address a throttle row is kept under: IPv4 as it is (an IPv4-mapped IPv6 address
 /// too), IPv6 by its /64, which one subscriber usually holds whole, so rotating through it
 /// buys no fresh counters. Anything else (no address given) is "unknown".
-pub fn client_key(address: &str) -> String {
+pub(crate) fn client_key(address: &str) -> String {
     match address.trim().parse::<IpAddr>() {
         Ok(IpAddr::V4(v4)) => v4.to_string(),
         Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {

@@ -10,17 +10,18 @@ use std::time::Duration;
 use campus_proto::account::v1::account_verification_internal_service_server::AccountVerificationInternalService;
 use campus_proto::account::v1::*;
 use campus_shared::Error;
-use campus_shared::db::{Db, now_micros, timestamp};
+use campus_shared::db::{Db, duration_micros, now_micros, timestamp};
 use campus_shared::error::Violations;
-use sqlx::AnyConnection;
+use sqlx::{Any, AnyConnection, Transaction};
 use tonic::{Request, Response, Status};
 
-use super::{AccountApi, Reply, Result, reply};
+use super::{AccountApi, Result};
 use crate::domain::email_code::{self, MAX_TRIES, Purpose};
 use crate::domain::{self, Email, client_key};
 use crate::mail::Letter;
 use crate::store;
 use crate::store::email_code as codes;
+use campus_shared::error::{Reply, reply};
 
 /// How often expired codes and old quota windows are swept away.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
@@ -51,10 +52,6 @@ impl Default for CodeRules {
     }
 }
 
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
 fn code_invalid() -> Error {
     Error::failed_precondition("EMAIL_CODE_INVALID", "the code is wrong or was already used")
 }
@@ -62,15 +59,34 @@ fn code_invalid() -> Error {
 /// Email codes over the account database.
 impl AccountApi {
     /// Checks `code` for `email` and `purpose` inside `tx` and, when right, marks it used
-    /// there. `Ok(Err(refusal))` is an answer for the client; the caller commits `tx` before
-    /// returning it, so the spent try is kept.
+    /// there and hands `tx` back for the rest of the write. A wrong, expired or exhausted
+    /// code commits `tx` before answering the refusal, so the spent try is kept.
     pub(super) async fn check_code(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        email: &str,
+        purpose: Purpose,
+        code: &str,
+    ) -> Result<Transaction<'static, Any>> {
+        match self.try_code(&mut tx, email, purpose, code).await {
+            Ok(()) => Ok(tx),
+            // Every refusal of a code is FAILED_PRECONDITION; a database error commits nothing.
+            Err(refusal @ Error::FailedPrecondition { .. }) => {
+                tx.commit().await?;
+                Err(refusal)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Self::check_code`]'s reads and writes.
+    async fn try_code(
         &self,
         tx: &mut AnyConnection,
         email: &str,
         purpose: Purpose,
         code: &str,
-    ) -> Result<std::result::Result<(), Error>> {
+    ) -> Result<()> {
         let now = now_micros();
         let Some(row) = codes::reserve_try(tx, email, purpose.as_i64(), MAX_TRIES).await? else {
             // No try left to reserve: explain why.
@@ -83,19 +99,19 @@ impl AccountApi {
                 }
                 _ => code_invalid(),
             };
-            return Ok(Err(refusal));
+            return Err(refusal);
         };
         if !self.code_key.opens(&row.code_mac, purpose, email, code) {
-            return Ok(Err(code_invalid()));
+            return Err(code_invalid());
         }
         if row.expires_at <= now {
-            return Ok(Err(Error::failed_precondition(
+            return Err(Error::failed_precondition(
                 "EMAIL_CODE_EXPIRED",
                 "the code expired; ask for a new one",
-            )));
+            ));
         }
         codes::use_code(tx, email, purpose.as_i64(), now).await?;
-        Ok(Ok(()))
+        Ok(())
     }
 
     async fn send_email_code(&self, req: SendEmailCodeRequest) -> Result<SendEmailCodeResponse> {
@@ -137,7 +153,7 @@ impl AccountApi {
         let sealed = self.code_key.seal(purpose, email, &code);
         let rules = self.code_rules;
         let now = now_micros();
-        let expires_at = now + micros(rules.ttl);
+        let expires_at = now + duration_micros(rules.ttl);
         let client = client_key(&req.client_address);
         let mut tx = self.db.begin_write().await?;
         // The 60-second rule first: a too-soon request spends no quota.
@@ -148,7 +164,7 @@ impl AccountApi {
             &sealed,
             now,
             expires_at,
-            now - micros(rules.interval),
+            now - duration_micros(rules.interval),
         )
         .await?
         {
@@ -157,8 +173,8 @@ impl AccountApi {
                 format!("one code per {} seconds; wait and ask again", rules.interval.as_secs()),
             ));
         }
-        let hour = micros(Duration::from_secs(3600));
-        let day = micros(Duration::from_secs(24 * 3600));
+        let hour = duration_micros(Duration::from_secs(3600));
+        let day = duration_micros(Duration::from_secs(24 * 3600));
         if !codes::spend_quota(&mut tx, email, &client, now, hour, rules.per_client_per_hour).await?
             || !codes::spend_quota(&mut tx, email, "", now, day, rules.per_address_per_day).await?
         {
@@ -198,11 +214,8 @@ impl AccountApi {
         };
         let email = email.as_str();
 
-        let mut tx = self.db.begin_write().await?;
-        if let Err(refusal) = self.check_code(&mut tx, email, Purpose::PasswordReset, &code).await? {
-            tx.commit().await?;
-            return Err(refusal);
-        }
+        let tx = self.db.begin_write().await?;
+        let mut tx = self.check_code(tx, email, Purpose::PasswordReset, &code).await?;
         let Some(user) = store::live_user_by_email(&mut tx, email).await? else {
             // The account went away after the code was mailed; the code is spent.
             tx.commit().await?;
@@ -238,12 +251,12 @@ pub(crate) async fn forget_stale_codes_forever(db: Db) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
     loop {
         every.tick().await;
-        let before = now_micros() - micros(KEEP_FOR);
+        let before = now_micros() - duration_micros(KEEP_FOR);
         let swept = async {
             let mut tx = db.begin_write().await?;
             let n = codes::forget_stale_codes(&mut tx, before, before).await?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(n)
+            Ok::<_, Error>(n)
         };
         match swept.await {
             Ok(n) if n > 0 => tracing::debug!(rows = n, "forgot stale email codes"),

@@ -2,26 +2,25 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-type Result<T> = std::result::Result<T, sqlx::Error>;
+use campus_shared::Result;
 
 /// A code as stored, after a try was reserved on it.
 #[derive(Debug, Clone, FromRow)]
-pub struct CodeRow {
+pub(crate) struct CodeRow {
     pub code_mac: String,
     pub expires_at: i64,
-    pub tries: i64,
 }
 
 /// A code's state, for explaining why no try could be reserved.
 #[derive(Debug, Clone, FromRow)]
-pub struct CodeState {
+pub(crate) struct CodeState {
     pub tries: i64,
     pub used_at: Option<i64>,
 }
 
 /// A new code for an address and purpose, replacing the previous one unless that one was
 /// made after `not_before`. False when it was (one code per address and purpose per interval).
-pub async fn replace_code(
+pub(crate) async fn replace_code(
     conn: &mut AnyConnection,
     email: &str,
     purpose: i64,
@@ -53,34 +52,38 @@ pub async fn replace_code(
 /// Reserves one try on an unused code that has tries left; `None` when there is no such code.
 /// Reserving before comparing means a burst of parallel guesses gets no more tries than
 /// guesses made one after another.
-pub async fn reserve_try(
+pub(crate) async fn reserve_try(
     conn: &mut AnyConnection,
     email: &str,
     purpose: i64,
     max_tries: i64,
 ) -> Result<Option<CodeRow>> {
-    sqlx::query_as(
+    Ok(sqlx::query_as(
         "UPDATE email_code SET tries = tries + 1
          WHERE email = $1 AND purpose = $2 AND used_at IS NULL AND tries < $3
-         RETURNING code_mac, expires_at, tries",
+         RETURNING code_mac, expires_at",
     )
     .bind(email)
     .bind(purpose)
     .bind(max_tries)
     .fetch_optional(conn)
-    .await
+    .await?)
 }
 
-pub async fn code_state(conn: &mut AnyConnection, email: &str, purpose: i64) -> Result<Option<CodeState>> {
-    sqlx::query_as("SELECT tries, used_at FROM email_code WHERE email = $1 AND purpose = $2")
+pub(crate) async fn code_state(
+    conn: &mut AnyConnection,
+    email: &str,
+    purpose: i64,
+) -> Result<Option<CodeState>> {
+    Ok(sqlx::query_as("SELECT tries, used_at FROM email_code WHERE email = $1 AND purpose = $2")
         .bind(email)
         .bind(purpose)
         .fetch_optional(conn)
-        .await
+        .await?)
 }
 
 /// Marks a code used (its try was reserved in the same transaction).
-pub async fn use_code(conn: &mut AnyConnection, email: &str, purpose: i64, now: i64) -> Result<u64> {
+pub(crate) async fn use_code(conn: &mut AnyConnection, email: &str, purpose: i64, now: i64) -> Result<u64> {
     let done = sqlx::query(
         "UPDATE email_code SET used_at = $3 WHERE email = $1 AND purpose = $2 AND used_at IS NULL",
     )
@@ -95,7 +98,7 @@ pub async fn use_code(conn: &mut AnyConnection, email: &str, purpose: i64, now: 
 /// Counts one code against the quota of (`email`, `client`): at most `limit` per `window`
 /// microseconds, a new window starting with the first code after the last one ended. False
 /// when the quota is spent.
-pub async fn spend_quota(
+pub(crate) async fn spend_quota(
     conn: &mut AnyConnection,
     email: &str,
     client: &str,
@@ -123,7 +126,7 @@ pub async fn spend_quota(
 
 /// Forgets codes that expired before `expired_before` and quota windows that started before
 /// `window_before`: requests for made-up addresses would otherwise pile up.
-pub async fn forget_stale_codes(
+pub(crate) async fn forget_stale_codes(
     conn: &mut AnyConnection,
     expired_before: i64,
     window_before: i64,

@@ -231,10 +231,10 @@ mod tests {
     fn one_syllable_is_enough_but_one_latin_letter_is_not() {
         assert_eq!(SearchQuery::parse("query", "밥").unwrap().terms, ["밥"]);
         assert_eq!(SearchQuery::parse("query", "ab").unwrap().terms, ["ab"]);
-        let Err(Error::Upstream(status)) = SearchQuery::parse("query", " a ") else {
+        let Err(Error::InvalidArgument(v)) = SearchQuery::parse("query", " a ") else {
             panic!("expected refusal")
         };
-        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert_eq!(v.reason(), reason::QUERY_TOO_SHORT);
         assert!(SearchQuery::parse("query", &"가".repeat(101)).is_err());
     }
 

@@ -205,13 +205,11 @@ pub(crate) async fn search_posts(
 /// PostgreSQL's "canceling statement due to statement timeout" as the search's own error.
 fn timed_out(err: sqlx::Error) -> campus_shared::Error {
     match &err {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => {
-            campus_shared::Error::Upstream(crate::domain::with_reason(
-                tonic::Code::DeadlineExceeded,
-                search::reason::SEARCH_TIMEOUT,
-                "the search took too long; try a longer or more specific query",
-            ))
-        }
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => campus_shared::Error::refused(
+            tonic::Code::DeadlineExceeded,
+            search::reason::SEARCH_TIMEOUT,
+            "the search took too long; try a longer or more specific query",
+        ),
         _ => err.into(),
     }
 }

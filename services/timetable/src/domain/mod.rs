@@ -1,13 +1,15 @@
 //! The timetable service's rules, free of I/O: slots and conflicts, the catalog CSV, GPA,
-//! reviews, and the small field rules shared by the RPCs.
+//! reviews, what may join a timetable, and the small field rules shared by the RPCs.
 
 pub mod grades;
 pub mod import;
 pub mod review;
 pub mod schedule;
+pub mod timetable;
 
 use campus_shared::error::Violations;
 pub use campus_shared::text::Text;
+pub use timetable::LectureCandidate;
 
 /// Years a semester may belong to.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1950..=2100;

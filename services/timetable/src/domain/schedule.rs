@@ -134,6 +134,21 @@ impl Conflict {
     }
 }
 
+/// FAILED_PRECONDITION / TIME_CONFLICT naming the item collided with, in the message and in
+/// the ErrorInfo metadata (`conflictingKind`, `conflictingId`, `conflictingName`, `day`,
+/// `startMinute`, `endMinute`), so a client can highlight it.
+impl From<Conflict> for campus_shared::Error {
+    fn from(conflict: Conflict) -> Self {
+        campus_shared::Error::failed_precondition("TIME_CONFLICT", conflict.message())
+            .with_metadata("conflictingKind", conflict.kind.as_str())
+            .with_metadata("conflictingId", conflict.id)
+            .with_metadata("conflictingName", &conflict.name)
+            .with_metadata("day", conflict.slot.day)
+            .with_metadata("startMinute", conflict.slot.start)
+            .with_metadata("endMinute", conflict.slot.end)
+    }
+}
+
 /// The first item whose slots overlap any of `candidate`, in the items' order.
 pub fn find_conflict(candidate: &[Slot], items: &[Item]) -> Option<Conflict> {
     items.iter().find_map(|item| {

@@ -6,14 +6,14 @@ use sqlx::AnyConnection;
 /// and its grades go; its reviews stay in the lectures' ratings but lose their author. A
 /// review's author becomes minus the review's id: no user has that id, and the one review
 /// per user and lecture index still holds. Applying it twice changes nothing more.
-pub async fn forget_account(tx: &mut AnyConnection, user_id: i64) -> Result<(), sqlx::Error> {
+pub(crate) async fn forget_account(tx: &mut AnyConnection, user_id: i64) -> Result<(), sqlx::Error> {
     for sql in [
-        "delete from timetable_lecture where timetable_id in (select id from timetable where user_id = $1)",
-        "delete from custom_entry where timetable_id in (select id from timetable where user_id = $1)",
-        "delete from timetable where user_id = $1",
-        "delete from grade_course where user_id = $1",
-        "delete from grade_semester where user_id = $1",
-        "update review set user_id = 0 - id where user_id = $1",
+        "DELETE FROM timetable_lecture WHERE timetable_id IN (SELECT id FROM timetable WHERE user_id = $1)",
+        "DELETE FROM custom_entry WHERE timetable_id IN (SELECT id FROM timetable WHERE user_id = $1)",
+        "DELETE FROM timetable WHERE user_id = $1",
+        "DELETE FROM grade_course WHERE user_id = $1",
+        "DELETE FROM grade_semester WHERE user_id = $1",
+        "UPDATE review SET user_id = 0 - id WHERE user_id = $1",
     ] {
         sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
     }
