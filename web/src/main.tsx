@@ -1,6 +1,7 @@
 import { render, type ComponentType } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { logout, session } from "./api";
+import { Bell, startBell, stopBell } from "./bell";
 import type { User } from "./gen/campus/account/v1/account_service_pb";
 import { Icon } from "./icons";
 import { Link, match, navigate, usePath } from "./router";
@@ -53,6 +54,7 @@ const GpaCalculator = lazy(() => import("./screens/gpa").then((m) => m.GpaCalcul
 const MyLists = lazy(() => import("./screens/me").then((m) => m.MyLists));
 const BoardDirectory = lazy(() => import("./screens/me").then((m) => m.BoardDirectory));
 const SchoolSearch = lazy(() => import("./screens/me").then((m) => m.SchoolSearch));
+const NotificationsScreen = lazy(() => import("./screens/notifications").then((m) => m.NotificationsScreen));
 const Settings = lazy(() => import("./screens/settings").then((m) => m.Settings));
 const DeleteAccount = lazy(() => import("./screens/settings").then((m) => m.DeleteAccount));
 
@@ -64,6 +66,7 @@ function Screen({ path }: { path: string }) {
   if (path === "/hot") return <HotBest kind="hot" />;
   if (path === "/best") return <HotBest kind="best" />;
   if (path === "/messages") return <Inbox />;
+  if (path === "/notifications") return <NotificationsScreen />;
   if ((p = match("/messages/:id", path))) return <ConversationView key={p.id} id={p.id} />;
   if (path === "/timetable") return <TimetableScreen />;
   if ((p = match("/friends/:id", path))) return <FriendTimetable key={p.id} userId={p.id} />;
@@ -96,6 +99,7 @@ const NAV = [
 
 function section(path: string) {
   if (path.startsWith("/messages")) return "/messages";
+  if (path === "/notifications") return "";
   if (path.startsWith("/timetable") || path.startsWith("/friends") || path.startsWith("/lectures")) return "/timetable";
   if (path === "/hot" || path === "/best") return "/hot";
   if (path === "/gpa") return "/gpa";
@@ -125,6 +129,7 @@ function Shell({ user, path }: { user: User; path: string }) {
           ))}
         </nav>
         <div class="me">
+          <Bell />
           <Link href="/me/settings" class="nickname" data-testid="me" aria-label={`${user.nickname} 설정`}>
             {user.nickname}
           </Link>
@@ -133,6 +138,7 @@ function Shell({ user, path }: { user: User; path: string }) {
             class="link"
             onClick={async () => {
               stopLive();
+              stopBell();
               await logout().catch(() => undefined);
               navigate("/login", true);
             }}
@@ -162,8 +168,13 @@ function App() {
     );
   }, []);
   useEffect(() => {
-    if (user) startLive();
-    else stopLive();
+    if (user) {
+      startLive();
+      startBell();
+    } else {
+      stopLive();
+      stopBell();
+    }
   }, [user]);
 
   const isPublic = PUBLIC.includes(path);

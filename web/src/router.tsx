@@ -53,9 +53,13 @@ export function match(pattern: string, path: string): Record<string, string> | n
 
 type LinkProps = AnchorHTMLAttributes<HTMLAnchorElement> & { href: string; children?: ComponentChildren };
 
-/** An <a> that navigates in place on a plain click and acts as a normal link otherwise. */
-export function Link({ href, children, ...rest }: LinkProps) {
+/**
+ * An <a> that navigates in place on a plain click and acts as a normal link otherwise. An
+ * `onClick` given runs first; its `preventDefault` keeps the link from navigating.
+ */
+export function Link({ href, children, onClick: before, ...rest }: LinkProps) {
   const onClick = (e: MouseEvent) => {
+    (before as ((e: MouseEvent) => void) | undefined)?.(e);
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
     navigate(href);

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { launchBrowser, person, shot, startCampus } from "./support.mjs";
+import { launchBrowser, person, shot, signUp as signUpAt, startCampus } from "./support.mjs";
 
 const PASSWORD = "quiet-river-campus-42";
 const stamp = Date.now().toString(36).slice(-5);
@@ -26,23 +26,7 @@ async function pickCatalogTerm(page) {
   await page.getByLabel("학기").selectOption({ label: "2학기" });
 }
 
-async function signUp(page, who) {
-  await page.goto("/");
-  await page.getByRole("heading", { name: "로그인" }).waitFor();
-  await page.getByRole("link", { name: "회원가입" }).click();
-  await page.getByLabel("학교", { exact: true }).selectOption({ label: "한빛대학교" });
-  await page.getByLabel("아이디", { exact: true }).fill(who.loginId);
-  await page.getByLabel("비밀번호", { exact: true }).fill(PASSWORD);
-  await page.getByLabel("닉네임").fill(who.nickname);
-  await page.getByLabel("학교 이메일 아이디").fill(who.email);
-  await assert.doesNotReject(page.getByText("@hanbit.ac.kr").waitFor());
-  // The code goes to the school address; the test reads it from the outbox.
-  await page.getByRole("button", { name: "인증번호 받기" }).click();
-  await page.getByRole("status").getByText("인증번호를 보냈어요").waitFor();
-  await page.getByLabel("인증번호", { exact: true }).fill(await campus.codeFor(`${who.email}@hanbit.ac.kr`));
-  await page.getByRole("button", { name: "가입하기" }).click();
-  await page.getByTestId("me").getByText(who.nickname).waitFor();
-}
+const signUp = (page, who) => signUpAt(campus, page, who, PASSWORD);
 
 describe("the web client in Chromium", () => {
   before(async () => {

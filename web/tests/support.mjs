@@ -146,6 +146,27 @@ export async function person(browser, baseURL, viewport = { width: 1280, height:
   return { context, page, errors };
 }
 
+/**
+ * Signs `who` ({loginId, nickname, email}) up at 한빛대학교 through the real flow: the code
+ * goes to the school address and is read from the outbox of `campus`.
+ */
+export async function signUp(campus, page, who, password) {
+  await page.goto("/");
+  await page.getByRole("heading", { name: "로그인" }).waitFor();
+  await page.getByRole("link", { name: "회원가입" }).click();
+  await page.getByLabel("학교", { exact: true }).selectOption({ label: "한빛대학교" });
+  await page.getByLabel("아이디", { exact: true }).fill(who.loginId);
+  await page.getByLabel("비밀번호", { exact: true }).fill(password);
+  await page.getByLabel("닉네임").fill(who.nickname);
+  await page.getByLabel("학교 이메일 아이디").fill(who.email);
+  await assert.doesNotReject(page.getByText("@hanbit.ac.kr").waitFor());
+  await page.getByRole("button", { name: "인증번호 받기" }).click();
+  await page.getByRole("status").getByText("인증번호를 보냈어요").waitFor();
+  await page.getByLabel("인증번호", { exact: true }).fill(await campus.codeFor(`${who.email}@hanbit.ac.kr`));
+  await page.getByRole("button", { name: "가입하기" }).click();
+  await page.getByTestId("me").getByText(who.nickname).waitFor();
+}
+
 export async function shot(page, name) {
   mkdirSync(screenshots, { recursive: true });
   // From the top, so the sticky header is where a person sees it.

@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ago, board, describe, messaging } from "../api";
 import type { Comment, Photo, Post } from "../gen/campus/board/v1/board_service_pb";
 import { Icon } from "../icons";
-import { Link, navigate } from "../router";
+import { Link, navigate, useQuery } from "../router";
 import { ActionButton, ErrorBox, InlineError, Loading, useAsync, useTitle } from "../ui";
 
 const REPORT_REASONS = [
@@ -356,11 +356,14 @@ function PostBody({ post, setPost }: { post: Post; setPost: (p: Post) => void })
 function CommentItem({
   comment,
   reply,
+  focused = false,
   onReply,
   onChanged,
 }: {
   comment: Comment;
   reply: boolean;
+  /** The comment the route points at (`?comment=<id>`, from a notification): highlighted. */
+  focused?: boolean;
   onReply?: () => void;
   onChanged: () => void;
 }) {
@@ -377,15 +380,18 @@ function CommentItem({
       setNotice({ kind: "error", text: describe(e) });
     }
   };
+  // Every comment is an anchor (#comment-<id>); the one the route points at takes the focus.
+  const anchor = { id: `comment-${current.id}`, tabIndex: focused ? -1 : undefined };
+  const classes = `comment${reply ? " reply" : ""}${focused ? " focused" : ""}`;
   if (current.deleted) {
     return (
-      <li class={reply ? "comment reply deleted" : "comment deleted"}>
+      <li class={`${classes} deleted`} {...anchor}>
         <p class="comment-content">삭제된 댓글입니다.</p>
       </li>
     );
   }
   return (
-    <li class={reply ? "comment reply" : "comment"}>
+    <li class={classes} {...anchor}>
       <div class="comment-head">
         <span class={author?.isAnonymous ? "avatar small anon" : "avatar small"} aria-hidden="true" />
         <span class={author?.isPostAuthor ? "author post-author" : "author"}>{author?.displayName}</span>
@@ -472,6 +478,17 @@ export function PostView({ id }: { id: string }) {
   const [busy, setBusy] = useState(false);
   useTitle(post.result.state === "ready" ? post.result.value.title : "글");
 
+  // Opened from a notification: scroll to the comment and move the focus there, once both the
+  // post and the comments are on screen (a later reload of the comments does not scroll again).
+  const focus = useQuery().get("comment") ?? "";
+  const shown = post.result.state === "ready" && comments.result.state === "ready";
+  useEffect(() => {
+    if (!focus || !shown) return;
+    const node = document.getElementById(`comment-${focus}`);
+    node?.scrollIntoView({ block: "center" });
+    node?.focus({ preventScroll: true });
+  }, [focus, shown]);
+
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -523,6 +540,7 @@ export function PostView({ id }: { id: string }) {
                     <CommentItem
                       comment={top}
                       reply={false}
+                      focused={String(top.id) === focus}
                       onReply={() => {
                         setReplyTo(top);
                         document.getElementById("comment-input")?.focus();
@@ -532,7 +550,13 @@ export function PostView({ id }: { id: string }) {
                     {(comments.result.state === "ready" ? comments.result.value : [])
                       .filter((c) => c.parentId === top.id)
                       .map((r) => (
-                        <CommentItem key={String(r.id)} comment={r} reply={true} onChanged={comments.reload} />
+                        <CommentItem
+                          key={String(r.id)}
+                          comment={r}
+                          reply={true}
+                          focused={String(r.id) === focus}
+                          onChanged={comments.reload}
+                        />
                       ))}
                   </Fragment>
                 ))}
