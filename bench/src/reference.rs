@@ -4,7 +4,8 @@
 //! same transactions, on the same rows, at the same concurrency.
 
 use campus_board::reference::{
-    COUNT_NEW_COMMENT_SQL, INSERT_COMMENT_SQL, INSERT_POST_SQL, LIST_BOARD_POSTS_SQL,
+    APPEND_EVENT_SQL, COUNT_NEW_COMMENT_SQL, INSERT_COMMENT_SQL, INSERT_POST_SQL, LIST_BOARD_POSTS_SQL,
+    NEXT_EVENT_POSITION_SQL, POST_FACTS_SQL, comment_created_event,
 };
 use campus_testkit::bench::pgbench_sql;
 use campus_timetable::reference::{
@@ -70,17 +71,25 @@ pub(crate) fn create_post(l: &Layout) -> Script {
 }
 
 /// CreateComment (named, top-level) on a random hot post: the counter update that locks the
-/// post row, then the INSERT.
+/// post row, the INSERT, then its `CommentCreated` event: the post's facts, the feed's next
+/// position (which holds the feed's head row until commit) and the outbox row.
 pub(crate) fn create_comment(l: &Layout) -> Script {
     let count = pgbench_sql(COUNT_NEW_COMMENT_SQL, &["post", "school"]);
     let insert = pgbench_sql(
         INSERT_COMMENT_SQL,
         &["id", "post", "zero", "id", "user", "nickname", "zero", "zero", "content", "now"],
     );
+    let facts = pgbench_sql(POST_FACTS_SQL, &["post"]);
+    // `\gset` keeps the returned position in `:position` for the outbox row.
+    let position = pgbench_sql(NEXT_EVENT_POSITION_SQL, &[]);
+    // The event's id: the comment's (ids are unique per table, and the run's ids do not repeat).
+    let append = pgbench_sql(APPEND_EVENT_SQL, &["position", "id", "event_type", "payload", "now"]);
+    let (event_type, payload) = comment_created_event(comment_text());
     let hot = l.hot_posts();
     Script {
         text: format!(
-            "{}{}\\set h random({}, {})\n\\set post {}\nBEGIN;\n{count};\n{insert};\nCOMMIT;\n",
+            "{}{}\\set h random({}, {})\n\\set post {}\nBEGIN;\n{count};\n{insert};\n{facts};\n\
+             {position} \\gset\n{append};\nCOMMIT;\n",
             random_user_and_board(l),
             random_id(),
             hot.start(),
@@ -93,8 +102,15 @@ pub(crate) fn create_comment(l: &Layout) -> Script {
             ("nickname", Layout::nickname(0)),
             ("content", comment_text().into()),
             ("now", campus_shared::db::now_micros().to_string()),
+            ("event_type", event_type),
+            // bytea's hex input form, bound as the statement's parameter (`-M prepared`).
+            ("payload", format!("\\x{}", hex(&payload))),
         ],
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `CASE WHEN :var = 0 THEN values[0] … END` (pgbench has no arrays).
@@ -138,5 +154,70 @@ pub(crate) fn add_lecture(l: &Layout, fixture: &Timetables) -> Script {
             ("school", l.school_id().to_string()),
             ("now", campus_shared::db::now_micros().to_string()),
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use campus_shared::db::Backend;
+    use campus_testkit::bench::pgbench_report;
+    use campus_testkit::{TestDatabase, TestIdentity, backends};
+
+    async fn count(conn: &mut sqlx::AnyConnection, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(conn).await.unwrap()
+    }
+
+    /// The CreateComment script runs under pgbench on a database the board service migrated,
+    /// and each transaction writes what the service's does: a comment, its event in the outbox,
+    /// and the feed's head moved along with it.
+    #[tokio::test]
+    async fn the_create_comment_script_runs_on_a_board_database() {
+        if !backends().contains(&Backend::Postgres) {
+            return;
+        }
+        let db = TestDatabase::new(Backend::Postgres).await;
+        let identity = TestIdentity::new();
+        let photos = tempfile::tempdir().unwrap();
+        let app = campus_board::Application::build(campus_board::Config {
+            service: identity.service_config(&db),
+            thresholds: Default::default(),
+            blob_url: photos.path().display().to_string(),
+            account_addr: String::new(),
+            feed: Default::default(),
+        })
+        .await
+        .unwrap();
+        drop(app);
+        let layout = Layout { posts: 1_100, ..Layout::new(0.0001, campus_shared::db::now_micros() / 1000) };
+        crate::seed::seed_board(&db.url, &layout).await.unwrap();
+        let mut conn = crate::seed::connect(&db.url).await.unwrap();
+        let comments_before = count(&mut conn, "SELECT count(*) FROM comment").await;
+
+        let script = create_comment(&layout);
+        let report = pgbench_report(
+            "R2 comment",
+            &db.url,
+            &script.text,
+            2,
+            std::time::Duration::from_secs(1),
+            &script.defines.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert_eq!(report.errors, 0);
+        assert!(report.requests > 0);
+
+        let comments = count(&mut conn, "SELECT count(*) FROM comment").await - comments_before;
+        let events = count(&mut conn, "SELECT count(*) FROM event_outbox").await;
+        let head = count(&mut conn, "SELECT position FROM event_feed_head WHERE id = 1").await;
+        let typed = count(
+            &mut conn,
+            "SELECT count(*) FROM event_outbox WHERE event_type = 'campus.board.v1.CommentCreated'",
+        )
+        .await;
+        assert!(comments >= report.requests as i64, "{comments} comments, {report:?}");
+        assert_eq!(events, comments);
+        assert_eq!(typed, events);
+        assert_eq!(head, events);
     }
 }

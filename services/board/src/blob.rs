@@ -7,7 +7,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 /// The photo store, keyed by photo id.
 #[derive(Debug, Clone)]
-pub struct Blobs {
+pub(crate) struct Blobs {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
 }
@@ -17,7 +17,7 @@ impl Blobs {
     /// (created if missing), `memory://` keeps photos in memory (tests), and `s3://bucket/prefix`
     /// is S3 or an S3-compatible store configured by the usual `AWS_*` variables (needs the
     /// crate's `s3` feature).
-    pub fn open(url: &str) -> anyhow::Result<Self> {
+    pub(crate) fn open(url: &str) -> anyhow::Result<Self> {
         if url == "memory://" {
             return Ok(Self {
                 store: Arc::new(object_store::memory::InMemory::new()),
@@ -52,15 +52,15 @@ impl Blobs {
         self.prefix.clone().join("photos").join(id.to_string().as_str())
     }
 
-    pub async fn put(&self, id: i64, bytes: Vec<u8>) -> object_store::Result<()> {
+    pub(crate) async fn put(&self, id: i64, bytes: Vec<u8>) -> object_store::Result<()> {
         self.store.put(&self.key(id), PutPayload::from(bytes)).await.map(|_| ())
     }
 
-    pub async fn get(&self, id: i64) -> object_store::Result<Vec<u8>> {
+    pub(crate) async fn get(&self, id: i64) -> object_store::Result<Vec<u8>> {
         Ok(self.store.get(&self.key(id)).await?.bytes().await?.to_vec())
     }
 
-    pub async fn delete(&self, id: i64) -> object_store::Result<()> {
+    pub(crate) async fn delete(&self, id: i64) -> object_store::Result<()> {
         self.store.delete(&self.key(id)).await
     }
 }

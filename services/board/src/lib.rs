@@ -1,8 +1,9 @@
 //! The board service: boards, pinned boards, posts, photos, anonymous comments, likes,
 //! scraps, reports, HOT/BEST lists and search, always within the caller's school.
 //!
-//! Reading order: [`startup`] builds and runs the server, [`grpc`] has one method per RPC,
-//! [`domain`] holds the rules, [`store`] every SQL statement and [`blob`] the photo bytes.
+//! Reading order: `startup` builds and runs the server; `grpc/` maps protobuf to the domain
+//! and back and owns each RPC's transaction; [`domain`] decides (the rules, no I/O); `store/`
+//! runs every SQL statement and returns the shared `Result`; `blob` keeps the photo bytes.
 //!
 //! Choices where the contract is silent:
 //! - UnscrapPost is idempotent (the HTTP DELETE it backs): no scrap, no change, no error.
@@ -15,13 +16,16 @@
 //! - Posts and comments with 5+ reports leave every list (including "my" lists) but stay
 //!   readable by id. A board that opted out of HOT never stamps `hot_at`; BEST ignores it.
 
-pub mod blob;
+// Public: what the binary, the standalone build and the tests use. The benchmark may take
+// only `reference` (and build the service through `Application` and `Config`).
 pub mod demo;
 pub mod domain;
-mod events;
-pub mod grpc;
 pub mod reference;
-pub mod startup;
-pub mod store;
+
+mod blob;
+mod events;
+mod grpc;
+mod startup;
+mod store;
 
 pub use startup::{Application, Config};

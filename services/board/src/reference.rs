@@ -1,7 +1,7 @@
 //! What the whole-system benchmark (`campus-bench`) may take from this crate, and nothing
 //! else: the SQL its R2 reference runs under pgbench, statement for statement what ListPosts,
-//! CreatePost and CreateComment issue, and the search-index backfill its seeding needs on
-//! SQLite. Everything else the benchmark measures over the wire.
+//! CreatePost and CreateComment (with its event) issue, and the search-index backfill its
+//! seeding needs on SQLite. Everything else the benchmark measures over the wire.
 //!
 //! Placeholders are the store's (`$1`, …), in the order each statement binds them.
 
@@ -21,8 +21,44 @@ pub const COUNT_NEW_COMMENT_SQL: &str = crate::store::COUNT_NEW_COMMENT_SQL;
 /// content, now.
 pub const INSERT_COMMENT_SQL: &str = crate::store::INSERT_COMMENT_SQL;
 
+/// CreateComment's read, after the INSERT, of what its `CommentCreated` event says about the
+/// post (its board's name, its author): `$1` post.
+pub const POST_FACTS_SQL: &str = crate::store::events::POST_FACTS_SQL;
+
+/// CreateComment's event goes to board's outbox in the comment's transaction, in the two
+/// statements of `campus_shared::events::Outbox::append`: this one takes the next position
+/// (and holds the feed's head row until commit) and returns it.
+pub const NEXT_EVENT_POSITION_SQL: &str =
+    "UPDATE event_feed_head SET position = position + 1 WHERE id = 1 RETURNING position";
+
+/// The outbox row: `$1` position, `$2` event id, `$3` event type, `$4` payload, `$5` now.
+pub const APPEND_EVENT_SQL: &str = "INSERT INTO event_outbox (position, id, event_type, payload, occurred_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+
+/// The type and payload of the `CommentCreated` event CreateComment appends for a named,
+/// top-level comment with `content` (ids as large as real ones, so the size is the real one).
+pub fn comment_created_event(content: &str) -> (String, Vec<u8>) {
+    use campus_proto::board::v1::CommentCreated;
+    use prost::{Message, Name};
+    let id = campus_shared::id::next_id();
+    let event = CommentCreated {
+        comment_id: id,
+        post_id: id,
+        board_id: id,
+        board_name: "자유게시판".into(),
+        school_id: id,
+        author_id: id,
+        post_author_id: id,
+        parent_comment_id: None,
+        parent_author_id: None,
+        preview: crate::domain::preview(content),
+        created_at: Some(campus_shared::db::timestamp(campus_shared::db::now_micros())),
+    };
+    (CommentCreated::full_name(), event.encode_to_vec())
+}
+
 /// Indexes every post below the backfill mark for search (what the service does at start);
 /// returns how many it indexed.
-pub async fn backfill_search(pool: &AnyPool, backend: Backend) -> sqlx::Result<u64> {
+pub async fn backfill_search(pool: &AnyPool, backend: Backend) -> campus_shared::error::Result<u64> {
     crate::store::search::backfill(pool, backend).await
 }

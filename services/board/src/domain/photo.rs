@@ -18,7 +18,7 @@ use std::io::Cursor;
 use campus_shared::error::{Error, Result};
 use image::{ImageFormat, ImageReader, Limits};
 
-use super::{invalid_with_reason, reason};
+use super::reason;
 
 /// Largest photo accepted, in bytes.
 pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
@@ -58,7 +58,7 @@ pub fn sniff(bytes: &[u8]) -> Option<(&'static str, ImageFormat)> {
 }
 
 fn unsupported(why: impl std::fmt::Display) -> Error {
-    invalid_with_reason(
+    Error::invalid_because(
         reason::UNSUPPORTED_IMAGE,
         "photo",
         format!("must be a JPEG, PNG, WebP or GIF image ({why})"),
@@ -69,7 +69,7 @@ fn unsupported(why: impl std::fmt::Display) -> Error {
 /// off the async runtime.
 pub fn prepare(upload: Vec<u8>) -> Result<Photo> {
     if upload.len() > MAX_PHOTO_BYTES {
-        return Err(invalid_with_reason(
+        return Err(Error::invalid_because(
             reason::PHOTO_TOO_LARGE,
             "photo",
             format!("must be at most {MAX_PHOTO_BYTES} bytes"),
@@ -98,7 +98,7 @@ fn decode(bytes: &[u8], format: ImageFormat) -> Result<()> {
     reader.limits(limits);
     match reader.decode() {
         Ok(_) => Ok(()),
-        Err(image::ImageError::Limits(_)) => Err(invalid_with_reason(
+        Err(image::ImageError::Limits(_)) => Err(Error::invalid_because(
             reason::PHOTO_TOO_LARGE,
             "photo",
             format!("must be at most {MAX_SIDE}×{MAX_SIDE} pixels and 48 megapixels"),

@@ -22,6 +22,15 @@ pub mod reason {
     pub const SEARCH_TIMEOUT: &str = "SEARCH_TIMEOUT";
 }
 
+/// A search PostgreSQL cancelled at the statement timeout: DEADLINE_EXCEEDED SEARCH_TIMEOUT.
+pub(crate) fn timed_out() -> Error {
+    Error::refused(
+        tonic::Code::DeadlineExceeded,
+        reason::SEARCH_TIMEOUT,
+        "the search took too long; try a longer or more specific query",
+    )
+}
+
 /// The longest query, in characters.
 pub const MAX_QUERY_CHARS: usize = 100;
 /// How searches are bounded; [`SearchLimits::default`] is what the service runs with.
@@ -84,7 +93,7 @@ impl SearchQuery {
         }
         v.finish()?;
         if chars < 2 && query.is_ascii() {
-            return Err(super::invalid_with_reason(
+            return Err(Error::invalid_because(
                 reason::QUERY_TOO_SHORT,
                 field,
                 "must be at least 2 characters, or 1 Korean syllable",

@@ -29,7 +29,10 @@ pub(crate) struct NewComment<'a> {
 }
 
 /// `CommentCreated`, for every comment and reply, anonymous or not.
-pub(crate) async fn comment_created(tx: &mut AnyConnection, c: &NewComment<'_>) -> sqlx::Result<()> {
+pub(crate) async fn comment_created(
+    tx: &mut AnyConnection,
+    c: &NewComment<'_>,
+) -> campus_shared::error::Result<()> {
     let post = post_facts(tx, c.post_id).await?;
     let event = CommentCreated {
         comment_id: c.comment_id,
@@ -54,7 +57,7 @@ pub(crate) async fn post_promoted(
     post_id: i64,
     promotions: Promotions,
     now: i64,
-) -> sqlx::Result<()> {
+) -> campus_shared::error::Result<()> {
     if !promotions.any() {
         return Ok(());
     }
@@ -85,7 +88,7 @@ pub(crate) async fn post_removed(
     board_id: i64,
     removal: Removal,
     now: i64,
-) -> sqlx::Result<()> {
+) -> campus_shared::error::Result<()> {
     let event = PostRemoved { post_id, board_id, removal: removal as i32, removed_at: Some(timestamp(now)) };
     Outbox::append(tx, &event, now).await?;
     Ok(())
@@ -98,7 +101,7 @@ pub(crate) async fn comment_removed(
     post_id: i64,
     removal: Removal,
     now: i64,
-) -> sqlx::Result<()> {
+) -> campus_shared::error::Result<()> {
     let event =
         CommentRemoved { comment_id, post_id, removal: removal as i32, removed_at: Some(timestamp(now)) };
     Outbox::append(tx, &event, now).await?;

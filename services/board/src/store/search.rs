@@ -15,6 +15,7 @@
 //! a common one reads the newest posts with the `LIKE` and stops at a full page, turning to
 //! the index only for what lies below a bounded window.
 
+use campus_shared::error::Result;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -174,7 +175,7 @@ pub(crate) async fn search_posts(
     before: i64,
     limit: i64,
     limits: &SearchLimits,
-) -> campus_shared::Result<Found> {
+) -> Result<Found> {
     let ask = Ask { viewer, scope, pattern: &query.pattern, limit };
     let found = match db.backend {
         Backend::Postgres => {
@@ -205,11 +206,7 @@ pub(crate) async fn search_posts(
 /// PostgreSQL's "canceling statement due to statement timeout" as the search's own error.
 fn timed_out(err: sqlx::Error) -> campus_shared::Error {
     match &err {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => campus_shared::Error::refused(
-            tonic::Code::DeadlineExceeded,
-            search::reason::SEARCH_TIMEOUT,
-            "the search took too long; try a longer or more specific query",
-        ),
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => search::timed_out(),
         _ => err.into(),
     }
 }
@@ -399,7 +396,7 @@ struct Indexed {
 
 /// (Re)indexes live posts on SQLite (PostgreSQL's index follows the rows by itself): one
 /// statement drops whatever the index held for them, one writes them all.
-async fn index(conn: &mut AnyConnection, posts: &[Indexed]) -> sqlx::Result<()> {
+async fn index(conn: &mut AnyConnection, posts: &[Indexed]) -> Result<()> {
     if posts.is_empty() {
         return Ok(());
     }
@@ -419,7 +416,7 @@ async fn index(conn: &mut AnyConnection, posts: &[Indexed]) -> sqlx::Result<()> 
 }
 
 /// Indexes a post just created in `tx` (SQLite; PostgreSQL's index follows the row).
-pub(crate) async fn index_new_post(tx: &mut AnyConnection, p: &super::NewPostRow<'_>) -> sqlx::Result<()> {
+pub(crate) async fn index_new_post(tx: &mut AnyConnection, p: &super::NewPostRow<'_>) -> Result<()> {
     let post = Indexed {
         id: p.id,
         school_id: p.school_id,
@@ -431,7 +428,7 @@ pub(crate) async fn index_new_post(tx: &mut AnyConnection, p: &super::NewPostRow
 }
 
 /// Brings the index up to date with a post just edited in `tx`.
-pub(crate) async fn reindex_post(tx: &mut AnyConnection, backend: Backend, id: i64) -> sqlx::Result<()> {
+pub(crate) async fn reindex_post(tx: &mut AnyConnection, backend: Backend, id: i64) -> Result<()> {
     if backend == Backend::Postgres {
         return Ok(());
     }
@@ -445,7 +442,7 @@ pub(crate) async fn reindex_post(tx: &mut AnyConnection, backend: Backend, id: i
 }
 
 /// Drops a deleted post from the index, in the deleting transaction.
-pub(crate) async fn unindex_post(tx: &mut AnyConnection, backend: Backend, id: i64) -> sqlx::Result<()> {
+pub(crate) async fn unindex_post(tx: &mut AnyConnection, backend: Backend, id: i64) -> Result<()> {
     if backend == Backend::Sqlite {
         sqlx::query("DELETE FROM post_search WHERE rowid = $1").bind(id).execute(tx).await?;
     }
@@ -459,7 +456,7 @@ const BACKFILL_BATCH: i64 = 500;
 /// the number indexed, 0 when none are left. Each batch is its own short transaction and
 /// records how far it got, so the backfill resumes where it stopped and writers wait for at
 /// most one batch.
-pub async fn backfill_batch(pool: &AnyPool, backend: Backend) -> sqlx::Result<u64> {
+pub(crate) async fn backfill_batch(pool: &AnyPool, backend: Backend) -> Result<u64> {
     if backend == Backend::Postgres {
         return Ok(0);
     }
@@ -485,7 +482,7 @@ pub async fn backfill_batch(pool: &AnyPool, backend: Backend) -> sqlx::Result<u6
 }
 
 /// Runs [`backfill_batch`] until nothing is left.
-pub async fn backfill(pool: &AnyPool, backend: Backend) -> sqlx::Result<u64> {
+pub(crate) async fn backfill(pool: &AnyPool, backend: Backend) -> Result<u64> {
     let mut total = 0;
     loop {
         let n = backfill_batch(pool, backend).await?;

@@ -37,6 +37,26 @@ pub mod reason {
     pub const TOO_MANY_PHOTOS: &str = "TOO_MANY_PHOTOS";
 }
 
+/// A second board of the same name in a school.
+pub(crate) fn board_name_taken() -> Error {
+    Error::already_exists(reason::BOARD_NAME_TAKEN, "a board with this name already exists in your school")
+}
+
+/// A second like of the same post or comment by one user.
+pub(crate) fn already_liked() -> Error {
+    Error::already_exists(reason::ALREADY_LIKED, "you already liked this")
+}
+
+/// A second scrap of the same post by one user.
+pub(crate) fn already_scrapped() -> Error {
+    Error::already_exists(reason::ALREADY_SCRAPPED, "you already scrapped this post")
+}
+
+/// A second report of the same item by one user.
+pub(crate) fn already_reported() -> Error {
+    Error::already_exists(reason::ALREADY_REPORTED, "you already reported this")
+}
+
 /// Checks that `value` is 1..=`max` characters (not bytes), not only whitespace, and holds
 /// only what `kind` of text may.
 fn check_text(v: &mut Violations, field: &str, value: &str, max: usize, kind: Text) {
@@ -246,11 +266,6 @@ pub const PREVIEW_CHARS: usize = 60;
 /// The first [`PREVIEW_CHARS`] characters (not bytes) of `text`.
 pub fn preview(text: &str) -> String {
     text.chars().take(PREVIEW_CHARS).collect()
-}
-
-/// INVALID_ARGUMENT with a field violation and a specific reason.
-pub fn invalid_with_reason(reason: &'static str, field: &str, description: impl Into<String>) -> Error {
-    Error::invalid_because(reason, field, description)
 }
 
 #[cfg(test)]

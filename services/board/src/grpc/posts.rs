@@ -1,0 +1,161 @@
+//! Posts: create, read, edit, delete, a board's list, and who wrote a post or comment (the
+//! internal service).
+
+use campus_proto::board::v1 as pb;
+use campus_proto::board::v1::get_content_author_request::Target;
+use campus_shared::db::{Backend, now_micros};
+use campus_shared::error::{Error, Result};
+use campus_shared::id::next_id;
+use campus_shared::identity::Caller;
+use campus_shared::page::page_size;
+
+use super::{BoardApi, post_proto};
+use crate::domain::search::SearchQuery;
+use crate::domain::{self, reason};
+use crate::events::publish;
+use crate::store::{self, PostRow};
+
+impl BoardApi {
+    pub(super) async fn read_post(&self, caller: &Caller, id: i64) -> Result<pb::Post> {
+        let row = store::get_post(&self.db().pool, caller.user_id, caller.school_id, id)
+            .await?
+            .ok_or(Error::NotFound("post"))?;
+        Ok(self.posts(vec![row], caller.user_id).await?.remove(0))
+    }
+
+    pub(super) async fn post_meta(&self, caller: &Caller, id: i64) -> Result<store::PostMeta> {
+        let id = domain::id("id", id)?;
+        store::post_meta(&self.db().pool, caller.school_id, id).await?.ok_or(Error::NotFound("post"))
+    }
+
+    /// A post the caller wrote, or NOT_FOUND / PERMISSION_DENIED NOT_OWNER.
+    pub(super) async fn own_post(&self, caller: &Caller, id: i64) -> Result<store::PostMeta> {
+        let meta = self.post_meta(caller, id).await?;
+        if meta.author_id != caller.user_id {
+            return Err(Error::permission_denied(reason::NOT_OWNER, "only the author may do this"));
+        }
+        Ok(meta)
+    }
+
+    pub(super) async fn list_posts(
+        &self,
+        caller: &Caller,
+        req: pb::ListPostsRequest,
+    ) -> Result<pb::ListPostsResponse> {
+        let board_id = domain::id("boardId", req.board_id)?;
+        let size = page_size(req.page_size)?;
+        self.board_info(caller.school_id, board_id).await?;
+        if !req.query.trim().is_empty() {
+            let query = SearchQuery::parse("query", &req.query)?;
+            let scope = store::search::Scope::Board(board_id);
+            let (posts, next_page_token) = self.search(caller, scope, &query, size, &req.page_token).await?;
+            return Ok(pb::ListPostsResponse { posts, next_page_token });
+        }
+        let pool = &self.db().pool;
+        let (rows, next_page_token) = self
+            .page(
+                &format!("posts:{board_id}:"),
+                size,
+                &req.page_token,
+                i64::MAX,
+                |before, limit| store::list_board_posts(pool, caller.user_id, board_id, before, limit),
+                |r| r.id,
+            )
+            .await?;
+        Ok(pb::ListPostsResponse { posts: self.posts(rows, caller.user_id).await?, next_page_token })
+    }
+
+    pub(super) async fn create_post(&self, caller: &Caller, req: pb::CreatePostRequest) -> Result<pb::Post> {
+        let board_id = domain::id("boardId", req.board_id)?;
+        let text = domain::PostText::parse(&req.title, &req.content)?;
+        self.board_info(caller.school_id, board_id).await?;
+        let row = store::NewPostRow {
+            id: next_id(),
+            school_id: caller.school_id,
+            board_id,
+            author_id: caller.user_id,
+            author_nickname: &caller.nickname,
+            anonymous: req.anonymous,
+            title: &text.title,
+            content: &text.content,
+            now: now_micros(),
+        };
+        match self.db().backend {
+            // One statement is atomic on its own: no BEGIN and COMMIT round trips around it
+            // (the search index is an index of the table, written by the same statement).
+            Backend::Postgres => store::insert_post(&self.db().pool, &row).await?,
+            Backend::Sqlite => {
+                let mut tx = self.db().begin_write().await?;
+                store::insert_post(&mut *tx, &row).await?;
+                store::search::index_new_post(&mut tx, &row).await?;
+                tx.commit().await?;
+            }
+        }
+        let created = PostRow {
+            id: row.id,
+            board_id,
+            author_id: caller.user_id,
+            author_nickname: caller.nickname.clone(),
+            anonymous: i64::from(req.anonymous),
+            title: text.title.clone(),
+            content: text.content.clone(),
+            like_count: 0,
+            comment_count: 0,
+            scrap_count: 0,
+            photo_count: 0,
+            hot_at: None,
+            best_at: None,
+            created_at: row.now,
+            updated_at: row.now,
+            liked: 0,
+            scrapped: 0,
+            scrap_id: 0,
+        };
+        Ok(post_proto(created, caller.user_id, Vec::new()))
+    }
+
+    pub(super) async fn get_post(&self, caller: &Caller, req: pb::GetPostRequest) -> Result<pb::Post> {
+        let id = domain::id("id", req.id)?;
+        self.read_post(caller, id).await
+    }
+
+    pub(super) async fn update_post(&self, caller: &Caller, req: pb::UpdatePostRequest) -> Result<pb::Post> {
+        let edit = domain::PostEdit::parse(req.title.as_deref(), req.content.as_deref())?;
+        let meta = self.own_post(caller, req.id).await?;
+        let mut tx = self.db().begin_write().await?;
+        store::update_post(&mut tx, meta.id, edit.title.as_deref(), edit.content.as_deref(), now_micros())
+            .await?;
+        store::search::reindex_post(&mut tx, self.db().backend, meta.id).await?;
+        tx.commit().await?;
+        self.read_post(caller, meta.id).await
+    }
+
+    pub(super) async fn delete_post(&self, caller: &Caller, req: pb::DeletePostRequest) -> Result<()> {
+        let meta = self.own_post(caller, req.id).await?;
+        let now = now_micros();
+        let mut tx = self.db().begin_write().await?;
+        if !store::delete_post(&mut tx, meta.id, now).await? {
+            return Err(Error::NotFound("post"));
+        }
+        store::search::unindex_post(&mut tx, self.db().backend, meta.id).await?;
+        publish::post_removed(&mut tx, meta.id, meta.board_id, pb::Removal::Deleted, now).await?;
+        self.commit_events(tx).await
+    }
+
+    pub(super) async fn get_content_author(
+        &self,
+        caller: &Caller,
+        req: pb::GetContentAuthorRequest,
+    ) -> Result<pb::GetContentAuthorResponse> {
+        let (post_id, comment_id, what) = match req.target {
+            Some(Target::PostId(id)) => (Some(domain::id("postId", id)?), None, "post"),
+            Some(Target::CommentId(id)) => (None, Some(domain::id("commentId", id)?), "comment"),
+            None => return Err(Error::invalid("target", "set postId or commentId")),
+        };
+        let (author_id, school_id, post_id, anonymous) =
+            store::content_author(&self.db().pool, caller.school_id, post_id, comment_id)
+                .await?
+                .ok_or(Error::NotFound(what))?;
+        Ok(pb::GetContentAuthorResponse { author_id, school_id, post_id, anonymous: anonymous != 0 })
+    }
+}

@@ -1,0 +1,304 @@
+//! Posts: reads, lists, writes, and who wrote a post or comment (the internal service).
+
+use campus_shared::error::Result;
+use sqlx::{Any, AnyConnection, Executor, FromRow};
+
+/// A post as the viewer sees it; `liked` and `scrapped` are the viewer's.
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct PostRow {
+    pub(crate) id: i64,
+    pub(crate) board_id: i64,
+    pub(crate) author_id: i64,
+    pub(crate) author_nickname: String,
+    pub(crate) anonymous: i64,
+    pub(crate) title: String,
+    pub(crate) content: String,
+    pub(crate) like_count: i64,
+    pub(crate) comment_count: i64,
+    pub(crate) scrap_count: i64,
+    pub(crate) photo_count: i64,
+    pub(crate) hot_at: Option<i64>,
+    pub(crate) best_at: Option<i64>,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+    pub(crate) liked: i64,
+    pub(crate) scrapped: i64,
+    /// Only set by the scrap list, whose order is the scrap's.
+    #[sqlx(default)]
+    pub(crate) scrap_id: i64,
+}
+
+/// The SQL of a ListPosts page (the benchmark runs it through `reference`).
+pub(crate) const LIST_BOARD_POSTS_SQL: &str = concat!(
+    post_select!(),
+    " WHERE p.board_id = $2",
+    listed!(),
+    " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
+);
+
+pub(crate) async fn get_post<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    viewer: i64,
+    school_id: i64,
+    id: i64,
+) -> Result<Option<PostRow>> {
+    Ok(sqlx::query_as(concat!(
+        post_select!(),
+        " WHERE p.id = $2 AND p.school_id = $3 AND p.deleted_at IS NULL"
+    ))
+    .bind(viewer)
+    .bind(id)
+    .bind(school_id)
+    .fetch_optional(e)
+    .await?)
+}
+
+/// A board's posts, newest first, below `before` (searching a board is [`search`]'s).
+pub(crate) async fn list_board_posts<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    viewer: i64,
+    board_id: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<PostRow>> {
+    Ok(sqlx::query_as(LIST_BOARD_POSTS_SQL)
+        .bind(viewer)
+        .bind(board_id)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(e)
+        .await?)
+}
+
+/// Which school-wide ranking to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ranking {
+    Hot,
+    Best,
+}
+
+/// HOT or BEST posts of a school, by when they reached the threshold (latest first), below
+/// the cursor `(at, id)`.
+pub(crate) async fn list_ranked<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    viewer: i64,
+    school_id: i64,
+    ranking: Ranking,
+    cursor: (i64, i64),
+    limit: i64,
+) -> Result<Vec<PostRow>> {
+    let sql = match ranking {
+        Ranking::Hot => concat!(
+            post_select!(),
+            " WHERE p.school_id = $2 AND p.hot_at IS NOT NULL",
+            listed!(),
+            " AND (p.hot_at < $3 OR (p.hot_at = $3 AND p.id < $4)) ORDER BY p.hot_at DESC, p.id DESC LIMIT $5"
+        ),
+        Ranking::Best => concat!(
+            post_select!(),
+            " WHERE p.school_id = $2 AND p.best_at IS NOT NULL",
+            listed!(),
+            " AND (p.best_at < $3 OR (p.best_at = $3 AND p.id < $4)) ORDER BY p.best_at DESC, p.id DESC LIMIT $5"
+        ),
+    };
+    Ok(sqlx::query_as(sql)
+        .bind(viewer)
+        .bind(school_id)
+        .bind(cursor.0)
+        .bind(cursor.1)
+        .bind(limit)
+        .fetch_all(e)
+        .await?)
+}
+
+/// The viewer's own posts, newest first.
+pub(crate) async fn list_my_posts<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    viewer: i64,
+    school_id: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<PostRow>> {
+    Ok(sqlx::query_as(concat!(
+        post_select!(),
+        " WHERE p.author_id = $1 AND p.school_id = $2",
+        listed!(),
+        " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
+    ))
+    .bind(viewer)
+    .bind(school_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(e)
+    .await?)
+}
+
+/// Posts the viewer has a live comment on, newest post first.
+pub(crate) async fn list_commented_posts<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    viewer: i64,
+    school_id: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<PostRow>> {
+    Ok(sqlx::query_as(concat!(
+        post_select!(),
+        " WHERE p.id IN (SELECT c.post_id FROM comment c WHERE c.author_id = $1 AND c.deleted_at IS NULL) \
+         AND p.school_id = $2",
+        listed!(),
+        " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
+    ))
+    .bind(viewer)
+    .bind(school_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(e)
+    .await?)
+}
+
+/// The viewer's scraps, latest scrap first, below the scrap id `before`.
+pub(crate) async fn list_scraps<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    viewer: i64,
+    school_id: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<PostRow>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        post_columns!(),
+        ", ms.id AS scrap_id FROM post_scrap ms JOIN post p ON p.id = ms.post_id \
+         WHERE ms.user_id = $1 AND p.school_id = $2",
+        listed!(),
+        " AND ms.id < $3 ORDER BY ms.id DESC LIMIT $4"
+    ))
+    .bind(viewer)
+    .bind(school_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(e)
+    .await?)
+}
+
+/// What the write paths need to know about a live post of a school.
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct PostMeta {
+    pub(crate) id: i64,
+    pub(crate) board_id: i64,
+    pub(crate) author_id: i64,
+    pub(crate) anonymous: i64,
+    pub(crate) hot_disabled: i64,
+    pub(crate) photo_count: i64,
+}
+
+pub(crate) async fn post_meta<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    school_id: i64,
+    id: i64,
+) -> Result<Option<PostMeta>> {
+    Ok(sqlx::query_as(
+        "SELECT p.id, p.board_id, p.author_id, p.anonymous, b.hot_disabled, p.photo_count FROM post p \
+         JOIN board b ON b.id = p.board_id \
+         WHERE p.id = $1 AND p.school_id = $2 AND p.deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(school_id)
+    .fetch_optional(e)
+    .await?)
+}
+
+/// The fields of a new post.
+#[derive(Debug)]
+pub(crate) struct NewPostRow<'a> {
+    pub(crate) id: i64,
+    pub(crate) school_id: i64,
+    pub(crate) board_id: i64,
+    pub(crate) author_id: i64,
+    pub(crate) author_nickname: &'a str,
+    pub(crate) anonymous: bool,
+    pub(crate) title: &'a str,
+    pub(crate) content: &'a str,
+    pub(crate) now: i64,
+}
+
+/// The SQL of CreatePost's one statement (the benchmark runs it through `reference`).
+pub(crate) const INSERT_POST_SQL: &str = "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, \
+     title, content, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
+
+pub(crate) async fn insert_post<'c, E: Executor<'c, Database = Any>>(e: E, p: &NewPostRow<'_>) -> Result<()> {
+    sqlx::query(INSERT_POST_SQL)
+        .bind(p.id)
+        .bind(p.school_id)
+        .bind(p.board_id)
+        .bind(p.author_id)
+        .bind(p.author_nickname)
+        .bind(i64::from(p.anonymous))
+        .bind(p.title)
+        .bind(p.content)
+        .bind(p.now)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn update_post(
+    tx: &mut AnyConnection,
+    id: i64,
+    title: Option<&str>,
+    content: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE post SET title = COALESCE($2, title), content = COALESCE($3, content), updated_at = $4 \
+         WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(title)
+    .bind(content)
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn delete_post(tx: &mut AnyConnection, id: i64, now: i64) -> Result<bool> {
+    let done = sqlx::query("UPDATE post SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
+        .bind(id)
+        .bind(now)
+        .execute(tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Who wrote a live post or comment: `(author_id, school_id, post_id, anonymous)`.
+pub(crate) async fn content_author<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    school_id: i64,
+    post_id: Option<i64>,
+    comment_id: Option<i64>,
+) -> Result<Option<(i64, i64, i64, i64)>> {
+    let row = match (post_id, comment_id) {
+        (Some(id), _) => {
+            sqlx::query_as(
+                "SELECT author_id, school_id, id, anonymous FROM post \
+                 WHERE id = $1 AND school_id = $2 AND deleted_at IS NULL",
+            )
+            .bind(id)
+            .bind(school_id)
+            .fetch_optional(e)
+            .await
+        }
+        (None, Some(id)) => {
+            sqlx::query_as(
+                "SELECT c.author_id, p.school_id, p.id, c.anonymous FROM comment c JOIN post p ON p.id = c.post_id \
+                 WHERE c.id = $1 AND p.school_id = $2 AND c.deleted_at IS NULL AND p.deleted_at IS NULL",
+            )
+            .bind(id)
+            .bind(school_id)
+            .fetch_optional(e)
+            .await
+        }
+        (None, None) => Ok(None),
+    };
+    Ok(row?)
+}
