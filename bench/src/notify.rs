@@ -16,9 +16,8 @@
 //! author's stream, both on this process's clock. A comment whose notification has not
 //! arrived 10 s after the workload counts as lost.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -28,30 +27,7 @@ use campus_testkit::bench::{ms, percentile};
 
 use crate::layout::Layout;
 use crate::report::Target;
-use crate::workloads::Tokens;
-
-/// When each notifying comment was acknowledged, and when its notification arrived.
-#[derive(Debug, Default)]
-pub(crate) struct Deliveries {
-    acknowledged: Mutex<HashMap<i64, Instant>>,
-    arrived: Mutex<HashMap<i64, Instant>>,
-}
-
-impl Deliveries {
-    /// A comment `comment_id` that should notify its post's author was acknowledged now.
-    pub(crate) fn acknowledged(&self, comment_id: i64) {
-        self.acknowledged.lock().expect("deliveries").insert(comment_id, Instant::now());
-    }
-
-    fn arrived(&self, comment_id: i64) {
-        self.arrived.lock().expect("deliveries").entry(comment_id).or_insert_with(Instant::now);
-    }
-
-    fn missing(&self) -> usize {
-        let arrived = self.arrived.lock().expect("deliveries");
-        self.acknowledged.lock().expect("deliveries").keys().filter(|id| !arrived.contains_key(id)).count()
-    }
-}
+use crate::workloads::{Deliveries, Tokens};
 
 /// The open streams of the hot posts' authors, recording what arrives.
 #[derive(Debug)]
@@ -110,8 +86,7 @@ impl Listeners {
         for task in &self.tasks {
             task.abort();
         }
-        let acknowledged = self.deliveries.acknowledged.lock().expect("deliveries");
-        let arrived = self.deliveries.arrived.lock().expect("deliveries");
+        let (acknowledged, arrived) = self.deliveries.times();
         let mut lags: Vec<Duration> = acknowledged
             .iter()
             .filter_map(|(id, at)| arrived.get(id).map(|got| got.saturating_duration_since(*at)))

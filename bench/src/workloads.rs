@@ -2,10 +2,11 @@
 //! fields that prove it was the right one), and the setup they need: tokens for the seeded
 //! users, the lecture catalog and one timetable per worker.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -26,7 +27,6 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::layout::{FALL, Layout, YEAR};
-use crate::notify::Deliveries;
 
 /// Calls in flight in every workload.
 pub(crate) const IN_FLIGHT: usize = 64;
@@ -272,6 +272,37 @@ pub(crate) fn create_post(gateway: SocketAddr, layout: Layout, tokens: Arc<Token
                 && json["id"].as_str().is_some_and(|id| !id.is_empty())
         }))
     })
+}
+
+/// "W4 notify": when each notifying comment was acknowledged, and when its notification
+/// arrived on its author's stream (see `notify.rs`).
+#[derive(Debug, Default)]
+pub(crate) struct Deliveries {
+    acknowledged: Mutex<HashMap<i64, Instant>>,
+    arrived: Mutex<HashMap<i64, Instant>>,
+}
+
+impl Deliveries {
+    /// A comment `comment_id` that should notify its post's author was acknowledged now.
+    pub(crate) fn acknowledged(&self, comment_id: i64) {
+        self.acknowledged.lock().expect("deliveries").insert(comment_id, Instant::now());
+    }
+
+    pub(crate) fn arrived(&self, comment_id: i64) {
+        self.arrived.lock().expect("deliveries").entry(comment_id).or_insert_with(Instant::now);
+    }
+
+    pub(crate) fn missing(&self) -> usize {
+        let arrived = self.arrived.lock().expect("deliveries");
+        self.acknowledged.lock().expect("deliveries").keys().filter(|id| !arrived.contains_key(id)).count()
+    }
+
+    /// When each comment was acknowledged, and when each notification arrived.
+    pub(crate) fn times(&self) -> (HashMap<i64, Instant>, HashMap<i64, Instant>) {
+        let acknowledged = self.acknowledged.lock().expect("deliveries").clone();
+        let arrived = self.arrived.lock().expect("deliveries").clone();
+        (acknowledged, arrived)
+    }
 }
 
 /// W4: CreateComment on one of the hot posts (all 64 workers on 10 posts, so they queue on
