@@ -151,7 +151,7 @@ async fn a_postgres_restart_under_load_is_only_503_and_loses_nothing() {
             last_error < restart.back_at + SETTLE,
             "errors stopped within {SETTLE:?} of PostgreSQL being back ({restart:?}); the last ended at {last_error:?}"
         );
-        let after: Vec<&Sample> = samples.iter().filter(|s| s.at > last_error && s.at < until).collect();
+        let after: Vec<&Sample> = samples.iter().filter(|s| s.at > last_error && s.ended() < until).collect();
         assert!(
             after.len() > 5 && after.iter().all(|s| s.ok()),
             "requests succeed after the last error ({restart:?}): {}",
