@@ -28,12 +28,10 @@ pub const POST_FACTS_SQL: &str = crate::store::events::POST_FACTS_SQL;
 /// CreateComment's event goes to board's outbox in the comment's transaction, in the two
 /// statements of `campus_shared::events::Outbox::append`: this one takes the next position
 /// (and holds the feed's head row until commit) and returns it.
-pub const NEXT_EVENT_POSITION_SQL: &str =
-    "UPDATE event_feed_head SET position = position + 1 WHERE id = 1 RETURNING position";
+pub const NEXT_EVENT_POSITION_SQL: &str = campus_shared::events::outbox::NEXT_POSITION_SQL;
 
 /// The outbox row: `$1` position, `$2` event id, `$3` event type, `$4` payload, `$5` now.
-pub const APPEND_EVENT_SQL: &str = "INSERT INTO event_outbox (position, id, event_type, payload, occurred_at) \
-     VALUES ($1, $2, $3, $4, $5)";
+pub const APPEND_EVENT_SQL: &str = campus_shared::events::outbox::APPEND_SQL;
 
 /// The type and payload of the `CommentCreated` event CreateComment appends for a named,
 /// top-level comment with `content` (ids as large as real ones, so the size is the real one).

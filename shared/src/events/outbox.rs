@@ -6,6 +6,16 @@ use std::sync::Arc;
 use sqlx::{Any, AnyConnection};
 use tokio::sync::watch;
 
+/// [`Outbox::append`]'s first statement: takes the next position (and holds the feed's head
+/// row until commit) and returns it.
+pub const NEXT_POSITION_SQL: &str =
+    "UPDATE event_feed_head SET position = position + 1 WHERE id = 1 RETURNING position";
+
+/// [`Outbox::append`]'s second statement, the outbox row: `$1` position, `$2` event id, `$3`
+/// event type, `$4` payload, `$5` occurred at.
+pub const APPEND_SQL: &str = "INSERT INTO event_outbox (position, id, event_type, payload, occurred_at) \
+                              VALUES ($1, $2, $3, $4, $5)";
+
 /// The transactional outbox of one producing service.
 ///
 /// Clones share the wake-up signal: [`Outbox::committed`] wakes every `WatchEvents` stream of
@@ -38,22 +48,15 @@ impl Outbox {
         message: &M,
         occurred_at: i64,
     ) -> Result<i64, sqlx::Error> {
-        let position: i64 = sqlx::query_scalar::<Any, i64>(
-            "UPDATE event_feed_head SET position = position + 1 WHERE id = 1 RETURNING position",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO event_outbox (position, id, event_type, payload, occurred_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(position)
-        .bind(crate::id::next_id())
-        .bind(M::full_name())
-        .bind(message.encode_to_vec())
-        .bind(occurred_at)
-        .execute(&mut *tx)
-        .await?;
+        let position: i64 = sqlx::query_scalar::<Any, i64>(NEXT_POSITION_SQL).fetch_one(&mut *tx).await?;
+        sqlx::query(APPEND_SQL)
+            .bind(position)
+            .bind(crate::id::next_id())
+            .bind(M::full_name())
+            .bind(message.encode_to_vec())
+            .bind(occurred_at)
+            .execute(&mut *tx)
+            .await?;
         Ok(position)
     }
 
