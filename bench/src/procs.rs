@@ -3,7 +3,7 @@
 //! now and at peak) and stopped with SIGTERM.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -54,9 +54,8 @@ pub(crate) fn ensure_binaries(skip: bool, dir: Option<&Path>) -> anyhow::Result<
 }
 
 /// A loopback address nobody listens on right now.
-pub(crate) fn free_addr() -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?)
+pub(crate) fn free_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], campus_testkit::unused_port()))
 }
 
 /// One running server process.

@@ -70,10 +70,10 @@ impl System {
         let url = |addr: SocketAddr| format!("http://{addr}");
         let mut procs = Vec::new();
 
-        let account = free_addr()?;
-        let board = free_addr()?;
-        let messaging = free_addr()?;
-        let timetable = free_addr()?;
+        let account = free_addr();
+        let board = free_addr();
+        let messaging = free_addr();
+        let timetable = free_addr();
         let services = [
             ("account", "campus-account", "ACCOUNT", account, dbs.account.clone(), vec![]),
             (
@@ -127,7 +127,7 @@ impl System {
         }
         let mut gateways = vec![("gateway", release, board, false)];
         for (name, dir, database, photos, gateway) in boards {
-            let addr = free_addr()?;
+            let addr = free_addr();
             let mut env = common.clone();
             env.push(("BOARD_LISTEN_ADDR".into(), addr.to_string()));
             env.push(("BOARD_DATABASE_URL".into(), database));
@@ -147,7 +147,7 @@ impl System {
             gateways.push(("gateway (TLS)", release, board, true));
         }
         for (name, dir, board, tls) in gateways {
-            let addr = free_addr()?;
+            let addr = free_addr();
             let mut env = common.clone();
             let mut http = reqwest::Client::builder();
             let mut scheme = "http";
@@ -180,7 +180,7 @@ impl System {
             procs.push(proc);
         }
 
-        let hello = free_addr()?;
+        let hello = free_addr();
         let me = std::env::current_exe()?;
         let addr_arg = hello.to_string();
         let mut proc = Proc::spawn("hello (R1)", &me, &["hello-server", &addr_arg], &[], hello, cpus, &logs)?;

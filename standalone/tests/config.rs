@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -131,10 +131,6 @@ const NOT_READ: &[(&str, &str)] = &[
     ("CAMPUS_TLS_CLIENT_AUTH", "only services serving TLS read it, and in one process none does"),
     ("CAMPUS_BENCH_SECS", "read by the crates' `cargo bench` targets (campus-testkit), never by a server"),
 ];
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind port 0").local_addr().expect("address").port()
-}
 
 fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_campus"));
@@ -298,7 +294,7 @@ async fn the_documented_variables_take_effect() {
     SigningKey::load_or_generate(&dir.path().join("key")).expect("a key pair");
     let pem = std::fs::read_to_string(dir.path().join("key/jwt-private.pem")).expect("the PEM");
     let key = SigningKey::from_private_pem(&pem).expect("the key");
-    let [gateway, account, board, messaging, timetable] = [(); 5].map(|_| free_port());
+    let [gateway, account, board, messaging, timetable] = [(); 5].map(|_| campus_testkit::unused_port());
     let sqlite = |name: &str| format!("sqlite://{}?mode=rwc", elsewhere.join(format!("{name}.db")).display());
     let service_token = "a-service-token-for-this-test-only";
     let env: HashMap<&str, String> = HashMap::from([

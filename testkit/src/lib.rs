@@ -21,4 +21,4 @@ pub mod status;
 pub use db::{PG_URL_VAR, TestDatabase, backends, each_backend};
 pub use identity::TestIdentity;
 pub use mail::{Outbox, mail_code};
-pub use net::{channel, dead_url};
+pub use net::{channel, dead_url, unused_port};

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -100,11 +100,6 @@ fn binary_path(proc: Proc) -> PathBuf {
     path
 }
 
-/// A port nobody listens on right now (the OS picks it; the process binds it a moment later).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind port 0").local_addr().expect("address").port()
-}
-
 impl Deployment {
     /// Starts every process on `backend` and waits until the gateway reports ready.
     pub(crate) async fn start(backend: Backend, options: Options) -> Self {
@@ -127,7 +122,8 @@ impl Deployment {
         )
         .expect("issuer");
 
-        let ports: HashMap<Proc, u16> = Proc::ALL.iter().map(|p| (*p, free_port())).collect();
+        let ports: HashMap<Proc, u16> =
+            Proc::ALL.iter().map(|p| (*p, campus_testkit::unused_port())).collect();
         let url = |p: Proc| format!("http://127.0.0.1:{}", ports[&p]);
         let mut databases = Vec::new();
         let mut env = HashMap::new();
@@ -299,7 +295,7 @@ impl Deployment {
     /// Starts another replica of a service on its own port, with the same environment
     /// otherwise (the same database); the caller owns the process.
     pub(crate) async fn spawn_replica(&self, proc: Proc) -> (Child, SocketAddr) {
-        let port = free_port();
+        let port = campus_testkit::unused_port();
         let listen = format!("{}_LISTEN_ADDR", proc.prefix());
         let log_path = self.dir.path().join("logs").join(format!("{}-replica.log", proc.name()));
         let log = File::options().create(true).append(true).open(&log_path).expect("log file");

@@ -3,7 +3,6 @@
 //! initdb writes it into a temp dir; when the test runs as root, the server binaries run as
 //! the `postgres` user, which owns the dir.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -78,7 +77,7 @@ impl PgCluster {
             let (uid, gid) = postgres_ids();
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown the cluster dir");
         }
-        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let port = campus_testkit::unused_port();
         let cluster = Self { data: dir.path().join("data"), bin, port, as_postgres, dir };
         let data = cluster.data.display().to_string();
         cluster.run("initdb", &["-D", &data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]);
