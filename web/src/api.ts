@@ -4,7 +4,7 @@
 // never sees. A refresh runs before the access token expires and once more when a call comes
 // back UNAUTHENTICATED.
 
-import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type CallOptions, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
@@ -120,6 +120,35 @@ export const account = createClient(AccountService, transport);
 export const board = createClient(BoardService, transport);
 export const messaging = createClient(MessagingService, transport);
 export const timetable = createClient(TimetableService, transport);
+
+/**
+ * Follows a server stream until `signal` aborts, handing each item to `onItem`. The stream is
+ * opened again when it ends (the gateway bounds every call's duration) or fails, after a
+ * back-off from 0.5 s doubling to 15 s (back to 0.5 s after a stream that stayed open 10 s).
+ * Each reopened stream calls `onReopen` once its headers arrive, that is once the server has
+ * subscribed: what came while the stream was down is only in the lists, so re-read them then.
+ * An expired access token ends a stream; it is refreshed before reopening, and the loop ends
+ * when the session is gone.
+ */
+export async function followStream<T>(
+  open: (options: CallOptions) => AsyncIterable<T>,
+  onItem: (item: T) => void,
+  onReopen: () => void,
+  signal: AbortSignal,
+): Promise<void> {
+  let backoff = 500;
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    const opened = Date.now();
+    try {
+      for await (const item of open({ signal, onHeader: attempt > 0 ? onReopen : undefined })) onItem(item);
+    } catch (e) {
+      if (signal.aborted) return;
+      if (ConnectError.from(e).code === Code.Unauthenticated && !(await session.refresh().catch(() => ""))) return;
+    }
+    backoff = Date.now() - opened > 10_000 ? 500 : Math.min(backoff * 2, 15_000);
+    await new Promise((r) => setTimeout(r, backoff));
+  }
+}
 
 export async function login(loginId: string, password: string) {
   session.set(await auth.login({ loginId, password }));

@@ -41,6 +41,29 @@ export function InlineError({ error, id }: { error: unknown; id?: string }) {
   );
 }
 
+/**
+ * Events from outside the component tree (a live stream) for the screens showing them:
+ * `emit` hands an event to every mounted listener.
+ */
+export function channel<E>() {
+  const listeners = new Set<(event: E) => void>();
+  return {
+    emit: (event: E) => listeners.forEach((l) => l(event)),
+    /** Calls `listener` (as of the latest render) with each event while the caller is mounted. */
+    useListener(listener: (event: E) => void) {
+      const ref = useRef(listener);
+      ref.current = listener;
+      useEffect(() => {
+        const l = (e: E) => ref.current(e);
+        listeners.add(l);
+        return () => {
+          listeners.delete(l);
+        };
+      }, []);
+    },
+  };
+}
+
 export type Async<T> =
   | { state: "loading" }
   | { state: "error"; error: unknown }

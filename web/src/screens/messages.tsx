@@ -3,50 +3,27 @@
 // duration) or fails; each (re)open tells the screens to reload, so a message sent while the
 // stream was down still shows up.
 
-import { Code, ConnectError } from "@connectrpc/connect";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ago, messaging, session } from "../api";
+import { ago, followStream, messaging } from "../api";
 import type { Conversation, Message } from "../gen/campus/messaging/v1/messaging_service_pb";
 import { Link } from "../router";
-import { ActionButton, Empty, ErrorBox, InlineError, Loading, Show, useAsync, useTitle } from "../ui";
+import { ActionButton, Empty, ErrorBox, InlineError, Loading, Show, channel, useAsync, useTitle } from "../ui";
 
-type LiveEvent = { kind: "message"; message: Message } | { kind: "resync" };
-type LiveListener = (event: LiveEvent) => void;
-
-const liveListeners = new Set<LiveListener>();
+const live = channel<{ kind: "message"; message: Message } | { kind: "resync" }>();
 let liveAbort: AbortController | null = null;
-
-function emit(event: LiveEvent) {
-  liveListeners.forEach((l) => l(event));
-}
 
 /** Opens the message stream for the signed-in user until `stopLive`. */
 export function startLive() {
   if (liveAbort) return;
-  const abort = new AbortController();
-  liveAbort = abort;
-  (async () => {
-    let backoff = 500;
-    for (let attempt = 0; !abort.signal.aborted; attempt++) {
-      const opened = Date.now();
-      // Messages sent while the stream was down are only in the lists: reload them once the
-      // new stream is open (its headers arrive when the server has subscribed).
-      const onHeader = attempt > 0 ? () => emit({ kind: "resync" }) : undefined;
-      try {
-        for await (const item of messaging.streamMessages({}, { signal: abort.signal, onHeader })) {
-          if (item.message) emit({ kind: "message", message: item.message });
-        }
-      } catch (e) {
-        if (abort.signal.aborted) return;
-        // An expired access token ends the stream; refresh before reopening.
-        if (ConnectError.from(e).code === Code.Unauthenticated && !(await session.refresh().catch(() => ""))) {
-          return;
-        }
-      }
-      backoff = Date.now() - opened > 10_000 ? 500 : Math.min(backoff * 2, 15_000);
-      await new Promise((r) => setTimeout(r, backoff));
-    }
-  })();
+  liveAbort = new AbortController();
+  followStream(
+    (options) => messaging.streamMessages({}, options),
+    (item) => {
+      if (item.message) live.emit({ kind: "message", message: item.message });
+    },
+    () => live.emit({ kind: "resync" }),
+    liveAbort.signal,
+  );
 }
 
 export function stopLive() {
@@ -54,22 +31,10 @@ export function stopLive() {
   liveAbort = null;
 }
 
-function useLive(listener: LiveListener) {
-  const ref = useRef(listener);
-  ref.current = listener;
-  useEffect(() => {
-    const l: LiveListener = (e) => ref.current(e);
-    liveListeners.add(l);
-    return () => {
-      liveListeners.delete(l);
-    };
-  }, []);
-}
-
 export function Inbox() {
   useTitle("쪽지함");
   const list = useAsync(() => messaging.listConversations({ pageSize: 50 }), []);
-  useLive(() => list.reload());
+  live.useListener(() => list.reload());
   return (
     <main class="page">
       <header class="page-head">
@@ -143,7 +108,7 @@ export function ConversationView({ id }: { id: string }) {
     data.set({ conversation, messages: [...messages, message] });
   };
 
-  useLive((event) => {
+  live.useListener((event) => {
     if (event.kind === "resync") data.reload();
     else if (event.message.conversationId === conversationId) {
       append(event.message);

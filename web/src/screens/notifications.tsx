@@ -4,9 +4,9 @@
 // each (re)open asks ListNotifications for the count again, so nothing that arrived while the
 // stream was down is missed.
 
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { useEffect, useRef, useState } from "preact/hooks";
-import { ago, session, transport } from "../api";
+import { createClient } from "@connectrpc/connect";
+import { useState } from "preact/hooks";
+import { ago, followStream, transport } from "../api";
 import { announceArrival, setUnread, unreadCount, useUnread } from "../bell";
 import {
   NotificationKind,
@@ -14,18 +14,11 @@ import {
   type Notification,
 } from "../gen/campus/messaging/v1/notification_service_pb";
 import { Link } from "../router";
-import { ActionButton, InlineError, ListEnd, useInfinite, useTitle } from "../ui";
+import { ActionButton, InlineError, ListEnd, channel, useInfinite, useTitle } from "../ui";
 
 const notifications = createClient(NotificationService, transport);
 
-type LiveEvent = { kind: "new"; notification: Notification } | { kind: "resync" };
-type LiveListener = (event: LiveEvent) => void;
-
-const liveListeners = new Set<LiveListener>();
-
-function emit(event: LiveEvent) {
-  liveListeners.forEach((l) => l(event));
-}
+const live = channel<{ kind: "new"; notification: Notification } | { kind: "resync" }>();
 
 /**
  * Opens the notification stream for the signed-in user and keeps the unread count; the
@@ -45,7 +38,7 @@ export function watchNotifications(): () => void {
         arrived = null;
         const newest = r.notifications[0]?.id ?? 0n;
         setUnread(r.unreadCount + mine.filter((n) => !n.read && n.id > newest).length);
-        if (resync) emit({ kind: "resync" });
+        if (resync) live.emit({ kind: "resync" });
       },
       () => {
         // The next (re)open counts again; until then what arrived counts on top.
@@ -55,46 +48,21 @@ export function watchNotifications(): () => void {
       },
     );
   };
-  (async () => {
-    let backoff = 500;
-    recount(false);
-    for (let attempt = 0; !abort.signal.aborted; attempt++) {
-      const opened = Date.now();
-      // Once the server has subscribed (the headers arrive), count again: what came while the
-      // stream was down is in the count and the list only.
-      const onHeader = attempt > 0 ? () => recount(true) : undefined;
-      try {
-        for await (const item of notifications.streamNotifications({}, { signal: abort.signal, onHeader })) {
-          const n = item.notification;
-          if (!n) continue;
-          if (arrived) arrived.push(n);
-          else if (!n.read) announceArrival();
-          emit({ kind: "new", notification: n });
-        }
-      } catch (e) {
-        if (abort.signal.aborted) return;
-        // An expired access token ends the stream; refresh before reopening.
-        if (ConnectError.from(e).code === Code.Unauthenticated && !(await session.refresh().catch(() => ""))) {
-          return;
-        }
-      }
-      backoff = Date.now() - opened > 10_000 ? 500 : Math.min(backoff * 2, 15_000);
-      await new Promise((r) => setTimeout(r, backoff));
-    }
-  })();
+  recount(false);
+  followStream(
+    (options) => notifications.streamNotifications({}, options),
+    (item) => {
+      const n = item.notification;
+      if (!n) return;
+      if (arrived) arrived.push(n);
+      else if (!n.read) announceArrival();
+      live.emit({ kind: "new", notification: n });
+    },
+    // What came while the stream was down is in the count and the list only.
+    () => recount(true),
+    abort.signal,
+  );
   return () => abort.abort();
-}
-
-function useLive(listener: LiveListener) {
-  const ref = useRef(listener);
-  ref.current = listener;
-  useEffect(() => {
-    const l: LiveListener = (e) => ref.current(e);
-    liveListeners.add(l);
-    return () => {
-      liveListeners.delete(l);
-    };
-  }, []);
 }
 
 const KINDS: Record<NotificationKind, string> = {
@@ -148,7 +116,7 @@ export function NotificationsScreen() {
       const added = fresh.filter((n) => !have.has(n.id));
       return added.length > 0 ? [...added, ...items] : items;
     });
-  useLive((event) => {
+  live.useListener((event) => {
     if (event.kind === "new") prepend([event.notification]);
     // The stream was reopened (the gateway ends every call after a while): what arrived in
     // between goes on top, keeping the pages already shown; a longer gap starts over.
