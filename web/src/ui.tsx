@@ -1,7 +1,7 @@
 // Building blocks every screen shares: the loading, empty and error states, a data hook with
 // retry, and an infinite list that also works from the keyboard.
 
-import type { ComponentChildren } from "preact";
+import type { ComponentChildren, InputHTMLAttributes, LooseInputHTMLAttributes } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { describe } from "./api";
 
@@ -237,4 +237,68 @@ export function ActionButton({
       {children}
     </button>
   );
+}
+
+type FieldProps = LooseInputHTMLAttributes & { label: string; name?: string; hint?: string; onValue?: (value: string) => void };
+
+/**
+ * A labelled text field: the label wraps the input, so it names it. A hint goes under the field
+ * and describes the input (aria-describedby); its id is the input's name in kebab case with
+ * "-hint" ("loginId" → "login-id-hint"). `onValue` hears every edit.
+ */
+export function Field({ label, hint, onValue, ...input }: FieldProps) {
+  const hintId = hint && `${input.name?.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}-hint`;
+  const field = (
+    <label>
+      {label}
+      <input
+        {...(input as InputHTMLAttributes)}
+        aria-describedby={hintId}
+        onInput={onValue && ((e) => onValue(e.currentTarget.value))}
+      />
+    </label>
+  );
+  if (!hint) return field;
+  return (
+    <div class="field">
+      {field}
+      <small id={hintId}>{hint}</small>
+    </div>
+  );
+}
+
+/** A required password field: the current password, or a new one of 8–64 characters. */
+export function PasswordField({ isNew, ...field }: FieldProps & { isNew?: boolean }) {
+  return (
+    <Field
+      type="password"
+      autocomplete={isNew ? "new-password" : "current-password"}
+      required
+      minLength={isNew ? 8 : undefined}
+      maxLength={isNew ? 64 : undefined}
+      {...field}
+    />
+  );
+}
+
+/**
+ * A form's submit handler (or a button's click handler) that runs `action`, keeping whether it
+ * runs and what it threw.
+ */
+export function useSubmit(action: () => Promise<unknown>) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { submit, busy, error };
 }

@@ -5,32 +5,20 @@
 import { useState } from "preact/hooks";
 import { account, auth, date, login } from "../api";
 import { Link, navigate } from "../router";
-import { InlineError, Show, useAsync, useTitle } from "../ui";
+import { Field, InlineError, PasswordField, Show, useAsync, useSubmit, useTitle } from "../ui";
 
 export function Login() {
   useTitle("로그인");
   const [loginId, setLoginId] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { submit, busy, error } = useSubmit(async () => {
+    await login(loginId.trim(), password);
+    navigate("/", true);
+  });
   const query = new URLSearchParams(location.search);
   const joined = query.get("joined");
   const reset = query.get("reset");
   const deleted = query.get("deleted");
-
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await login(loginId.trim(), password);
-      navigate("/", true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   return (
     <main class="auth-page">
@@ -53,27 +41,8 @@ export function Login() {
       )}
       <form class="card form" onSubmit={submit} aria-labelledby="login-title">
         <h2 id="login-title">로그인</h2>
-        <label>
-          아이디
-          <input
-            name="loginId"
-            autocomplete="username"
-            required
-            value={loginId}
-            onInput={(e) => setLoginId(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          비밀번호
-          <input
-            name="password"
-            type="password"
-            autocomplete="current-password"
-            required
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </label>
+        <Field label="아이디" name="loginId" autocomplete="username" required value={loginId} onValue={setLoginId} />
+        <PasswordField label="비밀번호" name="password" value={password} onValue={setPassword} />
         <InlineError error={error} />
         <button type="submit" disabled={busy}>
           {busy ? "로그인 중…" : "로그인"}
@@ -91,7 +60,6 @@ export function Login() {
 
 export function SignUp() {
   useTitle("회원가입");
-  const schools = useAsync(() => account.listSchools({ pageSize: 100 }), []);
   const [form, setForm] = useState({
     schoolId: "",
     loginId: "",
@@ -100,166 +68,127 @@ export function SignUp() {
     emailLocal: "",
     emailCode: "",
   });
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
   // The address a code was sent to, and until when it is good.
   const [sent, setSent] = useState<{ email: string; until: Date | null } | null>(null);
-  const [codeError, setCodeError] = useState<unknown>(null);
-  const [sending, setSending] = useState(false);
   const field = (name: keyof typeof form) => ({
     name,
     value: form[name],
-    onInput: (e: Event) => setForm({ ...form, [name]: (e.currentTarget as HTMLInputElement).value }),
+    onValue: (value: string) => setForm({ ...form, [name]: value }),
+  });
+  const schools = useAsync(() => account.listSchools({ pageSize: 100 }), []);
+  const school = schools.result.state === "ready" ? schools.result.value.schools.find((s) => String(s.id) === form.schoolId) : undefined;
+  const email = school ? `${form.emailLocal.trim()}@${school.emailDomain}` : "";
+  const { submit, busy, error } = useSubmit(async () => {
+    if (!school) return;
+    await auth.signUp({
+      schoolId: school.id,
+      loginId: form.loginId.trim(),
+      password: form.password,
+      nickname: form.nickname.trim(),
+      email,
+      emailCode: form.emailCode.trim(),
+    });
+    // Sign in straight away; fall back to the login page if that fails.
+    try {
+      await login(form.loginId.trim(), form.password);
+      navigate("/", true);
+    } catch {
+      navigate("/login?joined=1", true);
+    }
+  });
+  const sendCode = useSubmit(async () => {
+    if (!school || !form.emailLocal.trim()) return;
+    const verification = await auth.sendEmailVerification({ email, schoolId: school.id });
+    setSent({ email, until: date(verification.expiresAt) });
   });
 
   return (
     <main class="auth-page">
       <h1 class="brand-large">캠퍼스</h1>
       <Show value={schools.result} retry={schools.reload}>
-        {({ schools: list }) => {
-          const school = list.find((s) => String(s.id) === form.schoolId);
-          const email = school ? `${form.emailLocal.trim()}@${school.emailDomain}` : "";
-          const sendCode = async () => {
-            if (!school || !form.emailLocal.trim()) return;
-            setSending(true);
-            setCodeError(null);
-            try {
-              const verification = await auth.sendEmailVerification({ email, schoolId: school.id });
-              setSent({ email, until: date(verification.expiresAt) });
-            } catch (err) {
-              setCodeError(err);
-            } finally {
-              setSending(false);
-            }
-          };
-          const submit = async (e: Event) => {
-            e.preventDefault();
-            if (!school) return;
-            setBusy(true);
-            setError(null);
-            try {
-              await auth.signUp({
-                schoolId: school.id,
-                loginId: form.loginId.trim(),
-                password: form.password,
-                nickname: form.nickname.trim(),
-                email,
-                emailCode: form.emailCode.trim(),
-              });
-              // Sign in straight away; fall back to the login page if that fails.
-              try {
-                await login(form.loginId.trim(), form.password);
-                navigate("/", true);
-              } catch {
-                navigate("/login?joined=1", true);
-              }
-            } catch (err) {
-              setError(err);
-            } finally {
-              setBusy(false);
-            }
-          };
-          return (
-            <form class="card form" onSubmit={submit} aria-labelledby="signup-title">
-              <h2 id="signup-title">회원가입</h2>
-              <div class="field">
-                <label for="signup-school">학교</label>
-                <select id="signup-school" required {...field("schoolId")} onChange={field("schoolId").onInput}>
-                  <option value="">학교를 고르세요</option>
-                  {list.map((s) => (
-                    <option key={String(s.id)} value={String(s.id)}>
-                      {s.name}
-                    </option>
-                  ))}
-                </select>
-              </div>
-              <div class="field">
-                <label for="signup-login-id">아이디</label>
+        {({ schools: list }) => (
+          <form class="card form" onSubmit={submit} aria-labelledby="signup-title">
+            <h2 id="signup-title">회원가입</h2>
+            <label>
+              학교
+              <select
+                name="schoolId"
+                required
+                value={form.schoolId}
+                onChange={(e) => setForm({ ...form, schoolId: e.currentTarget.value })}
+              >
+                <option value="">학교를 고르세요</option>
+                {list.map((s) => (
+                  <option key={String(s.id)} value={String(s.id)}>
+                    {s.name}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <Field
+              label="아이디"
+              hint="영문 소문자, 숫자, _ 로 4–20자"
+              {...field("loginId")}
+              autocomplete="username"
+              required
+              minLength={4}
+              maxLength={20}
+              pattern="[a-z0-9_]{4,20}"
+            />
+            <PasswordField isNew label="비밀번호" hint="8–64자, 문자와 숫자를 함께" {...field("password")} />
+            <Field label="닉네임" {...field("nickname")} required minLength={2} maxLength={20} autocomplete="nickname" />
+            <label>
+              학교 이메일
+              <span class="email-row">
                 <input
-                  id="signup-login-id"
-                  {...field("loginId")}
-                  autocomplete="username"
+                  name="emailLocal"
+                  value={form.emailLocal}
+                  onInput={(e) => setForm({ ...form, emailLocal: e.currentTarget.value })}
                   required
-                  minLength={4}
-                  maxLength={20}
-                  pattern="[a-z0-9_]{4,20}"
-                  aria-describedby="login-id-hint"
+                  autocomplete="email"
+                  aria-label="학교 이메일 아이디"
+                  pattern="[^@\s]+"
                 />
-                <small id="login-id-hint">영문 소문자, 숫자, _ 로 4–20자</small>
-              </div>
-              <div class="field">
-                <label for="signup-password">비밀번호</label>
-                <input
-                  id="signup-password"
-                  {...field("password")}
-                  type="password"
-                  autocomplete="new-password"
-                  required
-                  minLength={8}
-                  maxLength={64}
-                  aria-describedby="password-hint"
-                />
-                <small id="password-hint">8–64자, 문자와 숫자를 함께</small>
-              </div>
-              <label>
-                닉네임
-                <input {...field("nickname")} required minLength={2} maxLength={20} autocomplete="nickname" />
-              </label>
-              <label>
-                학교 이메일
-                <span class="email-row">
-                  <input
-                    {...field("emailLocal")}
-                    required
-                    autocomplete="email"
-                    aria-label="학교 이메일 아이디"
-                    pattern="[^@\s]+"
-                  />
-                  <span class="domain">@{school?.emailDomain ?? "학교 도메인"}</span>
-                </span>
-              </label>
-              <div class="form-row">
-                <button
-                  type="button"
-                  class="secondary"
-                  disabled={sending || !school || !form.emailLocal.trim()}
-                  onClick={sendCode}
-                >
-                  {sending ? "보내는 중…" : sent ? "인증번호 다시 받기" : "인증번호 받기"}
-                </button>
-              </div>
-              {sent && (
-                <p class="notice" role="status">
-                  {sent.email}(으)로 인증번호를 보냈어요
-                  {sent.until ? ` (${sent.until.toLocaleTimeString("ko-KR", { hour: "2-digit", minute: "2-digit" })}까지)` : ""}.
-                  메일이 안 보이면 스팸함도 확인해 주세요.
-                </p>
-              )}
-              <InlineError error={codeError} />
-              <div class="field">
-                <label for="signup-email-code">인증번호</label>
-                <input
-                  id="signup-email-code"
-                  {...field("emailCode")}
-                  required
-                  inputMode="numeric"
-                  autocomplete="one-time-code"
-                  pattern="[0-9]{6}"
-                  maxLength={6}
-                  aria-describedby="email-code-hint"
-                />
-                <small id="email-code-hint">학교 이메일로 받은 6자리 숫자</small>
-              </div>
-              <InlineError error={error} />
-              <button type="submit" disabled={busy || !school || !sent}>
-                {busy ? "가입 중…" : "가입하기"}
+                <span class="domain">@{school?.emailDomain ?? "학교 도메인"}</span>
+              </span>
+            </label>
+            <div class="form-row">
+              <button
+                type="button"
+                class="secondary"
+                disabled={sendCode.busy || !school || !form.emailLocal.trim()}
+                onClick={sendCode.submit}
+              >
+                {sendCode.busy ? "보내는 중…" : sent ? "인증번호 다시 받기" : "인증번호 받기"}
               </button>
-              <p class="switch">
-                이미 계정이 있나요? <Link href="/login">로그인</Link>
+            </div>
+            {sent && (
+              <p class="notice" role="status">
+                {sent.email}(으)로 인증번호를 보냈어요
+                {sent.until ? ` (${sent.until.toLocaleTimeString("ko-KR", { hour: "2-digit", minute: "2-digit" })}까지)` : ""}.
+                메일이 안 보이면 스팸함도 확인해 주세요.
               </p>
-            </form>
-          );
-        }}
+            )}
+            <InlineError error={sendCode.error} />
+            <Field
+              label="인증번호"
+              hint="학교 이메일로 받은 6자리 숫자"
+              {...field("emailCode")}
+              required
+              inputMode="numeric"
+              autocomplete="one-time-code"
+              pattern="[0-9]{6}"
+              maxLength={6}
+            />
+            <InlineError error={error} />
+            <button type="submit" disabled={busy || !school || !sent}>
+              {busy ? "가입 중…" : "가입하기"}
+            </button>
+            <p class="switch">
+              이미 계정이 있나요? <Link href="/login">로그인</Link>
+            </p>
+          </form>
+        )}
       </Show>
     </main>
   );
@@ -272,97 +201,58 @@ export function ResetPassword() {
   const [sentTo, setSentTo] = useState("");
   const [code, setCode] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-
-  const ask = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await auth.startPasswordReset({ email: email.trim() });
-      setSentTo(email.trim());
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const confirm = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await auth.confirmPasswordReset({ email: sentTo, code: code.trim(), newPassword: password });
-      navigate("/login?reset=1", true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const ask = useSubmit(async () => {
+    await auth.startPasswordReset({ email: email.trim() });
+    setSentTo(email.trim());
+  });
+  const confirm = useSubmit(async () => {
+    await auth.confirmPasswordReset({ email: sentTo, code: code.trim(), newPassword: password });
+    navigate("/login?reset=1", true);
+  });
 
   return (
     <main class="auth-page">
       <h1 class="brand-large">캠퍼스</h1>
       {!sentTo ? (
-        <form class="card form" onSubmit={ask} aria-labelledby="reset-title">
+        <form class="card form" onSubmit={ask.submit} aria-labelledby="reset-title">
           <h2 id="reset-title">비밀번호 찾기</h2>
           <p>가입할 때 쓴 학교 이메일로 인증번호를 보내 드려요.</p>
-          <label>
-            학교 이메일
-            <input
-              name="email"
-              type="email"
-              autocomplete="email"
-              required
-              value={email}
-              onInput={(e) => setEmail(e.currentTarget.value)}
-            />
-          </label>
-          <InlineError error={error} />
-          <button type="submit" disabled={busy}>
-            {busy ? "보내는 중…" : "인증번호 받기"}
+          <Field label="학교 이메일" name="email" type="email" autocomplete="email" required value={email} onValue={setEmail} />
+          <InlineError error={ask.error} />
+          <button type="submit" disabled={ask.busy}>
+            {ask.busy ? "보내는 중…" : "인증번호 받기"}
           </button>
           <p class="switch">
             <Link href="/login">로그인으로 돌아가기</Link>
           </p>
         </form>
       ) : (
-        <form class="card form" onSubmit={confirm} aria-labelledby="reset-title">
+        <form class="card form" onSubmit={confirm.submit} aria-labelledby="reset-title">
           <h2 id="reset-title">새 비밀번호 정하기</h2>
           <p class="notice" role="status">
             {sentTo}(으)로 가입된 계정이 있으면 인증번호를 보냈어요. 10분 안에 입력해 주세요.
           </p>
-          <label>
-            인증번호
-            <input
-              name="code"
-              required
-              inputMode="numeric"
-              autocomplete="one-time-code"
-              pattern="[0-9]{6}"
-              maxLength={6}
-              value={code}
-              onInput={(e) => setCode(e.currentTarget.value)}
-            />
-          </label>
-          <label>
-            새 비밀번호
-            <input
-              name="newPassword"
-              type="password"
-              autocomplete="new-password"
-              required
-              minLength={8}
-              maxLength={64}
-              value={password}
-              onInput={(e) => setPassword(e.currentTarget.value)}
-            />
-          </label>
-          <InlineError error={error} />
-          <button type="submit" disabled={busy}>
-            {busy ? "바꾸는 중…" : "비밀번호 바꾸기"}
+          <Field
+            label="인증번호"
+            name="code"
+            required
+            inputMode="numeric"
+            autocomplete="one-time-code"
+            pattern="[0-9]{6}"
+            maxLength={6}
+            value={code}
+            onValue={setCode}
+          />
+          <PasswordField
+            isNew
+            label="새 비밀번호"
+            name="newPassword"
+            value={password}
+            onValue={setPassword}
+          />
+          <InlineError error={confirm.error} />
+          <button type="submit" disabled={confirm.busy}>
+            {confirm.busy ? "바꾸는 중…" : "비밀번호 바꾸기"}
           </button>
           <p class="switch">
             <button type="button" class="link" onClick={() => setSentTo("")}>

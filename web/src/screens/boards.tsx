@@ -7,7 +7,7 @@ import { ago, board } from "../api";
 import type { Board, Post } from "../gen/campus/board/v1/board_service_pb";
 import { Icon } from "../icons";
 import { Link, navigate } from "../router";
-import { ActionButton, Empty, InlineError, ListEnd, Show, useAsync, useInfinite, useTitle } from "../ui";
+import { ActionButton, Empty, Field, InlineError, ListEnd, Show, useAsync, useInfinite, useSubmit, useTitle } from "../ui";
 
 export function PostItem({ post, boardName, action }: { post: Post; boardName?: string; action?: ComponentChildren }) {
   return (
@@ -133,8 +133,13 @@ function WriteForm({ boardId, onDone, onCancel }: { boardId: bigint; onDone: (po
   const [photos, setPhotos] = useState<Picked[]>([]);
   const [uploaded, setUploaded] = useState<number | null>(null);
   const [created, setCreated] = useState<Post | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { submit, busy, error } = useSubmit(async () => {
+    // After a failed upload, the post exists already: only the photos are tried again.
+    const post = created ?? (await board.createPost({ boardId, title: title.trim(), content, anonymous }));
+    setCreated(post);
+    if (photos.length > 0) await uploadPhotos(post.id, photos, setUploaded);
+    onDone(post);
+  });
   const titleRef = useRef<HTMLInputElement>(null);
   // Keyboard users land in the form they opened.
   useEffect(() => titleRef.current?.focus(), []);
@@ -145,28 +150,9 @@ function WriteForm({ boardId, onDone, onCancel }: { boardId: bigint; onDone: (po
     const added = Array.from(files ?? []).map((file) => ({ file, url: URL.createObjectURL(file) }));
     setPhotos((old) => [...old, ...added].slice(0, 20));
   };
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      // After a failed upload, the post exists already: only the photos are tried again.
-      const post = created ?? (await board.createPost({ boardId, title: title.trim(), content, anonymous }));
-      setCreated(post);
-      if (photos.length > 0) await uploadPhotos(post.id, photos, setUploaded);
-      onDone(post);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
     <form class="card form write" onSubmit={submit} aria-label="글쓰기">
-      <label>
-        제목
-        <input ref={titleRef} name="title" required maxLength={100} value={title} disabled={!!created} onInput={(e) => setTitle(e.currentTarget.value)} />
-      </label>
+      <Field ref={titleRef} label="제목" name="title" required maxLength={100} value={title} disabled={!!created} onValue={setTitle} />
       <label>
         내용
         <textarea

@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 import { board } from "../api";
 import { BoardCategory, type Board, type Post } from "../gen/campus/board/v1/board_service_pb";
 import { Link, navigate, useQuery } from "../router";
-import { ActionButton, Empty, InlineError, ListEnd, Show, useAsync, useInfinite, useTitle } from "../ui";
+import { ActionButton, Empty, Field, InlineError, ListEnd, Show, useAsync, useInfinite, useSubmit, useTitle } from "../ui";
 import { PostItem, SearchForm } from "./boards";
 
 const TABS = [
@@ -102,35 +102,13 @@ function NewBoardForm({ onDone, onCancel }: { onDone: (b: Board) => void; onCanc
   const [description, setDescription] = useState("");
   const [category, setCategory] = useState(BoardCategory.GENERAL);
   const [hotDisabled, setHotDisabled] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      onDone(await board.createBoard({ name: name.trim(), description: description.trim(), category, hotDisabled }));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { submit, busy, error } = useSubmit(async () =>
+    onDone(await board.createBoard({ name: name.trim(), description: description.trim(), category, hotDisabled })),
+  );
   return (
     <form class="card form" aria-label="게시판 만들기" onSubmit={submit}>
-      <label>
-        게시판 이름
-        <input name="name" required maxLength={30} value={name} onInput={(e) => setName(e.currentTarget.value)} />
-      </label>
-      <label>
-        설명
-        <input
-          name="description"
-          maxLength={100}
-          value={description}
-          onInput={(e) => setDescription(e.currentTarget.value)}
-        />
-      </label>
+      <Field label="게시판 이름" name="name" required maxLength={30} value={name} onValue={setName} />
+      <Field label="설명" name="description" maxLength={100} value={description} onValue={setDescription} />
       <label>
         분류
         <select value={category} onChange={(e) => setCategory(Number(e.currentTarget.value))}>

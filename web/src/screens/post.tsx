@@ -7,7 +7,7 @@ import { ago, board, describe, messaging } from "../api";
 import type { Comment, Photo, Post } from "../gen/campus/board/v1/board_service_pb";
 import { Icon } from "../icons";
 import { Link, navigate, useQuery } from "../router";
-import { ActionButton, ErrorBox, InlineError, Loading, useAsync, useTitle } from "../ui";
+import { ActionButton, ErrorBox, Field, InlineError, Loading, useAsync, useSubmit, useTitle } from "../ui";
 
 const REPORT_REASONS = [
   "게시판 성격에 부적절함",
@@ -116,31 +116,18 @@ type Panel = "report" | "message" | "edit" | null;
 function EditForm({ post, onDone, onCancel }: { post: Post; onDone: (p: Post) => void; onCancel: () => void }) {
   const [title, setTitle] = useState(post.title);
   const [content, setContent] = useState(post.content);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { submit, busy, error } = useSubmit(async () => {
+    onDone(await board.updatePost({ id: post.id, title: title.trim(), content }));
+  });
   const titleRef = useRef<HTMLInputElement>(null);
   useEffect(() => titleRef.current?.focus(), []);
   return (
     <form
       class="inline-form form"
       aria-label="글 수정"
-      onSubmit={async (e) => {
-        e.preventDefault();
-        setBusy(true);
-        setError(null);
-        try {
-          onDone(await board.updatePost({ id: post.id, title: title.trim(), content }));
-        } catch (err) {
-          setError(err);
-        } finally {
-          setBusy(false);
-        }
-      }}
+      onSubmit={submit}
     >
-      <label>
-        제목
-        <input ref={titleRef} name="title" required maxLength={100} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
-      </label>
+      <Field ref={titleRef} label="제목" name="title" required maxLength={100} value={title} onValue={setTitle} />
       <label>
         내용
         <textarea name="content" required maxLength={10000} rows={6} value={content} onInput={(e) => setContent(e.currentTarget.value)} />
@@ -474,8 +461,13 @@ export function PostView({ id }: { id: string }) {
   const [replyTo, setReplyTo] = useState<Comment | null>(null);
   const [content, setContent] = useState("");
   const [anonymous, setAnonymous] = useState(true);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { submit, busy, error } = useSubmit(async () => {
+    await board.createComment({ postId, content: content.trim(), anonymous, parentId: replyTo?.id });
+    setContent("");
+    setReplyTo(null);
+    comments.reload();
+    post.reload();
+  });
   useTitle(post.result.state === "ready" ? post.result.value.title : "글");
 
   // Opened from a notification: scroll to the comment and move the focus there, once both the
@@ -488,23 +480,6 @@ export function PostView({ id }: { id: string }) {
     node?.scrollIntoView({ block: "center" });
     node?.focus({ preventScroll: true });
   }, [focus, shown]);
-
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await board.createComment({ postId, content: content.trim(), anonymous, parentId: replyTo?.id });
-      setContent("");
-      setReplyTo(null);
-      comments.reload();
-      post.reload();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   if (post.result.state === "loading") return <main class="page"><Loading /></main>;
   if (post.result.state === "error") {

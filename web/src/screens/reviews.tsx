@@ -11,7 +11,7 @@ import {
   type Review,
 } from "../gen/campus/timetable/v1/timetable_service_pb";
 import { Link } from "../router";
-import { ActionButton, InlineError, ListEnd, Show, useAsync, useInfinite, useTitle } from "../ui";
+import { ActionButton, InlineError, ListEnd, Show, useAsync, useInfinite, useSubmit, useTitle } from "../ui";
 import { SEMESTER_NAMES, slotsText } from "./timetable";
 
 const AMOUNT: Record<number, string> = { [Amount.MANY]: "많음", [Amount.NORMAL]: "보통", [Amount.NONE]: "없음" };
@@ -122,8 +122,13 @@ function ReviewForm({
   const [grading, setGrading] = useState<Grading>(existing?.grading ?? Grading.NORMAL);
   const [attendance, setAttendance] = useState<Attendance>(existing?.attendance ?? Attendance.ELECTRONIC);
   const [exams, setExams] = useState(existing?.exams ?? 2);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { submit, busy, error } = useSubmit(async () => {
+    const fields = { rating, content: content.trim(), assignments, teamProjects, grading, attendance, exams };
+    if (existing) await timetable.updateLectureReview({ id: existing.id, ...fields });
+    else await timetable.createLectureReview({ lectureId, ...fields });
+    setContent("");
+    onDone();
+  });
   const select = <T extends number>(label: string, value: T, set: (v: T) => void, options: Record<number, string>) => (
     <label>
       {label}
@@ -140,22 +145,7 @@ function ReviewForm({
     <form
       class="form review-form"
       aria-label={existing ? "강의평 수정" : "강의평 쓰기"}
-      onSubmit={async (e) => {
-        e.preventDefault();
-        setBusy(true);
-        setError(null);
-        try {
-          const fields = { rating, content: content.trim(), assignments, teamProjects, grading, attendance, exams };
-          if (existing) await timetable.updateLectureReview({ id: existing.id, ...fields });
-          else await timetable.createLectureReview({ lectureId, ...fields });
-          setContent("");
-          onDone();
-        } catch (err) {
-          setError(err);
-        } finally {
-          setBusy(false);
-        }
-      }}
+      onSubmit={submit}
     >
       <fieldset class="star-input">
         <legend>별점</legend>

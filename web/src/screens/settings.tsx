@@ -6,7 +6,7 @@ import { useState } from "preact/hooks";
 import { account, session } from "../api";
 import type { DeleteMeRequestSchema } from "../gen/campus/account/v1/account_service_pb";
 import { Link, navigate } from "../router";
-import { InlineError, useTitle } from "../ui";
+import { Field, InlineError, PasswordField, useSubmit, useTitle } from "../ui";
 
 export function Settings() {
   useTitle("설정");
@@ -33,40 +33,26 @@ export function Settings() {
 
 function NicknameForm() {
   const [nickname, setNickname] = useState(session.user?.nickname ?? "");
-  const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { submit, busy, error } = useSubmit(async () => {
     setDone(false);
-    try {
-      session.setUser(await account.updateMe({ nickname: nickname.trim() }));
-      setDone(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+    session.setUser(await account.updateMe({ nickname: nickname.trim() }));
+    setDone(true);
+  });
   return (
     <form class="card form" onSubmit={submit} aria-labelledby="nickname-title">
       <h2 id="nickname-title">닉네임 바꾸기</h2>
-      <label>
-        닉네임
-        <input
-          name="nickname"
-          required
-          minLength={2}
-          maxLength={20}
-          autocomplete="nickname"
-          aria-describedby="nickname-hint"
-          value={nickname}
-          onInput={(e) => setNickname(e.currentTarget.value)}
-        />
-      </label>
-      <small id="nickname-hint">닉네임은 30일에 한 번 바꿀 수 있어요.</small>
+      <Field
+        label="닉네임"
+        hint="닉네임은 30일에 한 번 바꿀 수 있어요."
+        name="nickname"
+        required
+        minLength={2}
+        maxLength={20}
+        autocomplete="nickname"
+        value={nickname}
+        onValue={setNickname}
+      />
       {done && (
         <p class="notice" role="status">
           닉네임을 바꿨어요.
@@ -83,52 +69,24 @@ function NicknameForm() {
 function PasswordForm() {
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await account.changePassword({ currentPassword: current, newPassword: next });
-      // Every session, this one's refresh token included, was revoked.
-      session.clear();
-      navigate("/login?reset=1", true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { submit, busy, error } = useSubmit(async () => {
+    await account.changePassword({ currentPassword: current, newPassword: next });
+    // Every session, this one's refresh token included, was revoked.
+    session.clear();
+    navigate("/login?reset=1", true);
+  });
   return (
     <form class="card form" onSubmit={submit} aria-labelledby="password-title">
       <h2 id="password-title">비밀번호 바꾸기</h2>
-      <label>
-        현재 비밀번호
-        <input
-          name="currentPassword"
-          type="password"
-          autocomplete="current-password"
-          required
-          value={current}
-          onInput={(e) => setCurrent(e.currentTarget.value)}
-        />
-      </label>
-      <label>
-        새 비밀번호
-        <input
-          name="newPassword"
-          type="password"
-          autocomplete="new-password"
-          required
-          minLength={8}
-          maxLength={64}
-          aria-describedby="new-password-hint"
-          value={next}
-          onInput={(e) => setNext(e.currentTarget.value)}
-        />
-      </label>
-      <small id="new-password-hint">바꾸면 모든 기기에서 로그아웃돼요.</small>
+      <PasswordField label="현재 비밀번호" name="currentPassword" value={current} onValue={setCurrent} />
+      <PasswordField
+        isNew
+        label="새 비밀번호"
+        hint="바꾸면 모든 기기에서 로그아웃돼요."
+        name="newPassword"
+        value={next}
+        onValue={setNext}
+      />
       <InlineError error={error} />
       <button type="submit" disabled={busy}>
         {busy ? "바꾸는 중…" : "비밀번호 바꾸기"}
@@ -149,22 +107,11 @@ export function DeleteAccount() {
   useTitle("탈퇴");
   const [password, setPassword] = useState("");
   const [sure, setSure] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await account.deleteMe(deleteRequest(password));
-      session.clear();
-      navigate("/login?deleted=1", true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { submit, busy, error } = useSubmit(async () => {
+    await account.deleteMe(deleteRequest(password));
+    session.clear();
+    navigate("/login?deleted=1", true);
+  });
   return (
     <main class="page">
       <header class="page-head">
@@ -178,17 +125,7 @@ export function DeleteAccount() {
           <li>주고받은 쪽지는 상대방에게 "(알 수 없음)"으로 남아요.</li>
           <li>아이디와 이메일은 다시 가입할 때 쓸 수 있어요.</li>
         </ul>
-        <label>
-          비밀번호
-          <input
-            name="password"
-            type="password"
-            autocomplete="current-password"
-            required
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </label>
+        <PasswordField label="비밀번호" name="password" value={password} onValue={setPassword} />
         <label class="check">
           <input type="checkbox" checked={sure} onChange={(e) => setSure(e.currentTarget.checked)} />
           위 내용을 확인했고 탈퇴할게요

@@ -8,7 +8,7 @@ import type { FriendRequest } from "../gen/campus/account/v1/account_service_pb"
 import { FriendRequestState } from "../gen/campus/account/v1/account_service_pb";
 import { DayOfWeek, Semester, type Lecture, type Timetable } from "../gen/campus/timetable/v1/timetable_service_pb";
 import { Link, navigate } from "../router";
-import { ActionButton, Empty, InlineError, ListEnd, Show, useAsync, useInfinite, useTitle } from "../ui";
+import { ActionButton, Empty, Field, InlineError, ListEnd, Show, useAsync, useInfinite, useSubmit, useTitle } from "../ui";
 
 export const SEMESTER_NAMES: Record<number, string> = {
   [Semester.SPRING]: "1학기",
@@ -356,39 +356,26 @@ function CustomEntryForm({ table, onChange }: { table: Timetable; onChange: (t: 
   const [start, setStart] = useState("18:00");
   const [end, setEnd] = useState("19:30");
   const [room, setRoom] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { submit, busy, error } = useSubmit(async () => {
+    onChange(
+      await timetable.addCustomEntry({
+        timetableId: table.id,
+        title: title.trim(),
+        times: [{ day, startMinute: minutes(start), endMinute: minutes(end), room: room.trim() }],
+      }),
+    );
+    setTitle("");
+    setRoom("");
+  });
   return (
     <form
       class="inline-form form custom-entry"
       aria-label="일정 추가"
-      onSubmit={async (e) => {
-        e.preventDefault();
-        setBusy(true);
-        setError(null);
-        try {
-          onChange(
-            await timetable.addCustomEntry({
-              timetableId: table.id,
-              title: title.trim(),
-              times: [{ day, startMinute: minutes(start), endMinute: minutes(end), room: room.trim() }],
-            }),
-          );
-          setTitle("");
-          setRoom("");
-        } catch (err) {
-          setError(err);
-        } finally {
-          setBusy(false);
-        }
-      }}
+      onSubmit={submit}
     >
       <h3>일정 추가</h3>
       <div class="form-grid">
-        <label>
-          일정 이름
-          <input required maxLength={50} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
-        </label>
+        <Field label="일정 이름" required maxLength={50} value={title} onValue={setTitle} />
         <label>
           일정 요일
           <select value={String(day)} onChange={(e) => setDay(Number(e.currentTarget.value))}>
@@ -399,18 +386,9 @@ function CustomEntryForm({ table, onChange }: { table: Timetable; onChange: (t: 
             ))}
           </select>
         </label>
-        <label>
-          시작 시각
-          <input type="time" required step={300} value={start} onInput={(e) => setStart(e.currentTarget.value)} />
-        </label>
-        <label>
-          끝 시각
-          <input type="time" required step={300} value={end} onInput={(e) => setEnd(e.currentTarget.value)} />
-        </label>
-        <label>
-          장소
-          <input maxLength={50} value={room} onInput={(e) => setRoom(e.currentTarget.value)} />
-        </label>
+        <Field label="시작 시각" type="time" required step={300} value={start} onValue={setStart} />
+        <Field label="끝 시각" type="time" required step={300} value={end} onValue={setEnd} />
+        <Field label="장소" maxLength={50} value={room} onValue={setRoom} />
       </div>
       <div class="form-row">
         <span class="spacer" />
