@@ -302,3 +302,48 @@ export function useSubmit(action: () => Promise<unknown>) {
   };
   return { submit, busy, error };
 }
+
+/**
+ * A search form: the query (its label visually hidden), any further controls, and the 검색
+ * button. `onSearch` gets the trimmed query; `name` names the form when a screen has several.
+ */
+export function SearchBox({
+  id,
+  label,
+  name,
+  placeholder,
+  value,
+  onInput,
+  onSearch,
+  children,
+}: {
+  id: string;
+  label: string;
+  name?: string;
+  placeholder: string;
+  value: string;
+  onInput: (value: string) => void;
+  onSearch: (query: string) => void;
+  children?: ComponentChildren;
+}) {
+  return (
+    <form
+      class="search"
+      role="search"
+      aria-label={name}
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSearch(value.trim());
+      }}
+    >
+      <label class="visually-hidden" for={id}>
+        {label}
+      </label>
+      <input id={id} type="search" placeholder={placeholder} value={value} onInput={(e) => onInput(e.currentTarget.value)} />
+      {children}
+      <button type="submit" class="secondary">
+        검색
+      </button>
+    </form>
+  );
+}

@@ -7,7 +7,7 @@ import { ago, board } from "../api";
 import type { Board, Post } from "../gen/campus/board/v1/board_service_pb";
 import { Icon } from "../icons";
 import { Link, navigate } from "../router";
-import { ActionButton, Empty, Field, InlineError, ListEnd, Show, useAsync, useInfinite, useSubmit, useTitle } from "../ui";
+import { ActionButton, Empty, Field, InlineError, ListEnd, SearchBox, Show, useAsync, useInfinite, useSubmit, useTitle } from "../ui";
 
 export function PostItem({ post, boardName, action }: { post: Post; boardName?: string; action?: ComponentChildren }) {
   return (
@@ -37,6 +37,33 @@ export function PostItem({ post, boardName, action }: { post: Post; boardName?: 
   );
 }
 
+/** Pins `b` or unpins it; returns `boards` with `b` in its new state. */
+export async function togglePinned(boards: Board[], b: Board): Promise<Board[]> {
+  if (b.pinned) await board.unpinBoard({ boardId: b.id });
+  else await board.pinBoard({ boardId: b.id });
+  return boards.map((x) => (x.id === b.id ? { ...x, pinned: !b.pinned } : x));
+}
+
+/** A board in a list: its name and description, and the star that pins it. */
+export function BoardItem({ board: b, onPin }: { board: Board; onPin: (b: Board) => Promise<unknown> }) {
+  return (
+    <li class={b.pinned ? "pinned" : ""}>
+      <Link href={`/boards/${b.id}`} class="board-link">
+        <span class="board-title">{b.name}</span>
+        <span class="board-desc">{b.description}</span>
+      </Link>
+      <ActionButton
+        class="icon pin"
+        label={b.pinned ? `${b.name} 고정 해제` : `${b.name} 고정`}
+        pressed={b.pinned}
+        onClick={() => onPin(b)}
+      >
+        {b.pinned ? "★" : "☆"}
+      </ActionButton>
+    </li>
+  );
+}
+
 function sortPinnedFirst(boards: Board[]): Board[] {
   return [...boards].sort((a, b) => Number(b.pinned) - Number(a.pinned));
 }
@@ -49,10 +76,7 @@ export function Home() {
 
   const togglePin = async (b: Board) => {
     if (boards.result.state !== "ready") return;
-    if (b.pinned) await board.unpinBoard({ boardId: b.id });
-    else await board.pinBoard({ boardId: b.id });
-    const next = boards.result.value.map((x) => (x.id === b.id ? { ...x, pinned: !b.pinned } : x));
-    boards.set(sortPinnedFirst(next));
+    boards.set(sortPinnedFirst(await togglePinned(boards.result.value, b)));
   };
 
   return (
@@ -69,20 +93,7 @@ export function Home() {
             ) : (
               <ul class="board-list">
                 {list.map((b) => (
-                  <li key={String(b.id)} class={b.pinned ? "pinned" : ""}>
-                    <Link href={`/boards/${b.id}`} class="board-link">
-                      <span class="board-title">{b.name}</span>
-                      <span class="board-desc">{b.description}</span>
-                    </Link>
-                    <ActionButton
-                      class="icon pin"
-                      label={b.pinned ? `${b.name} 고정 해제` : `${b.name} 고정`}
-                      pressed={b.pinned}
-                      onClick={() => togglePin(b)}
-                    >
-                      {b.pinned ? "★" : "☆"}
-                    </ActionButton>
-                  </li>
+                  <BoardItem key={String(b.id)} board={b} onPin={togglePin} />
                 ))}
               </ul>
             )
@@ -263,28 +274,7 @@ export function BoardPosts({ id }: { id: string }) {
           onDone={(post) => navigate(`/posts/${post.id}`)}
         />
       )}
-      <form
-        class="search"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setSearch(query.trim());
-        }}
-      >
-        <label class="visually-hidden" for="post-search">
-          글 검색
-        </label>
-        <input
-          id="post-search"
-          type="search"
-          placeholder="글 제목, 내용"
-          value={query}
-          onInput={(e) => setQuery(e.currentTarget.value)}
-        />
-        <button type="submit" class="secondary">
-          검색
-        </button>
-      </form>
+      <SearchBox id="post-search" label="글 검색" placeholder="글 제목, 내용" value={query} onInput={setQuery} onSearch={setSearch} />
       <section class="card" aria-label="글 목록">
         <ul class="post-list">
           {posts.items.map((p) => (
@@ -341,29 +331,16 @@ export function HotBest({ kind }: { kind: "hot" | "best" }) {
 /** The school-wide search box (home and the search screen). */
 export function SearchForm({ value, onInput }: { value: string; onInput: (v: string) => void }) {
   return (
-    <form
-      class="search"
-      role="search"
-      aria-label="전체 게시판 검색"
-      onSubmit={(e) => {
-        e.preventDefault();
-        const q = value.trim();
+    <SearchBox
+      id="school-search"
+      label="전체 게시판에서 검색"
+      name="전체 게시판 검색"
+      placeholder="전체 게시판의 글 검색"
+      value={value}
+      onInput={onInput}
+      onSearch={(q) => {
         if (q) navigate(`/search?q=${encodeURIComponent(q)}`);
       }}
-    >
-      <label class="visually-hidden" for="school-search">
-        전체 게시판에서 검색
-      </label>
-      <input
-        id="school-search"
-        type="search"
-        placeholder="전체 게시판의 글 검색"
-        value={value}
-        onInput={(e) => onInput(e.currentTarget.value)}
-      />
-      <button type="submit" class="secondary">
-        검색
-      </button>
-    </form>
+    />
   );
 }

@@ -6,7 +6,7 @@ import { board } from "../api";
 import { BoardCategory, type Board, type Post } from "../gen/campus/board/v1/board_service_pb";
 import { Link, navigate, useQuery } from "../router";
 import { ActionButton, Empty, Field, InlineError, ListEnd, Show, useAsync, useInfinite, useSubmit, useTitle } from "../ui";
-import { PostItem, SearchForm } from "./boards";
+import { BoardItem, PostItem, SearchForm, togglePinned } from "./boards";
 
 const TABS = [
   { tab: "posts", label: "내가 쓴 글", empty: "아직 쓴 글이 없어요." },
@@ -143,9 +143,7 @@ export function BoardDirectory() {
   const [making, setMaking] = useState(false);
   const togglePin = async (b: Board) => {
     if (boards.result.state !== "ready") return;
-    if (b.pinned) await board.unpinBoard({ boardId: b.id });
-    else await board.pinBoard({ boardId: b.id });
-    boards.set(boards.result.value.map((x) => (x.id === b.id ? { ...x, pinned: !b.pinned } : x)));
+    boards.set(await togglePinned(boards.result.value, b));
   };
   return (
     <main class="page">
@@ -173,20 +171,7 @@ export function BoardDirectory() {
                     {list
                       .filter((b) => b.category === c)
                       .map((b) => (
-                        <li key={String(b.id)} class={b.pinned ? "pinned" : ""}>
-                          <Link href={`/boards/${b.id}`} class="board-link">
-                            <span class="board-title">{b.name}</span>
-                            <span class="board-desc">{b.description}</span>
-                          </Link>
-                          <ActionButton
-                            class="icon pin"
-                            label={b.pinned ? `${b.name} 고정 해제` : `${b.name} 고정`}
-                            pressed={b.pinned}
-                            onClick={() => togglePin(b)}
-                          >
-                            {b.pinned ? "★" : "☆"}
-                          </ActionButton>
-                        </li>
+                        <BoardItem key={String(b.id)} board={b} onPin={togglePin} />
                       ))}
                   </ul>
                 </section>

@@ -8,7 +8,7 @@ import type { FriendRequest } from "../gen/campus/account/v1/account_service_pb"
 import { FriendRequestState } from "../gen/campus/account/v1/account_service_pb";
 import { DayOfWeek, Semester, type Lecture, type Timetable } from "../gen/campus/timetable/v1/timetable_service_pb";
 import { Link, navigate } from "../router";
-import { ActionButton, Empty, Field, InlineError, ListEnd, Show, useAsync, useInfinite, useSubmit, useTitle } from "../ui";
+import { ActionButton, Empty, Field, InlineError, ListEnd, SearchBox, Show, useAsync, useInfinite, useSubmit, useTitle } from "../ui";
 
 export const SEMESTER_NAMES: Record<number, string> = {
   [Semester.SPRING]: "1학기",
@@ -202,24 +202,14 @@ function LectureSearch({ term, table, onChange }: { term: Term; table: Timetable
   return (
     <section class="card lecture-search" aria-labelledby="search-title">
       <h2 id="search-title">수업 검색</h2>
-      <form
-        class="search"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setSearch(query.trim());
-        }}
+      <SearchBox
+        id="lecture-query"
+        label="과목명 또는 과목 코드"
+        placeholder="과목명, 과목 코드"
+        value={query}
+        onInput={setQuery}
+        onSearch={setSearch}
       >
-        <label class="visually-hidden" for="lecture-query">
-          과목명 또는 과목 코드
-        </label>
-        <input
-          id="lecture-query"
-          type="search"
-          placeholder="과목명, 과목 코드"
-          value={query}
-          onInput={(e) => setQuery(e.currentTarget.value)}
-        />
         <label class="visually-hidden" for="lecture-day">
           요일
         </label>
@@ -231,10 +221,7 @@ function LectureSearch({ term, table, onChange }: { term: Term; table: Timetable
             </option>
           ))}
         </select>
-        <button type="submit" class="secondary">
-          검색
-        </button>
-      </form>
+      </SearchBox>
       <ul class="lecture-list">
         {results.items.map((l) => {
           const key = String(l.id);
@@ -287,6 +274,23 @@ function TableLectures({ table, onChange }: { table: Timetable; onChange: (t: Ti
   if (table.lectures.length === 0 && table.customEntries.length === 0) {
     return <Empty>아직 수업이 없어요. 아래에서 수업을 검색해 추가해 보세요.</Empty>;
   }
+  /** The 빼기 button of one row: `remove` answers with the timetable without it. */
+  const removeButton = (name: string, remove: () => Promise<Timetable>) => (
+    <ActionButton
+      class="small secondary"
+      label={`${name} 빼기`}
+      onClick={async () => {
+        setError(null);
+        try {
+          onChange(await remove());
+        } catch (e) {
+          setError(e);
+        }
+      }}
+    >
+      빼기
+    </ActionButton>
+  );
   return (
     <>
       <ul class="table-lectures">
@@ -298,20 +302,7 @@ function TableLectures({ table, onChange }: { table: Timetable; onChange: (t: Ti
                 {l.professor} · {l.credits}학점 · {slotsText(l)}
               </span>
             </span>
-            <ActionButton
-              class="small secondary"
-              label={`${l.name} 빼기`}
-              onClick={async () => {
-                setError(null);
-                try {
-                  onChange(await timetable.removeTimetableLecture({ timetableId: table.id, lectureId: l.id }));
-                } catch (e) {
-                  setError(e);
-                }
-              }}
-            >
-              빼기
-            </ActionButton>
+            {removeButton(l.name, () => timetable.removeTimetableLecture({ timetableId: table.id, lectureId: l.id }))}
           </li>
         ))}
         {table.customEntries.map((c) => (
@@ -322,20 +313,7 @@ function TableLectures({ table, onChange }: { table: Timetable; onChange: (t: Ti
                 {c.times.map((s) => `${dayName(s.day)} ${clock(s.startMinute)}–${clock(s.endMinute)}`).join(", ")}
               </span>
             </span>
-            <ActionButton
-              class="small secondary"
-              label={`${c.title} 빼기`}
-              onClick={async () => {
-                setError(null);
-                try {
-                  onChange(await timetable.removeCustomEntry({ timetableId: table.id, entryId: c.id }));
-                } catch (e) {
-                  setError(e);
-                }
-              }}
-            >
-              빼기
-            </ActionButton>
+            {removeButton(c.title, () => timetable.removeCustomEntry({ timetableId: table.id, entryId: c.id }))}
           </li>
         ))}
       </ul>
