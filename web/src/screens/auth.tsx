@@ -109,9 +109,11 @@ export function SignUp() {
         {({ schools: list }) => (
           <form class="card form" onSubmit={submit} aria-labelledby="signup-title">
             <h2 id="signup-title">회원가입</h2>
-            <label>
-              학교
+            {/* Not wrapped in its label: the chosen school would join the select's name. */}
+            <div class="field">
+              <label for="signup-school">학교</label>
               <select
+                id="signup-school"
                 name="schoolId"
                 required
                 value={form.schoolId}
@@ -124,7 +126,7 @@ export function SignUp() {
                   </option>
                 ))}
               </select>
-            </label>
+            </div>
             <Field
               label="아이디"
               hint="영문 소문자, 숫자, _ 로 4–20자"
