@@ -174,6 +174,21 @@ export interface FieldViolation {
   description: string;
 }
 
+/**
+ * Fields 1 and 2 (both strings) of an embedded message: a map entry's key and value, or a field
+ * violation's field and description.
+ */
+function readPair(bytes: Uint8Array): [string, string] {
+  const reader = new BinaryReader(bytes);
+  const pair: [string, string] = ["", ""];
+  while (reader.pos < reader.len) {
+    const [field, wire] = reader.tag();
+    if ((field === 1 || field === 2) && wire === WireType.LengthDelimited) pair[field - 1] = reader.string();
+    else reader.skip(wire);
+  }
+  return pair;
+}
+
 function readErrorInfo(bytes: Uint8Array): ErrorInfo {
   const reader = new BinaryReader(bytes);
   const info: ErrorInfo = { reason: "", metadata: {} };
@@ -181,15 +196,7 @@ function readErrorInfo(bytes: Uint8Array): ErrorInfo {
     const [field, wire] = reader.tag();
     if (field === 1 && wire === WireType.LengthDelimited) info.reason = reader.string();
     else if (field === 3 && wire === WireType.LengthDelimited) {
-      const entry = new BinaryReader(reader.bytes());
-      let key = "";
-      let value = "";
-      while (entry.pos < entry.len) {
-        const [f, w] = entry.tag();
-        if (f === 1 && w === WireType.LengthDelimited) key = entry.string();
-        else if (f === 2 && w === WireType.LengthDelimited) value = entry.string();
-        else entry.skip(w);
-      }
+      const [key, value] = readPair(reader.bytes());
       info.metadata[key] = value;
     } else reader.skip(wire);
   }
@@ -202,15 +209,8 @@ function readBadRequest(bytes: Uint8Array): FieldViolation[] {
   while (reader.pos < reader.len) {
     const [field, wire] = reader.tag();
     if (field === 1 && wire === WireType.LengthDelimited) {
-      const inner = new BinaryReader(reader.bytes());
-      const violation = { field: "", description: "" };
-      while (inner.pos < inner.len) {
-        const [f, w] = inner.tag();
-        if (f === 1 && w === WireType.LengthDelimited) violation.field = inner.string();
-        else if (f === 2 && w === WireType.LengthDelimited) violation.description = inner.string();
-        else inner.skip(w);
-      }
-      violations.push(violation);
+      const [name, description] = readPair(reader.bytes());
+      violations.push({ field: name, description });
     } else reader.skip(wire);
   }
   return violations;
