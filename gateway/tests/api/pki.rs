@@ -1,4 +1,7 @@
-//! A certificate authority made in the test, and certificates it signs, as PEM.
+//! A certificate authority made in the test, and certificates it signs, as PEM. Shared with
+//! `standalone/tests/gateway` (service TLS), so each binary uses a part of it.
+
+#![allow(dead_code)]
 
 use std::path::Path;
 

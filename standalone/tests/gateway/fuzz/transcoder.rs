@@ -20,8 +20,8 @@ use prost::Message as _;
 use prost_reflect::{Kind, MessageDescriptor, Value as Reflected};
 use serde_json::{Map, Value};
 
-use crate::support::{Target, inputs};
-use crate::{Stack, no_panic, pool, stack};
+use super::support::{Target, inputs};
+use super::{Stack, no_panic, pool, stack};
 
 const TARGET: Target = Target { name: "transcoder", crate_dir: env!("CARGO_MANIFEST_DIR"), cases: 1500 };
 
