@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use campus_gateway::tls::TlsFiles;
+use campus_gateway::TlsFiles;
 use campus_shared::tls::{ClientTls, PemPair, ServerTls};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,

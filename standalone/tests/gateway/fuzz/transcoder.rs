@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use campus_gateway::errors::http_status;
+use campus_gateway::http_status;
 use campus_proto::google::api::HttpRule;
 use campus_proto::google::api::http_rule::Pattern;
 use proptest::prelude::*;
