@@ -17,14 +17,14 @@ pub(crate) const FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// One `address/prefix` network, e.g. `10.0.0.0/8` or `fd00::/8`; a bare address is one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
+pub(crate) struct Cidr {
     network: IpAddr,
     prefix: u8,
 }
 
 impl Cidr {
     /// Whether `ip` lies in this network (an IPv4-mapped IPv6 address counts as IPv4).
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);

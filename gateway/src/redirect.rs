@@ -28,7 +28,7 @@ fn host_without_port(authority: &str) -> Option<String> {
 }
 
 /// The answer of the redirect listener to `request`.
-pub fn answer<B>(request: &Request<B>, https_port: u16) -> Response<Full<Bytes>> {
+pub(crate) fn answer<B>(request: &Request<B>, https_port: u16) -> Response<Full<Bytes>> {
     let path = request.uri().path();
     if path == "/healthz" {
         return Response::builder()
@@ -64,7 +64,7 @@ pub fn answer<B>(request: &Request<B>, https_port: u16) -> Response<Full<Bytes>>
 }
 
 /// Serves redirects on `listener` until `shutdown` resolves.
-pub async fn serve(listener: TcpListener, https_port: u16, shutdown: impl Future<Output = ()>) {
+pub(crate) async fn serve(listener: TcpListener, https_port: u16, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

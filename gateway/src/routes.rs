@@ -93,7 +93,7 @@ pub(crate) struct RouteTable {
 /// A bad annotation: the gateway refuses to start rather than serve a wrong route.
 #[derive(Debug, thiserror::Error)]
 #[error("{method}: {problem}")]
-pub struct RouteError {
+pub(crate) struct RouteError {
     method: String,
     problem: String,
 }

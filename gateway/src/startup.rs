@@ -354,7 +354,7 @@ impl Config {
 
 /// `GATEWAY_TLS_CERT_FILE` and `GATEWAY_TLS_KEY_FILE`, or with `CAMPUS_TLS=self-signed` a
 /// certificate for localhost made (once) in the data directory.
-pub fn tls_from_env() -> Result<Option<TlsFiles>, ConfigError> {
+pub(crate) fn tls_from_env() -> Result<Option<TlsFiles>, ConfigError> {
     let problem = |name: &str, problem: String| ConfigError { name: name.into(), problem };
     match (var("GATEWAY_TLS_CERT_FILE"), var("GATEWAY_TLS_KEY_FILE"), var("CAMPUS_TLS").as_deref()) {
         (Some(cert), Some(key), _) => Ok(Some(TlsFiles { cert: cert.into(), key: key.into() })),
@@ -377,7 +377,7 @@ pub fn tls_from_env() -> Result<Option<TlsFiles>, ConfigError> {
 }
 
 /// `GATEWAY_HTTP_REDIRECT_ADDR`, when set.
-pub fn redirect_addr_from_env() -> Result<Option<SocketAddr>, ConfigError> {
+pub(crate) fn redirect_addr_from_env() -> Result<Option<SocketAddr>, ConfigError> {
     var("GATEWAY_HTTP_REDIRECT_ADDR")
         .map(|addr| {
             addr.parse().map_err(|e: std::net::AddrParseError| ConfigError {

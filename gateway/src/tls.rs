@@ -26,12 +26,12 @@ use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{self, ServerConfig};
 
 /// How often the certificate files are checked for a change (DESIGN.md promises 10 s).
-pub const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// A client that has not finished its handshake by then is disconnected, so idle sockets cannot
 /// hold connection slots open before a single request.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Answers under TLS tell browsers to use HTTPS for a year.
-pub const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
+pub(crate) const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
 
 /// Where the certificate and key live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub struct TlsFiles {
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
+pub(crate) enum TlsError {
     #[error("{path}: {source}")]
     Read { path: PathBuf, source: io::Error },
     #[error("{path}: no PEM certificate")]
@@ -91,7 +91,7 @@ impl TlsFiles {
 
     /// `dir/tls/cert.pem` and `dir/tls/key.pem`, made on first use: a certificate for
     /// localhost, 127.0.0.1 and ::1 signed by its own key (`CAMPUS_TLS=self-signed`).
-    pub fn self_signed_in(dir: &Path) -> Result<Self, TlsError> {
+    pub(crate) fn self_signed_in(dir: &Path) -> Result<Self, TlsError> {
         let tls_dir = dir.join("tls");
         let files = Self { cert: tls_dir.join("cert.pem"), key: tls_dir.join("key.pem") };
         if files.cert.exists() && files.key.exists() {
@@ -112,14 +112,14 @@ impl TlsFiles {
 
 /// Hands every handshake the certificate loaded last.
 #[derive(Debug)]
-pub struct ReloadingResolver {
+pub(crate) struct ReloadingResolver {
     files: TlsFiles,
     current: RwLock<(Contents, Arc<CertifiedKey>)>,
 }
 
 impl ReloadingResolver {
     /// Loads the files now; failing here stops the start (there is nothing to serve yet).
-    pub fn new(files: TlsFiles) -> Result<Self, TlsError> {
+    pub(crate) fn new(files: TlsFiles) -> Result<Self, TlsError> {
         let contents = files.read()?;
         let key = Arc::new(files.load(&contents)?);
         Ok(Self { files, current: RwLock::new((contents, key)) })
@@ -127,7 +127,7 @@ impl ReloadingResolver {
 
     /// Reads the files again and swaps the certificate in when they changed and load.
     /// Returns whether it was replaced.
-    pub fn reload(&self) -> Result<bool, TlsError> {
+    pub(crate) fn reload(&self) -> Result<bool, TlsError> {
         let contents = self.files.read()?;
         if self.current.read().map(|current| current.0 == contents).unwrap_or(false) {
             return Ok(false);
@@ -140,7 +140,7 @@ impl ReloadingResolver {
     }
 
     /// The certificate new handshakes get.
-    pub fn current(&self) -> Arc<CertifiedKey> {
+    pub(crate) fn current(&self) -> Arc<CertifiedKey> {
         match self.current.read() {
             Ok(current) => current.1.clone(),
             Err(poisoned) => poisoned.into_inner().1.clone(),
@@ -148,7 +148,7 @@ impl ReloadingResolver {
     }
 
     /// Polls the files every `interval` for as long as the resolver is in use.
-    pub fn watch(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn watch(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
@@ -179,7 +179,7 @@ impl ResolvesServerCert for ReloadingResolver {
 
 /// The gateway's TLS: the acceptor and the resolver behind it.
 #[derive(Clone)]
-pub struct GatewayTls {
+pub(crate) struct GatewayTls {
     acceptor: TlsAcceptor,
     resolver: Arc<ReloadingResolver>,
     handshake_timeout: Duration,
@@ -193,7 +193,7 @@ impl std::fmt::Debug for GatewayTls {
 
 impl GatewayTls {
     /// TLS 1.2 and 1.3 with ring's safe defaults, ALPN `h2` then `http/1.1`.
-    pub fn new(files: TlsFiles) -> Result<Self, TlsError> {
+    pub(crate) fn new(files: TlsFiles) -> Result<Self, TlsError> {
         let resolver = Arc::new(ReloadingResolver::new(files)?);
         let mut config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?
@@ -208,17 +208,17 @@ impl GatewayTls {
     }
 
     /// A shorter or longer bound on the handshake than [`HANDSHAKE_TIMEOUT`].
-    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+    pub(crate) fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
     }
 
-    pub fn resolver(&self) -> &Arc<ReloadingResolver> {
+    pub(crate) fn resolver(&self) -> &Arc<ReloadingResolver> {
         &self.resolver
     }
 
     /// The server side of a handshake, bounded by the handshake timeout.
-    pub async fn accept<IO>(&self, stream: IO) -> io::Result<tokio_rustls::server::TlsStream<IO>>
+    pub(crate) async fn accept<IO>(&self, stream: IO) -> io::Result<tokio_rustls::server::TlsStream<IO>>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {

@@ -89,4 +89,42 @@ pub mod json {
             .map(|v| v.iter().filter_map(|f| f["field"].as_str().map(str::to_string)).collect())
             .unwrap_or_default()
     }
+
+    /// The largest error answer the gateway may give.
+    pub const MAX_ERROR_BYTES: usize = 16 * 1024;
+
+    /// An HTTP answer as a test's client holds it (a raw socket's or an HTTP library's): the
+    /// client tells its status, headers and body, and gets the checks on error bodies.
+    pub trait HttpAnswer: std::fmt::Debug {
+        fn status_code(&self) -> u16;
+
+        /// A header's value, when it is there and visible ASCII.
+        fn header(&self, name: &str) -> Option<&str>;
+
+        fn body_bytes(&self) -> &[u8];
+
+        /// The body as JSON; `null` when it is not JSON.
+        fn json(&self) -> Value {
+            serde_json::from_slice(self.body_bytes()).unwrap_or(Value::Null)
+        }
+
+        /// The `ErrorInfo.reason` of the body; empty when it has none.
+        fn reason(&self) -> String {
+            reason(&self.json()).unwrap_or_default().to_string()
+        }
+
+        /// The fields of the body's `BadRequest` violations.
+        fn fields(&self) -> Vec<String> {
+            violated_fields(&self.json())
+        }
+
+        /// A small error answer with this status and reason that set no cookie.
+        #[track_caller]
+        fn refused(&self, status: u16, reason: &str) {
+            assert_eq!((self.status_code(), self.reason().as_str()), (status, reason), "{self:?}");
+            let size = self.body_bytes().len();
+            assert!(size <= MAX_ERROR_BYTES, "error body of {size} bytes");
+            assert!(self.header("set-cookie").is_none(), "an error set a cookie");
+        }
+    }
 }

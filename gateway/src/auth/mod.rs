@@ -41,7 +41,7 @@ use self::cookie::{CookieStyle, Source};
 pub(crate) const COOKIE_PATH: &str = cookie::PATH;
 
 /// The reason of a cookie-authenticated request from an origin outside the allow-list.
-pub const ORIGIN_NOT_ALLOWED: &str = "ORIGIN_NOT_ALLOWED";
+pub(crate) const ORIGIN_NOT_ALLOWED: &str = "ORIGIN_NOT_ALLOWED";
 
 /// Whether a call to the auth service may proceed given its `Origin` header: none (not a
 /// browser, or a browser that sends none on same-origin requests) or an allowed one. Checked
@@ -58,16 +58,16 @@ const DEFAULT_FAMILY_LIFETIME_SECS: i64 = 14 * 24 * 60 * 60;
 
 /// Settings of the refresh cookie and its CSRF defence.
 #[derive(Debug, Clone)]
-pub struct AuthConfig {
+pub(crate) struct AuthConfig {
     /// Origins (`https://campus.example`) that may refresh or log out with the cookie.
-    pub allowed_origins: Vec<String>,
+    pub(crate) allowed_origins: Vec<String>,
     /// `false` only for plain-HTTP local development: drops `Secure` and the `__Secure-` prefix.
-    pub secure_cookie: bool,
+    pub(crate) secure_cookie: bool,
 }
 
 /// `campus.auth.v1.AuthService`, backed by the account service's internal RPCs.
 #[derive(Debug, Clone)]
-pub struct AuthApi {
+pub(crate) struct AuthApi {
     account: AccountInternalServiceClient<Channel>,
     verification: AccountVerificationInternalServiceClient<Channel>,
     issuer: TokenIssuer,
@@ -78,7 +78,7 @@ pub struct AuthApi {
 
 impl AuthApi {
     /// An auth service talking to the account service on `account` and signing with `issuer`.
-    pub fn new(
+    pub(crate) fn new(
         account: Channel,
         issuer: TokenIssuer,
         service_token: SecretString,

@@ -2,15 +2,12 @@
 //! tonic upstream, driven with plain HTTP, a gRPC client and a hand-framed gRPC-web client.
 
 mod auth;
-mod e2e;
 mod errors;
 mod grpc;
 mod grpc_web;
 mod helpers;
-mod idempotency;
 mod limits;
 mod pki;
 mod probes;
-mod service_tls;
 mod tls;
 mod transcoding;

@@ -1,8 +1,11 @@
-//! A certificate authority made in the test, and certificates it signs, as PEM.
+//! A certificate authority made in the test, and certificates it signs, as PEM. Shared with
+//! `standalone/tests/gateway` (service TLS), so each binary uses a part of it.
+
+#![allow(dead_code)]
 
 use std::path::Path;
 
-use campus_gateway::tls::TlsFiles;
+use campus_gateway::TlsFiles;
 use campus_shared::tls::{ClientTls, PemPair, ServerTls};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,

@@ -3,7 +3,9 @@
 
 use std::net::Ipv4Addr;
 
-use crate::harness::{MAX_ERROR_BYTES, gateway, head, unknown_keys};
+use campus_testkit::status::json::{HttpAnswer, MAX_ERROR_BYTES};
+
+use crate::harness::{gateway, head, unknown_keys};
 
 /// About 10 MB of unknown keys.
 const HUGE_KEYS: usize = 850_000;

@@ -4,6 +4,8 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use campus_testkit::status::json::HttpAnswer;
+
 use crate::harness::{Gateway, Raw, Reply, gateway, head};
 
 /// A request with a body of `length` bytes that is no valid post: admitted, it is a 400.

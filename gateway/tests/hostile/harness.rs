@@ -6,14 +6,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use campus_gateway::{Application, Config, Upstreams};
-use campus_testkit::status::json;
+use campus_testkit::status::json::HttpAnswer;
 use campus_testkit::{TestDatabase, TestIdentity, backends};
-use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-/// The largest error answer the gateway may give.
-pub(crate) const MAX_ERROR_BYTES: usize = 16 * 1024;
 /// How long any single read may wait before the test gives up: a bound, not an assertion.
 const READ_BOUND: Duration = Duration::from_secs(20);
 
@@ -114,30 +111,17 @@ pub(crate) struct Reply {
     pub(crate) body: Vec<u8>,
 }
 
-impl Reply {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+impl HttpAnswer for Reply {
+    fn status_code(&self) -> u16 {
+        self.status
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    pub(crate) fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-
-    pub(crate) fn reason(&self) -> String {
-        json::reason(&self.json()).unwrap_or_default().to_string()
-    }
-
-    /// The fields of the BadRequest violations.
-    pub(crate) fn fields(&self) -> Vec<String> {
-        json::violated_fields(&self.json())
-    }
-
-    /// A small error answer with this status and reason that set no cookie.
-    #[track_caller]
-    pub(crate) fn refused(&self, status: u16, reason: &str) {
-        assert_eq!((self.status, self.reason().as_str()), (status, reason), "{self:?}");
-        assert!(self.body.len() <= MAX_ERROR_BYTES, "error body of {} bytes", self.body.len());
-        assert!(self.header("set-cookie").is_none(), "an error set a cookie");
+    fn body_bytes(&self) -> &[u8] {
+        &self.body
     }
 }
 

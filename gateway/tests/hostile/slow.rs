@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use campus_testkit::status::json::HttpAnswer;
+
 use crate::harness::{gateway, head};
 
 fn short(c: &mut campus_gateway::Config) {

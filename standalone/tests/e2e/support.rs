@@ -45,7 +45,7 @@ impl TestSystem {
         config.gateway.secure_cookie = false;
         config.board.thresholds = campus_board::domain::Thresholds { hot: HOT, best: BEST };
         // A user here may ask for a second code for one address at once (re-joining after
-        // leaving); the 60 s interval itself is tested in gateway/tests/verification.rs.
+        // leaving); the 60 s interval itself is tested in tests/gateway/verification.rs.
         config.account.codes.interval = std::time::Duration::ZERO;
         let mut databases = Vec::new();
         let mut configs = Databases::sqlite_in(dir.path());

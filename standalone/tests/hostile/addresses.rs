@@ -2,6 +2,7 @@
 //! sign-up and login counts by writing `X-Forwarded-For`, with or without trusted proxies.
 
 use campus_testkit::backends;
+use campus_testkit::status::json::HttpAnswer;
 use reqwest::Method;
 
 use crate::harness::{Answer, Client, Hostile};

@@ -6,15 +6,13 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use campus::{Databases, System, SystemConfig};
 use campus_shared::db::Backend;
-use campus_testkit::status::json;
+use campus_testkit::status::json::HttpAnswer;
 use campus_testkit::{Outbox, TestDatabase};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// A password that passes the strength rule.
 pub(crate) const PASSWORD: &str = "quiet-river-campus-42";
-/// The largest error answer the gateway may give.
-pub(crate) const MAX_ERROR_BYTES: usize = 16 * 1024;
 
 pub(crate) struct Hostile {
     pub(crate) system: System,
@@ -33,26 +31,17 @@ pub(crate) struct Answer {
     pub(crate) bytes: Vec<u8>,
 }
 
-impl Answer {
-    pub(crate) fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
+impl HttpAnswer for Answer {
+    fn status_code(&self) -> u16 {
+        self.status.as_u16()
     }
 
-    pub(crate) fn reason(&self) -> String {
-        json::reason(&self.json()).unwrap_or_default().to_string()
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The fields of the BadRequest violations.
-    pub(crate) fn fields(&self) -> Vec<String> {
-        json::violated_fields(&self.json())
-    }
-
-    /// A small error answer with this status and reason, that set no cookie.
-    #[track_caller]
-    pub(crate) fn refused(&self, status: u16, reason: &str) {
-        assert_eq!((self.status.as_u16(), self.reason().as_str()), (status, reason), "{self:?}");
-        assert!(self.bytes.len() <= MAX_ERROR_BYTES, "error body of {} bytes", self.bytes.len());
-        assert!(self.headers.get("set-cookie").is_none(), "an error set a cookie");
+    fn body_bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 

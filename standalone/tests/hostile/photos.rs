@@ -2,6 +2,7 @@
 //! served so that no browser takes one for a page.
 
 use campus_testkit::backends;
+use campus_testkit::status::json::HttpAnswer;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -6,6 +6,7 @@
 use campus_proto::auth::v1::LoginRequest;
 use campus_proto::auth::v1::auth_service_client::AuthServiceClient;
 use campus_testkit::backends;
+use campus_testkit::status::json::HttpAnswer;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

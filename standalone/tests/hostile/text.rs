@@ -2,6 +2,7 @@
 //! field in every service, not an error from PostgreSQL, which cannot store NUL.
 
 use campus_testkit::backends;
+use campus_testkit::status::json::HttpAnswer;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -2,6 +2,7 @@
 //! checks than a serial one, and the owner still signs in from their own address.
 
 use campus_testkit::backends;
+use campus_testkit::status::json::HttpAnswer;
 use futures::future::join_all;
 use reqwest::StatusCode;
 

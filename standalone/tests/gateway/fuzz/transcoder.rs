@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use campus_gateway::errors::http_status;
+use campus_gateway::http_status;
 use campus_proto::google::api::HttpRule;
 use campus_proto::google::api::http_rule::Pattern;
 use proptest::prelude::*;
@@ -20,8 +20,8 @@ use prost::Message as _;
 use prost_reflect::{Kind, MessageDescriptor, Value as Reflected};
 use serde_json::{Map, Value};
 
-use crate::support::{Target, inputs};
-use crate::{Stack, no_panic, pool, stack};
+use super::support::{Target, inputs};
+use super::{Stack, no_panic, pool, stack};
 
 const TARGET: Target = Target { name: "transcoder", crate_dir: env!("CARGO_MANIFEST_DIR"), cases: 1500 };
 

@@ -1,8 +1,6 @@
 //! End-to-end tests of the identity flow: the real gateway in front of the real account
 //! service, over HTTP (and gRPC), on SQLite and, when `CAMPUS_TEST_PG_URL` is set, PostgreSQL.
 
-mod support;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use campus_proto::account::v1::GetMeRequest;
@@ -13,7 +11,8 @@ use campus_shared::identity::{Caller, Role};
 use campus_testkit::{TestIdentity, backends};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use support::{ALLOWED_ORIGIN, DOMAIN, PASSWORD, TestApp, spawn_app};
+
+use crate::support::{ALLOWED_ORIGIN, DOMAIN, PASSWORD, TestApp, spawn_app};
 
 const COOKIE_FLAGS: &str = "; HttpOnly; Secure; SameSite=Strict; Path=/v1/auth; Max-Age=";
 const FOURTEEN_DAYS: i64 = 14 * 24 * 60 * 60;

@@ -10,20 +10,12 @@ use tonic_health::pb::health_client::HealthClient;
 
 use crate::helpers::{closed_port, spawn_gateway_with_identity};
 use crate::pki::Pki;
+use crate::support::spawn_account;
 
 /// The account service serving `tls`; its https:// URL names localhost, as its certificate does.
-async fn spawn_account(identity: &TestIdentity, db: &TestDatabase, tls: ServerTls) -> String {
-    let mut service = identity.service_config(db);
-    service.tls = Some(tls);
-    let mut config = campus_account::Config::new(service);
-    // No mail is sent here; the outbox only must not land in the working directory.
-    config.mail = campus_account::MailConfig::outbox(
-        std::env::temp_dir().join(format!("campus-outbox-{}", std::process::id())),
-    );
-    let app = campus_account::Application::build(config).await.expect("account service builds");
-    let url = format!("https://localhost:{}", app.local_addr().port());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    url
+async fn spawn_tls_account(identity: &TestIdentity, db: &TestDatabase, tls: ServerTls) -> String {
+    let addr = spawn_account(identity, db, std::future::pending(), |c| c.service.tls = Some(tls)).await;
+    format!("https://localhost:{}", addr.port())
 }
 
 /// GET /v1/schools through a gateway trusting `tls`: the account service answers it.
@@ -41,7 +33,7 @@ async fn the_gateway_reaches_a_tls_service_and_verifies_its_certificate() {
         let identity = TestIdentity::new();
         let db = TestDatabase::new(backend).await;
         let pki = Pki::new("campus test CA");
-        let account = spawn_account(&identity, &db, pki.server_tls(false)).await;
+        let account = spawn_tls_account(&identity, &db, pki.server_tls(false)).await;
 
         assert_eq!(
             list_schools_through(&identity, &account, pki.client_tls(false)).await,
@@ -68,7 +60,7 @@ async fn under_mtls_a_service_refuses_a_caller_without_a_client_certificate() {
         let identity = TestIdentity::new();
         let db = TestDatabase::new(backend).await;
         let pki = Pki::new("campus test CA");
-        let account = spawn_account(&identity, &db, pki.server_tls(true)).await;
+        let account = spawn_tls_account(&identity, &db, pki.server_tls(true)).await;
 
         assert_eq!(list_schools_through(&identity, &account, pki.client_tls(true)).await, 200, "{backend:?}");
         assert_eq!(

@@ -6,12 +6,12 @@
 //!
 //! Behind the gateway run the real account service and, for the other packages, a strict
 //! upstream that decodes every request message with its real type (so a message the
-//! transcoder builds wrong fails loudly) and answers with an empty message. A panic anywhere
-//! in the process (a gateway task included) fails the case, as does a hang or a 500.
+//! transcoder builds wrong fails loudly) and answers with an empty message. A panic on the
+//! servers' threads (a gateway task included) fails the case, as does a hang or a 500.
 //!
 //! Runner and corpus layout: shared/tests/fuzz/support.rs.
 
-#[path = "../../../shared/tests/fuzz/support.rs"]
+#[path = "../../../../shared/tests/fuzz/support.rs"]
 mod support;
 
 mod grpc_web;
@@ -23,12 +23,13 @@ use std::time::Duration;
 
 use campus_gateway::{Application, Config, Upstreams};
 use campus_shared::db::Backend;
-use campus_shared::{Caller, Role};
 use campus_testkit::{TestDatabase, TestIdentity};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use tokio::net::TcpListener;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Request, Response, Status};
+
+use crate::support::{admin_bearer, spawn_account};
 
 /// Set by the panic hook when a server thread panics; checked after every case.
 static PANICKED: AtomicBool = AtomicBool::new(false);
@@ -88,14 +89,9 @@ pub(crate) fn stack() -> Stack {
     let (url, dbs) = runtime.block_on(async {
         let account_db = TestDatabase::new(Backend::Sqlite).await;
         let gateway_db = TestDatabase::new(Backend::Sqlite).await;
-        let mut account = campus_account::Config::new(identity.service_config(&account_db));
-        // Mail the fuzzed requests cause stays out of the working directory.
-        account.mail = campus_account::MailConfig::outbox(
-            std::env::temp_dir().join(format!("campus-fuzz-outbox-{}", std::process::id())),
-        );
-        let account = campus_account::Application::build(account).await.expect("the account service builds");
-        let account_url = format!("http://{}", account.local_addr());
-        tokio::spawn(account.run_until_stopped(std::future::pending()));
+        // Mail the fuzzed requests cause goes to the temp directory's outbox.
+        let account = spawn_account(&identity, &account_db, std::future::pending(), |_| {}).await;
+        let account_url = format!("http://{account}");
         let strict = format!("http://{}", spawn_strict_upstream().await);
 
         let mut config = Config::new(identity.key.clone(), identity.service_token.clone());
@@ -121,12 +117,7 @@ pub(crate) fn stack() -> Stack {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("an HTTP client");
-    let admin = identity.bearer_for(&Caller {
-        user_id: 1,
-        school_id: 0,
-        role: Role::Admin,
-        nickname: "admin".into(),
-    });
+    let admin = admin_bearer(&identity);
     Stack { runtime, url, http, user: identity.bearer(42, 1), admin, _dbs: dbs }
 }
 

@@ -5,29 +5,24 @@
 use campus_gateway::Upstreams;
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
 use campus_proto::account::v1::{GetMeRequest, User};
-use campus_shared::{Caller, Role};
 use campus_testkit::{Outbox, TestDatabase, TestIdentity, backends};
 use prost::Message;
 use serde_json::{Value, json};
 
 use crate::helpers::{closed_port, grpc_web_frame, parse_grpc_web, spawn_gateway_with_identity};
-
-async fn spawn_account(identity: &TestIdentity, db: &TestDatabase) -> (String, Outbox) {
-    let outbox = Outbox::new();
-    let mut config = campus_account::Config::new(identity.service_config(db));
-    config.mail = campus_account::MailConfig::outbox(outbox.path());
-    let app = campus_account::Application::build(config).await.expect("account service builds");
-    let url = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    (url, outbox)
-}
+use crate::support::{admin_bearer, spawn_account};
 
 #[tokio::test]
 async fn sign_up_log_in_and_read_the_account_every_way() {
     for backend in backends() {
         let identity = TestIdentity::new();
         let db = TestDatabase::new(backend).await;
-        let (account, outbox) = spawn_account(&identity, &db).await;
+        let outbox = Outbox::new();
+        let account = spawn_account(&identity, &db, std::future::pending(), |c| {
+            c.mail = campus_account::MailConfig::outbox(outbox.path());
+        })
+        .await;
+        let account = format!("http://{account}");
         let down = format!("http://{}", closed_port().await);
         let app = spawn_gateway_with_identity(
             identity.clone(),
@@ -35,12 +30,7 @@ async fn sign_up_log_in_and_read_the_account_every_way() {
             |c| c.auth_rate_per_minute = 1000,
         )
         .await;
-        let admin = identity.bearer_for(&Caller {
-            user_id: 1,
-            school_id: 0,
-            role: Role::Admin,
-            nickname: "admin".into(),
-        });
+        let admin = admin_bearer(&identity);
 
         let response = app
             .http

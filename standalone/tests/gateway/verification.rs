@@ -3,14 +3,13 @@
 //! and, when `CAMPUS_TEST_PG_URL` is set, PostgreSQL. Codes are read from the outbox the
 //! account service writes mail to.
 
-mod support;
-
 use std::time::Duration;
 
 use campus_testkit::{backends, mail_code};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Answer, DOMAIN, PASSWORD, TestApp, spawn_app, spawn_app_with};
+
+use crate::support::{Answer, DOMAIN, PASSWORD, TestApp, spawn_app, spawn_app_with};
 
 const NEW_PASSWORD: &str = "another-quiet-river-7";
 

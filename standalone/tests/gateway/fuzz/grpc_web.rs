@@ -13,8 +13,8 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use prost::Message;
 
-use crate::support::{Target, inputs};
-use crate::{Stack, no_panic, stack};
+use super::support::{Target, inputs};
+use super::{Stack, no_panic, stack};
 
 const TARGET: Target = Target { name: "grpc_web", crate_dir: env!("CARGO_MANIFEST_DIR"), cases: 1000 };
 
@@ -83,7 +83,7 @@ fn frame(flag: u8, declared: u32, payload: &[u8]) -> Vec<u8> {
 
 /// Every method of the descriptor set, and a few paths that are none.
 fn paths() -> Vec<String> {
-    let mut paths: Vec<String> = crate::pool()
+    let mut paths: Vec<String> = super::pool()
         .services()
         .flat_map(|s| s.methods().map(|m| format!("/{}/{}", s.full_name(), m.name())).collect::<Vec<_>>())
         .collect();

@@ -6,27 +6,25 @@ use std::time::Duration;
 
 use campus_gateway::{Config, Upstreams};
 use campus_shared::db::Backend;
-use campus_shared::{Caller, Role};
 use campus_testkit::{Outbox, TestDatabase, TestIdentity, backends};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestGateway, closed_port, spawn_gateway_with_identity};
+use crate::support::{admin_bearer, spawn_account};
 
 const DOMAIN: &str = "yonsei.ac.kr";
 const PASSWORD: &str = "correct-horse-battery-42";
 
 /// The account service on `db`, on a given port (0 picks one), writing mail to `outbox`;
 /// returns its URL.
-async fn spawn_account(identity: &TestIdentity, db: &TestDatabase, port: u16, outbox: &Outbox) -> String {
-    let mut service = identity.service_config(db);
-    service.listen_addr.set_port(port);
-    let mut config = campus_account::Config::new(service);
-    config.mail = campus_account::MailConfig::outbox(outbox.path());
-    let app = campus_account::Application::build(config).await.expect("account service builds");
-    let url = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    url
+async fn spawn_account_on(identity: &TestIdentity, db: &TestDatabase, port: u16, outbox: &Outbox) -> String {
+    let addr = spawn_account(identity, db, std::future::pending(), |c| {
+        c.service.listen_addr.set_port(port);
+        c.mail = campus_account::MailConfig::outbox(outbox.path());
+    })
+    .await;
+    format!("http://{addr}")
 }
 
 /// Two gateway replicas in front of one account service, sharing one gateway database.
@@ -63,7 +61,7 @@ async fn spawn_stack_with(backend: Backend, tweak: impl Fn(&mut Config)) -> Stac
     let account_db = TestDatabase::new(backend).await;
     let gateway_db = TestDatabase::new(backend).await;
     let outbox = Outbox::new();
-    let account = spawn_account(&identity, &account_db, 0, &outbox).await;
+    let account = spawn_account_on(&identity, &account_db, 0, &outbox).await;
     let down = format!("http://{}", closed_port().await);
     let upstreams =
         Upstreams { account, board: down.clone(), messaging: down.clone(), timetable: down.clone() };
@@ -75,12 +73,7 @@ async fn spawn_stack_with(backend: Backend, tweak: impl Fn(&mut Config)) -> Stac
         })
     };
     let replicas = [replica().await, replica().await];
-    let admin = identity.bearer_for(&Caller {
-        user_id: 1,
-        school_id: 0,
-        role: Role::Admin,
-        nickname: "admin".into(),
-    });
+    let admin = admin_bearer(&identity);
     Stack { replicas, identity, admin, outbox, _account_db: account_db, gateway_db }
 }
 
@@ -382,12 +375,7 @@ async fn a_failed_call_frees_the_key_for_a_retry() {
             c.database = gateway_db.config();
         })
         .await;
-        let admin = identity.bearer_for(&Caller {
-            user_id: 1,
-            school_id: 0,
-            role: Role::Admin,
-            nickname: "admin".into(),
-        });
+        let admin = admin_bearer(&identity);
         let (app, admin) = (&app, &admin);
         let send = move || async move {
             let response = app
@@ -405,7 +393,7 @@ async fn a_failed_call_frees_the_key_for_a_retry() {
         let down = send().await;
         assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE, "{backend:?} {down:?}");
         assert!(!down.replayed);
-        spawn_account(&identity, &account_db, account_addr.port(), &Outbox::new()).await;
+        spawn_account_on(&identity, &account_db, account_addr.port(), &Outbox::new()).await;
         let retried = send().await;
         assert_eq!((retried.status, retried.replayed), (StatusCode::CREATED, false), "{retried:?}");
         let again = send().await;

@@ -3,8 +3,11 @@
 //!
 //! The call is the real account service's GetSchool (token check plus a database read).
 //!
-//! `cargo bench -p campus-gateway --bench gateway` (CAMPUS_BENCH_SECS sets the measured seconds
-//! per workload, default 8; CAMPUS_TEST_PG_URL puts the account service on PostgreSQL).
+//! `cargo bench -p campus --bench gateway` (CAMPUS_BENCH_SECS sets the measured seconds per
+//! workload, default 8; CAMPUS_TEST_PG_URL puts the account service on PostgreSQL).
+
+#[path = "../tests/gateway/support.rs"]
+mod support;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,9 +17,8 @@ use std::time::Duration;
 
 use campus_gateway::{Application, Config, Upstreams};
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
-use campus_proto::account::v1::{CreateSchoolRequest, GetSchoolRequest, School};
+use campus_proto::account::v1::{GetSchoolRequest, School};
 use campus_shared::db::Backend;
-use campus_shared::{Caller, Role};
 use campus_testkit::bench::{Report, grpc_web, run};
 use campus_testkit::{TestDatabase, TestIdentity};
 use tonic::Request;
@@ -32,22 +34,9 @@ async fn spawn_account(identity: &TestIdentity) -> (SocketAddr, i64, TestDatabas
         Backend::Sqlite
     };
     let db = TestDatabase::new(backend).await;
-    let config = campus_account::Config::new(identity.service_config(&db));
-    let app = campus_account::Application::build(config).await.unwrap();
-    let addr = app.local_addr();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let admin = Caller { user_id: 1, school_id: 0, role: Role::Admin, nickname: "admin".into() };
-    let mut request = Request::new(CreateSchoolRequest {
-        name: "연세대학교".into(),
-        email_domain: "yonsei.ac.kr".into(),
-    });
-    request.metadata_mut().insert("authorization", identity.bearer_for(&admin).parse().unwrap());
-    let school = AccountServiceClient::new(campus_testkit::channel(addr))
-        .create_school(request)
-        .await
-        .unwrap()
-        .into_inner();
-    (addr, school.id, db)
+    let addr = support::spawn_account(identity, &db, std::future::pending(), |_| {}).await;
+    let school_id = support::create_school(identity, addr).await;
+    (addr, school_id, db)
 }
 
 async fn spawn_gateway(identity: &TestIdentity, upstream: SocketAddr, db: &TestDatabase) -> SocketAddr {

@@ -1,11 +1,11 @@
 //! Login and refresh through the real gateway and account service over HTTP, 64 requests in
 //! flight, on SQLite (and PostgreSQL when `CAMPUS_TEST_PG_URL` is set).
 //!
-//! `cargo bench -p campus-gateway --bench auth`. Login is bound by argon2id (by design: it is
+//! `cargo bench -p campus --bench auth`. Login is bound by argon2id (by design: it is
 //! the password hash's cost); refresh is a token hash, an indexed lookup and one write.
 //! `CAMPUS_BENCH_SECS` sets the measured seconds per workload (default 10).
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/gateway/support.rs"]
 mod support;
 
 use std::collections::VecDeque;

@@ -1,8 +1,11 @@
 //! Spawns the real account service and the real gateway in front of it, on port 0, against
-//! a fresh database, and talks to the gateway over HTTP. Shared by `tests/auth.rs` and
-//! `benches/auth.rs`.
+//! a fresh database, and talks to the gateway over HTTP. Shared by the tests of this folder
+//! and by `benches/auth.rs` and `benches/gateway.rs`.
 
 #![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
 
 use campus_proto::account::v1::CreateSchoolRequest;
 use campus_proto::account::v1::account_service_client::AccountServiceClient;
@@ -25,8 +28,8 @@ pub(crate) const PASSWORD: &str = "correct-horse-battery-42";
 pub(crate) struct TestApp {
     /// `http://127.0.0.1:<port>` of the gateway.
     pub(crate) base: String,
-    pub(crate) gateway_addr: std::net::SocketAddr,
-    pub(crate) account_addr: std::net::SocketAddr,
+    pub(crate) gateway_addr: SocketAddr,
+    pub(crate) account_addr: SocketAddr,
     pub(crate) http: reqwest::Client,
     /// The key the gateway signs with and the account service verifies with.
     pub(crate) identity: TestIdentity,
@@ -79,6 +82,43 @@ impl Answer {
     }
 }
 
+/// Starts the real account service on `db`, trusting `identity`'s tokens, with `tweak` applied
+/// to its configuration, and serves it until `stop` completes; returns its address. Its mail
+/// goes to a folder of the system's temp directory unless the tweak names an outbox to read.
+pub(crate) async fn spawn_account(
+    identity: &TestIdentity,
+    db: &TestDatabase,
+    stop: impl Future<Output = ()> + Send + 'static,
+    tweak: impl FnOnce(&mut campus_account::Config),
+) -> SocketAddr {
+    let mut config = campus_account::Config::new(identity.service_config(db));
+    config.mail = campus_account::MailConfig::outbox(
+        std::env::temp_dir().join(format!("campus-outbox-{}", std::process::id())),
+    );
+    tweak(&mut config);
+    let app = campus_account::Application::build(config).await.expect("build the account service");
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped(stop));
+    addr
+}
+
+/// `Authorization: Bearer …` of an admin (user 1, of no school).
+pub(crate) fn admin_bearer(identity: &TestIdentity) -> String {
+    identity.bearer_for(&Caller { user_id: 1, school_id: 0, role: Role::Admin, nickname: "admin".into() })
+}
+
+/// Creates the school of [`DOMAIN`] on the account service at `account`, as an admin; returns
+/// its id.
+pub(crate) async fn create_school(identity: &TestIdentity, account: SocketAddr) -> i64 {
+    let mut request = tonic::Request::new(CreateSchoolRequest {
+        name: "연세대학교".into(),
+        email_domain: DOMAIN.into(),
+    });
+    request.metadata_mut().insert("authorization", admin_bearer(identity).parse().expect("ascii"));
+    let school = AccountServiceClient::new(campus_testkit::channel(account)).create_school(request).await;
+    school.expect("create a school").into_inner().id
+}
+
 /// Starts account and gateway on `backend` and creates one school.
 pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
@@ -96,21 +136,21 @@ pub(crate) async fn spawn_app_with(
     let mut stop = Vec::new();
 
     let outbox = Outbox::new();
-    let mut account = campus_account::Config::new(identity.service_config(&db));
-    account.mail = campus_account::MailConfig::outbox(outbox.path());
-    account.codes = campus_account::CodeRules {
-        interval: std::time::Duration::ZERO,
-        per_client_per_hour: 1000,
-        per_address_per_day: 1000,
-        ..Default::default()
-    };
-    tweak(&mut account);
-    let account = campus_account::Application::build(account).await.expect("build the account service");
-    let account_addr = account.local_addr();
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(account.run_until_stopped(async move {
+    let stopped = async move {
         let _ = rx.await;
-    }));
+    };
+    let account_addr = spawn_account(&identity, &db, stopped, |account| {
+        account.mail = campus_account::MailConfig::outbox(outbox.path());
+        account.codes = campus_account::CodeRules {
+            interval: std::time::Duration::ZERO,
+            per_client_per_hour: 1000,
+            per_address_per_day: 1000,
+            ..Default::default()
+        };
+        tweak(account);
+    })
+    .await;
     stop.push(tx);
 
     let mut config = campus_gateway::Config::new(identity.key.clone(), identity.service_token.clone());
@@ -130,17 +170,7 @@ pub(crate) async fn spawn_app_with(
     }));
     stop.push(tx);
 
-    let admin = Caller { user_id: 1, school_id: 0, role: Role::Admin, nickname: "admin".into() };
-    let mut request = tonic::Request::new(CreateSchoolRequest {
-        name: "연세대학교".into(),
-        email_domain: DOMAIN.into(),
-    });
-    request.metadata_mut().insert("authorization", identity.bearer_for(&admin).parse().expect("ascii"));
-    let school = AccountServiceClient::new(campus_testkit::channel(account_addr))
-        .create_school(request)
-        .await
-        .expect("create a school")
-        .into_inner();
+    let school_id = create_school(&identity, account_addr).await;
 
     TestApp {
         base: format!("http://{gateway_addr}"),
@@ -148,7 +178,7 @@ pub(crate) async fn spawn_app_with(
         account_addr,
         http: reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("http client"),
         identity,
-        school_id: school.id,
+        school_id,
         backend,
         outbox,
         db,
