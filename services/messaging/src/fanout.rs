@@ -20,8 +20,9 @@ use futures::Stream;
 use sqlx::postgres::PgListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::store::notifications::{NOTIFICATION_CHANNEL, NotificationRow};
-use crate::store::{self, MessageEvent, MessageRow, NOTIFY_CHANNEL, Notification, Store};
+use crate::store::messages::{self, NOTIFY_CHANNEL, Notification};
+use crate::store::notifications::NOTIFICATION_CHANNEL;
+use crate::store::{Database, MessageEvent, MessageRow, NotificationRow};
 
 /// Items a stream may fall behind by before it is closed; a client that cannot keep up
 /// reconnects and catches up with ListMessages (or ListNotifications) rather than making the
@@ -198,7 +199,7 @@ impl<T> Drop for LiveStream<T> {
 /// a stream opened after start-up misses nothing; later connection losses are retried (items
 /// announced while disconnected are not streamed, as NOTIFY does not queue them: clients
 /// catch up with ListMessages and ListNotifications).
-pub(crate) async fn listen(url: &str, hubs: Hubs, store: Store) -> Result<(), sqlx::Error> {
+pub(crate) async fn listen(url: &str, hubs: Hubs, database: Database) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;
     listener.listen_all([NOTIFY_CHANNEL, NOTIFICATION_CHANNEL]).await?;
     tokio::spawn(async move {
@@ -211,7 +212,7 @@ pub(crate) async fn listen(url: &str, hubs: Hubs, store: Store) -> Result<(), sq
                 Ok(notification) if notification.channel() == NOTIFICATION_CHANNEL => {
                     deliver_notification(&hubs.notifications, notification.payload())
                 }
-                Ok(notification) => deliver(&hubs.messages, &store, notification.payload()),
+                Ok(notification) => deliver(&hubs.messages, &database, notification.payload()),
                 Err(error) => {
                     // recv() reconnects on its next call; wait a little so a database that
                     // is down is not hammered.
@@ -238,7 +239,7 @@ fn deliver_notification(hub: &Arc<Hub<NotificationRow>>, payload: &str) {
     }
 }
 
-fn deliver(hub: &Arc<Hub<MessageRow>>, store: &Store, payload: &str) {
+fn deliver(hub: &Arc<Hub<MessageRow>>, database: &Database, payload: &str) {
     let notification: Notification = match serde_json::from_str(payload) {
         Ok(n) => n,
         Err(error) => {
@@ -263,9 +264,13 @@ fn deliver(hub: &Arc<Hub<MessageRow>>, store: &Store, payload: &str) {
         }),
         None => {
             // Too large to travel in the payload: read it back without holding up the listener.
-            let (hub, store, id) = (hub.clone(), store.clone(), notification.id);
+            let (hub, database, id) = (hub.clone(), database.clone(), notification.id);
             tokio::spawn(async move {
-                match store::message(&store, id).await {
+                let message = match database.conn().await {
+                    Ok(mut conn) => messages::get(&mut conn, id).await,
+                    Err(error) => Err(error),
+                };
+                match message {
                     Ok(Some(message)) => hub.publish_message(&MessageEvent { message, recipient_id }),
                     Ok(None) => {}
                     Err(error) => tracing::warn!(%error, "could not read a notified message"),

@@ -2,9 +2,10 @@
 //! or named, their messages, blocking, and live delivery over StreamMessages; and each
 //! user's notifications (NotificationService), learnt from board's event feed.
 //!
-//! Reading order: [`startup`] builds and runs the server, `grpc` has one method per RPC,
-//! [`domain`] holds the rules, `store` every SQL statement, `upstream` the calls to board and
-//! account, and `fanout` the live streams.
+//! Reading order: [`startup`] builds and runs the server, `grpc` has one handler per RPC
+//! (it owns the transaction), `events` applies the account and board feeds, [`domain`] holds
+//! the rules, `store` every SQL statement, `upstream` the calls to board and account, and
+//! `fanout` the live streams.
 //!
 //! Decisions where the contract leaves room:
 //!

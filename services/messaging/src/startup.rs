@@ -21,8 +21,7 @@ use sqlx::migrate::Migrator;
 use crate::events::{AccountEvents, BoardEvents};
 use crate::fanout::{self, Hubs};
 use crate::grpc::MessagingApi;
-use crate::grpc::notifications::NotificationApi;
-use crate::store::Store;
+use crate::store::Database;
 use crate::upstream::Upstreams;
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -102,24 +101,24 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let service = &config.service;
         let db = db::connect(&service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
-        let store = Store::new(db);
+        let database = Database::new(db);
         let hubs = Hubs::new();
-        if store.db.backend == Backend::Postgres {
-            fanout::listen(&service.database.url, hubs.clone(), store.clone()).await?;
+        if database.backend() == Backend::Postgres {
+            fanout::listen(&service.database.url, hubs.clone(), database.clone()).await?;
         }
         let verifier = TokenVerifier::from_config(&service.identity)?;
         let feeds = Feeds {
-            db: store.db.clone(),
+            db: database.db.clone(),
             verifier: verifier.clone(),
             account: Consumer::new(
-                store.db.clone(),
+                database.db.clone(),
                 ConsumerConfig::of_account_feed("messaging", &config.account_addr, service),
                 Arc::new(AccountEvents),
             )?,
             board: Consumer::new(
-                store.db.clone(),
+                database.db.clone(),
                 ConsumerConfig::of_board_feed("messaging", &config.board_addr, service),
-                Arc::new(BoardEvents::new(store.db.backend, hubs.notifications.clone())),
+                Arc::new(BoardEvents::new(database.backend(), hubs.notifications.clone())),
             )?,
         };
         let upstreams = Upstreams::new(
@@ -130,19 +129,15 @@ impl Application {
         )?;
         // Every replica shares the service credential, so each can read the others' tokens.
         let tokens = PageTokens::new(service.identity.service_token.expose_secret().as_bytes());
-        let notifications = NotificationApi::new(store.clone(), hubs.notifications.clone(), tokens.clone());
-        let api = MessagingApi::new(store, hubs.messages.clone(), upstreams, tokens);
+        let api = MessagingApi::new(database, hubs.clone(), upstreams, tokens);
         let server = GrpcServer::bind(service.listen_addr, service.limits.clone())
             .await?
             .with_tls(service.tls.clone())
             .add_service(MessagingServiceServer::with_interceptor(
-                api,
+                api.clone(),
                 AuthInterceptor::new(verifier.clone()),
             ))
-            .add_service(NotificationServiceServer::with_interceptor(
-                notifications,
-                AuthInterceptor::new(verifier),
-            ));
+            .add_service(NotificationServiceServer::with_interceptor(api, AuthInterceptor::new(verifier)));
         Ok(Self { server, hubs, feeds })
     }
 
