@@ -21,7 +21,7 @@ use sqlx::migrate::Migrator;
 use crate::events::{AccountEvents, BoardEvents};
 use crate::fanout::{self, Hubs};
 use crate::grpc::MessagingApi;
-use crate::store::Database;
+use crate::store::{Database, migrations};
 use crate::upstream::Upstreams;
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -68,6 +68,30 @@ impl Config {
     }
 }
 
+/// Versions of the applied migrations as first named, by timestamp
+/// (`20240101000000_messaging.sql`…), and as named now, by number like every other
+/// service's (`0001_messaging.sql`…). The SQL, and so each checksum, is unchanged.
+///
+/// Remove this (and [`renumber_migrations`]) once every messaging database has been started
+/// by a release that has it: after that no `_sqlx_migrations` holds an old version.
+const RENUMBERED_MIGRATIONS: [(i64, i64); 3] =
+    [(20240101000000, 1), (20261203000000, 10), (20261204000000, 11)];
+
+/// Renames the versions in `_sqlx_migrations` of a database migrated under the old names,
+/// in one transaction, before the migrator runs: sqlx records each migration by version and
+/// refuses to start on a database that recorded one it no longer knows. Nothing happens on a
+/// new database (no record yet) or one already renumbered. Binaries from before the rename
+/// refuse to start on a renumbered database, so rolling back past it means renaming back.
+async fn renumber_migrations(database: &Database) -> campus_shared::Result<()> {
+    let mut tx = database.begin_write().await?;
+    if migrations::record_exists(&mut tx, database.backend()).await? {
+        for (from, to) in RENUMBERED_MIGRATIONS {
+            migrations::renumber(&mut tx, from, to).await?;
+        }
+    }
+    tx.commit().await
+}
+
 /// Counts the open StreamMessages and StreamNotifications calls of one instance (for tests
 /// and diagnostics).
 #[derive(Debug, Clone)]
@@ -100,8 +124,9 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let service = &config.service;
-        let db = db::connect(&service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
-        let database = Database::new(db);
+        let database = Database::new(db::open(&service.database).await?);
+        renumber_migrations(&database).await?;
+        database.db.migrate(Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
         let hubs = Hubs::new();
         if database.backend() == Backend::Postgres {
             fanout::listen(&service.database.url, hubs.clone(), database.clone()).await?;

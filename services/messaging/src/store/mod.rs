@@ -1,6 +1,6 @@
 //! Every SQL statement of the messaging service, one module per resource:
 //! [`conversations`] (with each participant's inbox row), [`messages`] and
-//! [`notifications`].
+//! [`notifications`]; and sqlx's record of applied [`migrations`].
 //!
 //! Functions here run statements on the connection or transaction they are given and answer
 //! rows or the shared [`Result`]; they decide nothing beyond what a statement answers. The
@@ -16,6 +16,7 @@
 
 pub(crate) mod conversations;
 pub(crate) mod messages;
+pub(crate) mod migrations;
 pub(crate) mod notifications;
 
 use std::ops::{Deref, DerefMut};

@@ -83,11 +83,15 @@ impl Drop for TestApp {
 
 /// A messaging server on a fresh database of `backend`, with the test world upstream.
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_on(TestDatabase::new(backend).await).await
+}
+
+/// A messaging server on `db`, a database prepared by the test.
+pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
     let identity = TestIdentity::new();
     let dir = world();
     let upstreams = spawn_upstreams(&dir, &identity).await;
-    let db = Arc::new(TestDatabase::new(backend).await);
-    start(backend, identity, dir, db, upstreams).await
+    start(db.backend, identity, dir, Arc::new(db), upstreams).await
 }
 
 /// The fake board and account in front of `dir`: their URLs.

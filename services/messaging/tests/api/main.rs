@@ -7,5 +7,6 @@
 mod conversations;
 mod helpers;
 mod messages;
+mod migrations;
 mod notifications;
 mod streaming;
