@@ -31,7 +31,9 @@
 //!   `campus_messaging` and the writing transaction NOTIFYs it (message id, participants and,
 //!   when it fits in the 8,000-byte payload, the content), so delivery works across replicas.
 //!   A stream more than 256 messages behind is closed (the client reconnects and catches up
-//!   with ListMessages); streams end on shutdown before the server drains.
+//!   with ListMessages); streams end on shutdown before the server drains. One user holds at
+//!   most `MESSAGING_MAX_STREAMS_PER_USER` (8) streams of both kinds on each replica; the next
+//!   is RESOURCE_EXHAUSTED `TOO_MANY_STREAMS`.
 //! - **Notifications** come from board's feed (`events::BoardEvents`, in the consumer's
 //!   transaction, so each event's effect commits once with its applied record); the rules are
 //!   in [`domain::notifications`]. No server-side grouping: one notification per comment and

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use campus_proto::messaging::v1::messaging_service_server::MessagingServiceServer;
 use campus_proto::messaging::v1::notification_service_server::NotificationServiceServer;
-use campus_shared::config::{EnvVar, ServiceConfig, var};
+use campus_shared::config::{EnvVar, ServiceConfig, parse_or, var};
 use campus_shared::db::{self, Backend, Db, Migrations};
 use campus_shared::events::{Consumer, ConsumerConfig};
 use campus_shared::identity::{AuthInterceptor, TokenVerifier};
@@ -36,6 +36,10 @@ pub struct Config {
     pub board_addr: String,
     /// URL of the account service (for `AccountInternalService.GetUsers`).
     pub account_addr: String,
+    /// How many StreamMessages and StreamNotifications calls one user may hold open at once,
+    /// both kinds together, on each replica (the next is RESOURCE_EXHAUSTED
+    /// `TOO_MANY_STREAMS`).
+    pub max_streams_per_user: usize,
 }
 
 impl Config {
@@ -57,13 +61,25 @@ impl Config {
             default: "http://127.0.0.1:50051",
             help: "account service URL (profiles, and its event feed)",
         },
+        EnvVar {
+            name: "MESSAGING_MAX_STREAMS_PER_USER",
+            default: "8",
+            help: "open StreamMessages and StreamNotifications calls per user and replica",
+        },
     ];
 
+    /// The default of `MESSAGING_MAX_STREAMS_PER_USER`.
+    pub const DEFAULT_MAX_STREAMS_PER_USER: usize = 8;
+
     pub fn from_env() -> anyhow::Result<Self> {
+        let max_streams_per_user =
+            parse_or("MESSAGING_MAX_STREAMS_PER_USER", Self::DEFAULT_MAX_STREAMS_PER_USER)?;
+        anyhow::ensure!(max_streams_per_user >= 1, "MESSAGING_MAX_STREAMS_PER_USER must be at least 1");
         Ok(Self {
             service: ServiceConfig::from_env("MESSAGING", "messaging", 50053)?,
             board_addr: var("BOARD_ADDR").unwrap_or_else(|| "http://127.0.0.1:50052".into()),
             account_addr: var("ACCOUNT_ADDR").unwrap_or_else(|| "http://127.0.0.1:50051".into()),
+            max_streams_per_user,
         })
     }
 }
@@ -127,7 +143,7 @@ impl Application {
         let database = Database::new(db::open(&service.database).await?);
         renumber_migrations(&database).await?;
         database.db.migrate(Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
-        let hubs = Hubs::new();
+        let hubs = Hubs::new(config.max_streams_per_user);
         if database.backend() == Backend::Postgres {
             fanout::listen(&service.database.url, hubs.clone(), database.clone()).await?;
         }

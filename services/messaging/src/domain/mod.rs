@@ -15,6 +15,8 @@ pub const MAX_CONTENT_CHARS: usize = 1000;
 pub const CANNOT_MESSAGE_SELF: &str = "CANNOT_MESSAGE_SELF";
 /// Reason of FAILED_PRECONDITION when a conversation was blocked by either participant.
 pub const CONVERSATION_BLOCKED: &str = "CONVERSATION_BLOCKED";
+/// Reason of RESOURCE_EXHAUSTED when a user already holds as many streams open as allowed.
+pub const TOO_MANY_STREAMS: &str = "TOO_MANY_STREAMS";
 /// How a deleted account is shown to the people it wrote to (DESIGN §7).
 pub const UNKNOWN_USER: &str = "(알 수 없음)";
 
@@ -223,6 +225,18 @@ pub fn message_refused(sender_takes_part: bool) -> Error {
     } else {
         Error::NotFound("conversation")
     }
+}
+
+/// Admits one more StreamMessages or StreamNotifications call of a user who holds `open` of
+/// at most `max` (RESOURCE_EXHAUSTED TOO_MANY_STREAMS past it); the client closes one first.
+pub fn admit_stream(open: usize, max: usize) -> Result<(), Error> {
+    if open >= max {
+        return Err(Error::resource_exhausted(
+            TOO_MANY_STREAMS,
+            format!("at most {max} streams may be open at once; close one first"),
+        ));
+    }
+    Ok(())
 }
 
 /// The participant a message from `sender` goes to.

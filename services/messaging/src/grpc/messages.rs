@@ -112,7 +112,7 @@ impl MessagingApi {
         let stream = self
             .hubs
             .messages
-            .subscribe(user_id)
+            .subscribe(user_id)?
             .map(move |m| Ok(StreamMessagesResponse { message: Some(message_proto(&m, user_id)) }));
         Ok(Box::pin(stream))
     }

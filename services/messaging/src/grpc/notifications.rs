@@ -80,7 +80,7 @@ impl MessagingApi {
         let stream = self
             .hubs
             .notifications
-            .subscribe(caller.user_id)
+            .subscribe(caller.user_id)?
             .map(|n| Ok(StreamNotificationsResponse { notification: Some(notification_proto(&n)) }));
         Ok(Box::pin(stream))
     }
