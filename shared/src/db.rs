@@ -54,6 +54,14 @@ pub struct Db {
 
 /// Connects, applies the backend's pragmas and runs its migrations.
 pub async fn connect(config: &DatabaseConfig, migrations: Migrations) -> Result<Db, sqlx::Error> {
+    let db = open(config).await?;
+    db.migrate(migrations).await?;
+    Ok(db)
+}
+
+/// Connects and applies the backend's pragmas without migrating, for a service that must
+/// prepare its database before [`Db::migrate`] runs.
+pub async fn open(config: &DatabaseConfig) -> Result<Db, sqlx::Error> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of_url(&config.url)
         .ok_or_else(|| sqlx::Error::Configuration("database URL must be sqlite:// or postgres://".into()))?;
@@ -91,11 +99,6 @@ pub async fn connect(config: &DatabaseConfig, migrations: Migrations) -> Result<
         })
         .connect_with(options)
         .await?;
-    let migrator = match backend {
-        Backend::Sqlite => migrations.sqlite,
-        Backend::Postgres => migrations.postgres,
-    };
-    migrator.run(&pool).await?;
     Ok(Db { pool, backend })
 }
 
@@ -133,6 +136,16 @@ fn create_private_sqlite_file(url: &str) -> Result<(), sqlx::Error> {
 }
 
 impl Db {
+    /// Runs the backend's migrations.
+    pub async fn migrate(&self, migrations: Migrations) -> Result<(), sqlx::Error> {
+        let migrator = match self.backend {
+            Backend::Sqlite => migrations.sqlite,
+            Backend::Postgres => migrations.postgres,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
     /// A transaction that will write. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of deadlocking
     /// when both try to upgrade a read lock; on PostgreSQL it is a plain `BEGIN`.

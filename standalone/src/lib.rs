@@ -179,6 +179,7 @@ impl SystemConfig {
                 service: service(&databases.messaging),
                 board_addr: String::new(),
                 account_addr: String::new(),
+                max_streams_per_user: campus_messaging::Config::DEFAULT_MAX_STREAMS_PER_USER,
             },
             timetable: campus_timetable::Config {
                 service: service(&databases.timetable),

@@ -90,6 +90,7 @@ const MALFORMED: &[(&str, &str)] = &[
     ("GATEWAY_BODY_BUDGET_PER_IP_BYTES", "big"),
     ("GATEWAY_H2_MAX_CONCURRENT_STREAMS", "many"),
     ("GATEWAY_H2_MAX_HEADER_LIST_BYTES", "big"),
+    ("MESSAGING_MAX_STREAMS_PER_USER", "many"),
     ("BOARD_SEARCH_BURST", "some"),
     ("BOARD_SEARCH_PER_SECOND", "some"),
     ("BOARD_SEARCH_TIMEOUT_MS", "soon"),

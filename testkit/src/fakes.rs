@@ -1,8 +1,8 @@
 //! Test doubles of the internal APIs services call upstream: account's
 //! `AccountInternalService` (AreFriends, GetUsers) and board's `BoardInternalService`
-//! (GetContentAuthor), both answering from one [`Directory`] a test fills, and board's event
-//! feed (`EventFeedInternalService.WatchEvents`) serving the events a test publishes with
-//! [`Directory::publish_board_event`].
+//! (GetContentAuthor), both answering from one [`Directory`] a test fills, and their event
+//! feeds (`EventFeedInternalService.WatchEvents`) serving the events a test publishes with
+//! [`Directory::publish_board_event`] and [`Directory::publish_account_event`].
 //!
 //! They sit behind the real `ServiceInterceptor`, so a call without the service credential
 //! fails; AreFriends and GetContentAuthor also insist on a forwarded user token (AreFriends
@@ -49,7 +49,7 @@ struct World {
     comments: HashMap<i64, Authored>,
 }
 
-/// Board's event feed as the fake serves it: every event published so far, in position order
+/// An event feed as the fakes serve it: every event published so far, in position order
 /// (position = index + 1), and a signal that wakes open streams.
 #[derive(Debug)]
 struct FeedLog {
@@ -63,18 +63,9 @@ impl Default for FeedLog {
     }
 }
 
-/// The users, friendships, posts and comments the fakes know, and board's event feed.
-/// Clones share one world.
-#[derive(Debug, Clone, Default)]
-pub struct Directory(Arc<Mutex<World>>, Arc<FeedLog>);
-
-impl Directory {
-    fn world(&self) -> MutexGuard<'_, World> {
-        self.0.lock().expect("directory lock")
-    }
-
-    /// Appends an event (with a fresh id) to board's fake feed; returns it.
-    pub fn publish_board_event<M: prost::Name>(&self, message: &M) -> Event {
+impl FeedLog {
+    /// Appends an event of `message` (with a fresh id); returns it.
+    fn publish<M: prost::Name>(&self, message: &M) -> Event {
         let event = Event {
             id: campus_shared::id::next_id(),
             r#type: M::full_name(),
@@ -88,25 +79,50 @@ impl Directory {
         self.append(event)
     }
 
-    /// Appends `event` again at the next position, same id: what a producer that delivers
-    /// twice would send.
-    pub fn republish_board_event(&self, event: &Event) -> Event {
-        self.append(event.clone())
-    }
-
     fn append(&self, mut event: Event) -> Event {
-        let mut events = self.1.events.lock().expect("feed lock");
+        let mut events = self.events.lock().expect("feed lock");
         event.position = events.len() as i64 + 1;
         events.push(event.clone());
         drop(events);
-        self.1.wake.send_modify(|n| *n += 1);
+        self.wake.send_modify(|n| *n += 1);
         event
     }
 
     /// The events after `after`.
-    fn board_events_after(&self, after: i64) -> Vec<Event> {
-        let events = self.1.events.lock().expect("feed lock");
+    fn events_after(&self, after: i64) -> Vec<Event> {
+        let events = self.events.lock().expect("feed lock");
         events.iter().skip(after.max(0) as usize).cloned().collect()
+    }
+}
+
+/// The users, friendships, posts and comments the fakes know, and board's and account's
+/// event feeds. Clones share one world.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    world: Arc<Mutex<World>>,
+    board_feed: Arc<FeedLog>,
+    account_feed: Arc<FeedLog>,
+}
+
+impl Directory {
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().expect("directory lock")
+    }
+
+    /// Appends an event (with a fresh id) to board's fake feed; returns it.
+    pub fn publish_board_event<M: prost::Name>(&self, message: &M) -> Event {
+        self.board_feed.publish(message)
+    }
+
+    /// Appends `event` again at the next position, same id: what a producer that delivers
+    /// twice would send.
+    pub fn republish_board_event(&self, event: &Event) -> Event {
+        self.board_feed.append(event.clone())
+    }
+
+    /// Appends an event (with a fresh id) to account's fake feed; returns it.
+    pub fn publish_account_event<M: prost::Name>(&self, message: &M) -> Event {
+        self.account_feed.publish(message)
     }
 
     pub fn add_user(&self, id: i64, school_id: i64, nickname: &str) {
@@ -147,26 +163,33 @@ fn interceptor(identity: &TestIdentity) -> ServiceInterceptor {
     ServiceInterceptor::new(&identity.service_token, verifier)
 }
 
-/// Starts the account fake on a free port; returns its address.
+/// Starts the account fake (its internal service and its event feed) on a free port; returns
+/// its address.
 pub async fn spawn_account(directory: Directory, identity: &TestIdentity) -> SocketAddr {
+    let feed = EventFeedInternalServiceServer::with_interceptor(
+        FakeFeed(directory.account_feed.clone()),
+        interceptor(identity),
+    );
     let service =
         AccountInternalServiceServer::with_interceptor(FakeAccount(directory), interceptor(identity));
-    crate::net::serve(|server| server.add_service(service)).await
+    crate::net::serve(|server| server.add_service(service).add_service(feed)).await
 }
 
 /// Starts the board fake (its internal service and its event feed) on a free port; returns
 /// its address.
 pub async fn spawn_board(directory: Directory, identity: &TestIdentity) -> SocketAddr {
-    let feed =
-        EventFeedInternalServiceServer::with_interceptor(FakeFeed(directory.clone()), interceptor(identity));
+    let feed = EventFeedInternalServiceServer::with_interceptor(
+        FakeFeed(directory.board_feed.clone()),
+        interceptor(identity),
+    );
     let service = BoardInternalServiceServer::with_interceptor(FakeBoard(directory), interceptor(identity));
     crate::net::serve(|server| server.add_service(service).add_service(feed)).await
 }
 
-/// Test double of board's `campus.events.v1.EventFeedInternalService`: the backlog after the
-/// consumer's cursor, then each event as it is published.
+/// Test double of a service's `campus.events.v1.EventFeedInternalService`: the backlog after
+/// the consumer's cursor, then each event as it is published.
 #[derive(Debug, Clone)]
-struct FakeFeed(Directory);
+struct FakeFeed(Arc<FeedLog>);
 
 #[tonic::async_trait]
 impl EventFeedInternalService for FakeFeed {
@@ -177,13 +200,13 @@ impl EventFeedInternalService for FakeFeed {
         request: Request<WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
         let mut cursor = request.get_ref().after;
-        let directory = self.0.clone();
-        let mut wake = directory.1.wake.subscribe();
+        let feed = self.0.clone();
+        let mut wake = feed.wake.subscribe();
         let (tx, rx) = mpsc::channel(2);
         tokio::spawn(async move {
             loop {
                 wake.borrow_and_update();
-                let events = directory.board_events_after(cursor);
+                let events = feed.events_after(cursor);
                 if let Some(last) = events.last() {
                     cursor = last.position;
                     if tx.send(Ok(WatchEventsResponse { events })).await.is_err() {

@@ -82,7 +82,14 @@ async fn bench_backend(backend: Backend, duration: Duration) {
     let mut service = identity.service_config(&db);
     // Streams are held open across the run; keep the pool as configured in production.
     service.limits.concurrency_limit = 4096;
-    let app = Application::build(Config { service, board_addr, account_addr }).await.expect("build");
+    let app = Application::build(Config {
+        service,
+        board_addr,
+        account_addr,
+        max_streams_per_user: Config::DEFAULT_MAX_STREAMS_PER_USER,
+    })
+    .await
+    .expect("build");
     let addr = app.local_addr();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {

@@ -4,17 +4,21 @@ use std::sync::{Arc, Mutex};
 
 use campus_proto::account::v1::AccountDeleted;
 use campus_proto::board::v1::{CommentCreated, CommentRemoved, PostPromoted, PostRemoved};
-use campus_shared::db::{Backend, micros};
+use campus_shared::db::{Backend, micros, now_micros};
 use campus_shared::events::consumer::BoxError;
 use campus_shared::events::{self, Event, Handler};
 use campus_shared::revocation;
 use sqlx::AnyConnection;
 
+use crate::domain::UNKNOWN_USER;
 use crate::domain::notifications::{self as rules, NewNotification};
 use crate::fanout::Hub;
-use crate::store::notifications::{self as store, NotificationRow};
+use crate::store::NotificationRow;
+use crate::store::{conversations, notifications as store};
 
-/// Applies account events to messaging's database.
+/// Applies account events to messaging's database. A deleted account's side of every
+/// conversation shows [`UNKNOWN_USER`] (the messages stay in the other side's inbox, DESIGN
+/// §7), and its own notifications go. Applying it twice changes nothing more.
 #[derive(Debug)]
 pub(crate) struct AccountEvents;
 
@@ -27,7 +31,7 @@ impl Handler for AccountEvents {
         let deleted = deleted?;
         let at = micros(deleted.deleted_at.as_ref());
         revocation::record_deleted_account(tx, deleted.user_id, at).await?;
-        crate::store::forget_account(tx, deleted.user_id).await?;
+        conversations::rename_side(tx, deleted.user_id, UNKNOWN_USER).await?;
         store::delete_of_user(tx, deleted.user_id).await?;
         Ok(())
     }
@@ -57,10 +61,19 @@ impl BoardEvents {
         list: impl IntoIterator<Item = NewNotification>,
         created_at: i64,
     ) -> Result<(), BoxError> {
+        // An event without a time is stamped when applied.
+        let created_at = if created_at > 0 { created_at } else { now_micros() };
         for new in list {
-            if let Some(row) = store::insert(tx, self.backend, &new, created_at).await?
-                && self.backend == Backend::Sqlite
-            {
+            // A deleted account is notified of nothing any more.
+            if store::account_deleted(tx, new.user_id).await? {
+                continue;
+            }
+            let row = NotificationRow::unread(&new, created_at);
+            if !store::insert(tx, &row).await? {
+                continue;
+            }
+            store::announce(tx, self.backend, &row).await?;
+            if self.backend == Backend::Sqlite {
                 self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(row);
             }
         }
@@ -82,7 +95,11 @@ impl Handler for BoardEvents {
         } else if let Some(removed) = events::payload::<PostRemoved>(event) {
             store::delete_of_post(tx, removed?.post_id).await?;
         } else if let Some(removed) = events::payload::<CommentRemoved>(event) {
-            store::delete_of_comment(tx, removed?.comment_id).await?;
+            let comment_id = removed?.comment_id;
+            // 0 marks HOT and BEST, which belong to no comment.
+            if comment_id > 0 {
+                store::delete_of_comment(tx, comment_id).await?;
+            }
         }
         Ok(())
     }

@@ -16,12 +16,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use campus_shared::Result;
 use futures::Stream;
 use sqlx::postgres::PgListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::store::notifications::{NOTIFICATION_CHANNEL, NotificationRow};
-use crate::store::{self, MessageEvent, MessageRow, NOTIFY_CHANNEL, Notification, Store};
+use crate::domain;
+use crate::store::messages::{self, NOTIFY_CHANNEL, Notification};
+use crate::store::notifications::NOTIFICATION_CHANNEL;
+use crate::store::{Database, MessageEvent, MessageRow, NotificationRow};
 
 /// Items a stream may fall behind by before it is closed; a client that cannot keep up
 /// reconnects and catches up with ListMessages (or ListNotifications) rather than making the
@@ -29,6 +32,57 @@ use crate::store::{self, MessageEvent, MessageRow, NOTIFY_CHANNEL, Notification,
 const STREAM_BUFFER: usize = 256;
 
 type Subscribers<T> = HashMap<i64, Vec<(u64, mpsc::Sender<Arc<T>>)>>;
+
+/// The streams each user holds open in this process, both kinds together, and the cap on
+/// them: each holds a buffer of [`STREAM_BUFFER`] items, so the cap bounds the memory one
+/// account can pin however many connections and addresses it uses. The count is per
+/// replica: behind a load balancer one user may hold the cap on each replica.
+#[derive(Debug)]
+pub(crate) struct StreamSlots {
+    max_per_user: usize,
+    taken: Mutex<HashMap<i64, usize>>,
+}
+
+impl StreamSlots {
+    pub(crate) fn new(max_per_user: usize) -> Arc<Self> {
+        Arc::new(Self { max_per_user, taken: Mutex::new(HashMap::new()) })
+    }
+
+    fn taken(&self) -> MutexGuard<'_, HashMap<i64, usize>> {
+        // Every change is one counter update, so a poisoned lock is still consistent.
+        self.taken.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One more stream of `user_id`, or the refusal of [`domain::admit_stream`].
+    fn take(self: &Arc<Self>, user_id: i64) -> Result<Slot> {
+        let mut taken = self.taken();
+        let open = taken.entry(user_id).or_default();
+        domain::admit_stream(*open, self.max_per_user)?;
+        *open += 1;
+        Ok(Slot { user_id, slots: self.clone() })
+    }
+}
+
+/// A stream's place in its user's count, given back when the stream is dropped: when it
+/// ended (shutdown, or closed for falling behind) and tonic let go of it, or when the client
+/// went away.
+#[derive(Debug)]
+struct Slot {
+    user_id: i64,
+    slots: Arc<StreamSlots>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut taken = self.slots.taken();
+        if let Some(open) = taken.get_mut(&self.user_id) {
+            *open -= 1;
+            if *open == 0 {
+                taken.remove(&self.user_id);
+            }
+        }
+    }
+}
 
 #[derive(Debug)]
 struct State<T> {
@@ -42,13 +96,16 @@ struct State<T> {
 pub(crate) struct Hub<T> {
     state: Mutex<State<T>>,
     closed: watch::Sender<bool>,
+    slots: Arc<StreamSlots>,
 }
 
 impl<T> Hub<T> {
-    pub(crate) fn new() -> Arc<Self> {
+    /// A hub whose streams count against `slots` (shared with the other kind's hub).
+    pub(crate) fn new(slots: Arc<StreamSlots>) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State { closed: false, next_id: 0, streams: HashMap::new() }),
             closed: watch::channel(false).0,
+            slots,
         })
     }
 
@@ -58,9 +115,10 @@ impl<T> Hub<T> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Opens a stream of the items concerning `user_id`. After [`Hub::close`] the stream is
-    /// already finished.
-    pub(crate) fn subscribe(self: &Arc<Self>, user_id: i64) -> LiveStream<T> {
+    /// Opens a stream of the items concerning `user_id`, unless they hold as many open as
+    /// [`StreamSlots`] allows. After [`Hub::close`] the stream is already finished.
+    pub(crate) fn subscribe(self: &Arc<Self>, user_id: i64) -> Result<LiveStream<T>> {
+        let slot = self.slots.take(user_id)?;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let mut state = self.state();
         state.next_id += 1;
@@ -68,7 +126,7 @@ impl<T> Hub<T> {
         if !state.closed {
             state.streams.entry(user_id).or_default().push((id, tx));
         }
-        LiveStream { user_id, id, rx, hub: self.clone() }
+        Ok(LiveStream { user_id, id, rx, hub: self.clone(), _slot: slot })
     }
 
     fn unsubscribe(&self, user_id: i64, id: u64) {
@@ -148,8 +206,11 @@ pub(crate) struct Hubs {
 }
 
 impl Hubs {
-    pub(crate) fn new() -> Self {
-        Self { messages: Hub::new(), notifications: Hub::new() }
+    /// Both hubs, with at most `max_streams_per_user` streams of one user open in this
+    /// process across the two.
+    pub(crate) fn new(max_streams_per_user: usize) -> Self {
+        let slots = StreamSlots::new(max_streams_per_user);
+        Self { messages: Hub::new(slots.clone()), notifications: Hub::new(slots) }
     }
 
     /// Ends every stream of both kinds and refuses new ones.
@@ -170,13 +231,15 @@ impl Hubs {
 }
 
 /// One StreamMessages or StreamNotifications call: the items concerning its user, as stored
-/// (the handler words them for that user). Dropping it (the client went away) unregisters it.
+/// (the handler words them for that user). Dropping it (the stream ended, or the client went
+/// away) unregisters it and gives its slot back.
 #[derive(Debug)]
 pub(crate) struct LiveStream<T> {
     user_id: i64,
     id: u64,
     rx: mpsc::Receiver<Arc<T>>,
     hub: Arc<Hub<T>>,
+    _slot: Slot,
 }
 
 impl<T> Stream for LiveStream<T> {
@@ -198,7 +261,7 @@ impl<T> Drop for LiveStream<T> {
 /// a stream opened after start-up misses nothing; later connection losses are retried (items
 /// announced while disconnected are not streamed, as NOTIFY does not queue them: clients
 /// catch up with ListMessages and ListNotifications).
-pub(crate) async fn listen(url: &str, hubs: Hubs, store: Store) -> Result<(), sqlx::Error> {
+pub(crate) async fn listen(url: &str, hubs: Hubs, database: Database) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;
     listener.listen_all([NOTIFY_CHANNEL, NOTIFICATION_CHANNEL]).await?;
     tokio::spawn(async move {
@@ -211,7 +274,7 @@ pub(crate) async fn listen(url: &str, hubs: Hubs, store: Store) -> Result<(), sq
                 Ok(notification) if notification.channel() == NOTIFICATION_CHANNEL => {
                     deliver_notification(&hubs.notifications, notification.payload())
                 }
-                Ok(notification) => deliver(&hubs.messages, &store, notification.payload()),
+                Ok(notification) => deliver(&hubs.messages, &database, notification.payload()),
                 Err(error) => {
                     // recv() reconnects on its next call; wait a little so a database that
                     // is down is not hammered.
@@ -238,7 +301,7 @@ fn deliver_notification(hub: &Arc<Hub<NotificationRow>>, payload: &str) {
     }
 }
 
-fn deliver(hub: &Arc<Hub<MessageRow>>, store: &Store, payload: &str) {
+fn deliver(hub: &Arc<Hub<MessageRow>>, database: &Database, payload: &str) {
     let notification: Notification = match serde_json::from_str(payload) {
         Ok(n) => n,
         Err(error) => {
@@ -263,9 +326,13 @@ fn deliver(hub: &Arc<Hub<MessageRow>>, store: &Store, payload: &str) {
         }),
         None => {
             // Too large to travel in the payload: read it back without holding up the listener.
-            let (hub, store, id) = (hub.clone(), store.clone(), notification.id);
+            let (hub, database, id) = (hub.clone(), database.clone(), notification.id);
             tokio::spawn(async move {
-                match store::message(&store, id).await {
+                let message = match database.conn().await {
+                    Ok(mut conn) => messages::get(&mut conn, id).await,
+                    Err(error) => Err(error),
+                };
+                match message {
                     Ok(Some(message)) => hub.publish_message(&MessageEvent { message, recipient_id }),
                     Ok(None) => {}
                     Err(error) => tracing::warn!(%error, "could not read a notified message"),
@@ -277,6 +344,7 @@ fn deliver(hub: &Arc<Hub<MessageRow>>, store: &Store, payload: &str) {
 
 #[cfg(test)]
 mod tests {
+    use campus_shared::Error;
     use futures::StreamExt;
 
     use super::*;
@@ -296,10 +364,10 @@ mod tests {
 
     #[tokio::test]
     async fn both_sides_get_the_message_and_nobody_else_does() {
-        let hub = Hub::<MessageRow>::new();
-        let mut alice = hub.subscribe(1);
-        let mut bob = hub.subscribe(2);
-        let mut carol = hub.subscribe(3);
+        let hub = Hub::<MessageRow>::new(StreamSlots::new(8));
+        let mut alice = hub.subscribe(1).unwrap();
+        let mut bob = hub.subscribe(2).unwrap();
+        let mut carol = hub.subscribe(3).unwrap();
         hub.publish_message(&event(1, 2));
         let mine = alice.next().await.unwrap();
         let theirs = bob.next().await.unwrap();
@@ -311,22 +379,22 @@ mod tests {
 
     #[tokio::test]
     async fn dropped_streams_unregister() {
-        let hub = Hub::<MessageRow>::new();
-        let a = hub.subscribe(1);
-        let _b = hub.subscribe(1);
+        let hub = Hub::<MessageRow>::new(StreamSlots::new(8));
+        let a = hub.subscribe(1).unwrap();
+        let _b = hub.subscribe(1).unwrap();
         assert_eq!(hub.open_streams(), 2);
         drop(a);
         assert_eq!(hub.open_streams(), 1);
         hub.close();
         assert_eq!(hub.open_streams(), 0);
-        let mut late = hub.subscribe(1);
+        let mut late = hub.subscribe(1).unwrap();
         assert!(late.next().await.is_none());
     }
 
     #[tokio::test]
     async fn a_stalled_stream_is_closed_instead_of_buffering_forever() {
-        let hub = Hub::<MessageRow>::new();
-        let mut stalled = hub.subscribe(1);
+        let hub = Hub::<MessageRow>::new(StreamSlots::new(8));
+        let mut stalled = hub.subscribe(1).unwrap();
         for _ in 0..=STREAM_BUFFER {
             hub.publish_message(&event(2, 1));
         }
@@ -338,10 +406,28 @@ mod tests {
         assert_eq!(received, STREAM_BUFFER);
     }
 
+    #[test]
+    fn a_user_holds_at_most_the_cap_across_both_kinds() {
+        let hubs = Hubs::new(2);
+        let message_stream = hubs.messages.subscribe(1).unwrap();
+        let _notification_stream = hubs.notifications.subscribe(1).unwrap();
+        for refused in [hubs.messages.subscribe(1).map(drop), hubs.notifications.subscribe(1).map(drop)] {
+            let err = refused.unwrap_err();
+            assert!(
+                matches!(err, Error::ResourceExhausted { reason: domain::TOO_MANY_STREAMS, .. }),
+                "{err:?}"
+            );
+        }
+        let _someone_else = hubs.messages.subscribe(2).expect("the cap is per user");
+        drop(message_stream);
+        let _again = hubs.notifications.subscribe(1).expect("a dropped stream gives its slot back");
+    }
+
     #[tokio::test]
     async fn a_notification_reaches_only_its_owners_streams() {
-        let hub = Hub::<NotificationRow>::new();
-        let (mut mine, mut my_phone, mut theirs) = (hub.subscribe(1), hub.subscribe(1), hub.subscribe(2));
+        let hub = Hub::<NotificationRow>::new(StreamSlots::new(8));
+        let (mut mine, mut my_phone, mut theirs) =
+            (hub.subscribe(1).unwrap(), hub.subscribe(1).unwrap(), hub.subscribe(2).unwrap());
         let row = NotificationRow {
             id: 9,
             user_id: 1,

@@ -2,9 +2,10 @@
 //! or named, their messages, blocking, and live delivery over StreamMessages; and each
 //! user's notifications (NotificationService), learnt from board's event feed.
 //!
-//! Reading order: [`startup`] builds and runs the server, `grpc` has one method per RPC,
-//! [`domain`] holds the rules, `store` every SQL statement, `upstream` the calls to board and
-//! account, and `fanout` the live streams.
+//! Reading order: [`startup`] builds and runs the server, `grpc` has one handler per RPC
+//! (it owns the transaction), `events` applies the account and board feeds, [`domain`] holds
+//! the rules, `store` every SQL statement, `upstream` the calls to board and account, and
+//! `fanout` the live streams.
 //!
 //! Decisions where the contract leaves room:
 //!
@@ -30,7 +31,9 @@
 //!   `campus_messaging` and the writing transaction NOTIFYs it (message id, participants and,
 //!   when it fits in the 8,000-byte payload, the content), so delivery works across replicas.
 //!   A stream more than 256 messages behind is closed (the client reconnects and catches up
-//!   with ListMessages); streams end on shutdown before the server drains.
+//!   with ListMessages); streams end on shutdown before the server drains. One user holds at
+//!   most `MESSAGING_MAX_STREAMS_PER_USER` (8) streams of both kinds on each replica; the next
+//!   is RESOURCE_EXHAUSTED `TOO_MANY_STREAMS`.
 //! - **Notifications** come from board's feed (`events::BoardEvents`, in the consumer's
 //!   transaction, so each event's effect commits once with its applied record); the rules are
 //!   in [`domain::notifications`]. No server-side grouping: one notification per comment and

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use campus_proto::messaging::v1::messaging_service_server::MessagingServiceServer;
 use campus_proto::messaging::v1::notification_service_server::NotificationServiceServer;
-use campus_shared::config::{EnvVar, ServiceConfig, var};
+use campus_shared::config::{EnvVar, ServiceConfig, parse_or, var};
 use campus_shared::db::{self, Backend, Db, Migrations};
 use campus_shared::events::{Consumer, ConsumerConfig};
 use campus_shared::identity::{AuthInterceptor, TokenVerifier};
@@ -21,8 +21,7 @@ use sqlx::migrate::Migrator;
 use crate::events::{AccountEvents, BoardEvents};
 use crate::fanout::{self, Hubs};
 use crate::grpc::MessagingApi;
-use crate::grpc::notifications::NotificationApi;
-use crate::store::Store;
+use crate::store::{Database, migrations};
 use crate::upstream::Upstreams;
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -37,6 +36,10 @@ pub struct Config {
     pub board_addr: String,
     /// URL of the account service (for `AccountInternalService.GetUsers`).
     pub account_addr: String,
+    /// How many StreamMessages and StreamNotifications calls one user may hold open at once,
+    /// both kinds together, on each replica (the next is RESOURCE_EXHAUSTED
+    /// `TOO_MANY_STREAMS`).
+    pub max_streams_per_user: usize,
 }
 
 impl Config {
@@ -58,15 +61,51 @@ impl Config {
             default: "http://127.0.0.1:50051",
             help: "account service URL (profiles, and its event feed)",
         },
+        EnvVar {
+            name: "MESSAGING_MAX_STREAMS_PER_USER",
+            default: "8",
+            help: "open StreamMessages and StreamNotifications calls per user and replica",
+        },
     ];
 
+    /// The default of `MESSAGING_MAX_STREAMS_PER_USER`.
+    pub const DEFAULT_MAX_STREAMS_PER_USER: usize = 8;
+
     pub fn from_env() -> anyhow::Result<Self> {
+        let max_streams_per_user =
+            parse_or("MESSAGING_MAX_STREAMS_PER_USER", Self::DEFAULT_MAX_STREAMS_PER_USER)?;
+        anyhow::ensure!(max_streams_per_user >= 1, "MESSAGING_MAX_STREAMS_PER_USER must be at least 1");
         Ok(Self {
             service: ServiceConfig::from_env("MESSAGING", "messaging", 50053)?,
             board_addr: var("BOARD_ADDR").unwrap_or_else(|| "http://127.0.0.1:50052".into()),
             account_addr: var("ACCOUNT_ADDR").unwrap_or_else(|| "http://127.0.0.1:50051".into()),
+            max_streams_per_user,
         })
     }
+}
+
+/// Versions of the applied migrations as first named, by timestamp
+/// (`20240101000000_messaging.sql`…), and as named now, by number like every other
+/// service's (`0001_messaging.sql`…). The SQL, and so each checksum, is unchanged.
+///
+/// Remove this (and [`renumber_migrations`]) once every messaging database has been started
+/// by a release that has it: after that no `_sqlx_migrations` holds an old version.
+const RENUMBERED_MIGRATIONS: [(i64, i64); 3] =
+    [(20240101000000, 1), (20261203000000, 10), (20261204000000, 11)];
+
+/// Renames the versions in `_sqlx_migrations` of a database migrated under the old names,
+/// in one transaction, before the migrator runs: sqlx records each migration by version and
+/// refuses to start on a database that recorded one it no longer knows. Nothing happens on a
+/// new database (no record yet) or one already renumbered. Binaries from before the rename
+/// refuse to start on a renumbered database, so rolling back past it means renaming back.
+async fn renumber_migrations(database: &Database) -> campus_shared::Result<()> {
+    let mut tx = database.begin_write().await?;
+    if migrations::record_exists(&mut tx, database.backend()).await? {
+        for (from, to) in RENUMBERED_MIGRATIONS {
+            migrations::renumber(&mut tx, from, to).await?;
+        }
+    }
+    tx.commit().await
 }
 
 /// Counts the open StreamMessages and StreamNotifications calls of one instance (for tests
@@ -101,25 +140,26 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let service = &config.service;
-        let db = db::connect(&service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
-        let store = Store::new(db);
-        let hubs = Hubs::new();
-        if store.db.backend == Backend::Postgres {
-            fanout::listen(&service.database.url, hubs.clone(), store.clone()).await?;
+        let database = Database::new(db::open(&service.database).await?);
+        renumber_migrations(&database).await?;
+        database.db.migrate(Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
+        let hubs = Hubs::new(config.max_streams_per_user);
+        if database.backend() == Backend::Postgres {
+            fanout::listen(&service.database.url, hubs.clone(), database.clone()).await?;
         }
         let verifier = TokenVerifier::from_config(&service.identity)?;
         let feeds = Feeds {
-            db: store.db.clone(),
+            db: database.db.clone(),
             verifier: verifier.clone(),
             account: Consumer::new(
-                store.db.clone(),
+                database.db.clone(),
                 ConsumerConfig::of_account_feed("messaging", &config.account_addr, service),
                 Arc::new(AccountEvents),
             )?,
             board: Consumer::new(
-                store.db.clone(),
+                database.db.clone(),
                 ConsumerConfig::of_board_feed("messaging", &config.board_addr, service),
-                Arc::new(BoardEvents::new(store.db.backend, hubs.notifications.clone())),
+                Arc::new(BoardEvents::new(database.backend(), hubs.notifications.clone())),
             )?,
         };
         let upstreams = Upstreams::new(
@@ -130,19 +170,15 @@ impl Application {
         )?;
         // Every replica shares the service credential, so each can read the others' tokens.
         let tokens = PageTokens::new(service.identity.service_token.expose_secret().as_bytes());
-        let notifications = NotificationApi::new(store.clone(), hubs.notifications.clone(), tokens.clone());
-        let api = MessagingApi::new(store, hubs.messages.clone(), upstreams, tokens);
+        let api = MessagingApi::new(database, hubs.clone(), upstreams, tokens);
         let server = GrpcServer::bind(service.listen_addr, service.limits.clone())
             .await?
             .with_tls(service.tls.clone())
             .add_service(MessagingServiceServer::with_interceptor(
-                api,
+                api.clone(),
                 AuthInterceptor::new(verifier.clone()),
             ))
-            .add_service(NotificationServiceServer::with_interceptor(
-                notifications,
-                AuthInterceptor::new(verifier),
-            ));
+            .add_service(NotificationServiceServer::with_interceptor(api, AuthInterceptor::new(verifier)));
         Ok(Self { server, hubs, feeds })
     }
 

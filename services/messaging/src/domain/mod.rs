@@ -15,6 +15,10 @@ pub const MAX_CONTENT_CHARS: usize = 1000;
 pub const CANNOT_MESSAGE_SELF: &str = "CANNOT_MESSAGE_SELF";
 /// Reason of FAILED_PRECONDITION when a conversation was blocked by either participant.
 pub const CONVERSATION_BLOCKED: &str = "CONVERSATION_BLOCKED";
+/// Reason of RESOURCE_EXHAUSTED when a user already holds as many streams open as allowed.
+pub const TOO_MANY_STREAMS: &str = "TOO_MANY_STREAMS";
+/// How a deleted account is shown to the people it wrote to (DESIGN §7).
+pub const UNKNOWN_USER: &str = "(알 수 없음)";
 
 /// The text of a message: 1 to 1,000 characters, not only whitespace, no NUL (which
 /// PostgreSQL cannot store in TEXT) nor other control characters but line breaks and tabs.
@@ -213,6 +217,43 @@ impl Sides {
     }
 }
 
+/// Why a message could not be added to a conversation: someone who does not take part in it
+/// gets NOT_FOUND (it must look like nothing is there), a participant CONVERSATION_BLOCKED.
+pub fn message_refused(sender_takes_part: bool) -> Error {
+    if sender_takes_part {
+        Error::failed_precondition(CONVERSATION_BLOCKED, "this conversation is blocked")
+    } else {
+        Error::NotFound("conversation")
+    }
+}
+
+/// Admits one more StreamMessages or StreamNotifications call of a user who holds `open` of
+/// at most `max` (RESOURCE_EXHAUSTED TOO_MANY_STREAMS past it); the client closes one first.
+pub fn admit_stream(open: usize, max: usize) -> Result<(), Error> {
+    if open >= max {
+        return Err(Error::resource_exhausted(
+            TOO_MANY_STREAMS,
+            format!("at most {max} streams may be open at once; close one first"),
+        ));
+    }
+    Ok(())
+}
+
+/// The participant a message from `sender` goes to.
+pub fn recipient_of(participants: &[i64], sender: i64) -> Result<i64, Error> {
+    participants
+        .iter()
+        .copied()
+        .find(|user| *user != sender)
+        .ok_or_else(|| Error::internal("a conversation without a second participant"))
+}
+
+/// The nickname snapshot a message refreshes for `user_id`, if any: an empty nickname (a
+/// token without the claim) keeps the stored one.
+pub fn fresh_nickname(user_id: i64, nickname: &str) -> Option<(i64, &str)> {
+    (!nickname.is_empty()).then_some((user_id, nickname))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +293,17 @@ mod tests {
         assert!(matches!(check_recipient(1, 2, OriginKind::Post, &r), Err(Error::NotFound("post"))));
         let err = check_recipient(2, 1, OriginKind::User, &r).unwrap_err();
         assert!(matches!(err, Error::FailedPrecondition { reason: CANNOT_MESSAGE_SELF, .. }));
+    }
+
+    #[test]
+    fn a_refused_message_hides_the_conversation_from_outsiders() {
+        assert!(matches!(message_refused(false), Error::NotFound("conversation")));
+        let err = message_refused(true);
+        assert!(matches!(err, Error::FailedPrecondition { reason: CONVERSATION_BLOCKED, .. }));
+        assert_eq!(recipient_of(&[1, 2], 1).unwrap(), 2);
+        assert!(recipient_of(&[1], 1).is_err());
+        assert_eq!(fresh_nickname(1, ""), None);
+        assert_eq!(fresh_nickname(1, "alice"), Some((1, "alice")));
     }
 
     fn sides(starter_anonymous: bool, recipient_anonymous: bool) -> Sides {

@@ -1,17 +1,15 @@
-//! The SQL of notifications. Writes run in the caller's transaction: the board feed's
-//! consumer (whose transaction also records the event as applied and moves the cursor) or
-//! MarkNotificationsRead's. The table holds no actor: nothing stored here can name the
-//! person who commented.
+//! Notifications. Writes run in the caller's transaction: the board feed's consumer's (which
+//! also records the event as applied and moves the cursor) or MarkNotificationsRead's. The
+//! table holds no actor: nothing stored here can name the person who commented.
 
-use campus_shared::Result;
-use campus_shared::db::{Backend, now_micros};
+use campus_shared::db::Backend;
 use campus_shared::id::next_id;
+use campus_shared::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::domain::notifications::{MarkRead, NewNotification};
-use crate::store::Store;
 
 /// The PostgreSQL NOTIFY channel new notifications are announced on.
 pub(crate) const NOTIFICATION_CHANNEL: &str = "campus_notifications";
@@ -33,6 +31,24 @@ pub(crate) struct NotificationRow {
     pub(crate) created_at: i64,
 }
 
+impl NotificationRow {
+    /// A new, unread notification with a fresh id.
+    pub(crate) fn unread(new: &NewNotification, created_at: i64) -> Self {
+        Self {
+            id: next_id(),
+            user_id: new.user_id,
+            kind: new.kind as i64,
+            post_id: new.post_id,
+            comment_id: new.comment_id,
+            board_id: new.board_id,
+            board_name: new.board_name.clone(),
+            preview: new.preview.clone(),
+            read: false,
+            created_at,
+        }
+    }
+}
+
 fn row_from(row: &AnyRow) -> Result<NotificationRow, sqlx::Error> {
     Ok(NotificationRow {
         id: row.try_get("id")?,
@@ -48,34 +64,18 @@ fn row_from(row: &AnyRow) -> Result<NotificationRow, sqlx::Error> {
     })
 }
 
-/// Stores a notification unless the same one (person, kind, post, comment) exists or the
-/// person's account was deleted, and on PostgreSQL announces it in the same transaction.
-/// Returns it when it is new.
-pub(crate) async fn insert(
-    tx: &mut AnyConnection,
-    backend: Backend,
-    new: &NewNotification,
-    created_at: i64,
-) -> Result<Option<NotificationRow>, sqlx::Error> {
-    let row = NotificationRow {
-        id: next_id(),
-        user_id: new.user_id,
-        kind: new.kind as i64,
-        post_id: new.post_id,
-        comment_id: new.comment_id,
-        board_id: new.board_id,
-        board_name: new.board_name.clone(),
-        preview: new.preview.clone(),
-        read: false,
-        created_at: if created_at > 0 { created_at } else { now_micros() },
-    };
+/// Whether `user_id`'s account was deleted (the account feed recorded it).
+pub(crate) async fn account_deleted(conn: &mut AnyConnection, user_id: i64) -> Result<bool> {
     let deleted: Option<i64> = sqlx::query_scalar("SELECT user_id FROM deleted_account WHERE user_id = $1")
-        .bind(new.user_id)
-        .fetch_optional(&mut *tx)
+        .bind(user_id)
+        .fetch_optional(conn)
         .await?;
-    if deleted.is_some() {
-        return Ok(None);
-    }
+    Ok(deleted.is_some())
+}
+
+/// Stores a notification unless the same one (person, kind, post, comment) exists; returns
+/// whether it stored it.
+pub(crate) async fn insert(conn: &mut AnyConnection, row: &NotificationRow) -> Result<bool> {
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO notification (id, user_id, kind, post_id, comment_id, board_id, board_name, \
          preview, is_read, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9) \
@@ -90,49 +90,51 @@ pub(crate) async fn insert(
     .bind(&row.board_name)
     .bind(&row.preview)
     .bind(row.created_at)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(conn)
     .await?;
-    if inserted.is_none() {
-        return Ok(None);
-    }
+    Ok(inserted.is_some())
+}
+
+/// On PostgreSQL, NOTIFYs every replica's listener of the new notification. NOTIFY is
+/// transactional: every replica hears of it on commit, none on rollback. SQLite has one
+/// process, whose feed handler hands it to its streams after commit.
+pub(crate) async fn announce(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    row: &NotificationRow,
+) -> Result<()> {
     if backend == Backend::Postgres {
-        // NOTIFY is transactional: every replica hears of it on commit, none on rollback.
-        let payload = serde_json::to_string(&row).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let payload = serde_json::to_string(row).map_err(|e| Error::Internal(Box::new(e)))?;
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(NOTIFICATION_CHANNEL)
             .bind(payload)
-            .execute(&mut *tx)
+            .execute(conn)
             .await?;
     }
-    Ok(Some(row))
+    Ok(())
 }
 
 /// Deletes every notification of a post (it was deleted or hidden), its comments' included.
-pub(crate) async fn delete_of_post(tx: &mut AnyConnection, post_id: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM notification WHERE post_id = $1").bind(post_id).execute(tx).await?;
-    Ok(done.rows_affected())
+pub(crate) async fn delete_of_post(conn: &mut AnyConnection, post_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM notification WHERE post_id = $1").bind(post_id).execute(conn).await?;
+    Ok(())
 }
 
 /// Deletes the notifications of a comment (it was deleted or hidden).
-pub(crate) async fn delete_of_comment(tx: &mut AnyConnection, comment_id: i64) -> Result<u64, sqlx::Error> {
-    if comment_id <= 0 {
-        // 0 marks HOT and BEST, which belong to no comment.
-        return Ok(0);
-    }
-    let done =
-        sqlx::query("DELETE FROM notification WHERE comment_id = $1").bind(comment_id).execute(tx).await?;
-    Ok(done.rows_affected())
+pub(crate) async fn delete_of_comment(conn: &mut AnyConnection, comment_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM notification WHERE comment_id = $1").bind(comment_id).execute(conn).await?;
+    Ok(())
 }
 
 /// Deletes every notification of a deleted account.
-pub(crate) async fn delete_of_user(tx: &mut AnyConnection, user_id: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM notification WHERE user_id = $1").bind(user_id).execute(tx).await?;
-    Ok(done.rows_affected())
+pub(crate) async fn delete_of_user(conn: &mut AnyConnection, user_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM notification WHERE user_id = $1").bind(user_id).execute(conn).await?;
+    Ok(())
 }
 
 /// The user's notifications, newest first, older than `before`; `limit` rows at most.
 pub(crate) async fn list(
-    store: &Store,
+    conn: &mut AnyConnection,
     user_id: i64,
     before: Option<i64>,
     limit: i64,
@@ -144,7 +146,7 @@ pub(crate) async fn list(
     .bind(user_id)
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit)
-    .fetch_all(&store.db.pool)
+    .fetch_all(conn)
     .await?;
     Ok(rows.iter().map(row_from).collect::<Result<_, _>>()?)
 }
@@ -161,12 +163,12 @@ pub(crate) async fn unread_count(conn: &mut AnyConnection, user_id: i64) -> Resu
 
 /// Marks the user's notifications read: all, or those of `ids` that are theirs (others'
 /// ids match nothing).
-pub(crate) async fn mark_read(tx: &mut AnyConnection, user_id: i64, which: &MarkRead) -> Result<()> {
+pub(crate) async fn mark_read(conn: &mut AnyConnection, user_id: i64, which: &MarkRead) -> Result<()> {
     match which {
         MarkRead::All => {
             sqlx::query("UPDATE notification SET is_read = 1 WHERE user_id = $1 AND is_read = 0")
                 .bind(user_id)
-                .execute(tx)
+                .execute(conn)
                 .await?;
         }
         MarkRead::Ids(ids) => {
@@ -180,7 +182,7 @@ pub(crate) async fn mark_read(tx: &mut AnyConnection, user_id: i64, which: &Mark
             for id in ids {
                 query = query.bind(*id);
             }
-            query.execute(tx).await?;
+            query.execute(conn).await?;
         }
     }
     Ok(())

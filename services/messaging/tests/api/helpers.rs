@@ -1,6 +1,7 @@
 //! `spawn_app`: the real messaging server on port 0 against a fresh database, with fake board
 //! and account upstreams, and a client that calls it as any user of the test world.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use campus_messaging::{Application, Config, StreamStats};
@@ -66,6 +67,7 @@ pub struct TestApp {
     pub dir: Directory,
     pub stats: StreamStats,
     pub db: Arc<TestDatabase>,
+    pub addr: SocketAddr,
     client: MessagingServiceClient<Channel>,
     notifications: NotificationServiceClient<Channel>,
     upstreams: (String, String),
@@ -83,11 +85,15 @@ impl Drop for TestApp {
 
 /// A messaging server on a fresh database of `backend`, with the test world upstream.
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_on(TestDatabase::new(backend).await).await
+}
+
+/// A messaging server on `db`, a database prepared by the test.
+pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
     let identity = TestIdentity::new();
     let dir = world();
     let upstreams = spawn_upstreams(&dir, &identity).await;
-    let db = Arc::new(TestDatabase::new(backend).await);
-    start(backend, identity, dir, db, upstreams).await
+    start(db.backend, identity, dir, Arc::new(db), upstreams).await
 }
 
 /// The fake board and account in front of `dir`: their URLs.
@@ -108,9 +114,11 @@ async fn start(
         service: identity.service_config(&db),
         board_addr: upstreams.0.clone(),
         account_addr: upstreams.1.clone(),
+        max_streams_per_user: Config::DEFAULT_MAX_STREAMS_PER_USER,
     };
     let app = Application::build(config).await.expect("build messaging");
-    let client = MessagingServiceClient::new(channel(app.local_addr()));
+    let addr = app.local_addr();
+    let client = MessagingServiceClient::new(channel(addr));
     let notifications = NotificationServiceClient::new(channel(app.local_addr()));
     let stats = app.stream_stats();
     let (tx, rx) = oneshot::channel::<()>();
@@ -123,6 +131,7 @@ async fn start(
         dir,
         stats,
         db,
+        addr,
         client,
         notifications,
         upstreams,
@@ -219,7 +228,26 @@ impl TestApp {
     }
 
     pub async fn notification_stream(&self, user: i64) -> Streaming<StreamNotificationsResponse> {
-        self.notification_client()
+        self.try_notification_stream(user).await.expect("open notification stream")
+    }
+
+    pub async fn try_notification_stream(
+        &self,
+        user: i64,
+    ) -> Result<Streaming<StreamNotificationsResponse>, Status> {
+        let request = self.req(user, StreamNotificationsRequest {});
+        self.notification_client().stream_notifications(request).await.map(|r| r.into_inner())
+    }
+
+    /// A notification stream on a connection of its own whose client lets at most 1 KiB be
+    /// in flight: until it is read, the server can send it hardly anything, so it falls
+    /// behind.
+    pub async fn slow_notification_stream(&self, user: i64) -> Streaming<StreamNotificationsResponse> {
+        let slow = tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
+            .expect("valid uri")
+            .initial_stream_window_size(Some(1024))
+            .connect_lazy();
+        NotificationServiceClient::new(slow)
             .stream_notifications(self.req(user, StreamNotificationsRequest {}))
             .await
             .expect("open notification stream")
@@ -290,11 +318,11 @@ impl TestApp {
     }
 
     pub async fn stream(&self, user: i64) -> Streaming<StreamMessagesResponse> {
-        self.client()
-            .stream_messages(self.req(user, StreamMessagesRequest {}))
-            .await
-            .expect("open stream")
-            .into_inner()
+        self.try_stream(user).await.expect("open stream")
+    }
+
+    pub async fn try_stream(&self, user: i64) -> Result<Streaming<StreamMessagesResponse>, Status> {
+        self.client().stream_messages(self.req(user, StreamMessagesRequest {})).await.map(|r| r.into_inner())
     }
 }
 

@@ -4,8 +4,10 @@
 // Test helpers are shared across the test modules with plain `pub`, as zero2prod does.
 #![allow(unreachable_pub)]
 
+mod accounts;
 mod conversations;
 mod helpers;
 mod messages;
+mod migrations;
 mod notifications;
 mod streaming;

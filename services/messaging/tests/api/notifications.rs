@@ -20,7 +20,8 @@ use crate::helpers::*;
 const BOARD: i64 = 7;
 const BOARD_NAME: &str = "자유게시판";
 
-fn comment(
+/// Board's event of a new comment (a reply when `parent` names the comment and its author).
+pub fn comment(
     comment_id: i64,
     post_id: i64,
     writer: i64,

@@ -3,14 +3,19 @@
 
 use std::time::{Duration, Instant};
 
-use campus_proto::messaging::v1::StreamMessagesRequest;
+use campus_messaging::domain::TOO_MANY_STREAMS;
 use campus_proto::messaging::v1::create_conversation_request::Target;
+use campus_proto::messaging::v1::{StreamMessagesRequest, StreamMessagesResponse};
 use campus_shared::db::Backend;
 use campus_testkit::backends;
-use tonic::Code;
+use tonic::{Code, Streaming};
 
 use crate::helpers::*;
+use crate::notifications::comment;
 use campus_testkit::status::*;
+
+/// How many streams one user may hold open (`MESSAGING_MAX_STREAMS_PER_USER`'s default).
+const MAX_STREAMS: usize = 8;
 
 #[tokio::test]
 async fn both_participants_streams_get_each_new_message() {
@@ -80,6 +85,84 @@ async fn a_stream_is_released_when_its_client_goes_away() {
             assert!(Instant::now() < deadline, "{backend:?}: stream still registered");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+}
+
+/// Opens a message stream for `user` once one of their slots is free again (the server
+/// notices a stream's end asynchronously; give it a bounded moment).
+async fn stream_once_a_slot_is_free(app: &TestApp, user: i64) -> Streaming<StreamMessagesResponse> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match app.try_stream(user).await {
+            Ok(stream) => return stream,
+            Err(status) => {
+                assert_status(&status, Code::ResourceExhausted, TOO_MANY_STREAMS);
+                assert!(Instant::now() < deadline, "{:?}: the slot was not given back", app.backend);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_user_holds_at_most_eight_streams_and_one_whose_client_went_away_frees_its_slot() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let mut messages = Vec::new();
+        let mut notifications = Vec::new();
+        for _ in 0..MAX_STREAMS / 2 {
+            messages.push(app.stream(ALICE).await);
+            notifications.push(app.notification_stream(ALICE).await);
+        }
+        // Both kinds count against one cap.
+        assert_error(app.try_stream(ALICE).await.map(drop), Code::ResourceExhausted, TOO_MANY_STREAMS);
+        let ninth = app.try_notification_stream(ALICE).await.map(drop);
+        assert_error(ninth, Code::ResourceExhausted, TOO_MANY_STREAMS);
+        // The cap is each user's own.
+        let _bob = app.stream(BOB).await;
+
+        drop(messages.pop());
+        messages.push(stream_once_a_slot_is_free(&app, ALICE).await);
+        assert_error(app.try_stream(ALICE).await.map(drop), Code::ResourceExhausted, TOO_MANY_STREAMS);
+        assert_eq!(app.stats.open(), MAX_STREAMS + 1, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_stream_closed_for_falling_behind_frees_its_slot() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let mut slow = app.slow_notification_stream(BOB).await;
+        let mut others = Vec::new();
+        for _ in 1..MAX_STREAMS {
+            others.push(app.stream(BOB).await);
+        }
+        assert_error(app.try_stream(BOB).await.map(drop), Code::ResourceExhausted, TOO_MANY_STREAMS);
+
+        // More notifications than the slow stream's buffer (256) and what its client lets
+        // be in flight: the server closes it.
+        let open = app.stats.open();
+        for i in 0..400 {
+            app.dir.publish_board_event(&comment(10_000 + i, BOB_POST, CAROL, BOB, None));
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while app.stats.open() == open {
+            assert!(Instant::now() < deadline, "{backend:?}: the slow stream was never closed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Its client reads what was sent and buffered, then the end of the stream.
+        let mut received = 0;
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(10), slow.message()).await;
+            match next.expect("the slow stream ends") {
+                Ok(Some(_)) => received += 1,
+                Ok(None) => break,
+                Err(status) => panic!("{backend:?}: the slow stream failed: {status:?}"),
+            }
+        }
+        assert!((256..400).contains(&received), "{backend:?}: received {received}");
+
+        let _next = stream_once_a_slot_is_free(&app, BOB).await;
     }
 }
 
