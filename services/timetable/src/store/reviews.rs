@@ -2,8 +2,9 @@
 
 use campus_shared::db::Backend;
 use campus_shared::error::{Error, Result, is_unique_violation};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, Row};
 
 use crate::domain::review::{Attributes, RatingSummary};
 
@@ -41,24 +42,14 @@ fn review_from(row: &AnyRow) -> Result<ReviewRow> {
 /// Writes a review (its lecture already checked); a second review of one lecture by one user
 /// is ALREADY_EXISTS / REVIEW_EXISTS.
 pub(crate) async fn insert_review(tx: &mut AnyConnection, review: &ReviewRow) -> Result<()> {
-    let a = review.attributes;
-    let inserted = sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO review (id, lecture_id, user_id, rating, content, assignments, team_projects, grading, \
          attendance, exams, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
     )
     .bind(review.id)
     .bind(review.lecture_id)
-    .bind(review.user_id)
-    .bind(a.rating)
-    .bind(&review.content)
-    .bind(i64::from(a.assignments))
-    .bind(i64::from(a.team_projects))
-    .bind(i64::from(a.grading))
-    .bind(i64::from(a.attendance))
-    .bind(a.exams)
-    .bind(review.created_at)
-    .execute(&mut *tx)
-    .await;
+    .bind(review.user_id);
+    let inserted = bind_written(insert, review).bind(review.created_at).execute(&mut *tx).await;
     match inserted {
         Err(e) if is_unique_violation(&e) => {
             Err(Error::already_exists("REVIEW_EXISTS", "you already reviewed this lecture; edit that review"))
@@ -90,23 +81,30 @@ pub(crate) async fn own_review(
 
 /// Saves an edited review.
 pub(crate) async fn save_review(tx: &mut AnyConnection, review: &ReviewRow) -> Result<()> {
-    let a = review.attributes;
-    sqlx::query(
+    let update = sqlx::query(
         "UPDATE review SET rating = $2, content = $3, assignments = $4, team_projects = $5, grading = $6, \
          attendance = $7, exams = $8, updated_at = $9 WHERE id = $1",
     )
-    .bind(review.id)
-    .bind(a.rating)
-    .bind(&review.content)
-    .bind(i64::from(a.assignments))
-    .bind(i64::from(a.team_projects))
-    .bind(i64::from(a.grading))
-    .bind(i64::from(a.attendance))
-    .bind(a.exams)
-    .bind(review.updated_at)
-    .execute(&mut *tx)
-    .await?;
+    .bind(review.id);
+    bind_written(update, review).bind(review.updated_at).execute(&mut *tx).await?;
     Ok(())
+}
+
+/// Binds what a writer of the review says, in the order the INSERT and the UPDATE both take
+/// it: rating, content, assignments, team projects, grading, attendance, exams.
+fn bind_written<'q>(
+    query: Query<'q, Any, AnyArguments>,
+    review: &'q ReviewRow,
+) -> Query<'q, Any, AnyArguments> {
+    let a = review.attributes;
+    query
+        .bind(a.rating)
+        .bind(&review.content)
+        .bind(i64::from(a.assignments))
+        .bind(i64::from(a.team_projects))
+        .bind(i64::from(a.grading))
+        .bind(i64::from(a.attendance))
+        .bind(a.exams)
 }
 
 /// Deletes the caller's review.
