@@ -215,39 +215,35 @@ impl Idempotency {
         let now = db::now_micros();
         let lease_until = now.saturating_add(duration_micros(self.wait + LEASE_MARGIN));
         let expires_at = now.saturating_add(duration_micros(self.ttl));
-        let inserted = sqlx::query(
+        // Both ways of taking the record write the same claim, bound in the same order.
+        let write_claim = |sql: &'static str| {
+            sqlx::query(sql)
+                .bind(&k.scope)
+                .bind(&k.key)
+                .bind(&k.fingerprint)
+                .bind(owner)
+                .bind(lease_until)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.db.pool)
+        };
+        let inserted = write_claim(
             "INSERT INTO idempotency_record \
              (scope, idempotency_key, fingerprint, owner, lease_until, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scope, idempotency_key) DO NOTHING",
         )
-        .bind(&k.scope)
-        .bind(&k.key)
-        .bind(&k.fingerprint)
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.db.pool)
         .await?;
         if inserted.rows_affected() == 1 {
             return Ok(Claim::Won);
         }
         // An expired record is free again; an unfinished claim past its lease was abandoned
         // and goes to the next request for the same thing.
-        let taken = sqlx::query(
+        let taken = write_claim(
             "UPDATE idempotency_record SET fingerprint = $3, owner = $4, lease_until = $5, \
              status = NULL, headers = NULL, body = NULL, created_at = $6, expires_at = $7 \
              WHERE scope = $1 AND idempotency_key = $2 \
              AND (expires_at <= $6 OR (status IS NULL AND lease_until <= $6 AND fingerprint = $3))",
         )
-        .bind(&k.scope)
-        .bind(&k.key)
-        .bind(&k.fingerprint)
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.db.pool)
         .await?;
         if taken.rows_affected() == 1 {
             return Ok(Claim::Won);

@@ -102,6 +102,21 @@ impl AuthApi {
         request
     }
 
+    /// Has the account service mail a code for `purpose` to `email` (of `school_id` for a
+    /// sign-up, 0 otherwise); answers when the code expires.
+    async fn send_code(
+        &self,
+        email: String,
+        purpose: account::EmailCodePurpose,
+        school_id: i64,
+        client_address: String,
+    ) -> Result<Option<prost_types::Timestamp>, Status> {
+        let send =
+            account::SendEmailCodeRequest { email, purpose: purpose as i32, school_id, client_address };
+        let sent = self.verification.clone().send_email_code(self.internal(send)).await.map_err(upstream)?;
+        Ok(sent.into_inner().expires_at)
+    }
+
     /// The refresh token of a Refresh or Logout request, after the Origin check.
     fn refresh_token_of<'a>(
         &self,
@@ -251,20 +266,9 @@ impl AuthService for AuthApi {
     ) -> Result<Response<EmailVerification>, Status> {
         let client_address = client_address(&request);
         let SendEmailVerificationRequest { email, school_id } = request.into_inner();
-        let send = account::SendEmailCodeRequest {
-            email,
-            purpose: account::EmailCodePurpose::SignUp as i32,
-            school_id,
-            client_address,
-        };
-        let sent = self
-            .verification
-            .clone()
-            .send_email_code(self.internal(send))
-            .await
-            .map_err(upstream)?
-            .into_inner();
-        Ok(Response::new(EmailVerification { expires_at: sent.expires_at }))
+        let purpose = account::EmailCodePurpose::SignUp;
+        let expires_at = self.send_code(email, purpose, school_id, client_address).await?;
+        Ok(Response::new(EmailVerification { expires_at }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -273,20 +277,10 @@ impl AuthService for AuthApi {
         request: Request<StartPasswordResetRequest>,
     ) -> Result<Response<PasswordReset>, Status> {
         let client_address = client_address(&request);
-        let send = account::SendEmailCodeRequest {
-            email: request.into_inner().email,
-            purpose: account::EmailCodePurpose::PasswordReset as i32,
-            school_id: 0,
-            client_address,
-        };
-        let sent = self
-            .verification
-            .clone()
-            .send_email_code(self.internal(send))
-            .await
-            .map_err(upstream)?
-            .into_inner();
-        Ok(Response::new(PasswordReset { expires_at: sent.expires_at }))
+        let email = request.into_inner().email;
+        let purpose = account::EmailCodePurpose::PasswordReset;
+        let expires_at = self.send_code(email, purpose, 0, client_address).await?;
+        Ok(Response::new(PasswordReset { expires_at }))
     }
 
     #[tracing::instrument(skip_all)]

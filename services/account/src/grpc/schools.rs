@@ -7,7 +7,7 @@ use campus_shared::error::{Violations, is_unique_violation};
 use campus_shared::page::page_size;
 
 use super::{AccountApi, Result};
-use crate::domain::{self, EmailDomain};
+use crate::domain::{self, Email, EmailDomain};
 use crate::store;
 
 fn school_proto(row: store::SchoolRow) -> School {
@@ -15,6 +15,32 @@ fn school_proto(row: store::SchoolRow) -> School {
 }
 
 impl AccountApi {
+    /// Adds to `v` what is wrong with signing up at `school_id` with `email`: no school, no
+    /// such school, or an address outside the school's domain.
+    pub(super) async fn check_school_email(
+        &self,
+        school_id: i64,
+        email: Option<&Email>,
+        v: &mut Violations,
+    ) -> Result<()> {
+        if school_id <= 0 {
+            v.add("schoolId", "is required");
+            return Ok(());
+        }
+        match store::school(&mut *self.conn().await?, school_id).await? {
+            None => v.add("schoolId", "no such school"),
+            Some(school) => {
+                if let Some(email) = email.filter(|e| e.domain() != school.email_domain) {
+                    v.add(
+                        "email",
+                        format!("must be an address at @{} (got @{})", school.email_domain, email.domain()),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub(super) async fn list_schools(&self, req: ListSchoolsRequest) -> Result<ListSchoolsResponse> {
         let size = page_size(req.page_size)?;
         let after = self.pages.decode::<i64>("schools", &req.page_token)?.unwrap_or(i64::MIN);

@@ -31,25 +31,7 @@ impl AccountApi {
         }
         let nickname = Nickname::parse(&req.nickname).map_err(|e| v.add("nickname", e)).ok();
         let email = Email::parse(&req.email).map_err(|e| v.add("email", e)).ok();
-        if req.school_id <= 0 {
-            v.add("schoolId", "is required");
-        } else {
-            match store::school(&mut *self.conn().await?, req.school_id).await? {
-                None => v.add("schoolId", "no such school"),
-                Some(school) => {
-                    if let Some(email) = email.as_ref().filter(|e| e.domain() != school.email_domain) {
-                        v.add(
-                            "email",
-                            format!(
-                                "must be an address at @{} (got @{})",
-                                school.email_domain,
-                                email.domain()
-                            ),
-                        );
-                    }
-                }
-            }
-        }
+        self.check_school_email(req.school_id, email.as_ref(), &mut v).await?;
         let code = if needs_code {
             email_code::parse(&req.email_code).map_err(|e| v.add("emailCode", e)).ok()
         } else {

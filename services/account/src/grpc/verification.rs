@@ -122,25 +122,7 @@ impl AccountApi {
             v.add("purpose", "must be SIGN_UP or PASSWORD_RESET");
         }
         if purpose == Some(Purpose::SignUp) {
-            if req.school_id <= 0 {
-                v.add("schoolId", "is required");
-            } else {
-                match store::school(&mut *self.conn().await?, req.school_id).await? {
-                    None => v.add("schoolId", "no such school"),
-                    Some(school) => {
-                        if let Some(email) = email.as_ref().filter(|e| e.domain() != school.email_domain) {
-                            v.add(
-                                "email",
-                                format!(
-                                    "must be an address at @{} (got @{})",
-                                    school.email_domain,
-                                    email.domain()
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
+            self.check_school_email(req.school_id, email.as_ref(), &mut v).await?;
         }
         v.finish()?;
         let (Some(email), Some(purpose)) = (email, purpose) else {

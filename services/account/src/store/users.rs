@@ -1,37 +1,43 @@
 //! Users: reads, sign-up, profile and password changes, soft deletion.
 
-use sqlx::{AnyConnection, FromRow};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Encode, FromRow, Type};
 
 use super::*;
 
+/// The statement that reads the live user whose `column` is `$1`: the columns of [`UserRow`],
+/// then any `extra` ones.
+macro_rules! live_user_by {
+    ($column:literal $(, $extra:literal)?) => {
+        concat!(
+            "SELECT id, school_id, login_id, email, nickname, role, created_at",
+            $($extra,)?
+            " FROM user_account WHERE ",
+            $column,
+            " = $1 AND deleted_at IS NULL"
+        )
+    };
+}
+
+/// Runs a [`live_user_by!`] statement with `key` as its `$1`.
+async fn fetch_live<'q, R, K>(conn: &mut AnyConnection, sql: &'static str, key: K) -> Result<Option<R>>
+where
+    R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    K: 'q + Encode<'q, Any> + Type<Any> + Send,
+{
+    Ok(sqlx::query_as(sql).bind(key).fetch_optional(conn).await?)
+}
+
 pub(crate) async fn live_user(conn: &mut AnyConnection, id: i64) -> Result<Option<UserRow>> {
-    Ok(sqlx::query_as(
-        "SELECT id, school_id, login_id, email, nickname, role, created_at
-         FROM user_account WHERE id = $1 AND deleted_at IS NULL",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?)
+    fetch_live(conn, live_user_by!("id"), id).await
 }
 
 pub(crate) async fn live_user_by_login(conn: &mut AnyConnection, login_id: &str) -> Result<Option<UserRow>> {
-    Ok(sqlx::query_as(
-        "SELECT id, school_id, login_id, email, nickname, role, created_at
-         FROM user_account WHERE login_id = $1 AND deleted_at IS NULL",
-    )
-    .bind(login_id)
-    .fetch_optional(conn)
-    .await?)
+    fetch_live(conn, live_user_by!("login_id"), login_id).await
 }
 
 pub(crate) async fn live_user_by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<UserRow>> {
-    Ok(sqlx::query_as(
-        "SELECT id, school_id, login_id, email, nickname, role, created_at
-         FROM user_account WHERE email = $1 AND deleted_at IS NULL",
-    )
-    .bind(email)
-    .fetch_optional(conn)
-    .await?)
+    fetch_live(conn, live_user_by!("email"), email).await
 }
 
 /// The stored password hash of a live user.
@@ -55,13 +61,7 @@ pub(crate) struct CredentialsRow {
 /// The live user with `login_id` and their password hash, in one query (a known and an
 /// unknown login id cost the same round trips).
 pub(crate) async fn credentials(conn: &mut AnyConnection, login_id: &str) -> Result<Option<CredentialsRow>> {
-    Ok(sqlx::query_as(
-        "SELECT id, school_id, login_id, email, nickname, role, created_at, password_hash
-         FROM user_account WHERE login_id = $1 AND deleted_at IS NULL",
-    )
-    .bind(login_id)
-    .fetch_optional(conn)
-    .await?)
+    fetch_live(conn, live_user_by!("login_id", ", password_hash"), login_id).await
 }
 
 /// Which of a login id, an email and a nickname live users already hold:

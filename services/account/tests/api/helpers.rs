@@ -147,15 +147,15 @@ impl TestApp {
         Ok(response.into_inner().user.expect("user"))
     }
 
-    pub(crate) async fn session(&self, user: &User) -> String {
+    /// A new session of `user`, as a login makes one.
+    pub(crate) async fn new_session(&self, user: &User) -> CreateSessionResponse {
         let request = CreateSessionRequest { user_id: user.id };
-        self.internal
-            .clone()
-            .create_session(self.svc(request))
-            .await
-            .expect("create session")
-            .into_inner()
-            .refresh_token
+        self.internal.clone().create_session(self.svc(request)).await.expect("create session").into_inner()
+    }
+
+    /// The refresh token of a new session of `user`.
+    pub(crate) async fn session(&self, user: &User) -> String {
+        self.new_session(user).await.refresh_token
     }
 
     pub(crate) async fn rotate(&self, token: &str) -> Result<RotateSessionResponse, Status> {

@@ -98,13 +98,7 @@ async fn refresh_tokens_are_stored_only_as_hashes() {
     for backend in backends() {
         let app = spawn_app(backend).await;
         let (_, alice, _) = app.school_with_two().await;
-        let created = app
-            .internal
-            .clone()
-            .create_session(app.svc(CreateSessionRequest { user_id: alice.id }))
-            .await
-            .unwrap()
-            .into_inner();
+        let created = app.new_session(&alice).await;
         assert_eq!(created.user.as_ref(), Some(&alice));
         assert!(created.refresh_token.len() >= 43, "256 bits, base64url");
         let rotated = app.rotate(&created.refresh_token).await.unwrap();
@@ -132,13 +126,7 @@ async fn rotation_issues_a_successor_with_the_same_absolute_expiry() {
     for backend in backends() {
         let app = spawn_app(backend).await;
         let (_, alice, _) = app.school_with_two().await;
-        let created = app
-            .internal
-            .clone()
-            .create_session(app.svc(CreateSessionRequest { user_id: alice.id }))
-            .await
-            .unwrap()
-            .into_inner();
+        let created = app.new_session(&alice).await;
         let expires = created.expires_at.unwrap();
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;

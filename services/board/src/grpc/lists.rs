@@ -8,7 +8,7 @@ use campus_shared::page::page_size;
 
 use super::BoardApi;
 use crate::domain::search::SearchQuery;
-use crate::store::{self, Ranking};
+use crate::store::{self, MyList, Ranking};
 
 impl BoardApi {
     /// One page of a search (school-wide or one board's), with the token of the next one.
@@ -110,24 +110,42 @@ impl BoardApi {
         Ok(pb::ListBestPostsResponse { posts, next_page_token })
     }
 
+    /// One page of one of the caller's own lists.
+    async fn mine(
+        &self,
+        caller: &Caller,
+        list: MyList,
+        size: i32,
+        token: &str,
+    ) -> Result<(Vec<pb::Post>, String)> {
+        let size = page_size(size)?;
+        let name = match list {
+            MyList::Posts => "my-posts",
+            MyList::Commented => "commented",
+            MyList::Scraps => "scraps",
+        };
+        let pool = &self.db().pool;
+        let (rows, next) = self
+            .page(
+                &format!("{name}:{}", caller.user_id),
+                size,
+                token,
+                i64::MAX,
+                |before, limit| store::list_mine(pool, caller.user_id, caller.school_id, list, before, limit),
+                |r| r.position_in(list),
+            )
+            .await?;
+        Ok((self.posts(rows, caller.user_id).await?, next))
+    }
+
     pub(super) async fn list_scraps(
         &self,
         caller: &Caller,
         req: pb::ListScrapsRequest,
     ) -> Result<pb::ListScrapsResponse> {
-        let size = page_size(req.page_size)?;
-        let pool = &self.db().pool;
-        let (rows, next_page_token) = self
-            .page(
-                &format!("scraps:{}", caller.user_id),
-                size,
-                &req.page_token,
-                i64::MAX,
-                |before, limit| store::list_scraps(pool, caller.user_id, caller.school_id, before, limit),
-                |r| r.scrap_id,
-            )
-            .await?;
-        Ok(pb::ListScrapsResponse { posts: self.posts(rows, caller.user_id).await?, next_page_token })
+        let (posts, next_page_token) =
+            self.mine(caller, MyList::Scraps, req.page_size, &req.page_token).await?;
+        Ok(pb::ListScrapsResponse { posts, next_page_token })
     }
 
     pub(super) async fn list_my_posts(
@@ -135,19 +153,9 @@ impl BoardApi {
         caller: &Caller,
         req: pb::ListMyPostsRequest,
     ) -> Result<pb::ListMyPostsResponse> {
-        let size = page_size(req.page_size)?;
-        let pool = &self.db().pool;
-        let (rows, next_page_token) = self
-            .page(
-                &format!("my-posts:{}", caller.user_id),
-                size,
-                &req.page_token,
-                i64::MAX,
-                |before, limit| store::list_my_posts(pool, caller.user_id, caller.school_id, before, limit),
-                |r| r.id,
-            )
-            .await?;
-        Ok(pb::ListMyPostsResponse { posts: self.posts(rows, caller.user_id).await?, next_page_token })
+        let (posts, next_page_token) =
+            self.mine(caller, MyList::Posts, req.page_size, &req.page_token).await?;
+        Ok(pb::ListMyPostsResponse { posts, next_page_token })
     }
 
     pub(super) async fn list_my_commented_posts(
@@ -155,23 +163,8 @@ impl BoardApi {
         caller: &Caller,
         req: pb::ListMyCommentedPostsRequest,
     ) -> Result<pb::ListMyCommentedPostsResponse> {
-        let size = page_size(req.page_size)?;
-        let pool = &self.db().pool;
-        let (rows, next_page_token) = self
-            .page(
-                &format!("commented:{}", caller.user_id),
-                size,
-                &req.page_token,
-                i64::MAX,
-                |before, limit| {
-                    store::list_commented_posts(pool, caller.user_id, caller.school_id, before, limit)
-                },
-                |r| r.id,
-            )
-            .await?;
-        Ok(pb::ListMyCommentedPostsResponse {
-            posts: self.posts(rows, caller.user_id).await?,
-            next_page_token,
-        })
+        let (posts, next_page_token) =
+            self.mine(caller, MyList::Commented, req.page_size, &req.page_token).await?;
+        Ok(pb::ListMyCommentedPostsResponse { posts, next_page_token })
     }
 }

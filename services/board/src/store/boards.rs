@@ -3,7 +3,7 @@
 use campus_shared::error::Result;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
-use super::inserted;
+use super::{inserted, viewer_page, viewer_row};
 
 /// A board as the caller sees it (`pinned` is per caller).
 #[derive(Debug, Clone, FromRow)]
@@ -59,10 +59,7 @@ pub(crate) async fn insert_board(tx: &mut AnyConnection, b: &NewBoardRow<'_>) ->
     .bind(b.created_at)
     .execute(tx)
     .await;
-    if !inserted(done)? {
-        return Ok(false);
-    }
-    Ok(true)
+    inserted(done)
 }
 
 pub(crate) async fn get_board<'c, E: Executor<'c, Database = Any>>(
@@ -71,12 +68,8 @@ pub(crate) async fn get_board<'c, E: Executor<'c, Database = Any>>(
     school_id: i64,
     id: i64,
 ) -> Result<Option<BoardRow>> {
-    Ok(sqlx::query_as(concat!(board_select!(), " WHERE b.id = $2 AND b.school_id = $3"))
-        .bind(viewer)
-        .bind(id)
-        .bind(school_id)
-        .fetch_optional(e)
-        .await?)
+    viewer_row(e, concat!(board_select!(), " WHERE b.id = $2 AND b.school_id = $3"), viewer, id, school_id)
+        .await
 }
 
 pub(crate) async fn list_boards<'c, E: Executor<'c, Database = Any>>(
@@ -86,16 +79,8 @@ pub(crate) async fn list_boards<'c, E: Executor<'c, Database = Any>>(
     after: i64,
     limit: i64,
 ) -> Result<Vec<BoardRow>> {
-    Ok(sqlx::query_as(concat!(
-        board_select!(),
-        " WHERE b.school_id = $2 AND b.id > $3 ORDER BY b.id LIMIT $4"
-    ))
-    .bind(viewer)
-    .bind(school_id)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(e)
-    .await?)
+    let sql = concat!(board_select!(), " WHERE b.school_id = $2 AND b.id > $3 ORDER BY b.id LIMIT $4");
+    viewer_page(e, sql, viewer, school_id, &[after], limit).await
 }
 
 pub(crate) async fn list_pinned_boards<'c, E: Executor<'c, Database = Any>>(

@@ -3,6 +3,8 @@
 use campus_shared::error::Result;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
+use super::{viewer_page, viewer_row};
+
 /// A comment with what is needed to show its author.
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct CommentRow {
@@ -41,18 +43,12 @@ pub(crate) async fn list_comments<'c, E: Executor<'c, Database = Any>>(
     after: (i64, i64),
     limit: i64,
 ) -> Result<Vec<CommentRow>> {
-    Ok(sqlx::query_as(concat!(
+    let sql = concat!(
         comment_select!(),
         " WHERE c.post_id = $2 AND (c.deleted_at IS NULL OR c.reply_count > 0) AND c.report_count < 5 \
          AND (c.thread_id > $3 OR (c.thread_id = $3 AND c.id > $4)) ORDER BY c.thread_id, c.id LIMIT $5"
-    ))
-    .bind(viewer)
-    .bind(post_id)
-    .bind(after.0)
-    .bind(after.1)
-    .bind(limit)
-    .fetch_all(e)
-    .await?)
+    );
+    viewer_page(e, sql, viewer, post_id, &[after.0, after.1], limit).await
 }
 
 /// A live comment of a live post of the school.
@@ -62,16 +58,12 @@ pub(crate) async fn get_comment<'c, E: Executor<'c, Database = Any>>(
     school_id: i64,
     id: i64,
 ) -> Result<Option<CommentRow>> {
-    Ok(sqlx::query_as(concat!(
+    let sql = concat!(
         comment_select!(),
         " JOIN post p ON p.id = c.post_id \
          WHERE c.id = $2 AND p.school_id = $3 AND c.deleted_at IS NULL AND p.deleted_at IS NULL"
-    ))
-    .bind(viewer)
-    .bind(id)
-    .bind(school_id)
-    .fetch_optional(e)
-    .await?)
+    );
+    viewer_row(e, sql, viewer, id, school_id).await
 }
 
 /// The first statement of CreateComment (the benchmark runs it through `reference`).

@@ -5,6 +5,10 @@
 //! rows they count, guarded by an INSERT into a unique index, so they never drift. Lists are
 //! keyset-paginated and fetch one row more than asked to know whether a next page exists.
 
+use campus_shared::error::Result;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, FromRow};
+
 use crate::domain::REPORTS_TO_HIDE;
 
 /// Whether an INSERT guarded by a unique index wrote its row: false when the row was already
@@ -44,6 +48,57 @@ macro_rules! listed {
 }
 
 const _: () = assert!(REPORTS_TO_HIDE == 5, "the `listed!` filter spells the report limit");
+
+/// The SQL of one page of a post list: the projection with the viewer's flags (`$1`), the
+/// posts of the list's `where` filter (`$2` its scope) that are listed, and the list's `page`
+/// (its keyset condition, order and limit). A list whose order is not the post's names its own
+/// `from` (extra columns included).
+macro_rules! post_list {
+    (where $filter:literal, page $page:literal $(,)?) => {
+        post_list!(from " FROM post p", where $filter, page $page)
+    };
+    (from $from:literal, where $filter:literal, page $page:literal $(,)?) => {
+        concat!("SELECT ", post_columns!(), $from, " WHERE ", $filter, listed!(), " AND ", $page)
+    };
+}
+
+/// One keyset page of rows as the viewer sees them, for a statement that takes `$1` the
+/// viewer, `$2` the list's scope (its school, board or post), then the cursor's values, then
+/// how many rows.
+async fn viewer_page<'c, E, R>(
+    e: E,
+    sql: &'static str,
+    viewer: i64,
+    scope: i64,
+    cursor: &[i64],
+    limit: i64,
+) -> Result<Vec<R>>
+where
+    E: Executor<'c, Database = Any>,
+    R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    let mut query = sqlx::query_as(sql).bind(viewer).bind(scope);
+    for value in cursor {
+        query = query.bind(*value);
+    }
+    Ok(query.bind(limit).fetch_all(e).await?)
+}
+
+/// One row of the school as the viewer sees it, for a statement that takes `$1` the viewer,
+/// `$2` the row's id and `$3` the school.
+async fn viewer_row<'c, E, R>(
+    e: E,
+    sql: &'static str,
+    viewer: i64,
+    id: i64,
+    school_id: i64,
+) -> Result<Option<R>>
+where
+    E: Executor<'c, Database = Any>,
+    R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    Ok(sqlx::query_as(sql).bind(viewer).bind(id).bind(school_id).fetch_optional(e).await?)
+}
 
 mod boards;
 mod comments;

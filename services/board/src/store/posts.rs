@@ -3,6 +3,8 @@
 use campus_shared::error::Result;
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
+use super::{viewer_page, viewer_row};
+
 /// A post as the viewer sees it; `liked` and `scrapped` are the viewer's.
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct PostRow {
@@ -29,12 +31,8 @@ pub(crate) struct PostRow {
 }
 
 /// The SQL of a ListPosts page (the benchmark runs it through `reference`).
-pub(crate) const LIST_BOARD_POSTS_SQL: &str = concat!(
-    post_select!(),
-    " WHERE p.board_id = $2",
-    listed!(),
-    " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
-);
+pub(crate) const LIST_BOARD_POSTS_SQL: &str =
+    post_list!(where "p.board_id = $2", page "p.id < $3 ORDER BY p.id DESC LIMIT $4");
 
 pub(crate) async fn get_post<'c, E: Executor<'c, Database = Any>>(
     e: E,
@@ -42,15 +40,8 @@ pub(crate) async fn get_post<'c, E: Executor<'c, Database = Any>>(
     school_id: i64,
     id: i64,
 ) -> Result<Option<PostRow>> {
-    Ok(sqlx::query_as(concat!(
-        post_select!(),
-        " WHERE p.id = $2 AND p.school_id = $3 AND p.deleted_at IS NULL"
-    ))
-    .bind(viewer)
-    .bind(id)
-    .bind(school_id)
-    .fetch_optional(e)
-    .await?)
+    let sql = concat!(post_select!(), " WHERE p.id = $2 AND p.school_id = $3 AND p.deleted_at IS NULL");
+    viewer_row(e, sql, viewer, id, school_id).await
 }
 
 /// A board's posts, newest first, below `before` (searching a board is [`search`]'s).
@@ -61,13 +52,7 @@ pub(crate) async fn list_board_posts<'c, E: Executor<'c, Database = Any>>(
     before: i64,
     limit: i64,
 ) -> Result<Vec<PostRow>> {
-    Ok(sqlx::query_as(LIST_BOARD_POSTS_SQL)
-        .bind(viewer)
-        .bind(board_id)
-        .bind(before)
-        .bind(limit)
-        .fetch_all(e)
-        .await?)
+    viewer_page(e, LIST_BOARD_POSTS_SQL, viewer, board_id, &[before], limit).await
 }
 
 /// Which school-wide ranking to list.
@@ -88,96 +73,65 @@ pub(crate) async fn list_ranked<'c, E: Executor<'c, Database = Any>>(
     limit: i64,
 ) -> Result<Vec<PostRow>> {
     let sql = match ranking {
-        Ranking::Hot => concat!(
-            post_select!(),
-            " WHERE p.school_id = $2 AND p.hot_at IS NOT NULL",
-            listed!(),
-            " AND (p.hot_at < $3 OR (p.hot_at = $3 AND p.id < $4)) ORDER BY p.hot_at DESC, p.id DESC LIMIT $5"
+        Ranking::Hot => post_list!(
+            where "p.school_id = $2 AND p.hot_at IS NOT NULL",
+            page "(p.hot_at < $3 OR (p.hot_at = $3 AND p.id < $4)) ORDER BY p.hot_at DESC, p.id DESC LIMIT $5",
         ),
-        Ranking::Best => concat!(
-            post_select!(),
-            " WHERE p.school_id = $2 AND p.best_at IS NOT NULL",
-            listed!(),
-            " AND (p.best_at < $3 OR (p.best_at = $3 AND p.id < $4)) ORDER BY p.best_at DESC, p.id DESC LIMIT $5"
+        Ranking::Best => post_list!(
+            where "p.school_id = $2 AND p.best_at IS NOT NULL",
+            page "(p.best_at < $3 OR (p.best_at = $3 AND p.id < $4)) ORDER BY p.best_at DESC, p.id DESC LIMIT $5",
         ),
     };
-    Ok(sqlx::query_as(sql)
-        .bind(viewer)
-        .bind(school_id)
-        .bind(cursor.0)
-        .bind(cursor.1)
-        .bind(limit)
-        .fetch_all(e)
-        .await?)
+    viewer_page(e, sql, viewer, school_id, &[cursor.0, cursor.1], limit).await
 }
 
-/// The viewer's own posts, newest first.
-pub(crate) async fn list_my_posts<'c, E: Executor<'c, Database = Any>>(
+/// The viewer's own lists of posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MyList {
+    /// The posts they wrote, newest first.
+    Posts,
+    /// The posts they have a live comment on, newest post first.
+    Commented,
+    /// Their scraps, latest scrap first, paged by the scrap's id.
+    Scraps,
+}
+
+/// One page of one of the viewer's lists of their school's posts, below `before`.
+pub(crate) async fn list_mine<'c, E: Executor<'c, Database = Any>>(
     e: E,
     viewer: i64,
     school_id: i64,
+    list: MyList,
     before: i64,
     limit: i64,
 ) -> Result<Vec<PostRow>> {
-    Ok(sqlx::query_as(concat!(
-        post_select!(),
-        " WHERE p.author_id = $1 AND p.school_id = $2",
-        listed!(),
-        " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
-    ))
-    .bind(viewer)
-    .bind(school_id)
-    .bind(before)
-    .bind(limit)
-    .fetch_all(e)
-    .await?)
+    let sql = match list {
+        MyList::Posts => post_list!(
+            where "p.author_id = $1 AND p.school_id = $2",
+            page "p.id < $3 ORDER BY p.id DESC LIMIT $4",
+        ),
+        MyList::Commented => post_list!(
+            where "p.id IN (SELECT c.post_id FROM comment c WHERE c.author_id = $1 AND c.deleted_at IS NULL) \
+                   AND p.school_id = $2",
+            page "p.id < $3 ORDER BY p.id DESC LIMIT $4",
+        ),
+        MyList::Scraps => post_list!(
+            from ", ms.id AS scrap_id FROM post_scrap ms JOIN post p ON p.id = ms.post_id",
+            where "ms.user_id = $1 AND p.school_id = $2",
+            page "ms.id < $3 ORDER BY ms.id DESC LIMIT $4",
+        ),
+    };
+    viewer_page(e, sql, viewer, school_id, &[before], limit).await
 }
 
-/// Posts the viewer has a live comment on, newest post first.
-pub(crate) async fn list_commented_posts<'c, E: Executor<'c, Database = Any>>(
-    e: E,
-    viewer: i64,
-    school_id: i64,
-    before: i64,
-    limit: i64,
-) -> Result<Vec<PostRow>> {
-    Ok(sqlx::query_as(concat!(
-        post_select!(),
-        " WHERE p.id IN (SELECT c.post_id FROM comment c WHERE c.author_id = $1 AND c.deleted_at IS NULL) \
-         AND p.school_id = $2",
-        listed!(),
-        " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
-    ))
-    .bind(viewer)
-    .bind(school_id)
-    .bind(before)
-    .bind(limit)
-    .fetch_all(e)
-    .await?)
-}
-
-/// The viewer's scraps, latest scrap first, below the scrap id `before`.
-pub(crate) async fn list_scraps<'c, E: Executor<'c, Database = Any>>(
-    e: E,
-    viewer: i64,
-    school_id: i64,
-    before: i64,
-    limit: i64,
-) -> Result<Vec<PostRow>> {
-    Ok(sqlx::query_as(concat!(
-        "SELECT ",
-        post_columns!(),
-        ", ms.id AS scrap_id FROM post_scrap ms JOIN post p ON p.id = ms.post_id \
-         WHERE ms.user_id = $1 AND p.school_id = $2",
-        listed!(),
-        " AND ms.id < $3 ORDER BY ms.id DESC LIMIT $4"
-    ))
-    .bind(viewer)
-    .bind(school_id)
-    .bind(before)
-    .bind(limit)
-    .fetch_all(e)
-    .await?)
+impl PostRow {
+    /// Where the row stands in `list`'s order, what the next page continues below.
+    pub(crate) fn position_in(&self, list: MyList) -> i64 {
+        match list {
+            MyList::Scraps => self.scrap_id,
+            MyList::Posts | MyList::Commented => self.id,
+        }
+    }
 }
 
 /// What the write paths need to know about a live post of a school.

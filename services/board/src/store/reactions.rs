@@ -1,6 +1,7 @@
 //! Likes (of posts and comments) and scraps, each counted with the row that records it.
 
 use campus_shared::error::Result;
+use sqlx::any::AnyQueryResult;
 use sqlx::{AnyConnection, FromRow};
 
 use super::inserted;
@@ -18,10 +19,7 @@ pub(crate) async fn insert_post_like(
         .bind(now)
         .execute(tx)
         .await;
-    if !inserted(done)? {
-        return Ok(false);
-    }
-    Ok(true)
+    inserted(done)
 }
 
 /// A post right after a like was counted.
@@ -79,14 +77,7 @@ pub(crate) async fn insert_scrap(
             .bind(now)
             .execute(&mut *tx)
             .await;
-    if !inserted(done)? {
-        return Ok(false);
-    }
-    sqlx::query("UPDATE post SET scrap_count = scrap_count + 1 WHERE id = $1")
-        .bind(post_id)
-        .execute(tx)
-        .await?;
-    Ok(true)
+    count_if_inserted(tx, done, "UPDATE post SET scrap_count = scrap_count + 1 WHERE id = $1", post_id).await
 }
 
 /// Removes a scrap if there is one.
@@ -118,12 +109,21 @@ pub(crate) async fn like_comment(
         .bind(now)
         .execute(&mut *tx)
         .await;
-    if !inserted(done)? {
+    count_if_inserted(tx, done, "UPDATE comment SET like_count = like_count + 1 WHERE id = $1", comment_id)
+        .await
+}
+
+/// Counts what an INSERT guarded by a unique index tried to write: `count_sql` (`$1` the
+/// counted row's id) runs only when the row was written; false when it was already there.
+async fn count_if_inserted(
+    tx: &mut AnyConnection,
+    insert: sqlx::Result<AnyQueryResult>,
+    count_sql: &'static str,
+    counted_id: i64,
+) -> Result<bool> {
+    if !inserted(insert)? {
         return Ok(false);
     }
-    sqlx::query("UPDATE comment SET like_count = like_count + 1 WHERE id = $1")
-        .bind(comment_id)
-        .execute(tx)
-        .await?;
+    sqlx::query(count_sql).bind(counted_id).execute(tx).await?;
     Ok(true)
 }

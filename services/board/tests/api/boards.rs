@@ -94,20 +94,10 @@ async fn pinned_boards_are_per_user_and_marked_everywhere() {
         // Pinning twice is harmless.
         app.client().pin_board(app.req(pb::PinBoardRequest { board_id: b.id }, 7)).await.unwrap();
 
-        let mine = app
-            .client()
-            .list_pinned_boards(app.req(pb::ListPinnedBoardsRequest {}, 7))
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(mine.boards.iter().map(|b| b.id).collect::<Vec<_>>(), [b.id]);
-        let theirs = app
-            .client()
-            .list_pinned_boards(app.req(pb::ListPinnedBoardsRequest {}, 8))
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(theirs.boards.is_empty());
+        let mine = pinned_ids(&app, 7).await;
+        assert_eq!(mine, [b.id]);
+        let theirs = pinned_ids(&app, 8).await;
+        assert!(theirs.is_empty());
 
         let listed = app
             .client()
@@ -125,13 +115,8 @@ async fn pinned_boards_are_per_user_and_marked_everywhere() {
         assert!(!got.pinned);
 
         app.client().unpin_board(app.req(pb::UnpinBoardRequest { board_id: b.id }, 7)).await.unwrap();
-        let mine = app
-            .client()
-            .list_pinned_boards(app.req(pb::ListPinnedBoardsRequest {}, 7))
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(mine.boards.is_empty());
+        let mine = pinned_ids(&app, 7).await;
+        assert!(mine.is_empty());
 
         let other =
             app.client().pin_board(app.req_in(pb::PinBoardRequest { board_id: a.id }, 9, OTHER_SCHOOL)).await;
@@ -184,4 +169,11 @@ async fn bad_page_tokens_are_refused() {
         );
     })
     .await;
+}
+
+/// The ids of the boards `user_id` pinned, in the order listed.
+async fn pinned_ids(app: &TestApp, user_id: i64) -> Vec<i64> {
+    let request = app.req(pb::ListPinnedBoardsRequest {}, user_id);
+    let page = app.client().list_pinned_boards(request).await.unwrap().into_inner();
+    page.boards.iter().map(|b| b.id).collect()
 }

@@ -181,8 +181,7 @@ impl TimetableApi {
             store::rename_timetable(&mut tx, req.id, name).await?;
         }
         store::touch(&mut tx, req.id, now).await?;
-        let timetable = store::lock_timetable(&mut tx, backend, caller.user_id, req.id).await?;
-        let view = store::load_view(&mut tx, timetable).await?;
+        let view = store::locked_view(&mut tx, backend, caller.user_id, req.id).await?;
         tx.commit().await?;
         Ok(timetable_proto(&view))
     }
@@ -204,19 +203,17 @@ impl TimetableApi {
     }
 
     /// Adds a lecture of the caller's school to one of the caller's timetables: the
-    /// timetable's lock first, then the lecture and what the timetable holds, then the rules,
-    /// then the write.
+    /// timetable's lock first (with what it holds), then the lecture, then the rules, then the
+    /// write.
     pub(super) async fn add_lecture(
         &self,
         caller: &Caller,
         req: AddTimetableLectureRequest,
     ) -> Result<Timetable> {
         let mut tx = self.db.begin_write().await?;
-        let timetable =
-            store::lock_timetable(&mut tx, self.db.backend, caller.user_id, req.timetable_id).await?;
+        let mut view = store::locked_view(&mut tx, self.db.backend, caller.user_id, req.timetable_id).await?;
         let lecture =
             crate::store::lectures::lecture_in_school(&mut tx, caller.school_id, req.lecture_id).await?;
-        let mut view = store::load_view(&mut tx, timetable).await?;
         domain::timetable::admit_lecture(view.term(), &view.schedule(), &lecture.candidate())?;
         let now = now_micros();
         store::insert_lecture(&mut tx, req.timetable_id, lecture.id, now).await?;
@@ -247,9 +244,7 @@ impl TimetableApi {
         v.finish()?;
         let entry = EntryRow { id: next_id(), title: title.to_string(), times: slots };
         let mut tx = self.db.begin_write().await?;
-        let timetable =
-            store::lock_timetable(&mut tx, self.db.backend, caller.user_id, req.timetable_id).await?;
-        let mut view = store::load_view(&mut tx, timetable).await?;
+        let mut view = store::locked_view(&mut tx, self.db.backend, caller.user_id, req.timetable_id).await?;
         domain::timetable::admit_entry(&view.schedule(), &entry.item())?;
         let now = now_micros();
         store::insert_entry(&mut tx, req.timetable_id, &entry, now).await?;

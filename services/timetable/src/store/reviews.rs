@@ -2,8 +2,9 @@
 
 use campus_shared::db::Backend;
 use campus_shared::error::{Error, Result, is_unique_violation};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, Row};
 
 use crate::domain::review::{Attributes, RatingSummary};
 
@@ -19,46 +20,49 @@ pub(crate) struct ReviewRow {
     pub updated_at: i64,
 }
 
+/// A review's columns, as [`review_from`] reads them: its attributes from 4 on.
+macro_rules! review_select {
+    () => {
+        "SELECT id, lecture_id, user_id, content, rating, assignments, team_projects, grading, attendance, \
+         exams, created_at, updated_at FROM review"
+    };
+}
+
 fn review_from(row: &AnyRow) -> Result<ReviewRow> {
     Ok(ReviewRow {
         id: row.try_get(0)?,
         lecture_id: row.try_get(1)?,
         user_id: row.try_get(2)?,
-        content: row.try_get(4)?,
-        attributes: Attributes {
-            rating: row.try_get(3)?,
-            assignments: row.try_get::<i64, _>(5)? as i32,
-            team_projects: row.try_get::<i64, _>(6)? as i32,
-            grading: row.try_get::<i64, _>(7)? as i32,
-            attendance: row.try_get::<i64, _>(8)? as i32,
-            exams: row.try_get(9)?,
-        },
+        content: row.try_get(3)?,
+        attributes: attributes_from(row, 4)?,
         created_at: row.try_get(10)?,
         updated_at: row.try_get(11)?,
+    })
+}
+
+/// The six attribute columns (rating first, exams last) from the column `first` on.
+fn attributes_from(row: &AnyRow, first: usize) -> Result<Attributes> {
+    Ok(Attributes {
+        rating: row.try_get(first)?,
+        assignments: row.try_get::<i64, _>(first + 1)? as i32,
+        team_projects: row.try_get::<i64, _>(first + 2)? as i32,
+        grading: row.try_get::<i64, _>(first + 3)? as i32,
+        attendance: row.try_get::<i64, _>(first + 4)? as i32,
+        exams: row.try_get(first + 5)?,
     })
 }
 
 /// Writes a review (its lecture already checked); a second review of one lecture by one user
 /// is ALREADY_EXISTS / REVIEW_EXISTS.
 pub(crate) async fn insert_review(tx: &mut AnyConnection, review: &ReviewRow) -> Result<()> {
-    let a = review.attributes;
-    let inserted = sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO review (id, lecture_id, user_id, rating, content, assignments, team_projects, grading, \
          attendance, exams, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
     )
     .bind(review.id)
     .bind(review.lecture_id)
-    .bind(review.user_id)
-    .bind(a.rating)
-    .bind(&review.content)
-    .bind(i64::from(a.assignments))
-    .bind(i64::from(a.team_projects))
-    .bind(i64::from(a.grading))
-    .bind(i64::from(a.attendance))
-    .bind(a.exams)
-    .bind(review.created_at)
-    .execute(&mut *tx)
-    .await;
+    .bind(review.user_id);
+    let inserted = bind_written(insert, review).bind(review.created_at).execute(&mut *tx).await;
     match inserted {
         Err(e) if is_unique_violation(&e) => {
             Err(Error::already_exists("REVIEW_EXISTS", "you already reviewed this lecture; edit that review"))
@@ -75,14 +79,8 @@ pub(crate) async fn own_review(
     id: i64,
 ) -> Result<ReviewRow> {
     let sql = match backend {
-        Backend::Postgres => {
-            "SELECT id, lecture_id, user_id, rating, content, assignments, team_projects, grading, \
-                              attendance, exams, created_at, updated_at FROM review WHERE id = $1 AND user_id = $2 FOR UPDATE"
-        }
-        Backend::Sqlite => {
-            "SELECT id, lecture_id, user_id, rating, content, assignments, team_projects, grading, \
-                            attendance, exams, created_at, updated_at FROM review WHERE id = $1 AND user_id = $2"
-        }
+        Backend::Postgres => concat!(review_select!(), " WHERE id = $1 AND user_id = $2 FOR UPDATE"),
+        Backend::Sqlite => concat!(review_select!(), " WHERE id = $1 AND user_id = $2"),
     };
     let row = sqlx::query(sql).bind(id).bind(user_id).fetch_optional(&mut *conn).await?;
     row.as_ref().map(review_from).transpose()?.ok_or(Error::NotFound("review"))
@@ -90,23 +88,30 @@ pub(crate) async fn own_review(
 
 /// Saves an edited review.
 pub(crate) async fn save_review(tx: &mut AnyConnection, review: &ReviewRow) -> Result<()> {
-    let a = review.attributes;
-    sqlx::query(
+    let update = sqlx::query(
         "UPDATE review SET rating = $2, content = $3, assignments = $4, team_projects = $5, grading = $6, \
          attendance = $7, exams = $8, updated_at = $9 WHERE id = $1",
     )
-    .bind(review.id)
-    .bind(a.rating)
-    .bind(&review.content)
-    .bind(i64::from(a.assignments))
-    .bind(i64::from(a.team_projects))
-    .bind(i64::from(a.grading))
-    .bind(i64::from(a.attendance))
-    .bind(a.exams)
-    .bind(review.updated_at)
-    .execute(&mut *tx)
-    .await?;
+    .bind(review.id);
+    bind_written(update, review).bind(review.updated_at).execute(&mut *tx).await?;
     Ok(())
+}
+
+/// Binds what a writer of the review says, in the order the INSERT and the UPDATE both take
+/// it: rating, content, assignments, team projects, grading, attendance, exams.
+fn bind_written<'q>(
+    query: Query<'q, Any, AnyArguments>,
+    review: &'q ReviewRow,
+) -> Query<'q, Any, AnyArguments> {
+    let a = review.attributes;
+    query
+        .bind(a.rating)
+        .bind(&review.content)
+        .bind(i64::from(a.assignments))
+        .bind(i64::from(a.team_projects))
+        .bind(i64::from(a.grading))
+        .bind(i64::from(a.attendance))
+        .bind(a.exams)
 }
 
 /// Deletes the caller's review.
@@ -131,10 +136,10 @@ pub(crate) async fn list_reviews(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ReviewRow>> {
-    let rows = sqlx::query(
-        "SELECT id, lecture_id, user_id, rating, content, assignments, team_projects, grading, attendance, exams, \
-         created_at, updated_at FROM review WHERE lecture_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-    )
+    let rows = sqlx::query(concat!(
+        review_select!(),
+        " WHERE lecture_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+    ))
     .bind(lecture_id)
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit)
@@ -155,19 +160,7 @@ pub(crate) async fn rating(conn: &mut AnyConnection, lecture_id: i64) -> Result<
     .await?;
     let groups = rows
         .iter()
-        .map(|r| {
-            Ok((
-                Attributes {
-                    rating: r.try_get(0)?,
-                    assignments: r.try_get::<i64, _>(1)? as i32,
-                    team_projects: r.try_get::<i64, _>(2)? as i32,
-                    grading: r.try_get::<i64, _>(3)? as i32,
-                    attendance: r.try_get::<i64, _>(4)? as i32,
-                    exams: r.try_get(5)?,
-                },
-                r.try_get::<i64, _>(6)?,
-            ))
-        })
+        .map(|r| Ok((attributes_from(r, 0)?, r.try_get::<i64, _>(6)?)))
         .collect::<Result<Vec<_>>>()?;
     Ok(RatingSummary::from_groups(groups))
 }

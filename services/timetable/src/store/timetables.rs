@@ -158,7 +158,18 @@ pub(crate) const VIEW_LECTURES_SQL: &str = concat!(
 pub(crate) const VIEW_ENTRIES_SQL: &str =
     "SELECT id, title, times FROM custom_entry WHERE timetable_id = $1 ORDER BY id";
 
-pub(crate) async fn load_view(conn: &mut AnyConnection, timetable: TimetableRow) -> Result<TimetableView> {
+/// One of the user's timetables with what it holds, under its lock ([`lock_timetable`]).
+pub(crate) async fn locked_view(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    user_id: i64,
+    id: i64,
+) -> Result<TimetableView> {
+    let timetable = lock_timetable(conn, backend, user_id, id).await?;
+    load_view(conn, timetable).await
+}
+
+async fn load_view(conn: &mut AnyConnection, timetable: TimetableRow) -> Result<TimetableView> {
     let rows = sqlx::query(VIEW_LECTURES_SQL).bind(timetable.id).fetch_all(&mut *conn).await?;
     let lectures = rows.iter().map(lecture_from).collect::<Result<Vec<_>>>()?;
     let rows = sqlx::query(VIEW_ENTRIES_SQL).bind(timetable.id).fetch_all(&mut *conn).await?;
@@ -393,8 +404,7 @@ async fn remove_item(
         return Err(Error::NotFound(what));
     }
     touch(tx, timetable_id, now_micros()).await?;
-    let timetable = lock_timetable(tx, backend, user_id, timetable_id).await?;
-    load_view(tx, timetable).await
+    locked_view(tx, backend, user_id, timetable_id).await
 }
 
 /// Every change of a timetable ends with this (the benchmark runs it through `reference`).

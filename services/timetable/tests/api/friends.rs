@@ -1,9 +1,9 @@
 //! Friends' timetables: the primary one, for friends only, checked through the account service.
 
-use campus_proto::timetable::v1::{AddTimetableLectureRequest, GetFriendTimetableRequest};
+use campus_proto::timetable::v1::{AddTimetableLectureRequest, GetFriendTimetableRequest, Timetable};
 use campus_testkit::fakes::Directory;
 use campus_testkit::{TestIdentity, backends, dead_url};
-use tonic::Code;
+use tonic::{Code, Status};
 
 use crate::helpers::*;
 use campus_testkit::status::*;
@@ -14,6 +14,12 @@ const EVE: i64 = 23;
 
 fn friend_request(user_id: i64) -> GetFriendTimetableRequest {
     GetFriendTimetableRequest { user_id, year: YEAR, semester: FALL }
+}
+
+/// `owner`'s primary timetable of the fall, as `viewer` asks for it.
+async fn friend_timetable(app: &TestApp, owner: i64, viewer: i64) -> Result<Timetable, Status> {
+    let request = app.req(friend_request(owner), viewer);
+    app.client().get_friend_timetable(request).await.map(|r| r.into_inner())
 }
 
 #[tokio::test]
@@ -27,20 +33,15 @@ async fn friends_see_the_primary_timetable_and_nobody_else_does() {
         app.client().add_timetable_lecture(app.req(add, ALICE)).await.unwrap();
         app.befriend(ALICE, BOB);
 
-        let seen = app
-            .client()
-            .get_friend_timetable(app.req(friend_request(ALICE), BOB))
-            .await
-            .unwrap()
-            .into_inner();
+        let seen = friend_timetable(&app, ALICE, BOB).await.unwrap();
         assert_eq!(seen.id, primary.id);
         assert_eq!(seen.lectures.len(), 1);
         assert_eq!(seen.total_credits, 3);
 
         // A stranger learns nothing, not even that the timetable exists.
-        let err = app.client().get_friend_timetable(app.req(friend_request(ALICE), EVE)).await.unwrap_err();
+        let err = friend_timetable(&app, ALICE, EVE).await.unwrap_err();
         assert_status(&err, Code::NotFound, "NOT_FOUND");
-        let err = app.client().get_friend_timetable(app.req(friend_request(999), EVE)).await.unwrap_err();
+        let err = friend_timetable(&app, 999, EVE).await.unwrap_err();
         assert_status(&err, Code::NotFound, "NOT_FOUND");
 
         // Friends follow the primary when it changes.
@@ -50,12 +51,7 @@ async fn friends_see_the_primary_timetable_and_nobody_else_does() {
             primary: Some(true),
         };
         app.client().update_timetable(app.req(make_primary, ALICE)).await.unwrap();
-        let seen = app
-            .client()
-            .get_friend_timetable(app.req(friend_request(ALICE), BOB))
-            .await
-            .unwrap()
-            .into_inner();
+        let seen = friend_timetable(&app, ALICE, BOB).await.unwrap();
         assert_eq!(seen.id, secret.id);
 
         // A friend without a timetable that semester.
@@ -64,12 +60,7 @@ async fn friends_see_the_primary_timetable_and_nobody_else_does() {
         assert_eq!(err.code(), Code::NotFound);
 
         // Your own primary needs no friendship.
-        let own = app
-            .client()
-            .get_friend_timetable(app.req(friend_request(ALICE), ALICE))
-            .await
-            .unwrap()
-            .into_inner();
+        let own = friend_timetable(&app, ALICE, ALICE).await.unwrap();
         assert_eq!(own.id, secret.id);
 
         let bad = GetFriendTimetableRequest { year: 0, ..friend_request(ALICE) };
@@ -84,7 +75,7 @@ async fn account_service_down_is_unavailable() {
     for backend in backends() {
         let app = spawn_app_with(backend, TestIdentity::new(), Directory::default(), dead_url().await).await;
         app.create_timetable(ALICE, YEAR, FALL, "").await;
-        let err = app.client().get_friend_timetable(app.req(friend_request(ALICE), BOB)).await.unwrap_err();
+        let err = friend_timetable(&app, ALICE, BOB).await.unwrap_err();
         assert_status(&err, Code::Unavailable, "UNAVAILABLE");
     }
 }
