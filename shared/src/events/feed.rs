@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::Outbox;
 use crate::db::{Db, now_micros, timestamp};
+use crate::env::{ConfigError, EnvVar, seconds_or};
 
 /// Events sent in one response (and read in one query).
 const BATCH: i64 = 256;
@@ -37,6 +38,22 @@ impl Default for FeedConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             stream_lifetime: Duration::from_secs(300),
         }
+    }
+}
+
+impl FeedConfig {
+    /// The variable of [`FeedConfig::retention`], in the `--help` of every producer.
+    pub const RETENTION_VAR: EnvVar = EnvVar {
+        name: "CAMPUS_EVENT_RETENTION_SECS",
+        default: "604800",
+        help: "keep feed events this long (7 days) after every consumer has passed them",
+    };
+
+    /// The defaults with [`FeedConfig::RETENTION_VAR`] read.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let retention = seconds_or(Self::RETENTION_VAR.name, defaults.retention.as_secs())?;
+        Ok(Self { retention, ..defaults })
     }
 }
 
