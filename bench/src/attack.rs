@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
+use crate::plan::Section;
 use crate::procs::Proc;
 use crate::report::Target;
 use crate::workloads::{Call, IN_FLIGHT};
@@ -302,9 +303,9 @@ fn percentile(samples: &[Duration], p: f64) -> Duration {
     sorted[index]
 }
 
-impl Attack {
+impl Section for Attack {
     /// The three targets.
-    pub(crate) fn targets(&self) -> Vec<Target> {
+    fn targets(&self) -> Vec<Target> {
         let (alone, under) = (self.alone.per_second(), self.under.per_second());
         let ratio = if alone > 0.0 { under / alone } else { 0.0 };
         let p99_ratio = if self.alone.p99.is_zero() {
@@ -336,7 +337,7 @@ impl Attack {
     }
 
     /// The report's attack section.
-    pub(crate) fn markdown(&self) -> String {
+    fn markdown(&self) -> String {
         use std::fmt::Write as _;
         let mut s = String::new();
         let _ = writeln!(s, "\n## Attack (DESIGN §10)\n");

@@ -23,6 +23,7 @@ mod feed;
 mod layout;
 mod measure;
 mod notify;
+mod plan;
 mod procs;
 mod reference;
 mod report;
@@ -40,12 +41,10 @@ use campus_testkit::bench::{pg_create_database, pg_drop_database};
 
 use crate::layout::Layout;
 use crate::measure::{Driver, Measured, Timing, measure};
+use crate::plan::{Planned, Prepared, Section};
 use crate::report::Memory;
 use crate::system::{Databases, System};
 use crate::workloads::Tokens;
-
-/// A workload to run: its id, its name and how to drive it.
-type Planned = (&'static str, String, Box<dyn Fn() -> Driver>);
 
 const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const PG_DATABASES: [&str; 4] =
@@ -337,74 +336,61 @@ async fn all(o: Options) -> anyhow::Result<()> {
     // Access tokens live 15 minutes, so each workload gets its own, minted as it starts.
     let t = workloads::TokenSource { issuer: system.issuer.clone(), layout };
     let hello = system.addr("hello (R1)");
-    plan.push((
-        "R1",
-        "tonic hello-world: grpc.health.v1 Check".into(),
-        Box::new(move || Driver::Calls(workloads::hello(hello))),
-    ));
+    plan.push(Planned::driven("R1", "tonic hello-world: grpc.health.v1 Check", move || {
+        Driver::Calls(workloads::hello(hello))
+    }));
     let url = dbs.board.clone();
-    plan.push((
-        "R2 list",
-        "pgbench: ListPosts SQL".into(),
-        Box::new(move || Driver::Pgbench { url: url.clone(), script: reference::list_posts(&l) }),
-    ));
+    plan.push(Planned::driven("R2 list", "pgbench: ListPosts SQL", move || Driver::Pgbench {
+        url: url.clone(),
+        script: reference::list_posts(&l),
+    }));
     let tk = t.clone();
-    plan.push((
-        "W1",
-        "ListPosts, gRPC direct".into(),
-        Box::new(move || Driver::Calls(workloads::list_posts_grpc(board, l, tk.fresh()))),
-    ));
+    plan.push(Planned::driven("W1", "ListPosts, gRPC direct", move || {
+        Driver::Calls(workloads::list_posts_grpc(board, l, tk.fresh()))
+    }));
     if dbs.board_base.is_some() {
         let board_base = system.addr("board (base)");
         let tk = t.clone();
-        plan.push((
+        plan.push(Planned::driven(
             "W1 base",
-            "ListPosts, gRPC direct, binaries before the search index".into(),
-            Box::new(move || Driver::Calls(workloads::list_posts_grpc(board_base, l, tk.fresh()))),
+            "ListPosts, gRPC direct, binaries before the search index",
+            move || Driver::Calls(workloads::list_posts_grpc(board_base, l, tk.fresh())),
         ));
     }
     let tk = t.clone();
-    plan.push((
-        "W1 gw",
-        "ListPosts, gRPC through the gateway".into(),
-        Box::new(move || Driver::Calls(workloads::list_posts_grpc(gw, l, tk.fresh()))),
-    ));
+    plan.push(Planned::driven("W1 gw", "ListPosts, gRPC through the gateway", move || {
+        Driver::Calls(workloads::list_posts_grpc(gw, l, tk.fresh()))
+    }));
     let tk = t.clone();
-    plan.push((
-        "W2",
-        "ListPosts, HTTP/JSON through the gateway".into(),
-        Box::new(move || Driver::Calls(workloads::list_posts_json(gw, l, tk.fresh()))),
-    ));
+    plan.push(Planned::driven("W2", "ListPosts, HTTP/JSON through the gateway", move || {
+        Driver::Calls(workloads::list_posts_json(gw, l, tk.fresh()))
+    }));
     if let Some(cert) = system.tls_cert.clone() {
         let gw_tls = system.addr("gateway (TLS)");
         let tk = t.clone();
-        plan.push((
+        plan.push(Planned::driven(
             "W2 TLS",
-            "ListPosts, HTTP/JSON over HTTPS through the gateway".into(),
-            Box::new(move || Driver::Calls(workloads::list_posts_json_tls(gw_tls, &cert, l, tk.fresh()))),
+            "ListPosts, HTTP/JSON over HTTPS through the gateway",
+            move || Driver::Calls(workloads::list_posts_json_tls(gw_tls, &cert, l, tk.fresh())),
         ));
     }
     let tk = t.clone();
-    plan.push((
-        "W6",
-        "ListPosts, gRPC-web through the gateway".into(),
-        Box::new(move || Driver::Calls(workloads::list_posts_grpc_web(gw, l, tk.fresh()))),
-    ));
+    plan.push(Planned::driven("W6", "ListPosts, gRPC-web through the gateway", move || {
+        Driver::Calls(workloads::list_posts_grpc_web(gw, l, tk.fresh()))
+    }));
     if dbs.board_sqlite.is_some() {
         let board_sqlite = system.addr("board (SQLite)");
         let tk = t.clone();
-        plan.push((
-            "W1 SQLite",
-            "ListPosts, gRPC direct, SQLite".into(),
-            Box::new(move || Driver::Calls(workloads::list_posts_grpc(board_sqlite, l, tk.fresh()))),
-        ));
+        plan.push(Planned::driven("W1 SQLite", "ListPosts, gRPC direct, SQLite", move || {
+            Driver::Calls(workloads::list_posts_grpc(board_sqlite, l, tk.fresh()))
+        }));
         if let Some((_, Some(_))) = &dbs.board_base {
             let board_base = system.addr("board (SQLite base)");
             let tk = t.clone();
-            plan.push((
+            plan.push(Planned::driven(
                 "W1 SQLite base",
-                "ListPosts, gRPC direct, SQLite, binaries before the search index".into(),
-                Box::new(move || Driver::Calls(workloads::list_posts_grpc(board_base, l, tk.fresh()))),
+                "ListPosts, gRPC direct, SQLite, binaries before the search index",
+                move || Driver::Calls(workloads::list_posts_grpc(board_base, l, tk.fresh())),
             ));
         }
     }
@@ -415,15 +401,13 @@ async fn all(o: Options) -> anyhow::Result<()> {
         ("W7 latin", workloads::SearchKind::Latin, "Latin words"),
     ] {
         let tk = t.clone();
-        plan.push((
-            id,
-            format!("SearchPosts school-wide, {what}, gRPC direct"),
-            Box::new(move || Driver::Calls(workloads::search_posts(board, l, tk.fresh(), kind))),
-        ));
+        plan.push(Planned::driven(id, format!("SearchPosts school-wide, {what}, gRPC direct"), move || {
+            Driver::Calls(workloads::search_posts(board, l, tk.fresh(), kind))
+        }));
         if dbs.board_sqlite.is_some() {
             let board_sqlite = system.addr("board (SQLite)");
             let tk = t.clone();
-            plan.push((
+            plan.push(Planned::driven(
                 match kind {
                     workloads::SearchKind::Common => "W7 common SQLite",
                     workloads::SearchKind::Rare => "W7 rare SQLite",
@@ -431,122 +415,89 @@ async fn all(o: Options) -> anyhow::Result<()> {
                     workloads::SearchKind::Latin => "W7 latin SQLite",
                 },
                 format!("SearchPosts school-wide, {what}, gRPC direct, SQLite"),
-                Box::new(move || Driver::Calls(workloads::search_posts(board_sqlite, l, tk.fresh(), kind))),
+                move || Driver::Calls(workloads::search_posts(board_sqlite, l, tk.fresh(), kind)),
             ));
         }
     }
     let url = dbs.board.clone();
-    plan.push((
-        "R2 post",
-        "pgbench: CreatePost transaction".into(),
-        Box::new(move || Driver::Pgbench { url: url.clone(), script: reference::create_post(&l) }),
-    ));
+    plan.push(Planned::driven("R2 post", "pgbench: CreatePost transaction", move || Driver::Pgbench {
+        url: url.clone(),
+        script: reference::create_post(&l),
+    }));
     let tk = t.clone();
-    plan.push((
-        "W3",
-        "CreatePost, HTTP/JSON through the gateway".into(),
-        Box::new(move || Driver::Calls(workloads::create_post(gw, l, tk.fresh()))),
-    ));
+    plan.push(Planned::driven("W3", "CreatePost, HTTP/JSON through the gateway", move || {
+        Driver::Calls(workloads::create_post(gw, l, tk.fresh()))
+    }));
     if dbs.board_base.is_some() {
         let gw_base = system.addr("gateway (base)");
         let tk = t.clone();
-        plan.push((
+        plan.push(Planned::driven(
             "W3 base",
-            "CreatePost, HTTP/JSON through the gateway, binaries before the search index".into(),
-            Box::new(move || Driver::Calls(workloads::create_post(gw_base, l, tk.fresh()))),
+            "CreatePost, HTTP/JSON through the gateway, binaries before the search index",
+            move || Driver::Calls(workloads::create_post(gw_base, l, tk.fresh())),
         ));
     }
     if dbs.board_sqlite.is_some() {
         let gw_sqlite = system.addr("gateway (SQLite)");
         let tk = t.clone();
-        plan.push((
+        plan.push(Planned::driven(
             "W3 SQLite",
-            "CreatePost, HTTP/JSON through the gateway, SQLite".into(),
-            Box::new(move || Driver::Calls(workloads::create_post(gw_sqlite, l, tk.fresh()))),
+            "CreatePost, HTTP/JSON through the gateway, SQLite",
+            move || Driver::Calls(workloads::create_post(gw_sqlite, l, tk.fresh())),
         ));
         if let Some((_, Some(_))) = &dbs.board_base {
             let gw_base = system.addr("gateway (SQLite base)");
             let tk = t.clone();
-            plan.push((
+            plan.push(Planned::driven(
                 "W3 SQLite base",
-                "CreatePost, HTTP/JSON through the gateway, SQLite, binaries before the search index".into(),
-                Box::new(move || Driver::Calls(workloads::create_post(gw_base, l, tk.fresh()))),
+                "CreatePost, HTTP/JSON through the gateway, SQLite, binaries before the search index",
+                move || Driver::Calls(workloads::create_post(gw_base, l, tk.fresh())),
             ));
         }
     }
     let url = dbs.board.clone();
-    plan.push((
-        "R2 comment",
-        "pgbench: CreateComment transaction, 10 hot posts".into(),
-        Box::new(move || Driver::Pgbench { url: url.clone(), script: reference::create_comment(&l) }),
-    ));
-    let tk = t.clone();
-    plan.push((
-        "W4",
-        "CreateComment on 10 hot posts, HTTP/JSON through the gateway (notifications off)".into(),
-        Box::new(move || Driver::Calls(workloads::create_comment(gw, l, tk.fresh(), None))),
-    ));
+    plan.push(Planned::driven("R2 comment", "pgbench: CreateComment transaction, 10 hot posts", move || {
+        Driver::Pgbench { url: url.clone(), script: reference::create_comment(&l) }
+    }));
+    let messaging = system.procs.iter().find(|p| p.name == "messaging").context("no messaging")?.pid;
+    plan.push(notify::comments_unnotified(gw, t.clone(), messaging));
+    plan.push(notify::comments_notified(gw, t.clone(), dbs.board.clone(), dbs.messaging.clone()));
     let (url, fx) = (dbs.timetable.clone(), fixture.clone());
-    plan.push((
+    plan.push(Planned::driven(
         "R2 lecture",
-        "pgbench: AddTimetableLecture transactions, 50% conflicts".into(),
-        Box::new(move || Driver::Pgbench { url: url.clone(), script: reference::add_lecture(&l, &fx) }),
+        "pgbench: AddTimetableLecture transactions, 50% conflicts",
+        move || Driver::Pgbench { url: url.clone(), script: reference::add_lecture(&l, &fx) },
     ));
     let (tk, fx) = (t.clone(), fixture.clone());
-    plan.push((
+    plan.push(Planned::driven(
         "W5",
-        "AddTimetableLecture, 50% TIME_CONFLICT, HTTP/JSON through the gateway".into(),
-        Box::new(move || Driver::Calls(workloads::add_lecture(gw, fx.clone(), tk.fresh()))),
+        "AddTimetableLecture, 50% TIME_CONFLICT, HTTP/JSON through the gateway",
+        move || Driver::Calls(workloads::add_lecture(gw, fx.clone(), tk.fresh())),
     ));
 
     let mut results: Vec<Measured> = Vec::new();
     let mut peaks: std::collections::BTreeMap<String, u64> = Default::default();
-    let mut lag: Option<notify::Lag> = None;
-    for (id, name, driver) in &plan {
-        if !wanted(&o, id) {
+    let mut sections: Vec<Box<dyn Section>> = Vec::new();
+    for workload in &plan {
+        if !wanted(&o, workload.id) {
             continue;
         }
-        // W4 runs with notifications off: messaging frozen, board's events left unconsumed.
-        let frozen = match *id {
-            "W4" => {
-                let messaging =
-                    system.procs.iter().find(|p| p.name == "messaging").context("no messaging")?;
-                notify::freeze(messaging.pid, true)?;
-                Some(messaging.pid)
-            }
-            _ => None,
-        };
-        let m = measure(id, name, driver(), &system.procs, o.timing).await;
-        if let Some(pid) = frozen {
-            notify::freeze(pid, false)?;
+        let Prepared { driver, finish } = (workload.prepare)().await?;
+        let m = measure(workload.id, &workload.name, driver, &system.procs, o.timing).await;
+        if let Some(finish) = finish {
+            sections.extend(finish().await?);
         }
         record(m, &mut results, &mut peaks);
         system.check_alive()?;
-        if frozen.is_some() {
-            // The same comments with notifications on, the hot posts' authors listening.
-            let caught_up = notify::wait_caught_up(&dbs.board, &dbs.messaging).await?;
-            eprintln!("messaging caught up with board's feed in {:.1}s", caught_up.as_secs_f64());
-            let tokens = t.fresh();
-            let listeners = notify::Listeners::open(gw, &l, &tokens).await?;
-            let call = workloads::create_comment(gw, l, tokens, Some(listeners.deliveries.clone()));
-            let name = "W4 with notifications on: the hot posts' authors on StreamNotifications";
-            let m = measure("W4 notify", name, Driver::Calls(call), &system.procs, o.timing).await;
-            record(m, &mut results, &mut peaks);
-            lag = Some(listeners.finish().await);
-            system.check_alive()?;
-        }
     }
 
     // Last: it leaves the gateway with whatever the attack did to it.
-    let attack = if wanted(&o, "attack") {
+    if wanted(&o, "attack") {
         let call = workloads::list_posts_json(gw, l, t.fresh());
         let gateway = system.procs.iter().find(|p| p.name == "gateway").context("no gateway")?;
-        let attack = attack::run(gateway, call, o.timing.warmup, o.timing.duration).await;
+        sections.push(Box::new(attack::run(gateway, call, o.timing.warmup, o.timing.duration).await));
         system.check_alive()?;
-        Some(attack)
-    } else {
-        None
-    };
+    }
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     let memory: Vec<Memory> = system
@@ -568,18 +519,10 @@ async fn all(o: Options) -> anyhow::Result<()> {
     let load = format!("{load_before} before, {} after", load_average());
     let header = header(&o, &layout, &counts, seed_pg, started, &load).await;
     let mut targets = report::targets(&results, &memory);
-    if let Some(attack) = &attack {
-        targets.extend(attack.targets());
-    }
-    if let Some(lag) = &lag {
-        targets.extend(lag.targets());
-    }
+    targets.extend(sections.iter().flat_map(|s| s.targets()));
     let mut md = report::markdown(&header, &results, &memory, &targets);
-    if let Some(lag) = &lag {
-        md.push_str(&lag.markdown());
-    }
-    if let Some(attack) = &attack {
-        md.push_str(&attack.markdown());
+    for section in &sections {
+        md.push_str(&section.markdown());
     }
     let title = format!("campus latency at {} in flight (scale {})", workloads::IN_FLIGHT, o.scale);
     std::fs::write(out.join("report.md"), &md)?;

@@ -26,8 +26,56 @@ use campus_proto::messaging::v1::{NotificationKind, StreamNotificationsRequest};
 use campus_testkit::bench::{ms, percentile};
 
 use crate::layout::Layout;
+use crate::measure::Driver;
+use crate::plan::{Finish, Planned, Prepared, Section};
 use crate::report::Target;
-use crate::workloads::{Deliveries, Tokens};
+use crate::workloads::{self, Deliveries, TokenSource, Tokens};
+
+/// "W4": CreateComment on the hot posts with notifications off, messaging (`messaging_pid`)
+/// frozen while it runs.
+pub(crate) fn comments_unnotified(gateway: SocketAddr, tokens: TokenSource, messaging_pid: u32) -> Planned {
+    let name = "CreateComment on 10 hot posts, HTTP/JSON through the gateway (notifications off)";
+    Planned::prepared("W4", name, move || {
+        let call = workloads::create_comment(gateway, tokens.layout, tokens.fresh(), None);
+        Box::pin(async move {
+            freeze(messaging_pid, true)?;
+            let finish: Finish = Box::new(move || {
+                Box::pin(async move {
+                    freeze(messaging_pid, false)?;
+                    Ok(None)
+                })
+            });
+            Ok(Prepared { driver: Driver::Calls(call), finish: Some(finish) })
+        })
+    })
+}
+
+/// "W4 notify": the same comments with notifications on, once messaging has caught up with
+/// board's feed (board's database `board_db`, messaging's `messaging_db`), the hot posts'
+/// authors listening; the lag is a section of the report.
+pub(crate) fn comments_notified(
+    gateway: SocketAddr,
+    tokens: TokenSource,
+    board_db: String,
+    messaging_db: String,
+) -> Planned {
+    let name = "W4 with notifications on: the hot posts' authors on StreamNotifications";
+    Planned::prepared("W4 notify", name, move || {
+        let (tokens, board_db, messaging_db) = (tokens.clone(), board_db.clone(), messaging_db.clone());
+        Box::pin(async move {
+            let caught_up = wait_caught_up(&board_db, &messaging_db).await?;
+            eprintln!("messaging caught up with board's feed in {:.1}s", caught_up.as_secs_f64());
+            let (layout, tokens) = (tokens.layout, tokens.fresh());
+            let listeners = Listeners::open(gateway, &layout, &tokens).await?;
+            let deliveries = Some(listeners.deliveries.clone());
+            let driver = Driver::Calls(workloads::create_comment(gateway, layout, tokens, deliveries));
+            let finish: Finish = Box::new(move || {
+                Box::pin(async move { Ok(Some(Box::new(listeners.finish().await) as Box<dyn Section>)) })
+            });
+            Ok(Prepared { driver, finish: Some(finish) })
+        })
+    })
+}
 
 /// The open streams of the hot posts' authors, recording what arrives.
 #[derive(Debug)]
@@ -114,8 +162,8 @@ pub(crate) struct Lag {
     max: Duration,
 }
 
-impl Lag {
-    pub(crate) fn targets(&self) -> Vec<Target> {
+impl Section for Lag {
+    fn targets(&self) -> Vec<Target> {
         vec![
             Target {
                 target: "W4 notify: comment-to-notification lag p99 ≤ 1 s (StreamNotifications)".into(),
@@ -130,7 +178,7 @@ impl Lag {
         ]
     }
 
-    pub(crate) fn markdown(&self) -> String {
+    fn markdown(&self) -> String {
         format!(
             "\n## Notifications (W4 notify)\n\n\
              Lag from a comment's `201 Created` to its notification on the post author's \

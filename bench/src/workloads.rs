@@ -15,7 +15,7 @@ use campus_proto::board::v1::{ListPostsRequest, ListPostsResponse};
 use campus_proto::google::api::HttpBody;
 use campus_proto::timetable::v1::timetable_service_client::TimetableServiceClient;
 use campus_proto::timetable::v1::{
-    AddTimetableLectureRequest, CreateTimetableRequest, ImportLecturesRequest, Lecture, ListLecturesRequest,
+    AddTimetableLectureRequest, CreateTimetableRequest, ImportLecturesRequest,
 };
 use campus_shared::identity::{ACCESS_TOKEN_TTL, TokenIssuer};
 use campus_shared::{Caller, Role};
@@ -387,23 +387,7 @@ pub(crate) async fn import_lectures(
 /// Makes one timetable per worker (owned by users 0..IN_FLIGHT) holding the anchor lecture.
 pub(crate) async fn timetables(timetable: SocketAddr, tokens: &Tokens) -> anyhow::Result<Timetables> {
     let client = TimetableServiceClient::new(campus_testkit::channel(timetable));
-    let mut all: Vec<Lecture> = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let request = ListLecturesRequest {
-            year: YEAR,
-            semester: FALL,
-            page_size: 100,
-            page_token,
-            ..Default::default()
-        };
-        let page = client.clone().list_lectures(tokens.grpc(request, 0)).await?.into_inner();
-        all.extend(page.lectures);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
+    let all = campus_testkit::timetable::all_lectures(&client, YEAR, FALL, |r| tokens.grpc(r, 0)).await?;
     let (anchor, conflicting, fitting) = lectures::around_anchor(&all).context("no lectures")?;
     if conflicting.is_empty() || fitting.is_empty() {
         bail!("the catalog has no lectures that collide with or fit beside the anchor");

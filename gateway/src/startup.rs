@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use campus_proto::auth::v1::auth_service_server::AuthServiceServer;
-use campus_shared::config::{self, ConfigError, DatabaseConfig, EnvVar, parse_or, seconds_or, var};
+use campus_shared::config::{
+    self, ACCOUNT_ADDR, BOARD_ADDR, ConfigError, DatabaseConfig, EnvVar, MESSAGING_ADDR, TIMETABLE_ADDR,
+    parse_or, seconds_or, var,
+};
 use campus_shared::identity::{SigningKey, TokenIssuer, TokenVerifier};
 use campus_shared::tls::ClientTls;
 use secrecy::SecretString;
@@ -45,10 +48,10 @@ pub struct Upstreams {
 impl Default for Upstreams {
     fn default() -> Self {
         Self {
-            account: "http://127.0.0.1:50051".into(),
-            board: "http://127.0.0.1:50052".into(),
-            messaging: "http://127.0.0.1:50053".into(),
-            timetable: "http://127.0.0.1:50054".into(),
+            account: ACCOUNT_ADDR.default.into(),
+            board: BOARD_ADDR.default.into(),
+            messaging: MESSAGING_ADDR.default.into(),
+            timetable: TIMETABLE_ADDR.default.into(),
         }
     }
 }
@@ -126,10 +129,10 @@ impl Config {
             default: "127.0.0.1:8080",
             help: "HTTP, gRPC-web and gRPC listen address",
         },
-        EnvVar { name: "ACCOUNT_ADDR", default: "http://127.0.0.1:50051", help: "account service URL" },
-        EnvVar { name: "BOARD_ADDR", default: "http://127.0.0.1:50052", help: "board service URL" },
-        EnvVar { name: "MESSAGING_ADDR", default: "http://127.0.0.1:50053", help: "messaging service URL" },
-        EnvVar { name: "TIMETABLE_ADDR", default: "http://127.0.0.1:50054", help: "timetable service URL" },
+        ACCOUNT_ADDR.documented("account service URL"),
+        BOARD_ADDR.documented("board service URL"),
+        MESSAGING_ADDR.documented("messaging service URL"),
+        TIMETABLE_ADDR.documented("timetable service URL"),
         EnvVar {
             name: "CAMPUS_JWT_PRIVATE_KEY",
             default: "(key pair in the data dir)",
@@ -296,13 +299,12 @@ impl Config {
             }
         };
         let mut config = Self::new(signing_key, config::service_token_from_env()?);
-        let defaults = Upstreams::default();
         config.listen_addr = parse_or("GATEWAY_LISTEN_ADDR", config.listen_addr)?;
         config.upstreams = Upstreams {
-            account: var("ACCOUNT_ADDR").unwrap_or(defaults.account),
-            board: var("BOARD_ADDR").unwrap_or(defaults.board),
-            messaging: var("MESSAGING_ADDR").unwrap_or(defaults.messaging),
-            timetable: var("TIMETABLE_ADDR").unwrap_or(defaults.timetable),
+            account: ACCOUNT_ADDR.read(),
+            board: BOARD_ADDR.read(),
+            messaging: MESSAGING_ADDR.read(),
+            timetable: TIMETABLE_ADDR.read(),
         };
         config.issuer = var("CAMPUS_JWT_ISSUER").unwrap_or(config.issuer);
         config.audience = var("CAMPUS_JWT_AUDIENCE").unwrap_or(config.audience);

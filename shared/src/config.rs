@@ -79,6 +79,33 @@ impl ServiceConfig {
     }
 }
 
+/// The variable naming a domain service's URL, for the services that call it and the gateway.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamVar {
+    pub name: &'static str,
+    /// Where the service listens by default.
+    pub default: &'static str,
+}
+
+pub const ACCOUNT_ADDR: UpstreamVar = UpstreamVar { name: "ACCOUNT_ADDR", default: "http://127.0.0.1:50051" };
+pub const BOARD_ADDR: UpstreamVar = UpstreamVar { name: "BOARD_ADDR", default: "http://127.0.0.1:50052" };
+pub const MESSAGING_ADDR: UpstreamVar =
+    UpstreamVar { name: "MESSAGING_ADDR", default: "http://127.0.0.1:50053" };
+pub const TIMETABLE_ADDR: UpstreamVar =
+    UpstreamVar { name: "TIMETABLE_ADDR", default: "http://127.0.0.1:50054" };
+
+impl UpstreamVar {
+    /// The URL: the variable, or the default.
+    pub fn read(self) -> String {
+        var(self.name).unwrap_or_else(|| self.default.into())
+    }
+
+    /// Its `--help` entry, saying what the reader uses the service for.
+    pub const fn documented(self, help: &'static str) -> EnvVar {
+        EnvVar { name: self.name, default: self.default, help }
+    }
+}
+
 /// The variables every service reads, besides its own.
 pub const COMMON_VARS: &[EnvVar] = &[
     EnvVar {

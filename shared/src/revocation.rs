@@ -6,7 +6,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use campus_proto::account::v1::AccountDeleted;
+
 use crate::db::{Db, now_micros};
+use crate::events::consumer::BoxError;
 use crate::identity::{ACCESS_TOKEN_TTL, CLOCK_SKEW_SECS, TokenVerifier};
 
 /// How often the set is read again.
@@ -49,6 +52,21 @@ pub async fn record_deleted_account(
         .execute(tx)
         .await?;
     Ok(())
+}
+
+/// For the handlers of the account feed: when `event` is an `AccountDeleted`, records it in
+/// `deleted_account` (so the user's tokens are refused) and returns the user, whose data the
+/// service then forgets in the same transaction; `None` for events of other types.
+pub async fn record_if_account_deleted(
+    tx: &mut sqlx::AnyConnection,
+    event: &crate::events::Event,
+) -> Result<Option<i64>, BoxError> {
+    let Some(deleted) = crate::events::payload::<AccountDeleted>(event) else {
+        return Ok(None);
+    };
+    let deleted = deleted?;
+    record_deleted_account(tx, deleted.user_id, crate::db::micros(deleted.deleted_at.as_ref())).await?;
+    Ok(Some(deleted.user_id))
 }
 
 /// A consumer of the account feed running in the background: the event loop (on whichever

@@ -35,14 +35,16 @@ where
     }
 }
 
-/// A database that exists for one test. SQLite files are removed when it drops; PostgreSQL
-/// databases are named `campus_test_<unix time>_<random>` and dropped by a later run once
-/// they are an hour old.
+/// A database that exists for one test, removed when it drops: the SQLite file, or the
+/// PostgreSQL database (named `campus_test_<unix time>_<random>`). Databases of a test process
+/// that was killed are dropped by a later run once they are an hour old.
 #[derive(Debug)]
 pub struct TestDatabase {
     pub url: String,
     pub backend: Backend,
     _dir: Option<tempfile::TempDir>,
+    /// On PostgreSQL: the server's URL (`CAMPUS_TEST_PG_URL`) and the database's name.
+    pg: Option<(String, String)>,
 }
 
 impl TestDatabase {
@@ -51,12 +53,13 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                Self { url, backend, _dir: Some(dir) }
+                Self { url, backend, _dir: Some(dir), pg: None }
             }
             Backend::Postgres => {
                 let base = var(PG_URL_VAR).expect("CAMPUS_TEST_PG_URL is set");
-                let url = create_test_database(&base).await;
-                Self { url, backend, _dir: None }
+                let name = create_test_database(&base).await;
+                let url = replace_database(&base, &name);
+                Self { url, backend, _dir: None, pg: Some((base, name)) }
             }
         }
     }
@@ -66,6 +69,29 @@ impl TestDatabase {
     }
 }
 
+impl Drop for TestDatabase {
+    /// Drops the PostgreSQL database, closing what still uses it. `drop` cannot await and
+    /// often runs on a runtime's thread (at the end of a `#[tokio::test]`), where blocking on
+    /// that runtime is not allowed: a thread of its own with a runtime of its own does it, and
+    /// the test waits for it, so nothing is left behind when the process exits.
+    fn drop(&mut self) {
+        let Some((base, name)) = self.pg.take() else { return };
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(pg_drop_database(&base, &name)).map_err(std::io::Error::other)?;
+            Ok::<_, std::io::Error>(())
+        })
+        .join();
+        // Never panic here (a panicking test unwinds through this): the sweep catches up.
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("test database not dropped (a later run will): {error}"),
+            Err(_) => eprintln!("test database not dropped (a later run will): its thread panicked"),
+        }
+    }
+}
+
+/// Creates a database on the server of `base` and returns its name.
 async fn create_test_database(base: &str) -> String {
     sqlx::any::install_default_drivers();
     let mut admin = sqlx::AnyConnection::connect(base).await.expect("connect to CAMPUS_TEST_PG_URL");
@@ -77,7 +103,7 @@ async fn create_test_database(base: &str) -> String {
         .await
         .expect("create test database");
     let _ = admin.close().await;
-    replace_database(base, &name)
+    name
 }
 
 async fn drop_stale_databases(admin: &mut sqlx::AnyConnection, now: u64) {
@@ -160,6 +186,32 @@ mod tests {
             replace_database("postgres://h:5432?sslmode=disable", "x"),
             "postgres://h:5432/x?sslmode=disable"
         );
+    }
+
+    #[tokio::test]
+    async fn a_database_goes_when_its_test_database_drops() {
+        sqlx::any::install_default_drivers();
+        for backend in backends() {
+            let db = TestDatabase::new(backend).await;
+            // A connection still open does not keep it.
+            let mut open = sqlx::AnyConnection::connect(&db.url).await.expect("connect");
+            sqlx::query("SELECT 1").execute(&mut open).await.expect("a query");
+            let (file, pg) = (db._dir.as_ref().map(|d| d.path().join("test.db")), db.pg.clone());
+            drop(db);
+            if let Some(file) = file {
+                assert!(!file.exists(), "{} is left", file.display());
+            }
+            if let Some((base, name)) = pg {
+                let mut admin = sqlx::AnyConnection::connect(&base).await.expect("connect");
+                let left: Option<(i64,)> =
+                    sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM pg_database WHERE datname = $1")
+                        .bind(&name)
+                        .fetch_optional(&mut admin)
+                        .await
+                        .expect("a query");
+                assert!(left.is_none(), "{name} is left");
+            }
+        }
     }
 
     static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../shared/tests/migrations");

@@ -26,6 +26,7 @@ use campus_proto::events::v1::event_feed_internal_service_server::{
 };
 use campus_proto::events::v1::{Event, WatchEventsRequest, WatchEventsResponse};
 use campus_shared::Caller;
+use campus_shared::events::feed::{FeedConfig, stream_events};
 use campus_shared::identity::{ServiceInterceptor, TokenVerifier};
 use tokio::sync::{mpsc, watch};
 use tonic::{Request, Response, Status};
@@ -187,7 +188,7 @@ pub async fn spawn_board(directory: Directory, identity: &TestIdentity) -> Socke
 }
 
 /// Test double of a service's `campus.events.v1.EventFeedInternalService`: the backlog after
-/// the consumer's cursor, then each event as it is published.
+/// the consumer's cursor, then each event as it is published, by the real feed's stream loop.
 #[derive(Debug, Clone)]
 struct FakeFeed(Arc<FeedLog>);
 
@@ -199,27 +200,11 @@ impl EventFeedInternalService for FakeFeed {
         &self,
         request: Request<WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let mut cursor = request.get_ref().after;
         let feed = self.0.clone();
-        let mut wake = feed.wake.subscribe();
+        let wake = feed.wake.subscribe();
+        let read = move |cursor| std::future::ready(Ok(feed.events_after(cursor)));
         let (tx, rx) = mpsc::channel(2);
-        tokio::spawn(async move {
-            loop {
-                wake.borrow_and_update();
-                let events = feed.events_after(cursor);
-                if let Some(last) = events.last() {
-                    cursor = last.position;
-                    if tx.send(Ok(WatchEventsResponse { events })).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                tokio::select! {
-                    _ = tx.closed() => return,
-                    changed = wake.changed() => if changed.is_err() { return },
-                }
-            }
-        });
+        tokio::spawn(stream_events(FeedConfig::default(), request.get_ref().after, wake, tx, read));
         Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 }

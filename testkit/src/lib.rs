@@ -8,6 +8,7 @@
 //! - [`mail`]: the mail the account service writes without SMTP, and the codes in it ([`Outbox`]);
 //! - [`status`]: assertions on gRPC statuses and on the gateway's JSON error bodies;
 //! - [`fakes`]: test doubles of upstream services;
+//! - [`timetable`]: a semester's whole lecture catalog, read page by page;
 //! - [`bench`]: the closed-loop load generator, pgbench, gRPC-web framing and fixtures.
 
 pub mod bench;
@@ -17,6 +18,7 @@ pub mod identity;
 pub mod mail;
 pub mod net;
 pub mod status;
+pub mod timetable;
 
 pub use db::{PG_URL_VAR, TestDatabase, backends, each_backend};
 pub use identity::TestIdentity;

@@ -88,11 +88,7 @@ impl Config {
             default: "2592000",
             help: "how long after a successful sign-in its address stays familiar (30 days)",
         },
-        EnvVar {
-            name: "CAMPUS_EVENT_RETENTION_SECS",
-            default: "604800",
-            help: "keep feed events this long (7 days) after every consumer has passed them",
-        },
+        FeedConfig::RETENTION_VAR,
         EnvVar {
             name: "CAMPUS_SMTP_URL",
             default: "",
@@ -156,7 +152,7 @@ impl Config {
         let mut config = Self::new(ServiceConfig::from_env("ACCOUNT", "account", 50051)?);
         config.bootstrap_admin = bootstrap_admin_from_env()?;
         config.throttle = throttle_from_env(config.throttle)?;
-        config.feed.retention = seconds_or("CAMPUS_EVENT_RETENTION_SECS", config.feed.retention.as_secs())?;
+        config.feed = FeedConfig::from_env()?;
         config.mail = mail_from_env()?;
         config.codes = codes_from_env(config.codes)?;
         config.nickname_cooldown =

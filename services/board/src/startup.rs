@@ -7,7 +7,7 @@ use std::sync::Arc;
 use campus_proto::board::v1::board_internal_service_server::BoardInternalServiceServer;
 use campus_proto::board::v1::board_service_server::BoardServiceServer;
 use campus_proto::events::v1::event_feed_internal_service_server::EventFeedInternalServiceServer;
-use campus_shared::config::{EnvVar, ServiceConfig, data_dir, parse_or, seconds_or, var};
+use campus_shared::config::{ACCOUNT_ADDR, EnvVar, ServiceConfig, data_dir, parse_or, var};
 use campus_shared::db::{self, Db, Migrations};
 use campus_shared::events::{Consumer, ConsumerConfig, Feed, FeedConfig, Outbox};
 use campus_shared::identity::{AuthInterceptor, ServiceInterceptor, TokenVerifier};
@@ -51,11 +51,7 @@ impl Config {
             default: "sqlite://./data/board.db",
             help: "sqlite:// or postgres:// URL",
         },
-        EnvVar {
-            name: "ACCOUNT_ADDR",
-            default: "http://127.0.0.1:50051",
-            help: "account service URL (its event feed: deleted accounts)",
-        },
+        ACCOUNT_ADDR.documented("account service URL (its event feed: deleted accounts)"),
         EnvVar { name: "BOARD_HOT_THRESHOLD", default: "10", help: "likes that make a post HOT" },
         EnvVar { name: "BOARD_BEST_THRESHOLD", default: "100", help: "likes that make a post BEST" },
         EnvVar {
@@ -74,11 +70,7 @@ impl Config {
             default: "2",
             help: "searches a user may make per second after the burst",
         },
-        EnvVar {
-            name: "CAMPUS_EVENT_RETENTION_SECS",
-            default: "604800",
-            help: "keep feed events this long (7 days) after every consumer has passed them",
-        },
+        FeedConfig::RETENTION_VAR,
     ];
 
     pub fn from_env() -> anyhow::Result<Self> {
@@ -91,14 +83,8 @@ impl Config {
             },
             blob_url: var("BOARD_BLOB_URL")
                 .unwrap_or_else(|| data_dir().join("photos").display().to_string()),
-            account_addr: var("ACCOUNT_ADDR").unwrap_or_else(|| "http://127.0.0.1:50051".into()),
-            feed: FeedConfig {
-                retention: seconds_or(
-                    "CAMPUS_EVENT_RETENTION_SECS",
-                    FeedConfig::default().retention.as_secs(),
-                )?,
-                ..FeedConfig::default()
-            },
+            account_addr: ACCOUNT_ADDR.read(),
+            feed: FeedConfig::from_env()?,
         })
     }
 }

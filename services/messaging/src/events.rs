@@ -2,7 +2,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use campus_proto::account::v1::AccountDeleted;
 use campus_proto::board::v1::{CommentCreated, CommentRemoved, PostPromoted, PostRemoved};
 use campus_shared::db::{Backend, micros, now_micros};
 use campus_shared::events::consumer::BoxError;
@@ -25,14 +24,10 @@ pub(crate) struct AccountEvents;
 #[tonic::async_trait]
 impl Handler for AccountEvents {
     async fn apply(&self, tx: &mut AnyConnection, event: &Event) -> Result<(), BoxError> {
-        let Some(deleted) = events::payload::<AccountDeleted>(event) else {
-            return Ok(());
-        };
-        let deleted = deleted?;
-        let at = micros(deleted.deleted_at.as_ref());
-        revocation::record_deleted_account(tx, deleted.user_id, at).await?;
-        conversations::rename_side(tx, deleted.user_id, UNKNOWN_USER).await?;
-        store::delete_of_user(tx, deleted.user_id).await?;
+        if let Some(user_id) = revocation::record_if_account_deleted(tx, event).await? {
+            conversations::rename_side(tx, user_id, UNKNOWN_USER).await?;
+            store::delete_of_user(tx, user_id).await?;
+        }
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use campus_proto::messaging::v1::messaging_service_server::MessagingServiceServer;
 use campus_proto::messaging::v1::notification_service_server::NotificationServiceServer;
-use campus_shared::config::{EnvVar, ServiceConfig, parse_or, var};
+use campus_shared::config::{ACCOUNT_ADDR, BOARD_ADDR, EnvVar, ServiceConfig, parse_or};
 use campus_shared::db::{self, Backend, Db, Migrations};
 use campus_shared::events::{Consumer, ConsumerConfig};
 use campus_shared::identity::{AuthInterceptor, TokenVerifier};
@@ -51,16 +51,8 @@ impl Config {
             default: "sqlite://./data/messaging.db",
             help: "sqlite:// or postgres:// URL",
         },
-        EnvVar {
-            name: "BOARD_ADDR",
-            default: "http://127.0.0.1:50052",
-            help: "board service URL (content authors, and its event feed for notifications)",
-        },
-        EnvVar {
-            name: "ACCOUNT_ADDR",
-            default: "http://127.0.0.1:50051",
-            help: "account service URL (profiles, and its event feed)",
-        },
+        BOARD_ADDR.documented("board service URL (content authors, and its event feed for notifications)"),
+        ACCOUNT_ADDR.documented("account service URL (profiles, and its event feed)"),
         EnvVar {
             name: "MESSAGING_MAX_STREAMS_PER_USER",
             default: "8",
@@ -77,8 +69,8 @@ impl Config {
         anyhow::ensure!(max_streams_per_user >= 1, "MESSAGING_MAX_STREAMS_PER_USER must be at least 1");
         Ok(Self {
             service: ServiceConfig::from_env("MESSAGING", "messaging", 50053)?,
-            board_addr: var("BOARD_ADDR").unwrap_or_else(|| "http://127.0.0.1:50052".into()),
-            account_addr: var("ACCOUNT_ADDR").unwrap_or_else(|| "http://127.0.0.1:50051".into()),
+            board_addr: BOARD_ADDR.read(),
+            account_addr: ACCOUNT_ADDR.read(),
             max_streams_per_user,
         })
     }

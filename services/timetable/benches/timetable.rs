@@ -143,28 +143,8 @@ async fn bench_backend(backend: Backend, duration: Duration) -> Vec<String> {
 }
 
 async fn all_lectures(client: &TimetableServiceClient<Channel>, identity: &TestIdentity) -> Vec<Lecture> {
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let request = ListLecturesRequest {
-            year: YEAR,
-            semester: FALL,
-            page_size: 100,
-            page_token,
-            ..Default::default()
-        };
-        let page = client
-            .clone()
-            .list_lectures(authorized(identity, request, &user(1)))
-            .await
-            .expect("list")
-            .into_inner();
-        all.extend(page.lectures);
-        if page.next_page_token.is_empty() {
-            return all;
-        }
-        page_token = page.next_page_token;
-    }
+    let authorize = |request| authorized(identity, request, &user(1));
+    campus_testkit::timetable::all_lectures(client, YEAR, FALL, authorize).await.expect("list")
 }
 
 /// Each worker owns a timetable; only the AddTimetableLecture calls are timed, the removal

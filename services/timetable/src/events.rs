@@ -1,8 +1,7 @@
 //! Timetable as a consumer of the account event feed (DESIGN §8).
 
-use campus_proto::account::v1::AccountDeleted;
 use campus_shared::events::consumer::BoxError;
-use campus_shared::events::{self, Event, Handler};
+use campus_shared::events::{Event, Handler};
 use campus_shared::revocation;
 use sqlx::AnyConnection;
 
@@ -13,13 +12,9 @@ pub(crate) struct AccountEvents;
 #[tonic::async_trait]
 impl Handler for AccountEvents {
     async fn apply(&self, tx: &mut AnyConnection, event: &Event) -> Result<(), BoxError> {
-        let Some(deleted) = events::payload::<AccountDeleted>(event) else {
-            return Ok(());
-        };
-        let deleted = deleted?;
-        let at = campus_shared::db::micros(deleted.deleted_at.as_ref());
-        revocation::record_deleted_account(tx, deleted.user_id, at).await?;
-        crate::store::accounts::forget_account(tx, deleted.user_id).await?;
+        if let Some(user_id) = revocation::record_if_account_deleted(tx, event).await? {
+            crate::store::accounts::forget_account(tx, user_id).await?;
+        }
         Ok(())
     }
 }

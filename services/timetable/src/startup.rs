@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use campus_proto::timetable::v1::timetable_service_server::TimetableServiceServer;
-use campus_shared::config::{EnvVar, ServiceConfig};
+use campus_shared::config::{ACCOUNT_ADDR, EnvVar, ServiceConfig};
 use campus_shared::db::{self, Db, Migrations};
 use campus_shared::events::{Consumer, ConsumerConfig};
 use campus_shared::identity::{AuthInterceptor, TokenVerifier};
@@ -19,9 +19,6 @@ static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The largest request accepted (a catalog CSV).
 pub(crate) const MAX_REQUEST_BYTES: usize = 16 << 20;
-
-/// The account service's address when `ACCOUNT_ADDR` is unset.
-pub(crate) const DEFAULT_ACCOUNT_ADDR: &str = "http://127.0.0.1:50051";
 
 /// The timetable service's configuration.
 #[derive(Debug, Clone)]
@@ -40,19 +37,14 @@ impl Config {
             default: "sqlite://./data/timetable.db",
             help: "sqlite:// or postgres:// URL",
         },
-        EnvVar {
-            name: "ACCOUNT_ADDR",
-            default: DEFAULT_ACCOUNT_ADDR,
-            help: "account service URL (friend checks, and its event feed)",
-        },
+        ACCOUNT_ADDR.documented("account service URL (friend checks, and its event feed)"),
     ];
 
     /// Reads the configuration from the environment.
     pub fn from_env() -> anyhow::Result<Self> {
         Ok(Self {
             service: ServiceConfig::from_env("TIMETABLE", "timetable", 50054)?,
-            account_addr: campus_shared::config::var("ACCOUNT_ADDR")
-                .unwrap_or_else(|| DEFAULT_ACCOUNT_ADDR.to_string()),
+            account_addr: ACCOUNT_ADDR.read(),
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The producer's `WatchEvents` stream, the consumers' acknowledgements, and the purge.
 
+use std::future::Future;
 use std::time::Duration;
 
 use campus_proto::events::v1::event_feed_internal_service_server::EventFeedInternalService;
@@ -11,6 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::Outbox;
 use crate::db::{Db, now_micros, timestamp};
+use crate::env::{ConfigError, EnvVar, seconds_or};
 
 /// Events sent in one response (and read in one query).
 const BATCH: i64 = 256;
@@ -37,6 +39,22 @@ impl Default for FeedConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             stream_lifetime: Duration::from_secs(300),
         }
+    }
+}
+
+impl FeedConfig {
+    /// The variable of [`FeedConfig::retention`], in the `--help` of every producer.
+    pub const RETENTION_VAR: EnvVar = EnvVar {
+        name: "CAMPUS_EVENT_RETENTION_SECS",
+        default: "604800",
+        help: "keep feed events this long (7 days) after every consumer has passed them",
+    };
+
+    /// The defaults with [`FeedConfig::RETENTION_VAR`] read.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let retention = seconds_or(Self::RETENTION_VAR.name, defaults.retention.as_secs())?;
+        Ok(Self { retention, ..defaults })
     }
 }
 
@@ -127,36 +145,45 @@ impl Feed {
             }
         }
     }
+}
 
-    /// Sends batches after `cursor` until the consumer goes away or the stream's lifetime
-    /// ends. The wake-up is marked seen *before* each read, so a commit between the read
-    /// and the wait is never slept through.
-    async fn pump(self, mut cursor: i64, tx: mpsc::Sender<Result<WatchEventsResponse, Status>>) {
-        let mut wake: watch::Receiver<u64> = self.outbox.subscribe();
-        let ends = tokio::time::Instant::now() + self.config.stream_lifetime;
-        loop {
-            wake.borrow_and_update();
-            let events = match self.read(cursor).await {
-                Ok(events) => events,
-                Err(error) => {
-                    tracing::warn!(%error, "reading the event outbox failed");
-                    let _ = tx.send(Err(Status::unavailable("the event feed is unavailable"))).await;
-                    return;
-                }
-            };
-            if let Some(last) = events.last() {
-                cursor = last.position;
-                if tx.send(Ok(WatchEventsResponse { events })).await.is_err() {
-                    return;
-                }
-                continue;
+/// The body of a `WatchEvents` stream: sends what `read(cursor)` returns, batch by batch, to
+/// `tx`, and when it returns nothing waits for `wake` (or `config.poll`, for other replicas'
+/// commits); ends when the consumer goes away, `read` fails (its status is sent) or the
+/// stream's lifetime ends. The wake-up is marked seen *before* each read, so a commit between
+/// the read and the wait is never slept through.
+pub async fn stream_events<Read, Reading>(
+    config: FeedConfig,
+    mut cursor: i64,
+    mut wake: watch::Receiver<u64>,
+    tx: mpsc::Sender<Result<WatchEventsResponse, Status>>,
+    mut read: Read,
+) where
+    Read: FnMut(i64) -> Reading,
+    Reading: Future<Output = Result<Vec<Event>, Status>>,
+{
+    let ends = tokio::time::Instant::now() + config.stream_lifetime;
+    loop {
+        wake.borrow_and_update();
+        let events = match read(cursor).await {
+            Ok(events) => events,
+            Err(status) => {
+                let _ = tx.send(Err(status)).await;
+                return;
             }
-            tokio::select! {
-                _ = tx.closed() => return,
-                _ = tokio::time::sleep_until(ends) => return,
-                _ = wake.changed() => {}
-                _ = tokio::time::sleep(self.config.poll) => {}
+        };
+        if let Some(last) = events.last() {
+            cursor = last.position;
+            if tx.send(Ok(WatchEventsResponse { events })).await.is_err() {
+                return;
             }
+            continue;
+        }
+        tokio::select! {
+            _ = tx.closed() => return,
+            _ = tokio::time::sleep_until(ends) => return,
+            _ = wake.changed() => {}
+            _ = tokio::time::sleep(config.poll) => {}
         }
     }
 }
@@ -176,7 +203,17 @@ impl EventFeedInternalService for Feed {
         v.finish()?;
         self.acknowledge(&consumer, after).await.map_err(crate::Error::from)?;
         let (tx, rx) = mpsc::channel(2);
-        tokio::spawn(self.clone().pump(after, tx));
+        let feed = self.clone();
+        let read = move |cursor| {
+            let feed = feed.clone();
+            async move {
+                feed.read(cursor).await.map_err(|error| {
+                    tracing::warn!(%error, "reading the event outbox failed");
+                    Status::unavailable("the event feed is unavailable")
+                })
+            }
+        };
+        tokio::spawn(stream_events(self.config.clone(), after, self.outbox.subscribe(), tx, read));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

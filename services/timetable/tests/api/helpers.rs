@@ -3,9 +3,7 @@
 
 use campus_proto::google::api::HttpBody;
 use campus_proto::timetable::v1::timetable_service_client::TimetableServiceClient;
-use campus_proto::timetable::v1::{
-    CreateTimetableRequest, ImportLecturesRequest, Lecture, ListLecturesRequest, Timetable,
-};
+use campus_proto::timetable::v1::{CreateTimetableRequest, ImportLecturesRequest, Lecture, Timetable};
 use campus_shared::db::Backend;
 use campus_shared::{Caller, Role};
 use campus_testkit::fakes::Directory;
@@ -101,23 +99,10 @@ impl TestApp {
 
     /// Every lecture of a semester that a user of `school_id` can see, in search order.
     pub(crate) async fn all_lectures(&self, school_id: i64, year: i32, semester: i32) -> Vec<Lecture> {
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let request =
-                ListLecturesRequest { year, semester, page_size: 100, page_token, ..Default::default() };
-            let page = self
-                .client()
-                .list_lectures(self.req_in(request, 1, school_id))
-                .await
-                .expect("list")
-                .into_inner();
-            all.extend(page.lectures);
-            if page.next_page_token.is_empty() {
-                return all;
-            }
-            page_token = page.next_page_token;
-        }
+        let authorize = |request| self.req_in(request, 1, school_id);
+        campus_testkit::timetable::all_lectures(&self.client(), year, semester, authorize)
+            .await
+            .expect("list")
     }
 
     /// The lecture with this code (section "01" unless the catalog had none).
