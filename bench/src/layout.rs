@@ -53,10 +53,11 @@ impl Layout {
         }
     }
 
-    /// What the seed marker records; a data set is reused only when this matches.
+    /// What the seed marker records; a data set is reused only when this matches (the
+    /// version names what the seed writes: 2 adds the posts' stored previews).
     pub(crate) fn fingerprint(&self) -> String {
         format!(
-            "scale={} users={} boards={} posts={} comments={} lectures={}",
+            "v2 scale={} users={} boards={} posts={} comments={} lectures={}",
             self.scale,
             self.users,
             self.boards,

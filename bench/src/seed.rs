@@ -30,7 +30,7 @@ pub(crate) async fn connect(url: &str) -> anyhow::Result<AnyConnection> {
     sqlx::any::install_default_drivers();
     let mut conn = AnyConnection::connect(url).await.with_context(|| format!("connect to {url}"))?;
     let settings: &[&str] = match backend(url)? {
-        Backend::Postgres => &["SET synchronous_commit = off", "SET maintenance_work_mem = '256MB'"],
+        Backend::Postgres => &["SET synchronous_commit = off", "SET maintenance_work_mem = '1GB'"],
         Backend::Sqlite => &["PRAGMA synchronous = OFF", "PRAGMA cache_size = -262144"],
     };
     for s in settings {
@@ -227,19 +227,22 @@ pub(crate) async fn seed_board(url: &str, layout: &Layout) -> anyhow::Result<()>
     let post_ms = l.sql_post_ms(n);
     let posts = insert_series(
         backend,
-        "post (id, school_id, board_id, author_id, author_nickname, anonymous, title, content, like_count, \
-         comment_count, scrap_count, report_count, photo_count, anon_counter, hot_at, best_at, created_at, \
-         updated_at)",
+        "post (id, school_id, board_id, author_id, author_nickname, anonymous, title, content, content_preview, \
+         like_count, comment_count, scrap_count, report_count, photo_count, anon_counter, hot_at, best_at, \
+         created_at, updated_at)",
         &[("p", 1, l.posts)],
         &format!(
             "{id}, {school}, {board}, {author_id}, '벤치' || {author}, CASE WHEN {n} % 3 = 0 THEN 0 ELSE 1 END, \
              substr('{TITLES}', CAST(1 + {n} % 40 AS INTEGER), CAST(6 + {n} % 17 AS INTEGER)) || ' #' || {n}, \
-             substr('{BODIES}', CAST(1 + {n} % 97 AS INTEGER), CAST(30 + ({n} % 9) * 30 AS INTEGER)), \
+             {content}, substr({content}, 1, 100), \
              {likes}, {n} % 11, 0, 0, 0, ({n} % 11 + 1) / 2, \
              CASE WHEN {likes} >= 10 THEN ({post_ms} + 3600000) * 1000 END, \
              CASE WHEN {likes} >= 100 THEN ({post_ms} + 7200000) * 1000 END, \
              {post_ms} * 1000, {post_ms} * 1000",
             id = l.sql_post_id(n),
+            content = format!(
+                "substr('{BODIES}', CAST(1 + {n} % 97 AS INTEGER), CAST(30 + ({n} % 9) * 30 AS INTEGER))"
+            ),
             board = l.sql_board_id(&l.sql_post_board(n)),
             author_id = l.sql_user_id(&author),
         ),
