@@ -11,6 +11,11 @@
 //! cargo run --release -p campus-bench -- all [--scale 0.01] [--secs 5] [--warmup 2] [--reps 3]
 //!     [--only W1,W2] [--no-sqlite] [--no-build] [--loadgen-cpu 0] [--server-cpus 0-1]
 //! ```
+//! W1, W2 and W6 then run again open-loop (`open_loop.rs`) at half of their closed-loop
+//! throughput, for latency without coordinated omission.
+//! `--base-bin-dir DIR` names the binaries to compare with in the same run (e546691's: before
+//! the search index and the list previews); W1, W2, W6 and W3 run against them too, as
+//! "W1 base" and so on, and "R2 list base" runs the page SQL from before the previews.
 //! `campus-bench feed [--rate 500] [--secs 20]` measures the event feed's lag instead (see
 //! `feed.rs`).
 //! `--only attack` runs the hostile-client workload of DESIGN §10 (W2 alone, then W2 while
@@ -23,6 +28,7 @@ mod feed;
 mod layout;
 mod measure;
 mod notify;
+mod open_loop;
 mod plan;
 mod procs;
 mod reference;
@@ -68,8 +74,9 @@ struct Options {
     build: bool,
     /// Binaries from here instead of target/release (development: `--bin-dir target/debug`).
     bin_dir: Option<std::path::PathBuf>,
-    /// Binaries from before the search index: W1 and W3 (and their SQLite forms) run against
-    /// them too, on a copy of the data set without the index, as "W1 base" and so on.
+    /// Earlier binaries to compare with (e546691: before the search index and the list
+    /// previews): W1, W2, W6 and W3 (and the SQLite forms of W1 and W3) run against them too,
+    /// on a copy of the data set without the index, as "W1 base" and so on.
     base_bin_dir: Option<std::path::PathBuf>,
     loadgen_cpu: String,
     server_cpus: String,
@@ -344,6 +351,10 @@ async fn all(o: Options) -> anyhow::Result<()> {
         url: url.clone(),
         script: reference::list_posts(&l),
     }));
+    let url = dbs.board.clone();
+    plan.push(Planned::driven("R2 list base", "pgbench: ListPosts SQL from before previews", move || {
+        Driver::Pgbench { url: url.clone(), script: reference::list_posts_before_previews(&l) }
+    }));
     let tk = t.clone();
     plan.push(Planned::driven("W1", "ListPosts, gRPC direct", move || {
         Driver::Calls(workloads::list_posts_grpc(board, l, tk.fresh()))
@@ -353,7 +364,7 @@ async fn all(o: Options) -> anyhow::Result<()> {
         let tk = t.clone();
         plan.push(Planned::driven(
             "W1 base",
-            "ListPosts, gRPC direct, binaries before the search index",
+            "ListPosts, gRPC direct, base binaries",
             move || Driver::Calls(workloads::list_posts_grpc(board_base, l, tk.fresh())),
         ));
     }
@@ -365,6 +376,13 @@ async fn all(o: Options) -> anyhow::Result<()> {
     plan.push(Planned::driven("W2", "ListPosts, HTTP/JSON through the gateway", move || {
         Driver::Calls(workloads::list_posts_json(gw, l, tk.fresh()))
     }));
+    if dbs.board_base.is_some() {
+        let gw_base = system.addr("gateway (base)");
+        let tk = t.clone();
+        plan.push(Planned::driven("W2 base", "ListPosts, HTTP/JSON through the gateway, base binaries", move || {
+            Driver::Calls(workloads::list_posts_json(gw_base, l, tk.fresh()))
+        }));
+    }
     if let Some(cert) = system.tls_cert.clone() {
         let gw_tls = system.addr("gateway (TLS)");
         let tk = t.clone();
@@ -378,6 +396,13 @@ async fn all(o: Options) -> anyhow::Result<()> {
     plan.push(Planned::driven("W6", "ListPosts, gRPC-web through the gateway", move || {
         Driver::Calls(workloads::list_posts_grpc_web(gw, l, tk.fresh()))
     }));
+    if dbs.board_base.is_some() {
+        let gw_base = system.addr("gateway (base)");
+        let tk = t.clone();
+        plan.push(Planned::driven("W6 base", "ListPosts, gRPC-web through the gateway, base binaries", move || {
+            Driver::Calls(workloads::list_posts_grpc_web(gw_base, l, tk.fresh()))
+        }));
+    }
     if dbs.board_sqlite.is_some() {
         let board_sqlite = system.addr("board (SQLite)");
         let tk = t.clone();
@@ -389,7 +414,7 @@ async fn all(o: Options) -> anyhow::Result<()> {
             let tk = t.clone();
             plan.push(Planned::driven(
                 "W1 SQLite base",
-                "ListPosts, gRPC direct, SQLite, binaries before the search index",
+                "ListPosts, gRPC direct, SQLite, base binaries",
                 move || Driver::Calls(workloads::list_posts_grpc(board_base, l, tk.fresh())),
             ));
         }
@@ -433,7 +458,7 @@ async fn all(o: Options) -> anyhow::Result<()> {
         let tk = t.clone();
         plan.push(Planned::driven(
             "W3 base",
-            "CreatePost, HTTP/JSON through the gateway, binaries before the search index",
+            "CreatePost, HTTP/JSON through the gateway, base binaries",
             move || Driver::Calls(workloads::create_post(gw_base, l, tk.fresh())),
         ));
     }
@@ -450,7 +475,7 @@ async fn all(o: Options) -> anyhow::Result<()> {
             let tk = t.clone();
             plan.push(Planned::driven(
                 "W3 SQLite base",
-                "CreatePost, HTTP/JSON through the gateway, SQLite, binaries before the search index",
+                "CreatePost, HTTP/JSON through the gateway, SQLite, base binaries",
                 move || Driver::Calls(workloads::create_post(gw_base, l, tk.fresh())),
             ));
         }
@@ -491,6 +516,10 @@ async fn all(o: Options) -> anyhow::Result<()> {
         system.check_alive()?;
     }
 
+    // Open loop, at half of what each read just measured closed-loop.
+    let open = open_loop::measure_all(&plan, &results, o.timing).await?;
+    system.check_alive()?;
+
     // Last: it leaves the gateway with whatever the attack did to it.
     if wanted(&o, "attack") {
         let call = workloads::list_posts_json(gw, l, t.fresh());
@@ -519,8 +548,10 @@ async fn all(o: Options) -> anyhow::Result<()> {
     let load = format!("{load_before} before, {} after", load_average());
     let header = header(&o, &layout, &counts, seed_pg, started, &load).await;
     let mut targets = report::targets(&results, &memory);
+    targets.extend(open_loop::targets(&open));
     targets.extend(sections.iter().flat_map(|s| s.targets()));
     let mut md = report::markdown(&header, &results, &memory, &targets);
+    md.push_str(&open_loop::markdown(&open));
     for section in &sections {
         md.push_str(&section.markdown());
     }

@@ -41,9 +41,29 @@ fn random_id() -> String {
     format!("\\set id random({low}, {})\n", low + (1 << 50))
 }
 
+/// ListPosts' page query as it was before lists carried previews (e546691): whole contents,
+/// and each row's likedByMe and scrappedByMe as two correlated sub-queries. Kept verbatim as
+/// the baseline "R2 list base" runs on the same rows, so the new SQL is measured against it.
+const LIST_BOARD_POSTS_SQL_BEFORE_PREVIEWS: &str = "SELECT p.id, p.board_id, p.author_id, p.author_nickname, \
+     p.anonymous, p.title, p.content, p.like_count, p.comment_count, p.scrap_count, p.photo_count, p.hot_at, \
+     p.best_at, p.created_at, p.updated_at, \
+     (SELECT count(*) FROM post_like l WHERE l.post_id = p.id AND l.user_id = $1) AS liked, \
+     (SELECT count(*) FROM post_scrap s WHERE s.post_id = p.id AND s.user_id = $1) AS scrapped \
+     FROM post p WHERE p.board_id = $2 AND p.deleted_at IS NULL AND p.report_count < 5 \
+     AND p.id < $3 ORDER BY p.id DESC LIMIT $4";
+
 /// ListPosts: the page query, first page of a random board, as a random user.
 pub(crate) fn list_posts(l: &Layout) -> Script {
-    let sql = pgbench_sql(LIST_BOARD_POSTS_SQL, &["user", "board", "before", "page"]);
+    list_posts_with(l, LIST_BOARD_POSTS_SQL)
+}
+
+/// "R2 list base": [`list_posts`] with the page query from before previews.
+pub(crate) fn list_posts_before_previews(l: &Layout) -> Script {
+    list_posts_with(l, LIST_BOARD_POSTS_SQL_BEFORE_PREVIEWS)
+}
+
+fn list_posts_with(l: &Layout, page_sql: &str) -> Script {
+    let sql = pgbench_sql(page_sql, &["user", "board", "before", "page"]);
     Script {
         text: format!("{}{sql};\n", random_user_and_board(l)),
         // The service fetches one row more than the page to know whether another follows.
