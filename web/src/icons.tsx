@@ -8,6 +8,7 @@ const PATHS: Record<string, string> = {
   cap: "M2 9l10-5 10 5-10 5z M6 11v5c3 2 9 2 12 0v-5",
   pencil: "M4 20h4L19 9l-4-4L4 16z M13 7l4 4",
   chat: "M4 5h16v11H9l-5 4z",
+  photo: "M3 5h18v14H3z M3 16l5-5 4 4 3-3 6 6",
   user: "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8z M4 21c0-4 4-6 8-6s8 2 8 6",
   bell: "M18 8A6 6 0 0 0 6 8c0 7-3 9-3 9h18s-3-2-3-9 M13.7 21a2 2 0 0 1-3.4 0",
 };

@@ -140,8 +140,45 @@ describe("a living demo campus in Chromium", () => {
     await everyWidth(page, "post-with-photo");
   });
 
+  test("lists show a post's preview (two lines) and its photo count; the post shows all of it", async () => {
+    const { page } = a;
+    const title = "긴 글 미리보기 테스트";
+    const ending = "끝까지 읽어 주셔서 고마워요.";
+    const content = `오늘 도서관에서 있었던 일을 적어 봅니다.\n${"자리 맡기 경쟁이 정말 치열했어요. ".repeat(5)}${ending}`;
+    const preview = [...content].slice(0, 100).join("");
+    assert.ok(!preview.includes(ending), "the ending lies past the first 100 characters");
+
+    await page.goto("/");
+    await page.getByRole("link", { name: /자유게시판/ }).first().click();
+    await page.getByRole("heading", { name: "자유게시판" }).waitFor();
+    const boardPath = new URL(page.url()).pathname;
+    await page.getByRole("button", { name: "글쓰기" }).click();
+    await page.getByLabel("제목").fill(title);
+    await page.getByLabel("내용").fill(content);
+    await page.getByRole("button", { name: "완료" }).click();
+    await page.getByRole("heading", { name: title }).waitFor();
+    assert.equal(await page.locator(".post-content").textContent(), content, "the post shows all of it");
+
+    await page.goto(boardPath);
+    const item = (t) => page.locator(".post-list .post-item", { hasText: t });
+    const snippet = item(title).locator(".post-snippet");
+    await snippet.waitFor();
+    assert.equal(await snippet.textContent(), preview, "the list shows the first 100 characters only");
+    assert.equal(await item(title).locator(".count-photo").count(), 0, "no photos, no photo count");
+    const photos = item(TITLE).locator(".count-photo");
+    assert.equal(await photos.getAttribute("aria-label"), "사진 1장");
+    assert.equal((await photos.textContent()).trim(), "1");
+    await everyWidth(page, "board-previews");
+
+    await page.setViewportSize(PHONE);
+    const lines = await snippet.evaluate((el) => el.clientHeight / parseFloat(getComputedStyle(el).lineHeight));
+    assert.equal(Math.round(lines), 2, "the preview takes two lines at 360 px");
+    await page.setViewportSize(DESKTOP);
+  });
+
   test("edit my post; another student comments; I like that comment; I delete my own comment", async () => {
     const { page } = a;
+    await page.goto(postPath);
     await page.getByRole("button", { name: "수정" }).click();
     await page.getByRole("form", { name: "글 수정" }).getByLabel("제목").fill(`${TITLE} (수정)`);
     await everyWidth(page, "post-edit");

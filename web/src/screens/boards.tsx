@@ -17,7 +17,8 @@ export function PostItem({ post, boardName, action }: { post: Post; boardName?: 
           {post.isBest ? <span class="badge best">BEST</span> : post.isHot ? <span class="badge hot">HOT</span> : null}
           {post.title}
         </span>
-        <span class="post-snippet">{post.content}</span>
+        {/* Lists carry only the preview (the full content comes with GetPost). */}
+        <span class="post-snippet">{post.contentPreview}</span>
         <span class="meta">
           {boardName && <span class="board-name">{boardName}</span>}
           <span>{ago(post.createdAt)}</span>
@@ -29,6 +30,11 @@ export function PostItem({ post, boardName, action }: { post: Post; boardName?: 
             <span class="count-comment" aria-label={`댓글 ${post.commentCount}`}>
               <Icon name="chat" size={13} /> {post.commentCount}
             </span>
+            {post.photoCount > 0 && (
+              <span class="count-photo" aria-label={`사진 ${post.photoCount}장`}>
+                <Icon name="photo" size={13} /> {post.photoCount}
+              </span>
+            )}
           </span>
         </span>
       </Link>
