@@ -11,7 +11,8 @@ use sqlx::AnyPool;
 /// ListPosts' page: `$1` viewer, `$2` board, `$3` id to page below, `$4` rows (page + 1).
 pub const LIST_BOARD_POSTS_SQL: &str = crate::store::LIST_BOARD_POSTS_SQL;
 
-/// CreatePost's INSERT: id, school, board, author, nickname, anonymous, title, content, now.
+/// CreatePost's INSERT: id, school, board, author, nickname, anonymous, title, content, now,
+/// preview (the content's first 100 characters).
 pub const INSERT_POST_SQL: &str = crate::store::INSERT_POST_SQL;
 
 /// CreateComment's counter update, which locks the post row: `$1` post, `$2` school.

@@ -268,6 +268,16 @@ pub fn preview(text: &str) -> String {
     text.chars().take(PREVIEW_CHARS).collect()
 }
 
+/// Characters of a post's content its lists show. The SQL that computes the preview of a
+/// post stored without one (`substr(content, 1, 100)`) spells the same number.
+pub const CONTENT_PREVIEW_CHARS: usize = 100;
+
+/// The first [`CONTENT_PREVIEW_CHARS`] characters (Unicode scalar values, not bytes) of a
+/// post's content, line breaks kept: what a list shows of the post.
+pub fn content_preview(content: &str) -> String {
+    content.chars().take(CONTENT_PREVIEW_CHARS).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,6 +387,20 @@ mod tests {
         let korean = "가".repeat(61);
         assert_eq!(preview(&korean), "가".repeat(60));
         assert_eq!(preview(&"a".repeat(60)), "a".repeat(60));
+    }
+
+    #[test]
+    fn content_previews_keep_the_first_100_characters_and_line_breaks() {
+        assert_eq!(content_preview("짧은 글"), "짧은 글");
+        let exactly = "가".repeat(100);
+        assert_eq!(content_preview(&exactly), exactly);
+        let longer = format!("{exactly}나");
+        assert_eq!(content_preview(&longer), exactly);
+        assert_eq!(content_preview(&longer).len(), 300, "100 three-byte characters");
+        let lines = format!("첫 줄\n둘째 줄\r\n{}", "다".repeat(200));
+        let kept = content_preview(&lines);
+        assert!(kept.starts_with("첫 줄\n둘째 줄\r\n"));
+        assert_eq!(kept.chars().count(), 100);
     }
 
     proptest! {

@@ -6,7 +6,7 @@ use campus_shared::error::{Error, Result};
 use campus_shared::identity::Caller;
 use campus_shared::page::page_size;
 
-use super::BoardApi;
+use super::{BoardApi, posts};
 use crate::domain::search::SearchQuery;
 use crate::store::{self, MyList, Ranking};
 
@@ -45,7 +45,7 @@ impl BoardApi {
         if let (true, Some(below)) = (next.is_empty(), found.resume_below) {
             next = self.tokens().encode(&scope_key, &below);
         }
-        Ok((self.posts(found.rows, caller.user_id).await?, next))
+        Ok((posts(found.rows, caller.user_id), next))
     }
 
     pub(super) async fn search_posts(
@@ -87,7 +87,7 @@ impl BoardApi {
                 },
             )
             .await?;
-        Ok((self.posts(rows, caller.user_id).await?, next))
+        Ok((posts(rows, caller.user_id), next))
     }
 
     pub(super) async fn list_hot_posts(
@@ -135,7 +135,7 @@ impl BoardApi {
                 |r| r.position_in(list),
             )
             .await?;
-        Ok((self.posts(rows, caller.user_id).await?, next))
+        Ok((posts(rows, caller.user_id), next))
     }
 
     pub(super) async fn list_scraps(

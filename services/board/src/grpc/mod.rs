@@ -91,20 +91,22 @@ fn photo_proto(row: store::PhotoRow) -> pb::Photo {
     pb::Photo { id: row.id, url: format!("/v1/photos/{}", row.id), content_type: row.content_type }
 }
 
-fn post_proto(row: PostRow, viewer: i64, photos: Vec<pb::Photo>) -> pb::Post {
+/// A post as lists show it: its preview and first photo, neither its content nor its photos
+/// (GetPost and the writes add those).
+fn post_proto(row: PostRow, viewer: i64) -> pb::Post {
     pb::Post {
         id: row.id,
         board_id: row.board_id,
         author: Some(domain::post_author(row.author_id, &row.author_nickname, row.anonymous != 0, viewer)),
         title: row.title,
-        content_preview: row.content.chars().take(100).collect(),
-        content: row.content,
+        content: String::new(),
+        content_preview: row.content_preview,
         like_count: count(row.like_count),
         comment_count: count(row.comment_count),
         scrap_count: count(row.scrap_count),
         photo_count: count(row.photo_count),
-        first_photo_id: photos.first().map_or(0, |p| p.id),
-        photos,
+        first_photo_id: row.first_photo_id.unwrap_or_default(),
+        photos: Vec::new(),
         is_hot: row.hot_at.is_some(),
         is_best: row.best_at.is_some(),
         liked_by_me: row.liked != 0,
@@ -113,6 +115,11 @@ fn post_proto(row: PostRow, viewer: i64, photos: Vec<pb::Photo>) -> pb::Post {
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),
     }
+}
+
+/// A page of a list as the viewer sees it.
+fn posts(rows: Vec<PostRow>, viewer: i64) -> Vec<pb::Post> {
+    rows.into_iter().map(|row| post_proto(row, viewer)).collect()
 }
 
 fn comment_proto(
@@ -238,22 +245,6 @@ impl BoardApi {
             }
         };
         if info.school_id == school_id { Ok(info) } else { Err(Error::NotFound("board")) }
-    }
-
-    /// Turns a page of rows into posts, with every post's photos from one query.
-    async fn posts(&self, rows: Vec<PostRow>, viewer: i64) -> Result<Vec<pb::Post>> {
-        let with_photos: Vec<i64> = rows.iter().filter(|r| r.photo_count > 0).map(|r| r.id).collect();
-        let mut photos: HashMap<i64, Vec<pb::Photo>> = HashMap::new();
-        for photo in store::photos_of(&self.db().pool, &with_photos).await? {
-            photos.entry(photo.post_id).or_default().push(photo_proto(photo));
-        }
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let p = photos.remove(&row.id).unwrap_or_default();
-                post_proto(row, viewer, p)
-            })
-            .collect())
     }
 }
 

@@ -59,7 +59,7 @@ impl BoardApi {
         self.inner.blobs.put(id, photo.bytes).await.map_err(|e| Error::Internal(Box::new(e)))?;
         let saved = async {
             let mut tx = self.db().begin_write().await?;
-            if !store::count_photo(&mut tx, meta.id, domain::MAX_PHOTOS_PER_POST).await? {
+            if !store::count_photo(&mut tx, meta.id, id, domain::MAX_PHOTOS_PER_POST).await? {
                 return Err(too_many());
             }
             let row = store::NewPhotoRow {

@@ -9,7 +9,7 @@ use campus_shared::id::next_id;
 use campus_shared::identity::Caller;
 use campus_shared::page::page_size;
 
-use super::{BoardApi, post_proto};
+use super::{BoardApi, photo_proto, post_proto, posts};
 use crate::domain::search::SearchQuery;
 use crate::domain::{self, reason};
 use crate::events::publish;
@@ -17,10 +17,16 @@ use crate::store::{self, PostRow};
 
 impl BoardApi {
     pub(super) async fn read_post(&self, caller: &Caller, id: i64) -> Result<pb::Post> {
-        let row = store::get_post(&self.db().pool, caller.user_id, caller.school_id, id)
+        let pool = &self.db().pool;
+        let row = store::get_post(pool, caller.user_id, caller.school_id, id)
             .await?
             .ok_or(Error::NotFound("post"))?;
-        Ok(self.posts(vec![row], caller.user_id).await?.remove(0))
+        let photos = if row.post.photo_count > 0 { store::photos_of(pool, id).await? } else { Vec::new() };
+        Ok(pb::Post {
+            content: row.content,
+            photos: photos.into_iter().map(photo_proto).collect(),
+            ..post_proto(row.post, caller.user_id)
+        })
     }
 
     pub(super) async fn post_meta(&self, caller: &Caller, id: i64) -> Result<store::PostMeta> {
@@ -62,13 +68,15 @@ impl BoardApi {
                 |r| r.id,
             )
             .await?;
-        Ok(pb::ListPostsResponse { posts: self.posts(rows, caller.user_id).await?, next_page_token })
+        Ok(pb::ListPostsResponse { posts: posts(rows, caller.user_id), next_page_token })
     }
 
     pub(super) async fn create_post(&self, caller: &Caller, req: pb::CreatePostRequest) -> Result<pb::Post> {
         let board_id = domain::id("boardId", req.board_id)?;
         let text = domain::PostText::parse(&req.title, &req.content)?;
         self.board_info(caller.school_id, board_id).await?;
+        let preview = domain::content_preview(&text.content);
+        let now = now_micros();
         let row = store::NewPostRow {
             id: next_id(),
             school_id: caller.school_id,
@@ -78,7 +86,8 @@ impl BoardApi {
             anonymous: req.anonymous,
             title: &text.title,
             content: &text.content,
-            now: now_micros(),
+            content_preview: &preview,
+            now,
         };
         match self.db().backend {
             // One statement is atomic on its own: no BEGIN and COMMIT round trips around it
@@ -98,20 +107,21 @@ impl BoardApi {
             author_nickname: caller.nickname.clone(),
             anonymous: i64::from(req.anonymous),
             title: text.title.clone(),
-            content: text.content.clone(),
+            content_preview: preview,
             like_count: 0,
             comment_count: 0,
             scrap_count: 0,
             photo_count: 0,
+            first_photo_id: None,
             hot_at: None,
             best_at: None,
-            created_at: row.now,
-            updated_at: row.now,
+            created_at: now,
+            updated_at: now,
             liked: 0,
             scrapped: 0,
             scrap_id: 0,
         };
-        Ok(post_proto(created, caller.user_id, Vec::new()))
+        Ok(pb::Post { content: text.content, ..post_proto(created, caller.user_id) })
     }
 
     pub(super) async fn get_post(&self, caller: &Caller, req: pb::GetPostRequest) -> Result<pb::Post> {
@@ -122,9 +132,14 @@ impl BoardApi {
     pub(super) async fn update_post(&self, caller: &Caller, req: pb::UpdatePostRequest) -> Result<pb::Post> {
         let edit = domain::PostEdit::parse(req.title.as_deref(), req.content.as_deref())?;
         let meta = self.own_post(caller, req.id).await?;
+        let preview = edit.content.as_deref().map(domain::content_preview);
+        let content = edit
+            .content
+            .as_deref()
+            .zip(preview.as_deref())
+            .map(|(content, preview)| store::NewContent { content, preview });
         let mut tx = self.db().begin_write().await?;
-        store::update_post(&mut tx, meta.id, edit.title.as_deref(), edit.content.as_deref(), now_micros())
-            .await?;
+        store::update_post(&mut tx, meta.id, edit.title.as_deref(), content, now_micros()).await?;
         store::search::reindex_post(&mut tx, self.db().backend, meta.id).await?;
         tx.commit().await?;
         self.read_post(caller, meta.id).await

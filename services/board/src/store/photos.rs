@@ -7,38 +7,37 @@ use sqlx::{Any, AnyConnection, Executor, FromRow};
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct PhotoRow {
     pub(crate) id: i64,
-    pub(crate) post_id: i64,
     pub(crate) content_type: String,
 }
 
-/// The photos of several posts in one query.
+/// A post's photos, oldest first.
 pub(crate) async fn photos_of<'c, E: Executor<'c, Database = Any>>(
     e: E,
-    post_ids: &[i64],
+    post_id: i64,
 ) -> Result<Vec<PhotoRow>> {
-    if post_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Only numbered placeholders are spliced in; the ids themselves are bound.
-    let placeholders: Vec<String> = (1..=post_ids.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT id, post_id, content_type FROM photo WHERE post_id IN ({}) ORDER BY post_id, id",
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-    for id in post_ids {
-        query = query.bind(*id);
-    }
-    Ok(query.fetch_all(e).await?)
+    Ok(sqlx::query_as("SELECT id, content_type FROM photo WHERE post_id = $1 ORDER BY id")
+        .bind(post_id)
+        .fetch_all(e)
+        .await?)
 }
 
-/// Counts a photo on a post unless it already has `max`; false when full (or just deleted).
-pub(crate) async fn count_photo(tx: &mut AnyConnection, post_id: i64, max: i64) -> Result<bool> {
+/// Counts the photo `photo_id` on a post unless it already has `max`, and keeps the post's
+/// first photo (its smallest id: photos leave only with their post); false when full (or just
+/// deleted).
+pub(crate) async fn count_photo(
+    tx: &mut AnyConnection,
+    post_id: i64,
+    photo_id: i64,
+    max: i64,
+) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE post SET photo_count = photo_count + 1 WHERE id = $1 AND deleted_at IS NULL AND photo_count < $2",
+        "UPDATE post SET photo_count = photo_count + 1, \
+         first_photo_id = CASE WHEN first_photo_id IS NULL OR first_photo_id > $3 THEN $3 ELSE first_photo_id END \
+         WHERE id = $1 AND deleted_at IS NULL AND photo_count < $2",
     )
     .bind(post_id)
     .bind(max)
+    .bind(photo_id)
     .execute(tx)
     .await?;
     Ok(done.rows_affected() == 1)

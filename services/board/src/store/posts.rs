@@ -5,7 +5,8 @@ use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 use super::{viewer_page, viewer_row};
 
-/// A post as the viewer sees it; `liked` and `scrapped` are the viewer's.
+/// A post as the viewer sees it in a list (without its content); `liked` and `scrapped` are
+/// the viewer's.
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct PostRow {
     pub(crate) id: i64,
@@ -14,11 +15,12 @@ pub(crate) struct PostRow {
     pub(crate) author_nickname: String,
     pub(crate) anonymous: i64,
     pub(crate) title: String,
-    pub(crate) content: String,
+    pub(crate) content_preview: String,
     pub(crate) like_count: i64,
     pub(crate) comment_count: i64,
     pub(crate) scrap_count: i64,
     pub(crate) photo_count: i64,
+    pub(crate) first_photo_id: Option<i64>,
     pub(crate) hot_at: Option<i64>,
     pub(crate) best_at: Option<i64>,
     pub(crate) created_at: i64,
@@ -30,6 +32,14 @@ pub(crate) struct PostRow {
     pub(crate) scrap_id: i64,
 }
 
+/// A post as the viewer sees it on its own: what lists show, and its whole content.
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct PostDetailRow {
+    #[sqlx(flatten)]
+    pub(crate) post: PostRow,
+    pub(crate) content: String,
+}
+
 /// The SQL of a ListPosts page (the benchmark runs it through `reference`).
 pub(crate) const LIST_BOARD_POSTS_SQL: &str =
     post_list!(where "p.board_id = $2", page "p.id < $3 ORDER BY p.id DESC LIMIT $4");
@@ -39,7 +49,7 @@ pub(crate) async fn get_post<'c, E: Executor<'c, Database = Any>>(
     viewer: i64,
     school_id: i64,
     id: i64,
-) -> Result<Option<PostRow>> {
+) -> Result<Option<PostDetailRow>> {
     let sql = concat!(post_select!(), " WHERE p.id = $2 AND p.school_id = $3 AND p.deleted_at IS NULL");
     viewer_row(e, sql, viewer, id, school_id).await
 }
@@ -172,12 +182,14 @@ pub(crate) struct NewPostRow<'a> {
     pub(crate) anonymous: bool,
     pub(crate) title: &'a str,
     pub(crate) content: &'a str,
+    /// What lists show of the content (`domain::content_preview`).
+    pub(crate) content_preview: &'a str,
     pub(crate) now: i64,
 }
 
 /// The SQL of CreatePost's one statement (the benchmark runs it through `reference`).
 pub(crate) const INSERT_POST_SQL: &str = "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, \
-     title, content, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
+     title, content, created_at, updated_at, content_preview) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)";
 
 pub(crate) async fn insert_post<'c, E: Executor<'c, Database = Any>>(e: E, p: &NewPostRow<'_>) -> Result<()> {
     sqlx::query(INSERT_POST_SQL)
@@ -190,25 +202,36 @@ pub(crate) async fn insert_post<'c, E: Executor<'c, Database = Any>>(e: E, p: &N
         .bind(p.title)
         .bind(p.content)
         .bind(p.now)
+        .bind(p.content_preview)
         .execute(e)
         .await?;
     Ok(())
 }
 
+/// A post's new content with its preview (`domain::content_preview`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewContent<'a> {
+    pub(crate) content: &'a str,
+    pub(crate) preview: &'a str,
+}
+
+/// Changes the title, the content (and with it the preview), or both.
 pub(crate) async fn update_post(
     tx: &mut AnyConnection,
     id: i64,
     title: Option<&str>,
-    content: Option<&str>,
+    content: Option<NewContent<'_>>,
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE post SET title = COALESCE($2, title), content = COALESCE($3, content), updated_at = $4 \
+        "UPDATE post SET title = COALESCE($2, title), content = COALESCE($3, content), \
+         content_preview = COALESCE($4, content_preview), updated_at = $5 \
          WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(id)
     .bind(title)
-    .bind(content)
+    .bind(content.map(|c| c.content))
+    .bind(content.map(|c| c.preview))
     .bind(now)
     .execute(tx)
     .await?;

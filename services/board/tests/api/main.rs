@@ -13,4 +13,5 @@ mod internal;
 mod likes;
 mod photos;
 mod posts;
+mod previews;
 mod search;

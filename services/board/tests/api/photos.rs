@@ -54,8 +54,11 @@ async fn photos_are_stored_checked_by_content_and_served_back() {
         let seen = app.get_post(2, post.id).await.unwrap();
         let listed: Vec<(i64, String)> = seen.photos.iter().map(|p| (p.id, p.content_type.clone())).collect();
         assert_eq!(listed, [(photo.id, "image/png".into()), (second.id, "image/jpeg".into())]);
+        assert_eq!((seen.photo_count, seen.first_photo_id), (2, photo.id));
+        // A list names the first photo and counts them all, without listing them.
         let in_list = app.board_posts(2, board.id, "").await;
-        assert_eq!(in_list[0].photos.len(), 2);
+        assert_eq!((in_list[0].photo_count, in_list[0].first_photo_id), (2, photo.id));
+        assert!(in_list[0].photos.is_empty());
 
         let outsider =
             app.client().get_photo(app.req_in(pb::GetPhotoRequest { id: photo.id }, 9, OTHER_SCHOOL)).await;

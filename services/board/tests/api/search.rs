@@ -339,7 +339,8 @@ async fn posts_written_before_the_index_are_backfilled() {
     each_backend(|app| async move {
         let board = app.board(1, "자유").await;
         let pool = AnyPool::connect(app.db_url()).await.unwrap();
-        // Straight into the table, as rows written by a version without the index were.
+        // Straight into the table, as rows written by a version without the index (nor
+        // previews) were.
         for id in 1..=7_i64 {
             sqlx::query(campus_board::reference::INSERT_POST_SQL)
                 .bind(id)
@@ -351,6 +352,7 @@ async fn posts_written_before_the_index_are_backfilled() {
                 .bind(format!("예전 글 {id}"))
                 .bind(if id % 2 == 0 { "기숙사 통금 몇 시예요" } else { "학식 메뉴" })
                 .bind(id)
+                .bind(None::<String>)
                 .execute(&pool)
                 .await
                 .unwrap();
