@@ -362,11 +362,9 @@ async fn all(o: Options) -> anyhow::Result<()> {
     if dbs.board_base.is_some() {
         let board_base = system.addr("board (base)");
         let tk = t.clone();
-        plan.push(Planned::driven(
-            "W1 base",
-            "ListPosts, gRPC direct, base binaries",
-            move || Driver::Calls(workloads::list_posts_grpc(board_base, l, tk.fresh())),
-        ));
+        plan.push(Planned::driven("W1 base", "ListPosts, gRPC direct, base binaries", move || {
+            Driver::Calls(workloads::list_posts_grpc(board_base, l, tk.fresh()))
+        }));
     }
     let tk = t.clone();
     plan.push(Planned::driven("W1 gw", "ListPosts, gRPC through the gateway", move || {
@@ -379,9 +377,11 @@ async fn all(o: Options) -> anyhow::Result<()> {
     if dbs.board_base.is_some() {
         let gw_base = system.addr("gateway (base)");
         let tk = t.clone();
-        plan.push(Planned::driven("W2 base", "ListPosts, HTTP/JSON through the gateway, base binaries", move || {
-            Driver::Calls(workloads::list_posts_json(gw_base, l, tk.fresh()))
-        }));
+        plan.push(Planned::driven(
+            "W2 base",
+            "ListPosts, HTTP/JSON through the gateway, base binaries",
+            move || Driver::Calls(workloads::list_posts_json(gw_base, l, tk.fresh())),
+        ));
     }
     if let Some(cert) = system.tls_cert.clone() {
         let gw_tls = system.addr("gateway (TLS)");
@@ -399,9 +399,11 @@ async fn all(o: Options) -> anyhow::Result<()> {
     if dbs.board_base.is_some() {
         let gw_base = system.addr("gateway (base)");
         let tk = t.clone();
-        plan.push(Planned::driven("W6 base", "ListPosts, gRPC-web through the gateway, base binaries", move || {
-            Driver::Calls(workloads::list_posts_grpc_web(gw_base, l, tk.fresh()))
-        }));
+        plan.push(Planned::driven(
+            "W6 base",
+            "ListPosts, gRPC-web through the gateway, base binaries",
+            move || Driver::Calls(workloads::list_posts_grpc_web(gw_base, l, tk.fresh())),
+        ));
     }
     if dbs.board_sqlite.is_some() {
         let board_sqlite = system.addr("board (SQLite)");

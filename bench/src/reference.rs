@@ -5,7 +5,7 @@
 
 use campus_board::reference::{
     APPEND_EVENT_SQL, COUNT_NEW_COMMENT_SQL, INSERT_COMMENT_SQL, INSERT_POST_SQL, LIST_BOARD_POSTS_SQL,
-    NEXT_EVENT_POSITION_SQL, POST_FACTS_SQL, comment_created_event,
+    NEXT_EVENT_POSITION_SQL, POST_FACTS_SQL, comment_created_event, content_preview,
 };
 use campus_testkit::bench::pgbench_sql;
 use campus_timetable::reference::{
@@ -75,9 +75,10 @@ fn list_posts_with(l: &Layout, page_sql: &str) -> Script {
 pub(crate) fn create_post(l: &Layout) -> Script {
     let sql = pgbench_sql(
         INSERT_POST_SQL,
-        &["id", "school", "board", "user", "nickname", "anonymous", "title", "content", "now"],
+        &["id", "school", "board", "user", "nickname", "anonymous", "title", "content", "now", "preview"],
     );
     let (title, content) = post_text();
+    let preview = content_preview(content);
     Script {
         text: format!("{}{}\\set anonymous random(0, 1)\n{sql};\n", random_user_and_board(l), random_id()),
         defines: vec![
@@ -86,6 +87,7 @@ pub(crate) fn create_post(l: &Layout) -> Script {
             ("title", title.into()),
             ("content", content.into()),
             ("now", campus_shared::db::now_micros().to_string()),
+            ("preview", preview),
         ],
     }
 }

@@ -114,7 +114,13 @@ pub(crate) fn targets(results: &[Measured], memory: &[Memory]) -> Vec<Target> {
         out.push(cpu_target(results, "W2", "W2 base", 0.5));
     }
     if find(results, "R2 list base").is_some() {
-        out.push(ratio_target(results, "R2 list ≥ 2× R2 list base (the SQL before previews)", "R2 list", "R2 list base", 2.0));
+        out.push(ratio_target(
+            results,
+            "R2 list ≥ 2× R2 list base (the SQL before previews)",
+            "R2 list",
+            "R2 list base",
+            2.0,
+        ));
     }
     for kind in ["common", "rare", "absent", "latin"] {
         for id in [format!("W7 {kind}"), format!("W7 {kind} SQLite")] {

@@ -15,6 +15,9 @@ pub const LIST_BOARD_POSTS_SQL: &str = crate::store::LIST_BOARD_POSTS_SQL;
 /// preview (the content's first 100 characters).
 pub const INSERT_POST_SQL: &str = crate::store::INSERT_POST_SQL;
 
+/// The preview CreatePost stores with a post's content.
+pub use crate::domain::content_preview;
+
 /// CreateComment's counter update, which locks the post row: `$1` post, `$2` school.
 pub const COUNT_NEW_COMMENT_SQL: &str = crate::store::COUNT_NEW_COMMENT_SQL;
 
