@@ -21,6 +21,12 @@ const BODIES: &str = "오늘 2학식 메뉴가 돈까스라던데 혹시 가보�
 const REPLIES: &str = "저도 궁금해요 감사합니다 헐 진짜요? 그거 지난주에 공지 올라왔어요 저는 어제 갔는데 \
                        괜찮았어요 ㅋㅋㅋ 동의합니다 정보 감사해요 쪽지 드려도 될까요 힘내세요";
 
+/// The content seeded for post `n`: the `substr` of BODIES that `seed_board` writes (characters,
+/// from `n % 97`, 30 to 270 long).
+pub(crate) fn seeded_content(n: i64) -> String {
+    BODIES.chars().skip((n % 97) as usize).take((30 + (n % 9) * 30) as usize).collect()
+}
+
 /// The table that records which data set a database holds.
 const MARKER_TABLE: &str = "campus_bench_seed";
 
@@ -138,24 +144,55 @@ async fn secondary_indexes(
     Ok(sqlx::query_as(sql).bind(table).fetch_all(&mut *conn).await?)
 }
 
+/// The `ALTER INDEX` statements that give an index's columns back the statistics targets the
+/// migrations set (PostgreSQL; they are not part of an index's definition).
+async fn statistics_targets(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    index: &str,
+) -> anyhow::Result<Vec<String>> {
+    if backend != Backend::Postgres {
+        return Ok(Vec::new());
+    }
+    let targets: Vec<(i32, i32)> = sqlx::query_as(
+        "SELECT CAST(attnum AS INTEGER), CAST(attstattarget AS INTEGER) FROM pg_attribute \
+         WHERE attrelid = to_regclass($1) AND attnum > 0 AND attstattarget >= 0",
+    )
+    .bind(index)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(targets
+        .into_iter()
+        .map(|(column, target)| format!("ALTER INDEX {index} ALTER COLUMN {column} SET STATISTICS {target}"))
+        .collect())
+}
+
 /// Runs `inserts` into `table` with its secondary indexes dropped, then builds them again
-/// from their own definitions: one sort per index instead of millions of random inserts.
+/// from their own definitions (and statistics targets): one sort per index instead of
+/// millions of random inserts.
 async fn bulk_insert(
     conn: &mut AnyConnection,
     backend: Backend,
     table: &str,
     inserts: Vec<String>,
 ) -> anyhow::Result<u64> {
-    let indexes = secondary_indexes(conn, backend, table).await?;
-    for (name, _) in &indexes {
+    let mut indexes = Vec::new();
+    for (name, definition) in secondary_indexes(conn, backend, table).await? {
+        let targets = statistics_targets(conn, backend, &name).await?;
+        indexes.push((name, definition, targets));
+    }
+    for (name, _, _) in &indexes {
         exec(conn, format!("DROP INDEX {name}")).await?;
     }
     let mut rows = 0;
     for sql in inserts {
         rows += exec(conn, sql).await?;
     }
-    for (_, definition) in indexes {
+    for (_, definition, targets) in indexes {
         exec(conn, definition).await?;
+        for sql in targets {
+            exec(conn, sql).await?;
+        }
     }
     Ok(rows)
 }

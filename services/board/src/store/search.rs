@@ -17,7 +17,6 @@
 
 use campus_shared::error::Result;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -95,18 +94,36 @@ struct Frequencies {
 #[derive(Debug, Default)]
 pub(crate) struct TermStatistics {
     current: RwLock<Option<Arc<Frequencies>>>,
-    reading: AtomicBool,
+    /// Held by the search that reads them.
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl TermStatistics {
+    fn current(&self) -> Option<Arc<Frequencies>> {
+        self.current.read().ok().and_then(|c| c.clone())
+    }
+
+    /// The statistics, read first when stale. Stale ones serve while one search reads them
+    /// again; before the first read every search waits for it: without statistics a search
+    /// goes to the index first, which for a common word reads a third of the posts, and the
+    /// searches that reach a freshly started service at once would take the whole pool so.
     async fn get(&self, pool: &AnyPool) -> Option<Arc<Frequencies>> {
-        let current = self.current.read().ok().and_then(|c| c.clone());
-        let stale = current.as_ref().is_none_or(|f| f.read_at.elapsed() > STATISTICS_TTL);
-        if !stale || self.reading.swap(true, Ordering::AcqRel) {
+        let stale =
+            |c: &Option<Arc<Frequencies>>| c.as_ref().is_none_or(|f| f.read_at.elapsed() > STATISTICS_TTL);
+        let current = self.current();
+        if !stale(&current) {
+            return current;
+        }
+        let _reading = match (&current, self.reading.try_lock()) {
+            (_, Ok(guard)) => guard,
+            (Some(_), Err(_)) => return current,
+            (None, Err(_)) => self.reading.lock().await,
+        };
+        let current = self.current();
+        if !stale(&current) {
             return current;
         }
         let read = read_frequencies(pool).await;
-        self.reading.store(false, Ordering::Release);
         match read {
             Ok(fresh) => {
                 let fresh = Arc::new(fresh);
@@ -300,9 +317,14 @@ async fn postgres(
             (rows, bottom) => return Ok(Found { rows, resume_below: bottom }),
         }
     };
+    // Index first, the candidates are sorted (`p.id + 0`), never found by walking the primary
+    // key backwards and testing each post: PostgreSQL's guess for a term missing from its
+    // statistics (an absent word's) makes that walk look cheap, and then it reads every post.
+    // Below a window the planner chooses: the word is common enough that the walk may be.
+    let order = if index_first { "p.id + 0" } else { "p.id" };
     let sql = format!(
         "SELECT {} FROM post p WHERE board_search_terms(p.title, p.content) @> CAST($6 AS TEXT[]) \
-         AND p.{} = $2 AND p.id < $3{MATCHES} ORDER BY p.id DESC LIMIT $4",
+         AND p.{} = $2 AND p.id < $3{MATCHES} ORDER BY {order} DESC LIMIT $4",
         post_columns!(),
         ask.scope.column()
     );
