@@ -555,12 +555,13 @@ mod search_tests {
     /// against the content the seed wrote for it.
     #[test]
     fn a_common_word_is_checked_against_the_seeded_content() {
-        let n = 3;
+        let n = 9;
         let content = crate::seed::seeded_content(n);
         assert_eq!(content.chars().count(), 30);
-        let preview = content.chars().take(10).collect();
-        let post = Post { title: format!("나와요 #{n}"), content_preview: preview, ..Default::default() };
+        let preview: String = content.chars().take(10).collect();
         let word: String = content.chars().skip(20).take(2).collect();
+        assert!(!preview.contains(&word), "{word} must lie past the preview");
+        let post = Post { title: format!("나와요 #{n}"), content_preview: preview, ..Default::default() };
         let found = vec![post; PAGE as usize];
         assert!(search_answer_is_right(SearchKind::Common, &word, &found));
         assert!(!search_answer_is_right(SearchKind::Common, "기숙사 통금", &found));
