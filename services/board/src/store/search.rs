@@ -47,7 +47,8 @@ impl Scope {
         }
     }
 
-    /// The FTS5 token that stands for the scope in every post's document.
+    /// The FTS5 token that stands for the scope in every post's document (searches look up a
+    /// board's only: see `sqlite`).
     fn token(self) -> String {
         match self {
             Scope::School(id) => format!("school{id}"),
@@ -345,7 +346,14 @@ async fn sqlite(
         return Ok(Found { rows, resume_below: bottom });
     }
     let deadline = Instant::now() + limits.statement_timeout;
-    let mut tokens = vec![format!("\"{}\"", ask.scope.token())];
+    // A board's token narrows the candidates to its posts. A school's is in nearly every post,
+    // and with a rare match FTS5 walks that whole list newest first (a rare phrase on a million
+    // posts: 11.8 ms with the school's token, 5.5 ms without); the rows are checked for the
+    // scope anyway, so the school is left to that check.
+    let mut tokens: Vec<String> = match ask.scope {
+        Scope::Board(_) => vec![format!("\"{}\"", ask.scope.token())],
+        Scope::School(_) => Vec::new(),
+    };
     tokens.extend(terms.iter().map(|t| format!("\"{}\"", hex(t))));
     let matching = tokens.join(" ");
     let sql = format!(
