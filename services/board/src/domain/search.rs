@@ -127,27 +127,29 @@ impl SearchQuery {
         let mut ranked: Vec<(f64, usize, &str)> =
             self.spans.iter().map(|(at, t)| (frequency(t), *at, t.as_str())).collect();
         ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        // Whether a term held by a share `f` of the posts costs less to read than the
+        // candidates it would spare, `share` of the posts being left.
+        let worth_reading = |f: f64, share: f64| f < ROW_COST_IN_ENTRIES * share * (1.0 - f);
         let mut chosen: Vec<(usize, usize, &str)> = Vec::new();
         let mut share = 1.0;
         for &(f, at, term) in &ranked {
             let end = at + term.chars().count();
             let apart = chosen.iter().all(|(a, e, t)| *t != term && (end <= *a || at >= *e));
-            let worth = chosen.is_empty() || f < ROW_COST_IN_ENTRIES * share * (1.0 - f);
-            if chosen.len() < most && apart && worth {
+            if chosen.len() < most && apart && (chosen.is_empty() || worth_reading(f, share)) {
                 chosen.push((at, end, term));
                 share *= f.clamp(0.0, 1.0);
             }
         }
+        let mut terms: Vec<&str> = chosen.into_iter().map(|(_, _, t)| t).collect();
         // Then overlapping terms, by the same rule but left out of the estimate: one word's
         // bigrams mostly come together and narrow little, but where they do not (the digits
         // of a number: "48" and "82" of "#48213") a third term cuts the candidates twentyfold.
-        for &(f, at, term) in &ranked {
-            let known = chosen.iter().any(|(_, _, t)| *t == term);
-            if chosen.len() < most && !known && f < ROW_COST_IN_ENTRIES * share * (1.0 - f) {
-                chosen.push((at, at, term));
+        for &(f, _, term) in &ranked {
+            if terms.len() < most && !terms.contains(&term) && worth_reading(f, share) {
+                terms.push(term);
             }
         }
-        (chosen.into_iter().map(|(_, _, t)| t.to_string()).collect(), share)
+        (terms.into_iter().map(str::to_string).collect(), share)
     }
 }
 
