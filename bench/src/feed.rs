@@ -109,6 +109,7 @@ pub(crate) async fn run(o: FeedOptions, out: &std::path::Path) -> anyhow::Result
         blob_url: photos.path().display().to_string(),
         account_addr: format!("http://{account_addr}"),
         feed: Default::default(),
+        first_page_ttl: campus_board::Config::FIRST_PAGE_TTL,
     })
     .await?;
     tokio::spawn(board.run_until_stopped(std::future::pending()));

@@ -60,7 +60,7 @@ const PASSWORD: &str = "bench password 1";
 
 const USAGE: &str = "usage: campus-bench feed [--rate N] [--secs N] [--warmup N]\n       campus-bench all [--scale F] [--secs N] [--warmup N] [--reps N] [--only ID,ID] \
                      [--no-sqlite] [--no-build] [--bin-dir DIR] [--base-bin-dir DIR] [--loadgen-cpu CPUS] [--server-cpus CPUS]\n\
-                     ids: R1, R2 list, R2 post, R2 comment, R2 lecture, W1, W1 gw, W2, W2 TLS, W3, W4, W5, W6, \
+                     ids: R1, R2 list, R2 list page, R2 post, R2 comment, R2 lecture, W1, W1 gw, W2, W2 TLS, W3, W4, W5, W6, \
                      W1 SQLite, W3 SQLite, W2 TLS (only when named), W7 common, W7 rare, W7 absent, W7 latin (each also with SQLite), \
                      attack (spaces may be written as '-')";
 
@@ -347,10 +347,16 @@ async fn all(o: Options) -> anyhow::Result<()> {
         Driver::Calls(workloads::hello(hello))
     }));
     let url = dbs.board.clone();
-    plan.push(Planned::driven("R2 list", "pgbench: ListPosts SQL", move || Driver::Pgbench {
+    plan.push(Planned::driven("R2 list", "pgbench: ListPosts SQL, first page", move || Driver::Pgbench {
         url: url.clone(),
         script: reference::list_posts(&l),
     }));
+    let url = dbs.board.clone();
+    plan.push(Planned::driven(
+        "R2 list page",
+        "pgbench: ListPosts page SQL (pages after the first)",
+        move || Driver::Pgbench { url: url.clone(), script: reference::list_posts_page(&l) },
+    ));
     let url = dbs.board.clone();
     plan.push(Planned::driven("R2 list base", "pgbench: ListPosts SQL from before previews", move || {
         Driver::Pgbench { url: url.clone(), script: reference::list_posts_before_previews(&l) }

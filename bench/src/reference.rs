@@ -5,7 +5,7 @@
 
 use campus_board::reference::{
     APPEND_EVENT_SQL, COUNT_NEW_COMMENT_SQL, INSERT_COMMENT_SQL, INSERT_POST_SQL, LIST_BOARD_POSTS_SQL,
-    NEXT_EVENT_POSITION_SQL, POST_FACTS_SQL, comment_created_event, content_preview,
+    NEXT_EVENT_POSITION_SQL, POST_FACTS_SQL, VIEWER_FLAGS_SQL, comment_created_event, content_preview,
 };
 use campus_testkit::bench::pgbench_sql;
 use campus_timetable::reference::{
@@ -52,12 +52,31 @@ const LIST_BOARD_POSTS_SQL_BEFORE_PREVIEWS: &str = "SELECT p.id, p.board_id, p.a
      FROM post p WHERE p.board_id = $2 AND p.deleted_at IS NULL AND p.report_count < 5 \
      AND p.id < $3 ORDER BY p.id DESC LIMIT $4";
 
-/// ListPosts: the page query, first page of a random board, as a random user.
+/// ListPosts, first page of a random board as a random user, as the service reads it now: the
+/// board's posts are shared by its viewers and read at most once per time to live, so each
+/// call runs the viewer's flags for the page's 21 posts (the board's newest seeded ones).
 pub(crate) fn list_posts(l: &Layout) -> Script {
+    let names: Vec<String> =
+        std::iter::once("user".to_string()).chain((0..21).map(|k| format!("p{k}"))).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let sql = pgbench_sql(VIEWER_FLAGS_SQL, &names);
+    // Post number n is on board number (n - 1) % boards.
+    let mut text = random_user_and_board(l);
+    text +=
+        &format!("\\set top {posts} - (({posts} - 1 - :b) % {boards})\n", posts = l.posts, boards = l.boards);
+    for k in 0..21 {
+        let n = format!(":top - {k} * {}", l.boards);
+        text += &format!("\\set p{k} {}\n", l.sql_post_id(&n));
+    }
+    Script { text: format!("{text}{sql};\n"), defines: Vec::new() }
+}
+
+/// "R2 list page": the page query with the viewer's flags, as pages after the first run it.
+pub(crate) fn list_posts_page(l: &Layout) -> Script {
     list_posts_with(l, LIST_BOARD_POSTS_SQL)
 }
 
-/// "R2 list base": [`list_posts`] with the page query from before previews.
+/// "R2 list base": [`list_posts_page`] with the page query from before previews.
 pub(crate) fn list_posts_before_previews(l: &Layout) -> Script {
     list_posts_with(l, LIST_BOARD_POSTS_SQL_BEFORE_PREVIEWS)
 }
@@ -193,11 +212,8 @@ mod tests {
     /// The CreateComment script runs under pgbench on a database the board service migrated,
     /// and each transaction writes what the service's does: a comment, its event in the outbox,
     /// and the feed's head moved along with it.
-    #[tokio::test]
-    async fn the_create_comment_script_runs_on_a_board_database() {
-        if !backends().contains(&Backend::Postgres) {
-            return;
-        }
+    /// A board database the board service migrated, seeded at a tiny scale.
+    async fn seeded_board_database() -> (TestDatabase, Layout) {
         let db = TestDatabase::new(Backend::Postgres).await;
         let identity = TestIdentity::new();
         let photos = tempfile::tempdir().unwrap();
@@ -207,12 +223,22 @@ mod tests {
             blob_url: photos.path().display().to_string(),
             account_addr: String::new(),
             feed: Default::default(),
+            first_page_ttl: campus_board::Config::FIRST_PAGE_TTL,
         })
         .await
         .unwrap();
         drop(app);
         let layout = Layout { posts: 1_100, ..Layout::new(0.0001, campus_shared::db::now_micros() / 1000) };
         crate::seed::seed_board(&db.url, &layout).await.unwrap();
+        (db, layout)
+    }
+
+    #[tokio::test]
+    async fn the_create_comment_script_runs_on_a_board_database() {
+        if !backends().contains(&Backend::Postgres) {
+            return;
+        }
+        let (db, layout) = seeded_board_database().await;
         let mut conn = crate::seed::connect(&db.url).await.unwrap();
         let comments_before = count(&mut conn, "SELECT count(*) FROM comment").await;
 
@@ -241,5 +267,44 @@ mod tests {
         assert_eq!(events, comments);
         assert_eq!(typed, events);
         assert_eq!(head, events);
+    }
+
+    /// The ListPosts script asks for the flags of each board's first page: its `\set` lines,
+    /// evaluated as SQL, name the board's 21 newest posts.
+    #[tokio::test]
+    async fn the_list_posts_script_names_a_board_first_page() {
+        if !backends().contains(&Backend::Postgres) {
+            return;
+        }
+        let (db, layout) = seeded_board_database().await;
+        let mut conn = crate::seed::connect(&db.url).await.unwrap();
+        let script = list_posts(&layout);
+        for b in [0, 3, layout.boards - 1] {
+            let sql = |expression: &str| {
+                let top = script.text.lines().find_map(|l| l.strip_prefix("\\set top ")).unwrap();
+                let top = top.replace(":b", &format!("({b})"));
+                // pgbench computes in 64 bits; PostgreSQL would take the small numbers as int4.
+                format!("SELECT {}", expression.replace(":top", &format!("CAST({top} AS BIGINT)")))
+            };
+            let mut named = Vec::new();
+            for k in 0..21 {
+                let line = format!("\\set p{k} ");
+                let expression = script.text.lines().find_map(|l| l.strip_prefix(line.as_str())).unwrap();
+                named.push(count(&mut conn, &sql(expression)).await);
+            }
+            let newest: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM post WHERE board_id = $1 AND deleted_at IS NULL ORDER BY id DESC LIMIT 21",
+            )
+            .bind(layout.board_id(b))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            assert_eq!(named, newest, "board {b}");
+        }
+        let report =
+            pgbench_report("R2 list", &db.url, &script.text, 2, std::time::Duration::from_secs(1), &[])
+                .unwrap();
+        assert_eq!(report.errors, 0);
+        assert!(report.requests > 0);
     }
 }

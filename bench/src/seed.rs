@@ -552,6 +552,7 @@ mod tests {
                 blob_url: photos.path().display().to_string(),
                 account_addr: String::new(),
                 feed: Default::default(),
+                first_page_ttl: campus_board::Config::FIRST_PAGE_TTL,
             };
             let app = campus_board::Application::build(config).await.unwrap();
             let addr = app.local_addr();

@@ -174,6 +174,7 @@ impl SystemConfig {
                 blob_url: data_dir.join("photos").display().to_string(),
                 account_addr: String::new(),
                 feed: Default::default(),
+                first_page_ttl: campus_board::Config::FIRST_PAGE_TTL,
             },
             messaging: campus_messaging::Config {
                 service: service(&databases.messaging),

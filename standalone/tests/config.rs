@@ -94,6 +94,7 @@ const MALFORMED: &[(&str, &str)] = &[
     ("BOARD_SEARCH_BURST", "some"),
     ("BOARD_SEARCH_PER_SECOND", "some"),
     ("BOARD_SEARCH_TIMEOUT_MS", "soon"),
+    ("BOARD_FIRST_PAGE_TTL_MS", "soon"),
     ("ACCOUNT_SIGNIN_FREE_FAILURES", "some"),
     ("ACCOUNT_SIGNIN_BACKOFF_SECS", "soon"),
     ("ACCOUNT_SIGNIN_BACKOFF_CAP_SECS", "soon"),

@@ -113,6 +113,7 @@ async fn bench_backend(
         blob_url: photos.path().display().to_string(),
         account_addr: String::new(),
         feed: Default::default(),
+        first_page_ttl: campus_board::Config::FIRST_PAGE_TTL,
     };
     let app = Application::build(config).await.expect("build board service");
     let addr = app.local_addr();

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use campus_proto::board::v1::board_internal_service_server::BoardInternalServiceServer;
 use campus_proto::board::v1::board_service_server::BoardServiceServer;
@@ -22,6 +23,8 @@ use crate::blob::Blobs;
 use crate::domain::Thresholds;
 use crate::domain::photo::MAX_PHOTO_BYTES;
 use crate::domain::search::SearchLimits;
+use crate::events::consume::AccountEvents;
+use crate::store::FirstPages;
 
 pub(crate) static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 pub(crate) static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
@@ -41,6 +44,9 @@ pub struct Config {
     pub account_addr: String,
     /// Board's own event feed (comments, HOT/BEST, removals): polling, retention, lifetime.
     pub feed: FeedConfig,
+    /// How long a board's first page is shared before it is read again; what another replica
+    /// changes shows within it (this process's own changes show at once). Zero shares none.
+    pub first_page_ttl: Duration,
 }
 
 impl Config {
@@ -70,8 +76,16 @@ impl Config {
             default: "2",
             help: "searches a user may make per second after the burst",
         },
+        EnvVar {
+            name: "BOARD_FIRST_PAGE_TTL_MS",
+            default: "1000",
+            help: "how long a board's first page is shared by its viewers (0: not at all)",
+        },
         FeedConfig::RETENTION_VAR,
     ];
+
+    /// The default of `first_page_ttl`.
+    pub const FIRST_PAGE_TTL: Duration = Duration::from_secs(1);
 
     pub fn from_env() -> anyhow::Result<Self> {
         let d = Thresholds::default();
@@ -85,6 +99,10 @@ impl Config {
                 .unwrap_or_else(|| data_dir().join("photos").display().to_string()),
             account_addr: ACCOUNT_ADDR.read(),
             feed: FeedConfig::from_env()?,
+            first_page_ttl: Duration::from_millis(parse_or(
+                "BOARD_FIRST_PAGE_TTL_MS",
+                Self::FIRST_PAGE_TTL.as_millis() as u64,
+            )?),
         })
     }
 }
@@ -103,7 +121,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let d = SearchLimits::default();
         let limits = SearchLimits {
-            statement_timeout: std::time::Duration::from_millis(parse_or(
+            statement_timeout: Duration::from_millis(parse_or(
                 "BOARD_SEARCH_TIMEOUT_MS",
                 d.statement_timeout.as_millis() as u64,
             )?),
@@ -140,19 +158,28 @@ impl Application {
         let verifier = TokenVerifier::from_config(identity)?;
         let tokens = PageTokens::new(identity.service_token.expose_secret().as_bytes());
         let blobs = Blobs::open(&config.blob_url)?;
+        let first_pages = Arc::new(FirstPages::new(config.first_page_ttl));
         let feed = if config.account_addr.is_empty() {
             None
         } else {
             let consumer = Consumer::new(
                 db.clone(),
                 ConsumerConfig::of_account_feed("board", &config.account_addr, &config.service),
-                Arc::new(crate::events::consume::AccountEvents),
+                Arc::new(AccountEvents::new(first_pages.clone())),
             )?;
             Some((db.clone(), consumer, verifier.clone()))
         };
         let outbox = Outbox::new();
         let events = Feed::new(db.clone(), outbox.clone(), config.feed.clone());
-        let api = crate::grpc::BoardApi::new(db, tokens, config.thresholds, blobs, search_limits, outbox);
+        let api = crate::grpc::BoardApi::new(
+            db,
+            tokens,
+            config.thresholds,
+            blobs,
+            search_limits,
+            outbox,
+            first_pages,
+        );
         let public = BoardServiceServer::new(api.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);

@@ -110,6 +110,7 @@ impl BoardApi {
         };
         publish::comment_created(&mut tx, &event).await?;
         self.commit_events(tx).await?;
+        self.inner.first_pages.forget_post(post_id);
         let shown = store::CommentRow {
             id,
             post_id,
@@ -140,6 +141,8 @@ impl BoardApi {
             return Err(Error::NotFound("comment"));
         }
         publish::comment_removed(&mut tx, comment.id, comment.post_id, pb::Removal::Deleted, now).await?;
-        self.commit_events(tx).await
+        self.commit_events(tx).await?;
+        self.inner.first_pages.forget_post(comment.post_id);
+        Ok(())
     }
 }

@@ -60,6 +60,8 @@ struct Inner {
     search_limits: SearchLimits,
     /// The search index's statistics (PostgreSQL), which choose how each search reads.
     search_statistics: store::search::TermStatistics,
+    /// Each board's first page, shared by its viewers; forgotten by the changes below.
+    first_pages: Arc<store::FirstPages>,
     /// Photos being decoded at once: one per core, so a burst of uploads queues instead of
     /// taking every core and [`domain::photo::MAX_DECODE_BYTES`] of memory each.
     decoding: Semaphore,
@@ -165,6 +167,7 @@ impl BoardApi {
         blobs: Blobs,
         search_limits: SearchLimits,
         outbox: Outbox,
+        first_pages: Arc<store::FirstPages>,
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let decoding = Semaphore::new(cores);
@@ -180,6 +183,7 @@ impl BoardApi {
                 search_rate,
                 search_limits,
                 search_statistics: Default::default(),
+                first_pages,
                 decoding,
             }),
         }

@@ -72,6 +72,7 @@ impl BoardApi {
             };
             store::insert_photo(&mut tx, &row).await?;
             tx.commit().await?;
+            self.inner.first_pages.forget_post(meta.id);
             Ok(())
         }
         .await;

@@ -58,9 +58,15 @@ impl BoardApi {
             return Ok(pb::ListPostsResponse { posts, next_page_token });
         }
         let pool = &self.db().pool;
+        let scope = format!("posts:{board_id}:");
+        if req.page_token.is_empty() && size < store::FIRST_PAGE_ROWS {
+            let mut rows = self.inner.first_pages.read(pool, caller.user_id, board_id, size + 1).await?;
+            let next_page_token = self.tokens().next(&scope, &mut rows, size, |r| r.id);
+            return Ok(pb::ListPostsResponse { posts: posts(rows, caller.user_id), next_page_token });
+        }
         let (rows, next_page_token) = self
             .page(
-                &format!("posts:{board_id}:"),
+                &scope,
                 size,
                 &req.page_token,
                 i64::MAX,
@@ -100,6 +106,7 @@ impl BoardApi {
                 tx.commit().await?;
             }
         }
+        self.inner.first_pages.forget_board(board_id);
         let created = PostRow {
             id: row.id,
             board_id,
@@ -142,6 +149,7 @@ impl BoardApi {
         store::update_post(&mut tx, meta.id, edit.title.as_deref(), content, now_micros()).await?;
         store::search::reindex_post(&mut tx, self.db().backend, meta.id).await?;
         tx.commit().await?;
+        self.inner.first_pages.forget_post(meta.id);
         self.read_post(caller, meta.id).await
     }
 
@@ -154,7 +162,9 @@ impl BoardApi {
         }
         store::search::unindex_post(&mut tx, self.db().backend, meta.id).await?;
         publish::post_removed(&mut tx, meta.id, meta.board_id, pb::Removal::Deleted, now).await?;
-        self.commit_events(tx).await
+        self.commit_events(tx).await?;
+        self.inner.first_pages.forget_post(meta.id);
+        Ok(())
     }
 
     pub(super) async fn get_content_author(

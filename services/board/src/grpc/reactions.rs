@@ -36,6 +36,7 @@ impl BoardApi {
             publish::post_promoted(&mut tx, meta.id, promotions, now).await?;
         }
         self.commit_events(tx).await?;
+        self.inner.first_pages.forget_post(meta.id);
         self.read_post(caller, meta.id).await
     }
 
@@ -52,6 +53,7 @@ impl BoardApi {
             return Err(domain::already_scrapped());
         }
         tx.commit().await?;
+        self.inner.first_pages.forget_post(meta.id);
         self.read_post(caller, meta.id).await
     }
 
@@ -65,6 +67,7 @@ impl BoardApi {
         let mut tx = self.db().begin_write().await?;
         store::delete_scrap(&mut tx, meta.id, caller.user_id).await?;
         tx.commit().await?;
+        self.inner.first_pages.forget_post(meta.id);
         self.read_post(caller, meta.id).await
     }
 

@@ -52,6 +52,11 @@ impl BoardApi {
             Reported::Post => publish::post_removed(&mut tx, id, holder, hidden, now).await?,
             Reported::Comment => publish::comment_removed(&mut tx, id, holder, hidden, now).await?,
         }
-        self.commit_events(tx).await
+        self.commit_events(tx).await?;
+        if kind == Reported::Post {
+            // The post leaves its board's list.
+            self.inner.first_pages.forget_post(id);
+        }
+        Ok(())
     }
 }

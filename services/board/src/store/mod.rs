@@ -22,27 +22,36 @@ fn inserted<T>(result: sqlx::Result<T>) -> campus_shared::error::Result<bool> {
     }
 }
 
-/// A post as every list shows it, without its content: the stored preview, or for a post
-/// written before previews were stored, the same 100 characters computed from the content
-/// (`substr` counts characters on both backends, as `domain::content_preview` does).
-///
-/// `$1` is the viewer. The per-viewer flags are index probes inside the one query, so a page
-/// costs one round trip however long it is (counts, not EXISTS: see `board_select!`). Reading
-/// the viewer's likes and scraps of the whole page in one probe instead (the page as a CTE,
-/// joined to them) was measured slower on PostgreSQL, index on `(user_id, post_id)` or not.
-macro_rules! post_columns {
+/// A post as every list shows it to every viewer, without its content: the stored preview, or
+/// for a post written before previews were stored, the same 100 characters computed from the
+/// content (`substr` counts characters on both backends, as `domain::content_preview` does).
+macro_rules! post_fields {
     () => {
         "p.id, p.board_id, p.author_id, p.author_nickname, p.anonymous, p.title, \
          COALESCE(p.content_preview, substr(p.content, 1, 100)) AS content_preview, \
          p.like_count, p.comment_count, p.scrap_count, p.photo_count, p.first_photo_id, p.hot_at, p.best_at, \
-         p.created_at, p.updated_at, \
-         (SELECT count(*) FROM post_like l WHERE l.post_id = p.id AND l.user_id = $1) AS liked, \
-         (SELECT count(*) FROM post_scrap s WHERE s.post_id = p.id AND s.user_id = $1) AS scrapped"
+         p.created_at, p.updated_at"
+    };
+}
+
+/// [`post_fields!`] with the viewer's (`$1`) flags. They are index probes inside the one
+/// query, so a page costs one round trip however long it is (counts, not EXISTS: see
+/// `board_select!`). Reading the viewer's likes and scraps of the whole page in one probe
+/// instead (the page as a CTE, joined to them) was measured slower on PostgreSQL, index on
+/// `(user_id, post_id)` or not. A board's first page, which every viewer shares, is read
+/// without them and gets them from [`first_pages::VIEWER_FLAGS_SQL`].
+macro_rules! post_columns {
+    () => {
+        concat!(
+            post_fields!(),
+            ", (SELECT count(*) FROM post_like l WHERE l.post_id = p.id AND l.user_id = $1) AS liked, \
+             (SELECT count(*) FROM post_scrap s WHERE s.post_id = p.id AND s.user_id = $1) AS scrapped"
+        )
     };
 }
 
 const _: () =
-    assert!(crate::domain::CONTENT_PREVIEW_CHARS == 100, "`post_columns!` spells the preview's length");
+    assert!(crate::domain::CONTENT_PREVIEW_CHARS == 100, "`post_fields!` spells the preview's length");
 
 /// A post as GetPost shows it: what lists show, and its whole content.
 macro_rules! post_select {
@@ -113,6 +122,7 @@ where
 
 mod boards;
 mod comments;
+mod first_pages;
 mod photos;
 mod posts;
 mod reactions;
@@ -124,6 +134,7 @@ pub(crate) mod search;
 
 pub(crate) use boards::*;
 pub(crate) use comments::*;
+pub(crate) use first_pages::{FIRST_PAGE_ROWS, FirstPages, VIEWER_FLAGS_SQL};
 pub(crate) use photos::*;
 pub(crate) use posts::*;
 pub(crate) use reactions::*;

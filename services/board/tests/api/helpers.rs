@@ -1,6 +1,9 @@
 //! Starts the real board server on port 0 against a fresh database and a temporary photo
 //! directory, and the small helpers every test uses.
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use campus_board::domain::Thresholds;
 use campus_board::domain::search::SearchLimits;
 use campus_board::{Application, Config};
@@ -53,16 +56,8 @@ pub(crate) async fn spawn_app_with(backend: Backend, limits: SearchLimits) -> Te
     let identity = TestIdentity::new();
     let db = TestDatabase::new(backend).await;
     let photos = tempfile::tempdir().expect("photo dir");
-    let config = Config {
-        service: identity.service_config(&db),
-        thresholds: Thresholds { hot: HOT, best: BEST },
-        blob_url: photos.path().join("photos").display().to_string(),
-        account_addr: String::new(),
-        feed: Default::default(),
-    };
-    let app = Application::build_with(config, limits).await.expect("build app");
-    let addr = app.local_addr();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let config = config(&identity, &db, &photos, Config::FIRST_PAGE_TTL);
+    let addr = start(config, limits).await;
     let client = BoardServiceClient::new(channel(addr))
         .max_decoding_message_size(16 * 1024 * 1024)
         .max_encoding_message_size(16 * 1024 * 1024);
@@ -77,7 +72,38 @@ pub(crate) async fn spawn_app_with(backend: Backend, limits: SearchLimits) -> Te
     }
 }
 
+fn config(
+    identity: &TestIdentity,
+    db: &TestDatabase,
+    photos: &tempfile::TempDir,
+    first_page_ttl: Duration,
+) -> Config {
+    Config {
+        service: identity.service_config(db),
+        thresholds: Thresholds { hot: HOT, best: BEST },
+        blob_url: photos.path().join("photos").display().to_string(),
+        account_addr: String::new(),
+        feed: Default::default(),
+        first_page_ttl,
+    }
+}
+
+/// Builds and starts a board service; its address.
+async fn start(config: Config, limits: SearchLimits) -> SocketAddr {
+    let app = Application::build_with(config, limits).await.expect("build app");
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    addr
+}
+
 impl TestApp {
+    /// A second replica of the service on the same database and photos, whose boards' first
+    /// pages are shared for `first_page_ttl`.
+    pub(crate) async fn replica(&self, first_page_ttl: Duration) -> BoardServiceClient<Channel> {
+        let config = config(&self.identity, &self._db, &self._photos, first_page_ttl);
+        BoardServiceClient::new(channel(start(config, SearchLimits::default()).await))
+    }
+
     /// The URL of the app's database, for checks that read it directly.
     pub(crate) fn db_url(&self) -> &str {
         &self._db.url

@@ -5,6 +5,7 @@ mod boards;
 mod comments;
 mod concurrency;
 mod events;
+mod first_pages;
 mod helpers;
 #[path = "../fixtures/images.rs"]
 #[allow(dead_code)]

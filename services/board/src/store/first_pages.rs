@@ -1,0 +1,154 @@
+//! The first page of each board, shared by every viewer.
+//!
+//! Most list calls ask for a board's first page, and every viewer sees the same posts on it;
+//! only their own likes and scraps differ. So the posts of a board's first page are read once
+//! and kept for up to a time to live, and each call reads only the viewer's flags for them
+//! ([`VIEWER_FLAGS_SQL`]): one statement of index probes instead of the page query with its
+//! two sub-queries per row.
+//!
+//! Freshness: this process forgets a board's page as soon as it has committed a change to a
+//! post the page could show (a new post, an edit, a like, a comment, a report, …), so its own
+//! writes show at once; a page being read while the change committed is forgotten too. What
+//! other replicas commit shows within the time to live. The viewer's own flags are never kept.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use campus_shared::error::{Error, Result};
+use campus_shared::page::DEFAULT_PAGE_SIZE;
+use sqlx::AnyPool;
+use tokio::sync::OnceCell;
+
+use super::PostRow;
+
+/// Rows kept per board: a default page and the row that says another page follows.
+pub(crate) const FIRST_PAGE_ROWS: i64 = DEFAULT_PAGE_SIZE + 1;
+
+/// Boards kept at once; past it the cache starts over (it only bounds memory, ~10 KB a board).
+const CAPACITY: usize = 4096;
+
+/// The first [`FIRST_PAGE_ROWS`] posts of a board, as every viewer sees them.
+const FIRST_PAGE_SQL: &str = concat!(
+    "SELECT ",
+    post_fields!(),
+    ", CAST(0 AS BIGINT) AS liked, CAST(0 AS BIGINT) AS scrapped FROM post p WHERE p.board_id = $1",
+    listed!(),
+    " ORDER BY p.id DESC LIMIT $2"
+);
+
+/// Which of up to [`FIRST_PAGE_ROWS`] posts (`$2`…`$22`, unused ones 0) the viewer (`$1`)
+/// liked (kind 1) or scrapped (kind 2): probes of the two tables' `(post_id, user_id)` keys.
+pub(crate) const VIEWER_FLAGS_SQL: &str = "\
+    SELECT post_id, CAST(1 AS BIGINT) AS kind FROM post_like \
+    WHERE user_id = $1 AND post_id IN ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+    UNION ALL \
+    SELECT post_id, CAST(2 AS BIGINT) FROM post_scrap \
+    WHERE user_id = $1 AND post_id IN ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)";
+
+const _: () = assert!(FIRST_PAGE_ROWS == 21, "`VIEWER_FLAGS_SQL` spells 21 post ids");
+
+/// Each board's first page, read at most once per time to live (see the module's text).
+#[derive(Debug)]
+pub(crate) struct FirstPages {
+    ttl: Duration,
+    pages: Mutex<HashMap<i64, Arc<Page>>>,
+}
+
+#[derive(Debug)]
+struct Page {
+    /// When the page was first asked for, right before it was read.
+    asked_at: Instant,
+    /// Filled once by the first caller; the others wait for that read instead of repeating it.
+    rows: OnceCell<Arc<[PostRow]>>,
+}
+
+impl FirstPages {
+    /// Pages kept for `ttl`; zero keeps none (every call reads the page).
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self { ttl, pages: Mutex::default() }
+    }
+
+    /// The first `limit` (at most [`FIRST_PAGE_ROWS`]) posts of a board's list, newest first,
+    /// with `viewer`'s flags.
+    pub(crate) async fn read(
+        &self,
+        pool: &AnyPool,
+        viewer: i64,
+        board_id: i64,
+        limit: i64,
+    ) -> Result<Vec<PostRow>> {
+        debug_assert!(limit <= FIRST_PAGE_ROWS);
+        let page = self.page(board_id)?;
+        let shared = page
+            .rows
+            .get_or_try_init(|| async {
+                let rows: Vec<PostRow> = sqlx::query_as(FIRST_PAGE_SQL)
+                    .bind(board_id)
+                    .bind(FIRST_PAGE_ROWS)
+                    .fetch_all(pool)
+                    .await?;
+                Ok::<_, Error>(Arc::from(rows))
+            })
+            .await?;
+        let mut rows: Vec<PostRow> = shared.iter().take(limit as usize).cloned().collect();
+        mark_viewer_flags(pool, viewer, &mut rows).await?;
+        Ok(rows)
+    }
+
+    /// The board's page as kept, or a new one to read when there is none or it is too old.
+    fn page(&self, board_id: i64) -> Result<Arc<Page>> {
+        let mut pages = self.pages.lock().map_err(|_| Error::internal("first pages lock poisoned"))?;
+        if let Some(page) = pages.get(&board_id).filter(|p| p.asked_at.elapsed() < self.ttl) {
+            return Ok(page.clone());
+        }
+        if pages.len() >= CAPACITY {
+            pages.clear();
+        }
+        let page = Arc::new(Page { asked_at: Instant::now(), rows: OnceCell::new() });
+        pages.insert(board_id, page.clone());
+        Ok(page)
+    }
+
+    /// After a committed change to the board's list as a whole (a new post).
+    pub(crate) fn forget_board(&self, board_id: i64) {
+        if let Ok(mut pages) = self.pages.lock() {
+            pages.remove(&board_id);
+        }
+    }
+
+    /// After a committed change to one post: the pages that show it go, and so do the pages
+    /// still being read, which may have read it before the change.
+    pub(crate) fn forget_post(&self, post_id: i64) {
+        if let Ok(mut pages) = self.pages.lock() {
+            pages.retain(|_, page| page.rows.get().is_some_and(|rows| rows.iter().all(|r| r.id != post_id)));
+        }
+    }
+
+    /// After a change to posts of many boards (a deleted account's name).
+    pub(crate) fn forget_all(&self) {
+        if let Ok(mut pages) = self.pages.lock() {
+            pages.clear();
+        }
+    }
+}
+
+/// Sets each row's `liked` and `scrapped` to the viewer's, in one statement.
+async fn mark_viewer_flags(pool: &AnyPool, viewer: i64, rows: &mut [PostRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut query = sqlx::query_as::<_, (i64, i64)>(VIEWER_FLAGS_SQL).bind(viewer);
+    for i in 0..FIRST_PAGE_ROWS as usize {
+        query = query.bind(rows.get(i).map_or(0, |r| r.id));
+    }
+    for (post_id, kind) in query.fetch_all(pool).await? {
+        if let Some(row) = rows.iter_mut().find(|r| r.id == post_id) {
+            match kind {
+                1 => row.liked = 1,
+                _ => row.scrapped = 1,
+            }
+        }
+    }
+    Ok(())
+}
