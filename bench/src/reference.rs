@@ -52,9 +52,10 @@ const LIST_BOARD_POSTS_SQL_BEFORE_PREVIEWS: &str = "SELECT p.id, p.board_id, p.a
      FROM post p WHERE p.board_id = $2 AND p.deleted_at IS NULL AND p.report_count < 5 \
      AND p.id < $3 ORDER BY p.id DESC LIMIT $4";
 
-/// ListPosts, first page of a random board as a random user, as the service reads it now: the
-/// board's posts are shared by its viewers and read at most once per time to live, so each
-/// call runs the viewer's flags for the page's 21 posts (the board's newest seeded ones).
+/// ListPosts, first page of a random board as a random user: the statement a call runs when
+/// the page's likes and scraps are too many for the service to keep with the page (otherwise
+/// a call runs none; the page is read once per board per time to live): the viewer's flags for
+/// the page's 21 posts (the board's newest seeded ones).
 pub(crate) fn list_posts(l: &Layout) -> Script {
     let names: Vec<String> =
         std::iter::once("user".to_string()).chain((0..21).map(|k| format!("p{k}"))).collect();

@@ -15,6 +15,9 @@
 //!   would unmask the post; an anonymous one shows "익명(글쓴이)".
 //! - Posts and comments with 5+ reports leave every list (including "my" lists) but stay
 //!   readable by id. A board that opted out of HOT never stamps `hot_at`; BEST ignores it.
+//! - A board's first page is read once and shared by its viewers (`store::first_pages`): what
+//!   this replica commits shows at once, what another replica commits within
+//!   `BOARD_FIRST_PAGE_TTL_MS` (1 s).
 
 // Public: what the binary, the standalone build and the tests use. The benchmark may take
 // only `reference` (and build the service through `Application` and `Config`).

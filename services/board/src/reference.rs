@@ -9,12 +9,14 @@ use campus_shared::db::Backend;
 use sqlx::AnyPool;
 
 /// ListPosts' page: `$1` viewer, `$2` board, `$3` id to page below, `$4` rows (page + 1). A
-/// first page of up to 20 posts runs it without the viewer's flags, once per board per time to
-/// live, and [`VIEWER_FLAGS_SQL`] each time.
+/// first page of up to 20 posts is read once per board per time to live instead (its posts,
+/// and who liked and scrapped them), and a call runs no SQL unless the page's posts have too
+/// many likes and scraps to keep; then it runs [`VIEWER_FLAGS_SQL`].
 pub const LIST_BOARD_POSTS_SQL: &str = crate::store::LIST_BOARD_POSTS_SQL;
 
-/// ListPosts' first page, each call: which of the shared page's posts the viewer liked or
-/// scrapped. `$1` viewer, `$2`…`$22` the page's 21 post ids (0 for none).
+/// ListPosts' first page when its likes and scraps are too many to keep: which of the shared
+/// page's posts the viewer liked or scrapped. `$1` viewer, `$2`…`$22` the page's 21 post ids
+/// (0 for none).
 pub const VIEWER_FLAGS_SQL: &str = crate::store::VIEWER_FLAGS_SQL;
 
 /// CreatePost's INSERT: id, school, board, author, nickname, anonymous, title, content, now,

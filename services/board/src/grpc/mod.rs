@@ -36,7 +36,7 @@ mod reactions;
 mod reports;
 
 /// Boards never change after creation (no update or delete RPC), so which school each belongs
-/// to is cached per process; this keeps ListPosts at one SQL statement. The cap only
+/// to is cached per process; ListPosts need not ask the database for it. The cap only
 /// bounds memory against id probing.
 const BOARD_CACHE_CAP: usize = 100_000;
 

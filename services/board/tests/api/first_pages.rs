@@ -121,7 +121,7 @@ async fn a_replica_shares_its_first_page_and_forgets_it_on_its_own_writes() {
         assert_eq!(kept.posts[0].like_count, 0);
 
         // A like through the first replica, then a title changed behind both: the second
-        // replica serves the page it read (the viewer's own flag is read every time)...
+        // replica serves the page it read, likes included...
         app.like(3, post.id).await.unwrap();
         let pool = AnyPool::connect(app.db_url()).await.unwrap();
         sqlx::query("UPDATE post SET title = 'behind' WHERE id = $1")
@@ -131,7 +131,7 @@ async fn a_replica_shares_its_first_page_and_forgets_it_on_its_own_writes() {
             .unwrap();
         let shared = first_page(&app, &mut replica, 3, board.id, 0).await;
         assert_eq!((shared.posts[0].title.as_str(), shared.posts[0].like_count), ("글", 0));
-        assert!(shared.posts[0].liked_by_me);
+        assert!(!shared.posts[0].liked_by_me);
 
         // ...until it commits a change to a post on it.
         let request = pb::CreateCommentRequest {
@@ -145,6 +145,37 @@ async fn a_replica_shares_its_first_page_and_forgets_it_on_its_own_writes() {
         let seen = &fresh.posts[0];
         assert_eq!((seen.title.as_str(), seen.like_count, seen.comment_count), ("behind", 1, 1));
         assert!(!seen.liked_by_me);
+        assert!(first_page(&app, &mut replica, 3, board.id, 0).await.posts[0].liked_by_me);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_page_with_more_likes_than_are_kept_reads_each_viewer_flags() {
+    each_backend(|app| async move {
+        let board = app.board(1, "자유게시판").await;
+        let quiet = app.post(1, board.id, "조용한 글", false).await;
+        let popular = app.post(1, board.id, "인기 글", false).await;
+        // More likes than a page keeps (512), written straight into the table.
+        let pool = AnyPool::connect(app.db_url()).await.unwrap();
+        for user in 1000..1600_i64 {
+            sqlx::query("INSERT INTO post_like (post_id, user_id, created_at) VALUES ($1, $2, 1)")
+                .bind(popular.id)
+                .bind(user)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        app.like(7, quiet.id).await.unwrap();
+        for (user, liked) in
+            [(1000, [true, false]), (1599, [true, false]), (7, [false, true]), (2, [false, false])]
+        {
+            let page = first_page(&app, &mut app.client(), user, board.id, 0).await;
+            let flags: Vec<bool> = page.posts.iter().map(|p| p.liked_by_me).collect();
+            assert_eq!(flags, liked, "user {user}");
+        }
+        app.like(2, popular.id).await.unwrap();
+        assert!(first_page(&app, &mut app.client(), 2, board.id, 0).await.posts[0].liked_by_me);
     })
     .await;
 }
