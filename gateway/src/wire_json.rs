@@ -467,9 +467,11 @@ fn number<T: serde::Serialize>(out: &mut Vec<u8>, n: T) {
     let _ = serde_json::to_writer(out, &n);
 }
 
-fn quoted(out: &mut Vec<u8>, n: impl std::fmt::Display) {
-    use std::io::Write as _;
-    let _ = write!(out, "\"{n}\"");
+/// A 64-bit integer as a JSON string, as proto3 JSON writes them.
+fn quoted<T: serde::Serialize>(out: &mut Vec<u8>, n: T) {
+    out.push(b'"');
+    number(out, n);
+    out.push(b'"');
 }
 
 /// A finite float as a JSON number (`serde_json`'s shortest form for its width); the others
@@ -509,7 +511,8 @@ fn timestamp(out: &mut Vec<u8>, segments: &[&[u8]]) -> Result<(), WireError> {
     if !(MIN_SECONDS..=MAX_SECONDS).contains(&time.seconds) {
         return Err(WireError("timestamp: out of range"));
     }
-    quoted(out, time);
+    use std::io::Write as _;
+    let _ = write!(out, "\"{time}\"");
     Ok(())
 }
 
