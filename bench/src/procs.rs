@@ -332,14 +332,24 @@ mod tests {
     #[test]
     fn reads_its_own_cpu_and_memory() {
         let pid = std::process::id();
+        let before = cpu_of(pid).expect("own /proc/self/stat");
+        // Spins until the reading has grown by 100 ms: on a loaded machine that takes longer
+        // than 100 ms of wall time, so only a reading that never grows fails.
         let spin = Instant::now();
         let mut x = 0u64;
-        while spin.elapsed() < Duration::from_millis(300) {
-            x = x.wrapping_mul(31).wrapping_add(7);
+        let mut cpu = before;
+        while cpu < before + Duration::from_millis(100) && spin.elapsed() < Duration::from_secs(60) {
+            for _ in 0..1_000_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+            cpu = cpu_of(pid).expect("own /proc/self/stat");
         }
         assert!(x != 1);
-        let cpu = cpu_of(pid).expect("own /proc/self/stat");
-        assert!(cpu >= Duration::from_millis(100), "spun 300 ms, read {cpu:?}");
+        assert!(
+            cpu >= before + Duration::from_millis(100),
+            "spun {:?}, read {before:?} then {cpu:?}",
+            spin.elapsed()
+        );
         let (rss, peak) = memory_of(pid);
         assert!(rss > 1000 && peak >= rss, "rss {rss} KiB, peak {peak} KiB");
     }
