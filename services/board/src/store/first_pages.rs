@@ -175,8 +175,8 @@ async fn read_page(pool: &AnyPool, board_id: i64) -> Result<Shared> {
         return Ok(Shared { rows, reactions: Some(Vec::new()) });
     }
     let mut query = sqlx::query_as::<_, (i64, i64, i64)>(PAGE_REACTIONS_SQL);
-    for i in 0..FIRST_PAGE_ROWS as usize {
-        query = query.bind(rows.get(i).map_or(0, |r| r.id));
+    for id in page_ids(&rows) {
+        query = query.bind(id);
     }
     let mut reactions = query.bind(KEPT_REACTIONS + 1).fetch_all(pool).await?;
     reactions.sort_unstable();
@@ -190,13 +190,19 @@ async fn read_viewer_flags(pool: &AnyPool, viewer: i64, rows: &mut [PostRow]) ->
         return Ok(());
     }
     let mut query = sqlx::query_as::<_, (i64, i64)>(VIEWER_FLAGS_SQL).bind(viewer);
-    for i in 0..FIRST_PAGE_ROWS as usize {
-        query = query.bind(rows.get(i).map_or(0, |r| r.id));
+    for id in page_ids(rows) {
+        query = query.bind(id);
     }
     for (post_id, kind) in query.fetch_all(pool).await? {
         mark(rows, post_id, kind);
     }
     Ok(())
+}
+
+/// The ids the two statements' 21 id placeholders take: the rows', then 0 (no post) for the
+/// rest.
+fn page_ids(rows: &[PostRow]) -> impl Iterator<Item = i64> + '_ {
+    (0..FIRST_PAGE_ROWS as usize).map(|i| rows.get(i).map_or(0, |r| r.id))
 }
 
 /// Sets the flag of `kind` (1 liked, 2 scrapped) on the row of `post_id`, if it is there.
