@@ -287,10 +287,16 @@ pub(crate) async fn seed_board(url: &str, layout: &Layout) -> anyhow::Result<()>
     );
     let rows = bulk_insert(&mut conn, backend, "post", vec![posts]).await?;
     eprintln!("  {rows} posts");
-    if backend == Backend::Sqlite {
-        // PostgreSQL's search index was rebuilt with the table's other indexes; SQLite's is
-        // the board service's own backfill, pointed at the seeded posts.
-        let t = Instant::now();
+    let t = Instant::now();
+    if backend == Backend::Postgres {
+        // What the search index's migration does for the posts it finds, with the GIN index
+        // built after the rows, as for the other tables.
+        let terms = "INSERT INTO post_terms (post_id, terms) \
+                     SELECT id, board_search_terms(title, content) FROM post WHERE deleted_at IS NULL";
+        let indexed = bulk_insert(&mut conn, backend, "post_terms", vec![terms.into()]).await?;
+        eprintln!("  {indexed} posts indexed for search in {:.0}s", t.elapsed().as_secs_f64());
+    } else {
+        // SQLite's index is the board service's own backfill, pointed at the seeded posts.
         exec(
             &mut conn,
             "UPDATE post_search_backfill SET below = (SELECT COALESCE(max(id), 0) + 1 FROM post)".into(),
@@ -364,7 +370,8 @@ pub(crate) async fn seed_board(url: &str, layout: &Layout) -> anyhow::Result<()>
     eprintln!("  {rows} anonymous numbers");
 
     check_counters(&mut conn).await?;
-    finish(&mut conn, backend, &["board", "post", "post_like", "comment", "comment_anon"]).await?;
+    finish(&mut conn, backend, &["board", "post", "post_terms", "post_like", "comment", "comment_anon"])
+        .await?;
     eprintln!("  board data seeded in {:.0}s", started.elapsed().as_secs_f64());
     let _ = conn.close().await;
     Ok(())
@@ -429,11 +436,14 @@ pub(crate) async fn restore_board(url: &str, layout: &Layout) -> anyhow::Result<
     let first = layout.first_unseeded_id();
     let mut removed = 0;
     removed += exec(&mut conn, format!("DELETE FROM comment WHERE id >= {first}")).await?;
-    if backend == Backend::Sqlite {
-        let unindex =
-            format!("DELETE FROM post_search WHERE rowid IN (SELECT id FROM post WHERE id >= {first})");
-        exec(&mut conn, unindex).await?;
-    }
+    let unindex = match backend {
+        Backend::Postgres => format!("DELETE FROM post_terms WHERE post_id >= {first}"),
+        Backend::Sqlite => {
+            format!("DELETE FROM post_search WHERE rowid IN (SELECT id FROM post WHERE id >= {first})")
+        }
+    };
+    exec(&mut conn, unindex).await?;
+    exec(&mut conn, format!("DELETE FROM post_search_pending WHERE post_id >= {first}")).await?;
     removed += exec(&mut conn, format!("DELETE FROM post WHERE id >= {first}")).await?;
     removed +=
         exec(&mut conn, format!("DELETE FROM post_like WHERE created_at >= {}", layout.anchor_ms * 1000))
@@ -492,10 +502,16 @@ pub(crate) async fn copy_without_search(
     };
     let mut conn = connect(&url).await?;
     let drops: &[&str] = match backend(&url)? {
-        Backend::Postgres => {
-            &["DROP INDEX IF EXISTS post_search", "DROP FUNCTION IF EXISTS board_search_terms"]
-        }
-        Backend::Sqlite => &["DROP TABLE IF EXISTS post_search", "DROP TABLE IF EXISTS post_search_backfill"],
+        Backend::Postgres => &[
+            "DROP TABLE IF EXISTS post_terms, post_search_pending, post_search_backfill",
+            "DROP FUNCTION IF EXISTS board_search_terms",
+        ],
+        Backend::Sqlite => &[
+            "DROP TABLE IF EXISTS post_search_vocab",
+            "DROP TABLE IF EXISTS post_search",
+            "DROP TABLE IF EXISTS post_search_backfill",
+            "DROP TABLE IF EXISTS post_search_pending",
+        ],
     };
     for sql in drops {
         exec(&mut conn, sql.to_string()).await?;

@@ -72,3 +72,9 @@ pub fn comment_created_event(content: &str) -> (String, Vec<u8>) {
 pub async fn backfill_search(pool: &AnyPool, backend: Backend) -> campus_shared::error::Result<u64> {
     crate::store::search::backfill(pool, backend).await
 }
+
+/// Indexes every post in the search indexer's queue (what the running service does batch by
+/// batch); returns how many it took.
+pub async fn index_queued_posts(pool: &AnyPool, backend: Backend) -> campus_shared::error::Result<u64> {
+    crate::store::search::index_all_pending(pool, backend).await
+}

@@ -115,6 +115,42 @@ pub struct Application {
     events: Feed,
     /// The account feed board consumes.
     feed: Option<(Db, Consumer, TokenVerifier)>,
+    /// Where the search indexer takes its queue from.
+    db: Db,
+}
+
+/// How long the search indexer waits when the queue held less than a batch: posts gather
+/// into larger batches, each cheaper per post, and a search reads at most this long's
+/// writes from the queue.
+const INDEXER_PAUSE: Duration = Duration::from_millis(100);
+
+/// How often at most the indexer vacuums the queue, when it has taken posts from it.
+const QUEUE_VACUUM_EVERY: Duration = Duration::from_secs(1);
+
+/// Indexes queued posts batch by batch (`store::search::index_pending`), as long as it runs.
+async fn index_forever(db: Db) {
+    use crate::store::search;
+    let (mut taken, mut vacuumed) = (0, std::time::Instant::now());
+    loop {
+        match search::index_pending(&db.pool, db.backend).await {
+            Ok(n) => {
+                taken += n;
+                if taken > 0 && vacuumed.elapsed() >= QUEUE_VACUUM_EVERY {
+                    if let Err(error) = search::vacuum_queue(&db.pool, db.backend).await {
+                        tracing::warn!(%error, "could not vacuum the search indexer's queue");
+                    }
+                    (taken, vacuumed) = (0, std::time::Instant::now());
+                }
+                if n < search::INDEX_BATCH as u64 {
+                    tokio::time::sleep(INDEXER_PAUSE).await;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "a search index batch failed; it is taken again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 impl Application {
@@ -144,8 +180,8 @@ impl Application {
         );
         let db = db::connect(&config.service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES })
             .await?;
-        // Posts written before the search index existed (SQLite) are indexed in the
-        // background, batch by batch; new and edited ones are indexed as they are written.
+        // Posts written before the search index existed are indexed in the background,
+        // batch by batch; new, edited and deleted ones through the indexer's queue.
         let (pool, backend) = (db.pool.clone(), db.backend);
         tokio::spawn(async move {
             match crate::store::search::backfill(&pool, backend).await {
@@ -171,6 +207,7 @@ impl Application {
         };
         let outbox = Outbox::new();
         let events = Feed::new(db.clone(), outbox.clone(), config.feed.clone());
+        let index_db = db.clone();
         let api = crate::grpc::BoardApi::new(
             db,
             tokens,
@@ -195,7 +232,7 @@ impl Application {
                 events.clone(),
                 ServiceInterceptor::new(&identity.service_token, verifier),
             ));
-        Ok(Self { server, events, feed })
+        Ok(Self { server, events, feed, db: index_db })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -208,8 +245,10 @@ impl Application {
     ) -> anyhow::Result<()> {
         let feed = self.feed.map(|(db, consumer, verifier)| AccountFeedTasks::start(db, consumer, verifier));
         let purge = tokio::spawn(self.events.purge_forever());
+        let indexer = tokio::spawn(index_forever(self.db));
         let served = self.server.serve(shutdown).await;
         purge.abort();
+        indexer.abort();
         if let Some(feed) = feed {
             feed.stop().await;
         }

@@ -34,6 +34,7 @@ impl BoardApi {
             self.db(),
             &self.inner.search_statistics,
             caller.user_id,
+            caller.school_id,
             scope,
             query,
             before,

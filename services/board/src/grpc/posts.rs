@@ -96,13 +96,12 @@ impl BoardApi {
             now,
         };
         match self.db().backend {
-            // One statement is atomic on its own: no BEGIN and COMMIT round trips around it
-            // (the search index is an index of the table, written by the same statement).
-            Backend::Postgres => store::insert_post(&self.db().pool, &row).await?,
+            // One statement is atomic on its own: no BEGIN and COMMIT round trips around it.
+            Backend::Postgres => store::insert_queued_post(&self.db().pool, &row).await?,
             Backend::Sqlite => {
                 let mut tx = self.db().begin_write().await?;
                 store::insert_post(&mut *tx, &row).await?;
-                store::search::index_new_post(&mut tx, &row).await?;
+                store::search::enqueue(&mut tx, row.id).await?;
                 tx.commit().await?;
             }
         }
@@ -147,7 +146,7 @@ impl BoardApi {
             .map(|(content, preview)| store::NewContent { content, preview });
         let mut tx = self.db().begin_write().await?;
         store::update_post(&mut tx, meta.id, edit.title.as_deref(), content, now_micros()).await?;
-        store::search::reindex_post(&mut tx, self.db().backend, meta.id).await?;
+        store::search::enqueue(&mut tx, meta.id).await?;
         tx.commit().await?;
         self.inner.first_pages.forget_post(meta.id);
         self.read_post(caller, meta.id).await
@@ -160,7 +159,7 @@ impl BoardApi {
         if !store::delete_post(&mut tx, meta.id, now).await? {
             return Err(Error::NotFound("post"));
         }
-        store::search::unindex_post(&mut tx, self.db().backend, meta.id).await?;
+        store::search::enqueue(&mut tx, meta.id).await?;
         publish::post_removed(&mut tx, meta.id, meta.board_id, pb::Removal::Deleted, now).await?;
         self.commit_events(tx).await?;
         self.inner.first_pages.forget_post(meta.id);

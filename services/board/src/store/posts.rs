@@ -1,7 +1,11 @@
 //! Posts: reads, lists, writes, and who wrote a post or comment (the internal service).
 
+use std::sync::LazyLock;
+
 use campus_shared::error::Result;
-use sqlx::{Any, AnyConnection, Executor, FromRow};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, FromRow};
 
 use super::{viewer_page, viewer_row};
 
@@ -191,8 +195,27 @@ pub(crate) struct NewPostRow<'a> {
 pub(crate) const INSERT_POST_SQL: &str = "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, \
      title, content, created_at, updated_at, content_preview) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)";
 
+/// [`INSERT_POST_SQL`] with the post's place in the search indexer's queue
+/// (`search::enqueue`) written by the same statement (PostgreSQL: a data-modifying `WITH`, so
+/// no transaction is needed around it).
+static INSERT_QUEUED_POST_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!("WITH queued AS (INSERT INTO post_search_pending (post_id) VALUES ($1)) {INSERT_POST_SQL}")
+});
+
+/// Inserts a post; the caller puts it in the search indexer's queue in the same transaction.
 pub(crate) async fn insert_post<'c, E: Executor<'c, Database = Any>>(e: E, p: &NewPostRow<'_>) -> Result<()> {
-    sqlx::query(INSERT_POST_SQL)
+    bind_post(sqlx::query(INSERT_POST_SQL), p).execute(e).await?;
+    Ok(())
+}
+
+/// Inserts a post and puts it in the search indexer's queue, in one statement (PostgreSQL).
+pub(crate) async fn insert_queued_post(pool: &AnyPool, p: &NewPostRow<'_>) -> Result<()> {
+    bind_post(sqlx::query(AssertSqlSafe(INSERT_QUEUED_POST_SQL.as_str())), p).execute(pool).await?;
+    Ok(())
+}
+
+fn bind_post<'q>(query: Query<'q, Any, AnyArguments>, p: &NewPostRow<'q>) -> Query<'q, Any, AnyArguments> {
+    query
         .bind(p.id)
         .bind(p.school_id)
         .bind(p.board_id)
@@ -203,9 +226,6 @@ pub(crate) async fn insert_post<'c, E: Executor<'c, Database = Any>>(e: E, p: &N
         .bind(p.content)
         .bind(p.now)
         .bind(p.content_preview)
-        .execute(e)
-        .await?;
-    Ok(())
 }
 
 /// A post's new content with its preview (`domain::content_preview`).

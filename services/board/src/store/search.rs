@@ -1,13 +1,21 @@
 //! The SQL of search and of its index.
 //!
-//! PostgreSQL: a GIN index on `board_search_terms(title, content)` (migrations), which the
-//! database keeps current itself. SQLite: the FTS5 table `post_search`, written here in the
-//! post's transaction. Every candidate the index yields is checked with the exact `LIKE`, so
-//! the answers are the plain scan's.
+//! The index: PostgreSQL's table `post_terms` (each live post's terms, GIN-indexed) and
+//! SQLite's FTS5 table `post_search`. Neither is written by the request that changes a post:
+//! that request's own transaction puts the post in `post_search_pending` ([`enqueue`]), and
+//! the indexer ([`index_pending`]) rewrites the index entries of queued posts in batches,
+//! taking them off the queue in the same transaction. Every search reads the queued posts as
+//! well as the index's candidates, and checks each with the exact `LIKE` against the post as
+//! it is now, so the answers are the plain scan's whether the indexer has caught up or not: a
+//! stale entry can only add a candidate the check drops, and a post whose entry is missing or
+//! stale is in the queue. A batch costs the database far less per post than one post at a
+//! time (GIN merges a batch's entries sorted, key by key; FTS5 writes one segment per batch),
+//! and a write request waits for none of it.
 //!
 //! The two indexes differ in one way that shapes the reads: FTS5 walks its candidates newest
-//! first, so SQLite takes them in growing batches until the page is full. GIN yields its
-//! candidates unordered, all at once: cheap for a rare query, ruinous for a common word held
+//! first, so SQLite takes them in growing batches until the page is full, asking only for
+//! the query's narrowest terms (by how many posts hold each, from FTS5's vocabulary). GIN
+//! yields its candidates unordered, all at once: cheap for a rare query, ruinous for a common word held
 //! by a third of the posts (read, checked and sorted to keep twenty). So PostgreSQL chooses
 //! per query from the index's own statistics (the most common terms and their shares, which
 //! `ANALYZE` keeps): a query whose rarest terms leave few posts goes to the index first, with
@@ -17,7 +25,7 @@
 
 use campus_shared::error::Result;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use campus_shared::db::{Backend, Db};
@@ -74,6 +82,9 @@ const MATCHES: &str = " AND p.deleted_at IS NULL AND p.report_count < 5 \
 
 const _: () = assert!(crate::domain::REPORTS_TO_HIDE == 5, "MATCHES spells the report limit");
 
+/// The queued posts, as a subquery of ids.
+const QUEUED: &str = "SELECT post_id FROM post_search_pending";
+
 /// Index terms a PostgreSQL search looks up at most: the rarest few narrow as well as all
 /// of them, and each further one costs its posting list.
 const MOST_TERMS: usize = 3;
@@ -100,7 +111,20 @@ pub(crate) struct TermStatistics {
     current: RwLock<Option<Arc<Frequencies>>>,
     /// Held by the search that reads them.
     reading: tokio::sync::Mutex<()>,
+    /// SQLite: how many posts hold each FTS5 token asked about so far.
+    counted: Mutex<Counts>,
 }
+
+/// Posts per FTS5 token, as SQLite's index counts them (`post_search_vocab`), each read the
+/// first time a search needs it; all forgotten together after [`STATISTICS_TTL`].
+#[derive(Debug, Default)]
+struct Counts {
+    since: Option<Instant>,
+    posts: HashMap<String, f64>,
+}
+
+/// Tokens whose counts are kept at most; past it they are all read again.
+const MOST_COUNTED: usize = 50_000;
 
 impl TermStatistics {
     fn current(&self) -> Option<Arc<Frequencies>> {
@@ -142,20 +166,64 @@ impl TermStatistics {
             }
         }
     }
+
+    /// How many posts hold each of `tokens` (SQLite), from the counts kept or read now.
+    async fn sqlite_counts(&self, conn: &mut AnyConnection, tokens: &[String]) -> sqlx::Result<Vec<f64>> {
+        let mut found: Vec<Option<f64>> = {
+            let mut counts = self.counted.lock().unwrap_or_else(|e| e.into_inner());
+            let stale = counts.since.is_none_or(|t| t.elapsed() > STATISTICS_TTL);
+            if stale || counts.posts.len() > MOST_COUNTED {
+                *counts = Counts { since: Some(Instant::now()), posts: HashMap::new() };
+            }
+            tokens.iter().map(|t| counts.posts.get(t).copied()).collect()
+        };
+        for (token, count) in tokens.iter().zip(found.iter_mut()) {
+            if count.is_some() {
+                continue;
+            }
+            let read: Option<(i64,)> = sqlx::query_as("SELECT doc FROM post_search_vocab WHERE term = $1")
+                .bind(token)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let posts = read.map_or(0.0, |(n,)| n as f64);
+            *count = Some(posts);
+            self.counted.lock().unwrap_or_else(|e| e.into_inner()).posts.insert(token.clone(), posts);
+        }
+        Ok(found.into_iter().map(|c| c.unwrap_or(0.0)).collect())
+    }
+
+    /// The few terms of `query` an SQLite search looks up: FTS5 reads every term's whole
+    /// posting list, and one in every post (" #" of the seeded titles) costs more than the
+    /// candidates it spares. Shares are of the school's posts (its token is in each).
+    async fn sqlite_terms(
+        &self,
+        conn: &mut AnyConnection,
+        school: i64,
+        query: &SearchQuery,
+    ) -> sqlx::Result<Vec<String>> {
+        let mut tokens = vec![format!("school{school}")];
+        tokens.extend(query.terms.iter().map(|t| hex(t)));
+        let counts = self.sqlite_counts(conn, &tokens).await?;
+        let posts = counts[0].max(1.0);
+        let shares: HashMap<&str, f64> =
+            query.terms.iter().map(String::as_str).zip(counts[1..].iter().map(|n| n / posts)).collect();
+        let (terms, _) = query.narrowest_terms(MOST_TERMS, |t| shares.get(t).copied().unwrap_or(1.0));
+        Ok(terms)
+    }
 }
 
 async fn read_frequencies(pool: &AnyPool) -> sqlx::Result<Frequencies> {
     let shares: Vec<(String, f64)> = sqlx::query_as(
         "SELECT u.term, CAST(u.share AS DOUBLE PRECISION) FROM pg_stats s, \
          unnest(CAST(CAST(s.most_common_elems AS TEXT) AS TEXT[]), s.most_common_elem_freqs) AS u(term, share) \
-         WHERE s.schemaname = current_schema() AND s.tablename = 'post_search' \
-         AND s.attname = 'board_search_terms' AND u.term IS NOT NULL",
+         WHERE s.schemaname = current_schema() AND s.tablename = 'post_terms' \
+         AND s.attname = 'terms' AND u.term IS NOT NULL",
     )
     .fetch_all(pool)
     .await?;
     let (posts,): (f64,) = sqlx::query_as(
         "SELECT CAST(COALESCE(max(reltuples), -1) AS DOUBLE PRECISION) FROM pg_class \
-         WHERE oid = to_regclass('post_search')",
+         WHERE oid = to_regclass('post_terms')",
     )
     .fetch_one(pool)
     .await?;
@@ -182,7 +250,8 @@ fn plan(
     }
 }
 
-/// Up to `limit` posts of `scope` matching `query` below the id `before`, newest first.
+/// Up to `limit` posts of `scope` (in `school`) matching `query` below the id `before`,
+/// newest first.
 /// On PostgreSQL each statement runs under a statement timeout; past it the answer is
 /// DEADLINE_EXCEEDED SEARCH_TIMEOUT. SQLite reads index candidates batch by batch until the
 /// page is full or the timeout has passed, then answers a short page with a token to go on.
@@ -191,6 +260,7 @@ pub(crate) async fn search_posts(
     db: &Db,
     statistics: &TermStatistics,
     viewer: i64,
+    school: i64,
     scope: Scope,
     query: &SearchQuery,
     before: i64,
@@ -218,7 +288,12 @@ pub(crate) async fn search_posts(
         }
         Backend::Sqlite => {
             let mut conn = db.pool.acquire().await?;
-            sqlite(&mut conn, &ask, &query.terms, before, limits).await?
+            let terms = if query.terms.is_empty() {
+                Vec::new()
+            } else {
+                statistics.sqlite_terms(&mut conn, school, query).await?
+            };
+            sqlite(&mut conn, &ask, &terms, before, limits).await?
         }
     };
     Ok(found)
@@ -327,8 +402,8 @@ async fn postgres(
     // Below a window the planner chooses: the word is common enough that the walk may be.
     let order = if index_first { "p.id + 0" } else { "p.id" };
     let sql = format!(
-        "SELECT {} FROM post p WHERE board_search_terms(p.title, p.content) @> CAST($6 AS TEXT[]) \
-         AND p.{} = $2 AND p.id < $3{MATCHES} ORDER BY {order} DESC LIMIT $4",
+        "SELECT {} FROM post p WHERE p.id IN (SELECT post_id FROM post_terms WHERE terms @> CAST($6 AS TEXT[]) \
+         UNION ALL {QUEUED}) AND p.{} = $2 AND p.id < $3{MATCHES} ORDER BY {order} DESC LIMIT $4",
         post_columns!(),
         ask.scope.column()
     );
@@ -348,6 +423,37 @@ async fn sqlite(
         let (rows, bottom) = ask.window(&mut *conn, before, limits.window).await?;
         return Ok(Found { rows, resume_below: bottom });
     }
+    let Found { mut rows, mut resume_below } = sqlite_indexed(&mut *conn, ask, terms, before, limits).await?;
+    // The queued posts down to where this page stops: they may be missing from the index or
+    // indexed as they were before an edit.
+    let sql = format!(
+        "SELECT {} FROM post p WHERE p.id IN ({QUEUED} WHERE post_id >= $6) AND p.{} = $2 AND p.id < $3{MATCHES} \
+         ORDER BY p.id DESC LIMIT $4",
+        post_columns!(),
+        ask.scope.column()
+    );
+    let queued = ask.rows(conn, sql, before, ask.limit, resume_below.unwrap_or(0)).await?;
+    if !queued.is_empty() {
+        rows.extend(queued);
+        rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.id));
+        rows.dedup_by_key(|r| r.id);
+        rows.truncate(ask.limit as usize);
+        if rows.len() as i64 >= ask.limit {
+            resume_below = None;
+        }
+    }
+    Ok(Found { rows, resume_below })
+}
+
+/// The matches among the FTS5 index's candidates, walked newest first in growing batches
+/// until the page is full, the candidates end or the timeout has passed.
+async fn sqlite_indexed(
+    conn: &mut AnyConnection,
+    ask: &Ask<'_>,
+    terms: &[String],
+    before: i64,
+    limits: &SearchLimits,
+) -> sqlx::Result<Found> {
     let deadline = Instant::now() + limits.statement_timeout;
     let tokens: Vec<String> = ask
         .scope
@@ -393,24 +499,48 @@ async fn sqlite(
     }
 }
 
-/// A PostgreSQL array literal of `items`, each quoted.
-fn array_literal(items: &[String]) -> String {
-    let quoted: Vec<String> =
-        items.iter().map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))).collect();
-    format!("{{{}}}", quoted.join(","))
+/// A PostgreSQL array literal of `items`, each quoted. (The indexer writes one for every
+/// post, with a hundred terms or more: into one string.)
+fn array_literal<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+    let mut literal = String::from("{");
+    for item in items {
+        if literal.len() > 1 {
+            literal.push(',');
+        }
+        literal.push('"');
+        for c in item.chars() {
+            if matches!(c, '\\' | '"') {
+                literal.push('\\');
+            }
+            literal.push(c);
+        }
+        literal.push('"');
+    }
+    literal.push('}');
+    literal
 }
 
 /// A term as an FTS5 token: the hex of its UTF-8, which the `ascii` tokenizer keeps whole.
 fn hex(term: &str) -> String {
-    term.bytes().map(|b| format!("{b:02x}")).collect()
+    let mut token = String::with_capacity(term.len() * 2);
+    push_hex(&mut token, term);
+    token
 }
 
-/// The FTS5 document of a post.
-fn document(school_id: i64, board_id: i64, title: &str, content: &str) -> String {
-    let mut doc = format!("school{school_id} board{board_id}");
-    for term in search::post_terms(title, content) {
+fn push_hex(out: &mut String, term: &str) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in term.bytes() {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+}
+
+/// The FTS5 document of a post: its school's and board's tokens (`Scope::token`) and its terms.
+fn document(post: &Indexed) -> String {
+    let mut doc = format!("school{} board{}", post.school_id, post.board_id);
+    for term in search::post_terms(&post.title, &post.content) {
         doc.push(' ');
-        doc.push_str(&hex(&term));
+        push_hex(&mut doc, &term);
     }
     doc
 }
@@ -425,73 +555,153 @@ struct Indexed {
     content: String,
 }
 
-/// (Re)indexes live posts on SQLite (PostgreSQL's index follows the rows by itself): one
-/// statement drops whatever the index held for them, one writes them all.
-async fn index(conn: &mut AnyConnection, posts: &[Indexed]) -> Result<()> {
-    if posts.is_empty() {
+/// A subquery of the ids in the parameter `$n`, bound as [`json_ids`].
+fn ids_in(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Postgres => {
+            format!("SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(${n} AS JSON))")
+        }
+        Backend::Sqlite => format!("SELECT value FROM json_each(${n})"),
+    }
+}
+
+/// Ids as the JSON array [`ids_in`] reads.
+fn json_ids(ids: impl IntoIterator<Item = i64>) -> String {
+    let ids: Vec<String> = ids.into_iter().map(|id| id.to_string()).collect();
+    format!("[{}]", ids.join(","))
+}
+
+/// Replaces what the index holds for the posts `ids` with the entries of `live`, those of
+/// them not deleted: one statement drops the old entries, one writes the new.
+async fn index(conn: &mut AnyConnection, backend: Backend, ids: &[i64], live: &[Indexed]) -> Result<()> {
+    if ids.is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> = posts.iter().map(|p| p.id.to_string()).collect();
-    sqlx::query("DELETE FROM post_search WHERE rowid IN (SELECT value FROM json_each($1))")
-        .bind(format!("[{}]", ids.join(",")))
-        .execute(&mut *conn)
-        .await?;
-    let rows: Vec<String> = (0..posts.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-    let sql = format!("INSERT INTO post_search (rowid, terms) VALUES {}", rows.join(", "));
-    let mut insert = sqlx::query(AssertSqlSafe(sql));
-    for p in posts {
-        insert = insert.bind(p.id).bind(document(p.school_id, p.board_id, &p.title, &p.content));
+    let drop = match backend {
+        Backend::Postgres => format!("DELETE FROM post_terms WHERE post_id IN ({})", ids_in(backend, 1)),
+        Backend::Sqlite => format!("DELETE FROM post_search WHERE rowid IN ({})", ids_in(backend, 1)),
+    };
+    sqlx::query(AssertSqlSafe(drop)).bind(json_ids(ids.iter().copied())).execute(&mut *conn).await?;
+    if live.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (1..=live.len())
+        .map(|i| match backend {
+            Backend::Postgres => format!("(${}, CAST(${} AS TEXT[]))", 2 * i - 1, 2 * i),
+            Backend::Sqlite => format!("(${}, ${})", 2 * i - 1, 2 * i),
+        })
+        .collect();
+    let table = match backend {
+        Backend::Postgres => "post_terms (post_id, terms)",
+        Backend::Sqlite => "post_search (rowid, terms)",
+    };
+    let mut insert = sqlx::query(AssertSqlSafe(format!("INSERT INTO {table} VALUES {}", rows.join(", "))));
+    for post in live {
+        let entry = match backend {
+            Backend::Postgres => array_literal(&search::post_terms(&post.title, &post.content)),
+            Backend::Sqlite => document(post),
+        };
+        insert = insert.bind(post.id).bind(entry);
     }
     insert.execute(conn).await?;
     Ok(())
 }
 
-/// Indexes a post just created in `tx` (SQLite; PostgreSQL's index follows the row).
-pub(crate) async fn index_new_post(tx: &mut AnyConnection, p: &super::NewPostRow<'_>) -> Result<()> {
-    let post = Indexed {
-        id: p.id,
-        school_id: p.school_id,
-        board_id: p.board_id,
-        title: p.title.to_string(),
-        content: p.content.to_string(),
-    };
-    index(tx, &[post]).await
-}
-
-/// Brings the index up to date with a post just edited in `tx`.
-pub(crate) async fn reindex_post(tx: &mut AnyConnection, backend: Backend, id: i64) -> Result<()> {
-    if backend == Backend::Postgres {
-        return Ok(());
-    }
-    let posts: Vec<Indexed> = sqlx::query_as(
-        "SELECT id, school_id, board_id, title, content FROM post WHERE id = $1 AND deleted_at IS NULL",
+/// Puts a post that the transaction `tx` creates, edits or deletes in the indexer's queue.
+/// When the post is queued already, the upsert still writes its row, so that an indexer batch
+/// (which skips rows a transaction holds) cannot read the post before `tx` commits and then
+/// take it off the queue.
+pub(crate) async fn enqueue(tx: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO post_search_pending (post_id) VALUES ($1) \
+         ON CONFLICT (post_id) DO UPDATE SET post_id = excluded.post_id",
     )
     .bind(id)
-    .fetch_all(&mut *tx)
+    .execute(tx)
     .await?;
-    index(tx, &posts).await
+    Ok(())
 }
 
-/// Drops a deleted post from the index, in the deleting transaction.
-pub(crate) async fn unindex_post(tx: &mut AnyConnection, backend: Backend, id: i64) -> Result<()> {
-    if backend == Backend::Sqlite {
-        sqlx::query("DELETE FROM post_search WHERE rowid = $1").bind(id).execute(tx).await?;
+/// Posts one indexer batch takes at most.
+pub(crate) const INDEX_BATCH: i64 = 512;
+
+/// Indexes the next batch of queued posts, oldest first: rewrites the entries of those still
+/// live, drops those of deleted ones, and takes them all off the queue, in one transaction.
+/// Returns how many it took (0: the queue is empty). On PostgreSQL the batch's GIN entries,
+/// which go to GIN's pending list first, are merged into the index before the transaction
+/// commits, so searches never read them from that unsorted list; queue rows a writing
+/// transaction holds are skipped and taken by a later batch, and replicas share the queue.
+pub(crate) async fn index_pending(pool: &AnyPool, backend: Backend) -> Result<u64> {
+    let (mut tx, take) = match backend {
+        Backend::Postgres => (
+            pool.begin().await?,
+            "SELECT post_id FROM post_search_pending ORDER BY post_id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        ),
+        Backend::Sqlite => (
+            pool.begin_with("BEGIN IMMEDIATE").await?,
+            "SELECT post_id FROM post_search_pending ORDER BY post_id LIMIT $1",
+        ),
+    };
+    let ids: Vec<i64> = sqlx::query_as(take)
+        .bind(INDEX_BATCH)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(id,): (i64,)| id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let live: Vec<Indexed> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT id, school_id, board_id, title, content FROM post WHERE id IN ({}) AND deleted_at IS NULL",
+        ids_in(backend, 1)
+    )))
+    .bind(json_ids(ids.iter().copied()))
+    .fetch_all(&mut *tx)
+    .await?;
+    index(&mut tx, backend, &ids, &live).await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM post_search_pending WHERE post_id IN ({})",
+        ids_in(backend, 1)
+    )))
+    .bind(json_ids(ids.iter().copied()))
+    .execute(&mut *tx)
+    .await?;
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT gin_clean_pending_list('post_terms_search')").execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(ids.len() as u64)
+}
+
+/// Reclaims the rows indexer batches deleted from the queue (PostgreSQL): every search reads
+/// the whole queue, dead rows included, and autovacuum comes by once a minute at best, when
+/// a write-heavy minute leaves hundreds of pages (a search that found nothing took 1 ms
+/// instead of 0.06 ms, reading 416 pages of them).
+pub(crate) async fn vacuum_queue(pool: &AnyPool, backend: Backend) -> Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::raw_sql("VACUUM post_search_pending").execute(pool).await?;
     }
     Ok(())
+}
+
+/// Runs [`index_pending`] until the queue is empty; the number of posts indexed.
+pub(crate) async fn index_all_pending(pool: &AnyPool, backend: Backend) -> Result<u64> {
+    until_none_left(|| index_pending(pool, backend)).await
 }
 
 /// Posts one backfill batch indexes.
 const BACKFILL_BATCH: i64 = 500;
 
-/// Indexes the next batch of posts written before the index existed (SQLite), newest first;
-/// the number indexed, 0 when none are left. Each batch is its own short transaction and
-/// records how far it got, so the backfill resumes where it stopped and writers wait for at
-/// most one batch.
+/// Indexes the next batch of posts written before the index existed, newest first; the
+/// number indexed, 0 when none are left. Each batch is its own short transaction and records
+/// how far it got, so the backfill resumes where it stopped and writers wait for at most one
+/// batch. (PostgreSQL's migration indexed the posts it found itself and left none.)
 pub(crate) async fn backfill_batch(pool: &AnyPool, backend: Backend) -> Result<u64> {
-    if backend == Backend::Postgres {
-        return Ok(0);
-    }
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = match backend {
+        Backend::Postgres => pool.begin().await?,
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+    };
     let (below,): (i64,) =
         sqlx::query_as("SELECT below FROM post_search_backfill").fetch_one(&mut *tx).await?;
     if below <= 0 {
@@ -505,7 +715,8 @@ pub(crate) async fn backfill_batch(pool: &AnyPool, backend: Backend) -> Result<u
     .bind(BACKFILL_BATCH)
     .fetch_all(&mut *tx)
     .await?;
-    index(&mut tx, &posts).await?;
+    let ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
+    index(&mut tx, backend, &ids, &posts).await?;
     let next = if (posts.len() as i64) < BACKFILL_BATCH { 0 } else { posts.last().map_or(0, |p| p.id) };
     sqlx::query("UPDATE post_search_backfill SET below = $1").bind(next).execute(&mut *tx).await?;
     tx.commit().await?;
@@ -514,12 +725,16 @@ pub(crate) async fn backfill_batch(pool: &AnyPool, backend: Backend) -> Result<u
 
 /// Runs [`backfill_batch`] until nothing is left.
 pub(crate) async fn backfill(pool: &AnyPool, backend: Backend) -> Result<u64> {
+    until_none_left(|| backfill_batch(pool, backend)).await
+}
+
+/// Runs `batch` until it takes no posts; how many it took in all.
+async fn until_none_left<F: Future<Output = Result<u64>>>(mut batch: impl FnMut() -> F) -> Result<u64> {
     let mut total = 0;
     loop {
-        let n = backfill_batch(pool, backend).await?;
-        if n == 0 {
-            return Ok(total);
+        match batch().await? {
+            0 => return Ok(total),
+            n => total += n,
         }
-        total += n;
     }
 }

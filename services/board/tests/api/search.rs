@@ -119,6 +119,12 @@ async fn check_case(
         // The same text in another school, which no search here may find.
         let elsewhere = pb::CreatePostRequest { board_id: theirs.id, ..create };
         app.client().create_post(app.req_in(elsewhere, author, OTHER_SCHOOL)).await.unwrap();
+        if i % 2 == 0 {
+            // Indexed before its edit or deletion, so the index holds an entry that is stale
+            // until the indexer takes the post again (the service's own indexer takes posts
+            // when it will: any post may be queued or indexed when the searches run).
+            index_queued(app, pool).await;
+        }
         if let Some(content) = &p.edit {
             let edit = pb::UpdatePostRequest { id, title: None, content: Some(content.clone()) };
             app.client().update_post(app.req(edit, author)).await.unwrap();
@@ -133,16 +139,35 @@ async fn check_case(
             app.client().delete_post(app.req(pb::DeletePostRequest { id }, author)).await.unwrap();
         }
     }
+    check_queries(app, pool, board.id, &queries, page_size).await?;
+    // Then with every post indexed as it is now, and none queued.
+    index_queued(app, pool).await;
+    check_queries(app, pool, board.id, &queries, page_size).await
+}
+
+/// Takes every queued post into the index now.
+async fn index_queued(app: &TestApp, pool: &AnyPool) {
+    campus_board::reference::index_queued_posts(pool, app.backend).await.unwrap();
+}
+
+/// Both routes answer each query as the plain scan does.
+async fn check_queries(
+    app: &TestApp,
+    pool: &AnyPool,
+    board_id: i64,
+    queries: &[String],
+    page_size: i32,
+) -> Result<(), TestCaseError> {
     for q in queries {
-        let Ok(parsed) = SearchQuery::parse("query", &q) else {
+        let Ok(parsed) = SearchQuery::parse("query", q) else {
             let request = pb::SearchPostsRequest { query: q.clone(), ..Default::default() };
             let refused = app.client().search_posts(app.req(request, user())).await.unwrap_err();
             prop_assert_eq!(refused.code(), Code::InvalidArgument);
             continue;
         };
-        let (school, in_board) = search_all(app, board.id, &q, page_size).await;
+        let (school, in_board) = search_all(app, board_id, q, page_size).await;
         let expected_school = scan(pool, "school_id", SCHOOL, &parsed.pattern).await;
-        let expected_board = scan(pool, "board_id", board.id, &parsed.pattern).await;
+        let expected_board = scan(pool, "board_id", board_id, &parsed.pattern).await;
         prop_assert_eq!(&school, &expected_school, "school-wide {:?} on {:?}", q, app.backend);
         prop_assert_eq!(&in_board, &expected_board, "in the board {:?} on {:?}", q, app.backend);
     }
@@ -332,8 +357,9 @@ async fn each_user_has_a_search_rate() {
     }
 }
 
-/// Posts that were in the database before the index are found once the backfill has run
-/// (on PostgreSQL the index is built by its migration and needs none).
+/// Posts that were in the database before the index are found once the backfill has run.
+/// (PostgreSQL's migration indexes the posts it finds itself; rows written behind the
+/// service's back, as here, are found by the backfill on both backends.)
 #[tokio::test]
 async fn posts_written_before_the_index_are_backfilled() {
     each_backend(|app| async move {
@@ -357,15 +383,103 @@ async fn posts_written_before_the_index_are_backfilled() {
                 .await
                 .unwrap();
         }
-        if app.backend == Backend::Sqlite {
-            sqlx::query("UPDATE post_search_backfill SET below = 8").execute(&pool).await.unwrap();
-        }
+        sqlx::query("UPDATE post_search_backfill SET below = 8").execute(&pool).await.unwrap();
         let indexed = campus_board::reference::backfill_search(&pool, app.backend).await.unwrap();
-        let expected = if app.backend == Backend::Sqlite { 7 } else { 0 };
-        assert_eq!(indexed, expected);
+        assert_eq!(indexed, 7, "{:?}", app.backend);
         let request = pb::SearchPostsRequest { query: "기숙사 통금".into(), ..Default::default() };
         let found = app.client().search_posts(app.req(request, 2)).await.unwrap().into_inner();
         assert_eq!(found.posts.iter().map(|p| p.id).collect::<Vec<_>>(), [6, 4, 2], "{:?}", app.backend);
+    })
+    .await;
+}
+
+/// PostgreSQL's migration indexed the posts it found with the SQL function
+/// `board_search_terms`; the indexer computes `domain::search::post_terms`: the same terms.
+#[tokio::test]
+async fn the_migrations_terms_are_the_indexers() {
+    if !campus_testkit::backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let app = spawn_app_with(Backend::Postgres, SearchLimits::default()).await;
+    let pool = AnyPool::connect(app.db_url()).await.unwrap();
+    let texts = [
+        ("학식 메뉴 #48213", "Wi-Fi 비번은 0101-2345, 방 번호 302호\n"),
+        ("MT 공지", "12 123 1234 x9y9z 50%_OFF"),
+        ("가", "É 톡 9"),
+    ];
+    for (title, content) in texts {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT term FROM unnest(board_search_terms($1, $2)) AS term")
+                .bind(title)
+                .bind(content)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let sql: std::collections::BTreeSet<String> = rows.into_iter().map(|(t,)| t).collect();
+        assert_eq!(sql, campus_board::domain::search::post_terms(title, content), "{title:?} {content:?}");
+    }
+}
+
+/// Whether the index holds `term` for the post `id`.
+async fn indexed(app: &TestApp, pool: &AnyPool, id: i64, term: &str) -> bool {
+    let (sql, term) = match app.backend {
+        Backend::Postgres => (
+            "SELECT count(*) FROM post_terms WHERE post_id = $1 AND terms @> CAST($2 AS TEXT[])",
+            format!("{{\"{term}\"}}"),
+        ),
+        Backend::Sqlite => (
+            "SELECT count(*) FROM post_search WHERE rowid = $1 AND post_search MATCH $2",
+            format!("\"{}\"", term.bytes().map(|b| format!("{b:02x}")).collect::<String>()),
+        ),
+    };
+    let (n,): (i64,) = sqlx::query_as(sql).bind(id).bind(term).fetch_one(pool).await.unwrap();
+    n == 1
+}
+
+/// The indexer keeps the index from the queue that each write fills in its own transaction:
+/// a new post gets its entry, an edited one a new entry, a deleted one none, and the queue
+/// is empty after each batch. The searches find what the post holds now at every step.
+#[tokio::test]
+async fn the_indexer_keeps_the_index_from_the_queue() {
+    each_backend(|app| async move {
+        let board = app.board(1, "자유").await;
+        let pool = AnyPool::connect(app.db_url()).await.unwrap();
+        let found = |query: &'static str| {
+            let app = &app;
+            async move {
+                let request = pb::SearchPostsRequest { query: query.into(), ..Default::default() };
+                let page = app.client().search_posts(app.req(request, user())).await.unwrap().into_inner();
+                page.posts.iter().map(|p| p.id).collect::<Vec<_>>()
+            }
+        };
+        let queued = || async {
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT count(*) FROM post_search_pending").fetch_one(&pool).await.unwrap();
+            n
+        };
+        let create = pb::CreatePostRequest {
+            board_id: board.id,
+            title: "기숙사".into(),
+            content: "통금 몇 시예요".into(),
+            anonymous: true,
+        };
+        let id = app.client().create_post(app.req(create, 7)).await.unwrap().into_inner().id;
+        assert_eq!(found("통금").await, [id]);
+        index_queued(&app, &pool).await;
+        assert_eq!((queued().await, indexed(&app, &pool, id, "통금").await), (0, true));
+        assert_eq!(found("통금").await, [id]);
+
+        let edit = pb::UpdatePostRequest { id, title: None, content: Some("학식 메뉴".into()) };
+        app.client().update_post(app.req(edit, 7)).await.unwrap();
+        assert_eq!((found("통금").await, found("학식").await), (vec![], vec![id]));
+        index_queued(&app, &pool).await;
+        assert!(!indexed(&app, &pool, id, "통금").await && indexed(&app, &pool, id, "학식").await);
+        assert_eq!((found("통금").await, found("학식").await), (vec![], vec![id]));
+
+        app.client().delete_post(app.req(pb::DeletePostRequest { id }, 7)).await.unwrap();
+        assert_eq!(found("학식").await, Vec::<i64>::new());
+        index_queued(&app, &pool).await;
+        assert_eq!((queued().await, indexed(&app, &pool, id, "학식").await), (0, false), "{:?}", app.backend);
     })
     .await;
 }
@@ -390,6 +504,13 @@ async fn a_search_past_the_timeout_is_deadline_exceeded() {
     )
     .bind(SCHOOL)
     .bind(board.id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Indexed at once, as the index's migration indexes the posts it finds.
+    sqlx::query(
+        "INSERT INTO post_terms (post_id, terms) SELECT id, board_search_terms(title, content) FROM post",
+    )
     .execute(&pool)
     .await
     .unwrap();
