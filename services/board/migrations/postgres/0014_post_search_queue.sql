@@ -7,8 +7,9 @@
 -- statement (PostgreSQL CPU per CreatePost 10x base's), and every like or comment count that
 -- could not stay a HOT update wrote them all again. A batch of posts goes through GIN's own
 -- pending list and is merged sorted, key by key, before its transaction commits.
--- The terms gain the trigrams of ASCII digits (`domain::search::post_terms`, which the
--- indexer computes; this function is what this migration indexes the posts it finds with).
+-- The terms (`domain::search::post_terms`, which the indexer computes; this function is what
+-- this migration indexes the posts it finds with) gain the trigrams of ASCII digits and lose
+-- the bigrams with a space or line break.
 CREATE OR REPLACE FUNCTION board_search_terms(title TEXT, content TEXT) RETURNS TEXT[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT array(
@@ -18,7 +19,8 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
              generate_series(1, cardinality(t.c)) AS i,
              (VALUES (1), (2), (3)) AS k(n)
         WHERE (k.n = 1 AND octet_length(t.c[i]) > 1)
-           OR (k.n = 2 AND i < cardinality(t.c))
+           OR (k.n = 2 AND i < cardinality(t.c) AND t.c[i] NOT IN (' ', E'\t', E'\n', E'\r')
+               AND t.c[i + 1] NOT IN (' ', E'\t', E'\n', E'\r'))
            OR (k.n = 3 AND i + 2 <= cardinality(t.c) AND ascii(t.c[i]) BETWEEN 48 AND 57
                AND ascii(t.c[i + 1]) BETWEEN 48 AND 57 AND ascii(t.c[i + 2]) BETWEEN 48 AND 57)
     )

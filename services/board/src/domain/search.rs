@@ -1,7 +1,8 @@
 //! What a search is, free of I/O: the checked query, the n-grams that index posts and
 //! narrow a search, and the per-user search rate.
 //!
-//! A post is indexed by the character bigrams of its lower-cased title and content, plus the
+//! A post is indexed by the character bigrams of its lower-cased title and content (those
+//! within words: none with a space or line break), plus the
 //! single non-ASCII characters (so a one-syllable Korean query has a term) and the trigrams of
 //! its digits (every digit bigram is in a few percent of posts that hold numbers, a digit
 //! trigram in a tenth of that: a phone number, price or room number is found from three short
@@ -118,8 +119,9 @@ impl SearchQuery {
 
     /// The few terms that narrow this query most, given each term's share of the posts
     /// (`frequency`), and the share of posts they leave by that estimate. The rarest term
-    /// first, then the next rarest that does not overlap a chosen one (overlapping bigrams of
-    /// one word occur together, so they narrow little) and is worth its posting list: reading
+    /// first, then the next rarest that adds at least two characters no chosen term covers
+    /// (overlapping bigrams of one word occur together, so they narrow little; a digit trigram
+    /// that shares one digit with a chosen one adds a bigram's worth) and is worth its posting list: reading
     /// an index entry costs about a [`ROW_COST_IN_ENTRIES`]th of checking a candidate post,
     /// so a term held by most posts is left out once the candidates are few. Overlapping
     /// terms worth their posting list by the same rule fill what is left, without counting in
@@ -132,17 +134,18 @@ impl SearchQuery {
         // Whether a term held by a share `f` of the posts costs less to read than the
         // candidates it would spare, `share` of the posts being left.
         let worth_reading = |f: f64, share: f64| f < ROW_COST_IN_ENTRIES * share * (1.0 - f);
-        let mut chosen: Vec<(usize, usize, &str)> = Vec::new();
+        let mut terms: Vec<&str> = Vec::new();
+        let mut covered: BTreeSet<usize> = BTreeSet::new();
         let mut share = 1.0;
         for &(f, at, term) in &ranked {
-            let end = at + term.chars().count();
-            let apart = chosen.iter().all(|(a, e, t)| *t != term && (end <= *a || at >= *e));
-            if chosen.len() < most && apart && (chosen.is_empty() || worth_reading(f, share)) {
-                chosen.push((at, end, term));
+            let span = at..at + term.chars().count();
+            let apart = !terms.contains(&term) && span.clone().filter(|i| !covered.contains(i)).count() >= 2;
+            if terms.len() < most && apart && (terms.is_empty() || worth_reading(f, share)) {
+                terms.push(term);
+                covered.extend(span);
                 share *= f.clamp(0.0, 1.0);
             }
         }
-        let mut terms: Vec<&str> = chosen.into_iter().map(|(_, _, t)| t).collect();
         // Then overlapping terms, by the same rule but left out of the estimate: one word's
         // bigrams mostly come together and narrow little, but where they do not (the digits
         // of a number: "48" and "82" of "#48213") a third term cuts the candidates twentyfold.
@@ -161,6 +164,12 @@ fn same_everywhere(c: char) -> bool {
     c.is_ascii() || (!c.is_lowercase() && !c.is_uppercase() && c.to_lowercase().eq([c]))
 }
 
+/// Whether a bigram is indexed: not when it holds a space or line break. A word's edges
+/// ("사 ", " 통") were 28% of a post's terms, and a query's own words narrow it as well.
+fn indexed_pair(pair: &[char]) -> bool {
+    !pair.iter().any(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+}
+
 /// The index terms of an already lower-cased query, each with its character offset.
 fn query_terms(lowered: &str) -> Vec<(usize, String)> {
     let chars: Vec<char> = lowered.chars().collect();
@@ -172,7 +181,7 @@ fn query_terms(lowered: &str) -> Vec<(usize, String)> {
         terms.push((0, c.to_string()));
     }
     for (at, pair) in chars.windows(2).enumerate() {
-        if pair.iter().all(|c| same_everywhere(*c)) {
+        if pair.iter().all(|c| same_everywhere(*c)) && indexed_pair(pair) {
             terms.push((at, pair.iter().collect()));
         }
     }
@@ -186,14 +195,15 @@ fn query_terms(lowered: &str) -> Vec<(usize, String)> {
 }
 
 /// The index terms of a post: every bigram of its ASCII-lower-cased title and content (not
-/// across the two), every non-ASCII character and every trigram of ASCII digits. The
+/// across the two) without a space or line break in it, every non-ASCII character and every
+/// trigram of ASCII digits. The
 /// PostgreSQL migration that indexed the posts it found computes the same set in SQL
 /// (`board_search_terms`).
 pub fn post_terms(title: &str, content: &str) -> BTreeSet<String> {
     let mut terms = BTreeSet::new();
     for text in [title, content] {
         let chars: Vec<char> = text.chars().map(|c| c.to_ascii_lowercase()).collect();
-        for pair in chars.windows(2) {
+        for pair in chars.windows(2).filter(|pair| indexed_pair(pair)) {
             terms.insert(pair.iter().collect());
         }
         for c in chars.iter().filter(|c| !c.is_ascii()) {
@@ -276,7 +286,7 @@ mod tests {
     fn cased_non_ascii_letters_make_no_terms() {
         // SQLite's lower() leaves 'É' alone while Rust's does not: no term may depend on it.
         assert_eq!(SearchQuery::parse("query", "éa").unwrap().terms, Vec::<String>::new());
-        assert_eq!(SearchQuery::parse("query", "학식 é").unwrap().terms, ["식 ", "학식"]);
+        assert_eq!(SearchQuery::parse("query", "학식 é").unwrap().terms, ["학식"]);
     }
 
     #[test]
@@ -315,10 +325,19 @@ mod tests {
         // ("82" overlaps both chosen terms, and narrows what they leave.)
         assert_eq!(q.narrowest_terms(3, freq), (vec!["13".into(), "48".into(), "82".into()], 0.048 * 0.0488));
         assert_eq!(q.narrowest_terms(2, freq).0, ["13", "48"]);
-        // A repeated term is chosen once.
+        // A repeated term is chosen once; a word's edges are no terms.
         let q = SearchQuery::parse("query", "ab ab").unwrap();
-        assert_eq!(q.narrowest_terms(2, |_| 0.5), (vec!["ab".to_string(), " a".to_string()], 0.25));
-        assert_eq!(q.narrowest_terms(3, |_| 0.5).0, ["ab", " a", "b "]);
+        assert_eq!(q.narrowest_terms(2, |_| 0.5), (vec!["ab".to_string()], 0.5));
+        let q = SearchQuery::parse("query", "abcab").unwrap();
+        assert_eq!(q.narrowest_terms(2, |_| 0.5), (vec!["ab".to_string(), "ca".to_string()], 0.25));
+        assert_eq!(q.narrowest_terms(3, |_| 0.5).0, ["ab", "ca", "bc"]);
+        // Digit trigrams that share one digit each add two: "482" and "213" of "#48213"; the
+        // bigram "13" is then not worth its posting list.
+        let q = SearchQuery::parse("query", "요 #48213").unwrap();
+        let freq = |t: &str| if t.len() == 3 && t.bytes().all(|b| b.is_ascii_digit()) { 0.004 } else { 0.05 };
+        let (terms, share) = q.narrowest_terms(3, freq);
+        assert_eq!(terms, ["482", "213"]);
+        assert!((share - 0.004 * 0.004).abs() < 1e-12);
     }
 
     #[test]
