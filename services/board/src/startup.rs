@@ -25,6 +25,7 @@ use crate::domain::photo::MAX_PHOTO_BYTES;
 use crate::domain::search::SearchLimits;
 use crate::events::consume::AccountEvents;
 use crate::store::FirstPages;
+use crate::store::search::Searches;
 
 pub(crate) static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 pub(crate) static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
@@ -208,15 +209,9 @@ impl Application {
         let outbox = Outbox::new();
         let events = Feed::new(db.clone(), outbox.clone(), config.feed.clone());
         let index_db = db.clone();
-        let api = crate::grpc::BoardApi::new(
-            db,
-            tokens,
-            config.thresholds,
-            blobs,
-            search_limits,
-            outbox,
-            first_pages,
-        );
+        let searches = Searches::open(&db, &config.service.database, search_limits).await?;
+        let api =
+            crate::grpc::BoardApi::new(db, tokens, config.thresholds, blobs, searches, outbox, first_pages);
         let public = BoardServiceServer::new(api.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);

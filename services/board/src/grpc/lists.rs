@@ -31,7 +31,7 @@ impl BoardApi {
             .map_err(|_| Error::internal("search rate lock poisoned"))?
             .take(caller.user_id, std::time::Instant::now())?;
         let mut found = store::search::search_posts(
-            self.db(),
+            &self.inner.search_db,
             &self.inner.search_statistics,
             caller.user_id,
             caller.school_id,

@@ -57,6 +57,8 @@ struct Inner {
     boards: RwLock<HashMap<i64, BoardInfo>>,
     /// Each user's searches: a search reads far more than any other request.
     search_rate: Mutex<SearchRate>,
+    /// Where searches run: their own connections on PostgreSQL (`store::search::Searches`).
+    search_db: Db,
     search_limits: SearchLimits,
     /// The search index's statistics (PostgreSQL), which choose how each search reads.
     search_statistics: store::search::TermStatistics,
@@ -165,12 +167,13 @@ impl BoardApi {
         tokens: PageTokens,
         thresholds: Thresholds,
         blobs: Blobs,
-        search_limits: SearchLimits,
+        searches: store::search::Searches,
         outbox: Outbox,
         first_pages: Arc<store::FirstPages>,
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let decoding = Semaphore::new(cores);
+        let store::search::Searches { db: search_db, limits: search_limits } = searches;
         let search_rate = Mutex::new(SearchRate::new(search_limits.per_second, search_limits.burst));
         Self {
             inner: Arc::new(Inner {
@@ -181,6 +184,7 @@ impl BoardApi {
                 outbox,
                 boards: RwLock::default(),
                 search_rate,
+                search_db,
                 search_limits,
                 search_statistics: Default::default(),
                 first_pages,

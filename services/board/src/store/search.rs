@@ -28,11 +28,46 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use campus_shared::db::{Backend, Db};
+use campus_shared::db::{Backend, DatabaseConfig, Db};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
 
 use super::PostRow;
 use crate::domain::search::{self, SearchLimits, SearchQuery};
+
+/// Connections searches run on at most (PostgreSQL).
+const SEARCH_CONNECTIONS: u32 = 8;
+
+/// Where searches run and how they are bounded. On PostgreSQL searches have a pool of their
+/// own, of at most [`SEARCH_CONNECTIONS`]: a burst of searches waits for one of those
+/// instead of taking the connections every other call needs, and their sessions carry the
+/// statement timeout and custom plans, so a search is its statements alone (no `BEGIN`,
+/// `set_config` and `COMMIT` around them). SQLite searches use the service's pool.
+#[derive(Debug)]
+pub(crate) struct Searches {
+    pub(crate) db: Db,
+    pub(crate) limits: SearchLimits,
+}
+
+impl Searches {
+    pub(crate) async fn open(db: &Db, config: &DatabaseConfig, limits: SearchLimits) -> sqlx::Result<Self> {
+        if db.backend == Backend::Sqlite {
+            return Ok(Self { db: db.clone(), limits });
+        }
+        let separator = if config.url.contains('?') { '&' } else { '?' };
+        // A generic plan would not know how rare the terms are, nor that the LIKE is.
+        let url = format!(
+            "{}{separator}options[statement_timeout]={}&options[plan_cache_mode]=force_custom_plan",
+            config.url,
+            limits.statement_timeout.as_millis()
+        );
+        let config = DatabaseConfig {
+            url,
+            max_connections: SEARCH_CONNECTIONS.min(config.max_connections),
+            acquire_timeout: config.acquire_timeout,
+        };
+        Ok(Self { db: campus_shared::db::open(&config).await?, limits })
+    }
+}
 
 /// Where a search looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,19 +307,8 @@ pub(crate) async fn search_posts(
         Backend::Postgres => {
             let frequencies = statistics.get(&db.pool).await;
             let (terms, index_first) = plan(query, frequencies.as_deref(), limits);
-            let mut tx = db.pool.begin().await?;
-            // A generic plan would not know how rare the terms are, nor that the LIKE is.
-            sqlx::query(
-                "SELECT set_config('statement_timeout', $1, true), \
-                 set_config('plan_cache_mode', 'force_custom_plan', true)",
-            )
-            .bind(limits.statement_timeout.as_millis().to_string())
-            .execute(&mut *tx)
-            .await?;
-            let found = postgres(&mut tx, &ask, &terms, index_first, before, limits.window).await;
-            let found = found.map_err(timed_out)?;
-            tx.commit().await?;
-            found
+            let mut conn = db.pool.acquire().await?;
+            postgres(&mut conn, &ask, &terms, index_first, before, limits.window).await.map_err(timed_out)?
         }
         Backend::Sqlite => {
             let mut conn = db.pool.acquire().await?;

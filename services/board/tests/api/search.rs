@@ -518,7 +518,7 @@ async fn a_search_past_the_timeout_is_deadline_exceeded() {
     let request = pb::SearchPostsRequest { query: "메뉴 학식 돈까스".into(), ..Default::default() };
     let answer = app.client().search_posts(app.req(request.clone(), 2)).await;
     assert_error(answer, Code::DeadlineExceeded, "SEARCH_TIMEOUT");
-    // Four times as many at once as the pool has connections (16): each gives its connection
+    // Eight times as many at once as searches have connections (8): each gives its connection
     // back at the timeout, so every one of them is a timeout too, none a wait for the pool
     // (UNAVAILABLE after 3 s), and so is a board's search through ListPosts.
     let calls = (0..64).map(|i| {
