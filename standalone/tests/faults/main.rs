@@ -11,7 +11,8 @@
 //! through `cargo test --workspace`. The PostgreSQL restart test runs when
 //! `CAMPUS_TEST_PG_URL` is set, on a private cluster of its own (it needs initdb and pg_ctl).
 //! `notify` does the same to notifications: messaging or board down or killed while comments
-//! are written, and two messaging replicas.
+//! are written, and two messaging replicas. `search` kills board's search indexer in the
+//! middle of a backlog.
 
 mod deployment;
 mod feed;
@@ -21,6 +22,7 @@ mod notify;
 mod overload;
 mod pg_cluster;
 mod pg_restart;
+mod search;
 mod sigterm;
 
 use std::time::Duration;

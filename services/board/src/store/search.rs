@@ -317,7 +317,13 @@ pub(crate) async fn search_posts(
             } else {
                 statistics.sqlite_terms(&mut conn, school, query).await?
             };
-            sqlite(&mut conn, &ask, &terms, before, limits).await?
+            // One read transaction: the index and the queue as of one moment. Read by separate
+            // statements, a post the indexer moved from the queue into the index in between
+            // would be in neither.
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let found = sqlite(&mut tx, &ask, &terms, before, limits).await?;
+            tx.commit().await?;
+            found
         }
     };
     Ok(found)
