@@ -5,7 +5,7 @@
 //!
 //! Placeholders are the store's (`$1`, …), in the order each statement binds them.
 
-use campus_shared::db::Backend;
+use campus_shared::db::{Backend, Db};
 use sqlx::AnyPool;
 
 /// ListPosts' page: `$1` viewer, `$2` board, `$3` id to page below, `$4` rows (page + 1). A
@@ -70,11 +70,11 @@ pub fn comment_created_event(content: &str) -> (String, Vec<u8>) {
 /// Indexes every post below the backfill mark for search (what the service does at start);
 /// returns how many it indexed.
 pub async fn backfill_search(pool: &AnyPool, backend: Backend) -> campus_shared::error::Result<u64> {
-    crate::store::search::backfill(pool, backend).await
+    crate::store::search::backfill(&Db { pool: pool.clone(), backend }).await
 }
 
 /// Indexes every post in the search indexer's queue (what the running service does batch by
 /// batch); returns how many it took.
 pub async fn index_queued_posts(pool: &AnyPool, backend: Backend) -> campus_shared::error::Result<u64> {
-    crate::store::search::index_all_pending(pool, backend).await
+    crate::store::search::index_all_pending(&Db { pool: pool.clone(), backend }).await
 }

@@ -133,11 +133,11 @@ async fn index_forever(db: Db) {
     use crate::store::search;
     let (mut taken, mut vacuumed) = (0, std::time::Instant::now());
     loop {
-        match search::index_pending(&db.pool, db.backend).await {
+        match search::index_pending(&db).await {
             Ok(n) => {
                 taken += n;
                 if taken > 0 && vacuumed.elapsed() >= QUEUE_VACUUM_EVERY {
-                    if let Err(error) = search::vacuum_queue(&db.pool, db.backend).await {
+                    if let Err(error) = search::vacuum_queue(&db).await {
                         tracing::warn!(%error, "could not vacuum the search indexer's queue");
                     }
                     (taken, vacuumed) = (0, std::time::Instant::now());
@@ -183,9 +183,9 @@ impl Application {
             .await?;
         // Posts written before the search index existed are indexed in the background,
         // batch by batch; new, edited and deleted ones through the indexer's queue.
-        let (pool, backend) = (db.pool.clone(), db.backend);
+        let backfilled = db.clone();
         tokio::spawn(async move {
-            match crate::store::search::backfill(&pool, backend).await {
+            match crate::store::search::backfill(&backfilled).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(posts = n, "search index backfilled"),
                 Err(error) => tracing::error!(%error, "search index backfill stopped; it resumes on restart"),

@@ -601,17 +601,15 @@ fn json_ids(ids: impl IntoIterator<Item = i64>) -> String {
     format!("[{}]", ids.join(","))
 }
 
-/// Replaces what the index holds for the posts `ids` with the entries of `live`, those of
-/// them not deleted: one statement drops the old entries, one writes the new.
-async fn index(conn: &mut AnyConnection, backend: Backend, ids: &[i64], live: &[Indexed]) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
+/// Replaces what the index holds for the posts `ids` (as [`json_ids`] writes them) with the
+/// entries of `live`, those of them not deleted: one statement drops the old entries, one
+/// writes the new.
+async fn index(conn: &mut AnyConnection, backend: Backend, ids: &str, live: &[Indexed]) -> Result<()> {
     let drop = match backend {
         Backend::Postgres => format!("DELETE FROM post_terms WHERE post_id IN ({})", ids_in(backend, 1)),
         Backend::Sqlite => format!("DELETE FROM post_search WHERE rowid IN ({})", ids_in(backend, 1)),
     };
-    sqlx::query(AssertSqlSafe(drop)).bind(json_ids(ids.iter().copied())).execute(&mut *conn).await?;
+    sqlx::query(AssertSqlSafe(drop)).bind(ids).execute(&mut *conn).await?;
     if live.is_empty() {
         return Ok(());
     }
@@ -661,17 +659,15 @@ pub(crate) const INDEX_BATCH: i64 = 512;
 /// which go to GIN's pending list first, are merged into the index before the transaction
 /// commits, so searches never read them from that unsorted list; queue rows a writing
 /// transaction holds are skipped and taken by a later batch, and replicas share the queue.
-pub(crate) async fn index_pending(pool: &AnyPool, backend: Backend) -> Result<u64> {
-    let (mut tx, take) = match backend {
-        Backend::Postgres => (
-            pool.begin().await?,
-            "SELECT post_id FROM post_search_pending ORDER BY post_id LIMIT $1 FOR UPDATE SKIP LOCKED",
-        ),
-        Backend::Sqlite => (
-            pool.begin_with("BEGIN IMMEDIATE").await?,
-            "SELECT post_id FROM post_search_pending ORDER BY post_id LIMIT $1",
-        ),
+pub(crate) async fn index_pending(db: &Db) -> Result<u64> {
+    let backend = db.backend;
+    let take = match backend {
+        Backend::Postgres => {
+            "SELECT post_id FROM post_search_pending ORDER BY post_id LIMIT $1 FOR UPDATE SKIP LOCKED"
+        }
+        Backend::Sqlite => "SELECT post_id FROM post_search_pending ORDER BY post_id LIMIT $1",
     };
+    let mut tx = db.begin_write().await?;
     let ids: Vec<i64> = sqlx::query_as(take)
         .bind(INDEX_BATCH)
         .fetch_all(&mut *tx)
@@ -682,19 +678,20 @@ pub(crate) async fn index_pending(pool: &AnyPool, backend: Backend) -> Result<u6
     if ids.is_empty() {
         return Ok(0);
     }
+    let taken = json_ids(ids.iter().copied());
     let live: Vec<Indexed> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT id, school_id, board_id, title, content FROM post WHERE id IN ({}) AND deleted_at IS NULL",
         ids_in(backend, 1)
     )))
-    .bind(json_ids(ids.iter().copied()))
+    .bind(&taken)
     .fetch_all(&mut *tx)
     .await?;
-    index(&mut tx, backend, &ids, &live).await?;
+    index(&mut tx, backend, &taken, &live).await?;
     sqlx::query(AssertSqlSafe(format!(
         "DELETE FROM post_search_pending WHERE post_id IN ({})",
         ids_in(backend, 1)
     )))
-    .bind(json_ids(ids.iter().copied()))
+    .bind(&taken)
     .execute(&mut *tx)
     .await?;
     if backend == Backend::Postgres {
@@ -708,16 +705,16 @@ pub(crate) async fn index_pending(pool: &AnyPool, backend: Backend) -> Result<u6
 /// the whole queue, dead rows included, and autovacuum comes by once a minute at best, when
 /// a write-heavy minute leaves hundreds of pages (a search that found nothing took 1 ms
 /// instead of 0.06 ms, reading 416 pages of them).
-pub(crate) async fn vacuum_queue(pool: &AnyPool, backend: Backend) -> Result<()> {
-    if backend == Backend::Postgres {
-        sqlx::raw_sql("VACUUM post_search_pending").execute(pool).await?;
+pub(crate) async fn vacuum_queue(db: &Db) -> Result<()> {
+    if db.backend == Backend::Postgres {
+        sqlx::raw_sql("VACUUM post_search_pending").execute(&db.pool).await?;
     }
     Ok(())
 }
 
 /// Runs [`index_pending`] until the queue is empty; the number of posts indexed.
-pub(crate) async fn index_all_pending(pool: &AnyPool, backend: Backend) -> Result<u64> {
-    until_none_left(|| index_pending(pool, backend)).await
+pub(crate) async fn index_all_pending(db: &Db) -> Result<u64> {
+    until_none_left(|| index_pending(db)).await
 }
 
 /// Posts one backfill batch indexes.
@@ -727,11 +724,8 @@ const BACKFILL_BATCH: i64 = 500;
 /// number indexed, 0 when none are left. Each batch is its own short transaction and records
 /// how far it got, so the backfill resumes where it stopped and writers wait for at most one
 /// batch. (PostgreSQL's migration indexed the posts it found itself and left none.)
-pub(crate) async fn backfill_batch(pool: &AnyPool, backend: Backend) -> Result<u64> {
-    let mut tx = match backend {
-        Backend::Postgres => pool.begin().await?,
-        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-    };
+pub(crate) async fn backfill_batch(db: &Db) -> Result<u64> {
+    let mut tx = db.begin_write().await?;
     let (below,): (i64,) =
         sqlx::query_as("SELECT below FROM post_search_backfill").fetch_one(&mut *tx).await?;
     if below <= 0 {
@@ -745,8 +739,7 @@ pub(crate) async fn backfill_batch(pool: &AnyPool, backend: Backend) -> Result<u
     .bind(BACKFILL_BATCH)
     .fetch_all(&mut *tx)
     .await?;
-    let ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
-    index(&mut tx, backend, &ids, &posts).await?;
+    index(&mut tx, db.backend, &json_ids(posts.iter().map(|p| p.id)), &posts).await?;
     let next = if (posts.len() as i64) < BACKFILL_BATCH { 0 } else { posts.last().map_or(0, |p| p.id) };
     sqlx::query("UPDATE post_search_backfill SET below = $1").bind(next).execute(&mut *tx).await?;
     tx.commit().await?;
@@ -754,8 +747,8 @@ pub(crate) async fn backfill_batch(pool: &AnyPool, backend: Backend) -> Result<u
 }
 
 /// Runs [`backfill_batch`] until nothing is left.
-pub(crate) async fn backfill(pool: &AnyPool, backend: Backend) -> Result<u64> {
-    until_none_left(|| backfill_batch(pool, backend)).await
+pub(crate) async fn backfill(db: &Db) -> Result<u64> {
+    until_none_left(|| backfill_batch(db)).await
 }
 
 /// Runs `batch` until it takes no posts; how many it took in all.
