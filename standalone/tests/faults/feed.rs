@@ -19,7 +19,7 @@ use campus_testkit::backends;
 use serde_json::json;
 
 use crate::deployment::{Deployment, Options, Proc};
-use crate::{SCHOOL, User, serial};
+use crate::{SCHOOL, User, pool, serial};
 
 /// DESIGN §8: a committed event reaches its consumers within 1 s at p99; tests allow 10 s.
 const LEARN_WITHIN: Duration = Duration::from_secs(10);
@@ -28,11 +28,6 @@ const CATCH_UP_WITHIN: Duration = Duration::from_secs(60);
 const BACKLOG: i64 = 1000;
 /// Deleted users of the backlogs: ids no real account has.
 const FIRST_USER: i64 = 5_000_000;
-
-async fn pool(url: &str) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    sqlx::AnyPool::connect(url).await.expect("connect")
-}
 
 async fn scalar(pool: &sqlx::AnyPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.expect("query")

@@ -38,6 +38,12 @@ async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     LOCK.lock().await
 }
 
+/// A pool on a service's own database, to read or write behind its back.
+async fn pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(url).await.expect("connect")
+}
+
 /// The school every user of these tests belongs to (tokens are minted, not signed up).
 const SCHOOL: i64 = 1;
 

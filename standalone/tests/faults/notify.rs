@@ -21,17 +21,12 @@ use campus_testkit::backends;
 use serde_json::json;
 
 use crate::deployment::{Deployment, Options, Proc};
-use crate::{User, serial};
+use crate::{User, pool, serial};
 
 /// A restarted or replaced consumer: start-up plus a lease's expiry (10 s) plus the backlog.
 const CATCH_UP_WITHIN: Duration = Duration::from_secs(60);
 const POST_AUTHOR: i64 = 7001;
 const COMMENTER: i64 = 7002;
-
-async fn pool(url: &str) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    sqlx::AnyPool::connect(url).await.expect("connect")
-}
 
 /// The post author's notifications in messaging's database: (rows, distinct comments).
 async fn stored(messaging: &sqlx::AnyPool) -> (i64, i64) {

@@ -11,16 +11,11 @@ use campus_shared::db::Backend;
 use campus_testkit::backends;
 
 use crate::deployment::{Deployment, Options, Proc};
-use crate::{SCHOOL, User, serial};
+use crate::{SCHOOL, User, pool, serial};
 
 const BACKLOG: i64 = 3000;
 /// Start-up plus the backlog, on a loaded machine.
 const INDEXED_WITHIN: Duration = Duration::from_secs(60);
-
-async fn pool(url: &str) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    sqlx::AnyPool::connect(url).await.expect("connect")
-}
 
 async fn queued(board: &sqlx::AnyPool) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM post_search_pending").fetch_one(board).await.expect("count")
