@@ -115,7 +115,7 @@ pub(crate) async fn run(o: FeedOptions, out: &std::path::Path) -> anyhow::Result
     tokio::spawn(board.run_until_stopped(std::future::pending()));
 
     sqlx::any::install_default_drivers();
-    let producer = Db { pool: sqlx::AnyPool::connect(&account_url).await?, backend: Backend::Postgres };
+    let producer = Db::new(sqlx::AnyPool::connect(&account_url).await?, Backend::Postgres);
     let consumer = sqlx::AnyPool::connect(&board_url).await?;
 
     eprintln!(

@@ -7,17 +7,24 @@
 //! driver cannot decode SQLite's BOOLEAN), and a boolean computed in SQL is written as an
 //! integer expression (`CASE WHEN … THEN 1 ELSE 0 END`) and decoded as `i64`.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::env::{ConfigError, create_private_dir, data_dir, parse_or, restrict_to_owner, seconds_or, var};
 
 /// A pooled connection idle longer than this is pinged before it is handed out.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
+/// How long an SQLite writer waits for its turn, in this process's queue or (for a writer of
+/// another process) on SQLite's busy handler, before its call fails.
+const SQLITE_WRITE_WAIT: Duration = Duration::from_secs(10);
 
 /// Which engine is behind a pool; a few statements differ (see [`Db::begin_write`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,10 +53,18 @@ pub struct Migrations {
 }
 
 /// A connection pool and the backend behind it.
+///
+/// SQLite has one writer at a time. Left to SQLite, concurrent writers poll its busy
+/// handler, which sleeps between tries in steps up to 100 ms and serves whoever polls at the
+/// right moment, so a long write (a batch of the search indexer, say) leaves the writers
+/// behind it asleep after it ends. Instead, every write transaction of a process waits for
+/// its turn here, in FIFO order, before it takes a connection ([`Db::begin_write`]). Clones
+/// share the queue. PostgreSQL needs none.
 #[derive(Debug, Clone)]
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    writers: Arc<Mutex<()>>,
 }
 
 /// Connects, applies the backend's pragmas and runs its migrations.
@@ -87,8 +102,9 @@ pub async fn open(config: &DatabaseConfig) -> Result<Db, sqlx::Error> {
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
-                    // WAL lets readers run beside the writer; the busy timeout makes writers
-                    // queue instead of failing with SQLITE_BUSY.
+                    // WAL lets readers run beside the writer. The busy timeout (as long as
+                    // SQLITE_WRITE_WAIT) makes a writer that is not in this process's queue,
+                    // another process's or a lone statement's, wait instead of failing.
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
@@ -99,7 +115,7 @@ pub async fn open(config: &DatabaseConfig) -> Result<Db, sqlx::Error> {
         })
         .connect_with(options)
         .await?;
-    Ok(Db { pool, backend })
+    Ok(Db::new(pool, backend))
 }
 
 /// Makes the database file of a `sqlite://` URL readable by its owner only (0600) before
@@ -136,6 +152,12 @@ fn create_private_sqlite_file(url: &str) -> Result<(), sqlx::Error> {
 }
 
 impl Db {
+    /// A pool with a write queue of its own: two `Db`s over one SQLite file queue their
+    /// writers apart, and meet only on SQLite's busy handler.
+    pub fn new(pool: AnyPool, backend: Backend) -> Self {
+        Self { pool, backend, writers: Arc::new(Mutex::new(())) }
+    }
+
     /// Runs the backend's migrations.
     pub async fn migrate(&self, migrations: Migrations) -> Result<(), sqlx::Error> {
         let migrator = match self.backend {
@@ -146,14 +168,56 @@ impl Db {
         Ok(())
     }
 
-    /// A transaction that will write. On SQLite it takes the write lock up front
-    /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of deadlocking
-    /// when both try to upgrade a read lock; on PostgreSQL it is a plain `BEGIN`.
-    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    /// A transaction that will write. On SQLite it waits for this process's write turn
+    /// (at most [`SQLITE_WRITE_WAIT`]; see [`Db`]) and then takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so two writers never deadlock trying to upgrade read locks; the
+    /// turn passes on when the transaction ends. On PostgreSQL it is a plain `BEGIN`.
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let turn = tokio::time::timeout(SQLITE_WRITE_WAIT, self.writers.clone().lock_owned())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)?;
+                Ok(WriteTx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) })
+            }
+            Backend::Postgres => Ok(WriteTx { tx: self.pool.begin().await?, _turn: None }),
         }
+    }
+}
+
+/// A write transaction of [`Db::begin_write`]. It derefs to the transaction's connection, so
+/// statements take it as `&mut *tx`, as they take a `Transaction`. Dropped without
+/// [`WriteTx::commit`], it rolls back.
+#[derive(Debug)]
+pub struct WriteTx {
+    // Declared first, so that the transaction ends before the turn passes on.
+    tx: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        let WriteTx { tx, _turn } = self;
+        tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        let WriteTx { tx, _turn } = self;
+        tx.rollback().await
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
     }
 }
 

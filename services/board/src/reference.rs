@@ -70,11 +70,11 @@ pub fn comment_created_event(content: &str) -> (String, Vec<u8>) {
 /// Indexes every post below the backfill mark for search (what the service does at start);
 /// returns how many it indexed.
 pub async fn backfill_search(pool: &AnyPool, backend: Backend) -> campus_shared::error::Result<u64> {
-    crate::store::search::backfill(&Db { pool: pool.clone(), backend }).await
+    crate::store::search::backfill(&Db::new(pool.clone(), backend)).await
 }
 
 /// Indexes every post in the search indexer's queue (what the running service does batch by
 /// batch); returns how many it took.
 pub async fn index_queued_posts(pool: &AnyPool, backend: Backend) -> campus_shared::error::Result<u64> {
-    crate::store::search::index_all_pending(&Db { pool: pool.clone(), backend }).await
+    crate::store::search::index_all_pending(&Db::new(pool.clone(), backend)).await
 }

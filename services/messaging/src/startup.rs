@@ -97,7 +97,7 @@ async fn renumber_migrations(database: &Database) -> campus_shared::Result<()> {
             migrations::renumber(&mut tx, from, to).await?;
         }
     }
-    tx.commit().await
+    Ok(tx.commit().await?)
 }
 
 /// Counts the open StreamMessages and StreamNotifications calls of one instance (for tests

@@ -36,7 +36,7 @@ async fn scalar(pool: &sqlx::AnyPool, sql: &'static str) -> i64 {
 /// Appends one AccountDeleted per user, each in its own transaction, as account does.
 async fn write_deletions(url: &str, users: std::ops::Range<i64>) {
     let backend = Backend::of_url(url).expect("backend");
-    let db = Db { pool: pool(url).await, backend };
+    let db = Db::new(pool(url).await, backend);
     for user_id in users {
         let mut tx = db.begin_write().await.expect("begin");
         let now = now_micros();

@@ -10,9 +10,9 @@ use std::time::Duration;
 use campus_proto::account::v1::account_verification_internal_service_server::AccountVerificationInternalService;
 use campus_proto::account::v1::*;
 use campus_shared::Error;
-use campus_shared::db::{Db, duration_micros, now_micros, timestamp};
+use campus_shared::db::{Db, WriteTx, duration_micros, now_micros, timestamp};
 use campus_shared::error::Violations;
-use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::AnyConnection;
 use tonic::{Request, Response, Status};
 
 use super::{AccountApi, Result};
@@ -63,11 +63,11 @@ impl AccountApi {
     /// code commits `tx` before answering the refusal, so the spent try is kept.
     pub(super) async fn check_code(
         &self,
-        mut tx: Transaction<'static, Any>,
+        mut tx: WriteTx,
         email: &str,
         purpose: Purpose,
         code: &str,
-    ) -> Result<Transaction<'static, Any>> {
+    ) -> Result<WriteTx> {
         match self.try_code(&mut tx, email, purpose, code).await {
             Ok(()) => Ok(tx),
             // Every refusal of a code is FAILED_PRECONDITION; a database error commits nothing.

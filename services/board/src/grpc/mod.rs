@@ -12,7 +12,7 @@ use campus_proto::board::v1 as pb;
 use campus_proto::board::v1::board_internal_service_server::BoardInternalService;
 use campus_proto::board::v1::board_service_server::BoardService;
 use campus_proto::google::api::HttpBody;
-use campus_shared::db::{Db, timestamp};
+use campus_shared::db::{Db, WriteTx, timestamp};
 use campus_shared::error::{Error, Reply, Result, reply};
 use campus_shared::events::Outbox;
 use campus_shared::identity::Caller;
@@ -202,7 +202,7 @@ impl BoardApi {
     }
 
     /// Commits a transaction that appended events and wakes the feed's streams.
-    async fn commit_events(&self, tx: sqlx::Transaction<'static, sqlx::Any>) -> Result<()> {
+    async fn commit_events(&self, tx: WriteTx) -> Result<()> {
         tx.commit().await?;
         self.inner.outbox.committed();
         Ok(())

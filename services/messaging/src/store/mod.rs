@@ -19,80 +19,39 @@ pub(crate) mod messages;
 pub(crate) mod migrations;
 pub(crate) mod notifications;
 
-use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
-
 use campus_shared::Result;
+pub(crate) use campus_shared::db::WriteTx;
 use campus_shared::db::{Backend, Db};
+use sqlx::Any;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub(crate) use conversations::{ConversationRow, NewConversation};
 pub(crate) use messages::{MessageEvent, MessageRow};
 pub(crate) use notifications::NotificationRow;
 
-/// The service's database. SQLite has one writer at a time; instead of letting concurrent
-/// writers poll its busy handler (which backs off in sleeps up to 100 ms and is unfair), this
-/// process queues them in FIFO order before they take a connection. Only this service writes
-/// its SQLite file, so an in-process queue covers every writer. PostgreSQL needs none.
+/// The service's database. Write transactions queue for SQLite's one writer in the shared
+/// [`Db`]; PostgreSQL needs no queue.
 #[derive(Debug, Clone)]
 pub(crate) struct Database {
     pub(crate) db: Db,
-    writer: Arc<Mutex<()>>,
 }
 
 impl Database {
     pub(crate) fn new(db: Db) -> Self {
-        Self { db, writer: Arc::new(Mutex::new(())) }
+        Self { db }
     }
 
     pub(crate) fn backend(&self) -> Backend {
         self.db.backend
     }
 
-    /// A write transaction, with this process's SQLite write turn held until it ends.
+    /// A write transaction ([`Db::begin_write`]).
     pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
-        let turn = match self.db.backend {
-            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
-            Backend::Postgres => None,
-        };
-        Ok(WriteTx { tx: self.db.begin_write().await?, _turn: turn })
+        Ok(self.db.begin_write().await?)
     }
 
     /// A pooled connection for reads.
     pub(crate) async fn conn(&self) -> Result<PoolConnection<Any>> {
         Ok(self.db.pool.acquire().await?)
-    }
-}
-
-/// A write transaction of [`Database::begin_write`]; it derefs to the transaction, so store
-/// functions take it as `&mut tx`. Dropped without [`WriteTx::commit`], it rolls back.
-#[derive(Debug)]
-pub(crate) struct WriteTx {
-    // Declared first so that it ends (commits or rolls back) before the turn is handed on.
-    tx: Transaction<'static, Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
-}
-
-impl WriteTx {
-    pub(crate) async fn commit(self) -> Result<()> {
-        let WriteTx { tx, _turn } = self;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-impl Deref for WriteTx {
-    type Target = Transaction<'static, Any>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
     }
 }
