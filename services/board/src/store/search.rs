@@ -317,13 +317,7 @@ pub(crate) async fn search_posts(
             } else {
                 statistics.sqlite_terms(&mut conn, school, query).await?
             };
-            // One read transaction: the index and the queue as of one moment. Read by separate
-            // statements, a post the indexer moved from the queue into the index in between
-            // would be in neither.
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let found = sqlite(&mut tx, &ask, &terms, before, limits).await?;
-            tx.commit().await?;
-            found
+            sqlite(&mut conn, &ask, &terms, before, limits).await?
         }
     };
     Ok(found)
@@ -453,16 +447,21 @@ async fn sqlite(
         let (rows, bottom) = ask.window(&mut *conn, before, limits.window).await?;
         return Ok(Found { rows, resume_below: bottom });
     }
-    let Found { mut rows, mut resume_below } = sqlite_indexed(&mut *conn, ask, terms, before, limits).await?;
-    // The queued posts down to where this page stops: they may be missing from the index or
-    // indexed as they were before an edit.
+    // The queued posts first: they may be missing from the index or indexed as they were
+    // before an edit. A post only ever leaves the queue for the index, in one commit, so one
+    // the queue's read missed is in the index when the index is read after it. (Read the
+    // other way round, a post the indexer moved in between would be in neither read.)
     let sql = format!(
         "SELECT {} FROM post p WHERE p.id IN ({QUEUED} WHERE post_id >= $6) AND p.{} = $2 AND p.id < $3{MATCHES} \
          ORDER BY p.id DESC LIMIT $4",
         post_columns!(),
         ask.scope.column()
     );
-    let queued = ask.rows(conn, sql, before, ask.limit, resume_below.unwrap_or(0)).await?;
+    let queued = ask.rows(&mut *conn, sql, before, ask.limit, 0_i64).await?;
+    let Found { mut rows, mut resume_below } = sqlite_indexed(conn, ask, terms, before, limits).await?;
+    // Those down to where the index's part of the page stops.
+    let below_page = |r: &PostRow| resume_below.is_some_and(|bottom| r.id < bottom);
+    let queued: Vec<PostRow> = queued.into_iter().filter(|r| !below_page(r)).collect();
     if !queued.is_empty() {
         rows.extend(queued);
         rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.id));
