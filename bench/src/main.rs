@@ -300,7 +300,6 @@ async fn all(o: Options) -> anyhow::Result<()> {
         _ => None,
     };
     let mut system = System::start(&release, base.as_deref(), &dbs, &o.server_cpus, &run_dir, tls).await?;
-    let tokens = Arc::new(Tokens::mint(&system.issuer, &layout)?);
 
     if seed_pg {
         let t = Instant::now();
@@ -308,6 +307,7 @@ async fn all(o: Options) -> anyhow::Result<()> {
             campus_account::reference::password_hash(PASSWORD).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         seed::seed_account(&dbs.account, &layout, &hash).await.context("seed the account database")?;
         seed::seed_board(&dbs.board, &layout).await.context("seed the board database")?;
+        let tokens = Tokens::mint(&system.issuer, &layout)?;
         workloads::import_lectures(system.addr("timetable"), &layout, &tokens).await?;
         for url in [&dbs.account, &dbs.board, &dbs.timetable] {
             seed::write_marker(url, &layout).await?;
@@ -327,6 +327,8 @@ async fn all(o: Options) -> anyhow::Result<()> {
         seed::restore_board(url, &layout).await?;
     }
     let counts = seed::board_counts(&dbs.board).await?;
+    // Minted after seeding, which can outlast an access token's 15 minutes.
+    let tokens = Tokens::mint(&system.issuer, &layout)?;
     let fixture = Arc::new(workloads::timetables(system.addr("timetable"), &tokens).await?);
     system.check_alive()?;
 
