@@ -305,6 +305,9 @@ pub(crate) async fn seed_board(url: &str, layout: &Layout) -> anyhow::Result<()>
         let pool = sqlx::AnyPool::connect(url).await?;
         let indexed = campus_board::reference::backfill_search(&pool, backend).await?;
         pool.close().await;
+        // Every seeded post also joined the indexer's queue as it was inserted; the backfill
+        // has indexed them all.
+        exec(&mut conn, "DELETE FROM post_search_pending".into()).await?;
         eprintln!("  {indexed} posts indexed for search in {:.0}s", t.elapsed().as_secs_f64());
     }
 
@@ -507,6 +510,7 @@ pub(crate) async fn copy_without_search(
             "DROP FUNCTION IF EXISTS board_search_terms",
         ],
         Backend::Sqlite => &[
+            "DROP TRIGGER IF EXISTS post_search_queue_new",
             "DROP TABLE IF EXISTS post_search_vocab",
             "DROP TABLE IF EXISTS post_search",
             "DROP TABLE IF EXISTS post_search_backfill",

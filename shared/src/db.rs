@@ -169,20 +169,37 @@ impl Db {
     }
 
     /// A transaction that will write. On SQLite it waits for this process's write turn
-    /// (at most [`SQLITE_WRITE_WAIT`]; see [`Db`]) and then takes the write lock up front
+    /// ([`Db::write_turn`]) and then takes the write lock up front
     /// (`BEGIN IMMEDIATE`), so two writers never deadlock trying to upgrade read locks; the
     /// turn passes on when the transaction ends. On PostgreSQL it is a plain `BEGIN`.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => {
-                let turn = tokio::time::timeout(SQLITE_WRITE_WAIT, self.writers.clone().lock_owned())
-                    .await
-                    .map_err(|_| sqlx::Error::PoolTimedOut)?;
-                Ok(WriteTx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) })
-            }
-            Backend::Postgres => Ok(WriteTx { tx: self.pool.begin().await?, _turn: None }),
-        }
+        let turn = self.write_turn().await?;
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx { tx, _turn: turn })
     }
+
+    /// This process's SQLite write turn (see [`Db`]), waited for at most
+    /// [`SQLITE_WRITE_WAIT`], for a write of one statement on the pool, atomic on its own
+    /// without `BEGIN` and `COMMIT` round trips: hold it until the statement is done. None on
+    /// PostgreSQL.
+    pub async fn write_turn(&self) -> Result<Option<WriteTurn>, sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            return Ok(None);
+        }
+        let turn = tokio::time::timeout(SQLITE_WRITE_WAIT, self.writers.clone().lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?;
+        Ok(Some(WriteTurn { _turn: turn }))
+    }
+}
+
+/// An SQLite write turn of [`Db::write_turn`]; the next writer's comes when it is dropped.
+#[derive(Debug)]
+pub struct WriteTurn {
+    _turn: OwnedMutexGuard<()>,
 }
 
 /// A write transaction of [`Db::begin_write`]. It derefs to the transaction's connection, so
@@ -190,9 +207,10 @@ impl Db {
 /// [`WriteTx::commit`], it rolls back.
 #[derive(Debug)]
 pub struct WriteTx {
-    // Declared first, so that the transaction ends before the turn passes on.
+    // Declared first, so that a dropped transaction has started its rollback before the turn
+    // passes on. (Only started: the next writer may wait for its end on the busy handler.)
     tx: Transaction<'static, Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
+    _turn: Option<WriteTurn>,
 }
 
 impl WriteTx {

@@ -38,8 +38,10 @@ async fn write_backlog(board: &sqlx::AnyPool, backend: Backend, board_id: i64) {
     );
     let mut tx = board.begin().await.expect("begin");
     sqlx::query(sqlx::AssertSqlSafe(posts)).execute(&mut *tx).await.expect("posts");
-    let queue =
-        format!("INSERT INTO post_search_pending (post_id) SELECT id FROM post WHERE id <= {BACKLOG}");
+    // On SQLite the posts' trigger has queued them already.
+    let queue = format!(
+        "INSERT INTO post_search_pending (post_id) SELECT id FROM post WHERE id <= {BACKLOG} ON CONFLICT DO NOTHING"
+    );
     sqlx::query(sqlx::AssertSqlSafe(queue)).execute(&mut *tx).await.expect("queue");
     tx.commit().await.expect("commit");
 }

@@ -3,7 +3,7 @@
 
 use campus_proto::board::v1 as pb;
 use campus_proto::board::v1::get_content_author_request::Target;
-use campus_shared::db::{Backend, now_micros};
+use campus_shared::db::now_micros;
 use campus_shared::error::{Error, Result};
 use campus_shared::id::next_id;
 use campus_shared::identity::Caller;
@@ -95,15 +95,9 @@ impl BoardApi {
             content_preview: &preview,
             now,
         };
-        match self.db().backend {
-            // One statement is atomic on its own: no BEGIN and COMMIT round trips around it.
-            Backend::Postgres => store::insert_queued_post(&self.db().pool, &row).await?,
-            Backend::Sqlite => {
-                let mut tx = self.db().begin_write().await?;
-                store::insert_post(&mut *tx, &row).await?;
-                store::search::enqueue(&mut tx, row.id).await?;
-                tx.commit().await?;
-            }
+        {
+            let _turn = self.db().write_turn().await?;
+            store::insert_queued_post(self.db(), &row).await?;
         }
         self.inner.first_pages.forget_board(board_id);
         let created = PostRow {

@@ -2,10 +2,11 @@
 
 use std::sync::LazyLock;
 
+use campus_shared::db::{Backend, Db};
 use campus_shared::error::Result;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, FromRow};
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, FromRow};
 
 use super::{viewer_page, viewer_row};
 
@@ -196,21 +197,20 @@ pub(crate) const INSERT_POST_SQL: &str = "INSERT INTO post (id, school_id, board
      title, content, created_at, updated_at, content_preview) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)";
 
 /// [`INSERT_POST_SQL`] with the post's place in the search indexer's queue
-/// (`search::enqueue`) written by the same statement (PostgreSQL: a data-modifying `WITH`, so
-/// no transaction is needed around it).
+/// (`search::enqueue`) written by the same statement: on PostgreSQL by a data-modifying
+/// `WITH`, on SQLite by the trigger `post_search_queue_new`.
 static INSERT_QUEUED_POST_SQL: LazyLock<String> = LazyLock::new(|| {
     format!("WITH queued AS (INSERT INTO post_search_pending (post_id) VALUES ($1)) {INSERT_POST_SQL}")
 });
 
-/// Inserts a post; the caller puts it in the search indexer's queue in the same transaction.
-pub(crate) async fn insert_post<'c, E: Executor<'c, Database = Any>>(e: E, p: &NewPostRow<'_>) -> Result<()> {
-    bind_post(sqlx::query(INSERT_POST_SQL), p).execute(e).await?;
-    Ok(())
-}
-
-/// Inserts a post and puts it in the search indexer's queue, in one statement (PostgreSQL).
-pub(crate) async fn insert_queued_post(pool: &AnyPool, p: &NewPostRow<'_>) -> Result<()> {
-    bind_post(sqlx::query(AssertSqlSafe(INSERT_QUEUED_POST_SQL.as_str())), p).execute(pool).await?;
+/// Inserts a post and puts it in the search indexer's queue, in one statement: atomic on
+/// its own, with no transaction around it. On SQLite the caller holds the write turn.
+pub(crate) async fn insert_queued_post(db: &Db, p: &NewPostRow<'_>) -> Result<()> {
+    let sql = match db.backend {
+        Backend::Postgres => INSERT_QUEUED_POST_SQL.as_str(),
+        Backend::Sqlite => INSERT_POST_SQL,
+    };
+    bind_post(sqlx::query(AssertSqlSafe(sql)), p).execute(&db.pool).await?;
     Ok(())
 }
 

@@ -2,7 +2,8 @@
 //!
 //! The index: PostgreSQL's table `post_terms` (each live post's terms, GIN-indexed) and
 //! SQLite's FTS5 table `post_search`. Neither is written by the request that changes a post:
-//! that request's own transaction puts the post in `post_search_pending` ([`enqueue`]), and
+//! that request's own transaction puts the post in `post_search_pending` ([`enqueue`]; a new
+//! post's own INSERT does, see `insert_queued_post`), and
 //! the indexer ([`index_pending`]) rewrites the index entries of queued posts in batches,
 //! taking them off the queue in the same transaction. Every search reads the queued posts as
 //! well as the index's candidates, and checks each with the exact `LIKE` against the post as
@@ -634,7 +635,7 @@ async fn index(conn: &mut AnyConnection, backend: Backend, ids: &str, live: &[In
     Ok(())
 }
 
-/// Puts a post that the transaction `tx` creates, edits or deletes in the indexer's queue.
+/// Puts a post that the transaction `tx` edits or deletes in the indexer's queue.
 /// When the post is queued already, the upsert still writes its row, so that an indexer batch
 /// (which skips rows a transaction holds) cannot read the post before `tx` commits and then
 /// take it off the queue.
