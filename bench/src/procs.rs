@@ -93,6 +93,8 @@ impl Proc {
         for var in ["OTEL_EXPORTER_OTLP_ENDPOINT", "CAMPUS_BOOTSTRAP_ADMIN"] {
             cmd.env_remove(var);
         }
+        // As the image runs them (Dockerfile).
+        cmd.env("MALLOC_ARENA_MAX", "2");
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);
         let child = cmd.spawn().with_context(|| format!("start {} under taskset", binary.display()))?;
