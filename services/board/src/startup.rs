@@ -142,7 +142,7 @@ async fn index_forever(db: Db) {
                     }
                     (taken, vacuumed) = (0, std::time::Instant::now());
                 }
-                if n < search::INDEX_BATCH as u64 {
+                if n < search::index_batch(db.backend) as u64 {
                     tokio::time::sleep(INDEXER_PAUSE).await;
                 }
             }

@@ -650,8 +650,14 @@ pub(crate) async fn enqueue(tx: &mut AnyConnection, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Posts one indexer batch takes at most.
-pub(crate) const INDEX_BATCH: i64 = 512;
+/// Posts one indexer batch takes at most. An SQLite batch holds the one write turn, so every
+/// write waits for it: smaller batches keep that wait short.
+pub(crate) fn index_batch(backend: Backend) -> i64 {
+    match backend {
+        Backend::Postgres => 512,
+        Backend::Sqlite => 64,
+    }
+}
 
 /// Indexes the next batch of queued posts, oldest first: rewrites the entries of those still
 /// live, drops those of deleted ones, and takes them all off the queue, in one transaction.
@@ -669,7 +675,7 @@ pub(crate) async fn index_pending(db: &Db) -> Result<u64> {
     };
     let mut tx = db.begin_write().await?;
     let ids: Vec<i64> = sqlx::query_as(take)
-        .bind(INDEX_BATCH)
+        .bind(index_batch(backend))
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
