@@ -96,6 +96,8 @@ impl BoardApi {
             now,
         };
         {
+            // One statement, its queue row included, atomic on its own: no BEGIN and COMMIT
+            // round trips, on SQLite inside this process's write turn.
             let _turn = self.db().write_turn().await?;
             store::insert_queued_post(self.db(), &row).await?;
         }
