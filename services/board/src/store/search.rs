@@ -458,6 +458,7 @@ async fn sqlite(
         post_columns!(),
         ask.scope.column()
     );
+    // `$6` 0: every queued post below the cursor; those below the page are dropped after.
     let queued = ask.rows(&mut *conn, sql, before, ask.limit, 0_i64).await?;
     let Found { mut rows, mut resume_below } = sqlite_indexed(conn, ask, terms, before, limits).await?;
     // Those down to where the index's part of the page stops.
@@ -682,6 +683,8 @@ pub(crate) async fn index_pending(db: &Db) -> Result<u64> {
         .map(|(id,): (i64,)| id)
         .collect();
     if ids.is_empty() {
+        // Ended before the write turn passes on: dropped, it would only start its rollback.
+        tx.rollback().await?;
         return Ok(0);
     }
     let taken = json_ids(ids.iter().copied());
@@ -735,6 +738,7 @@ pub(crate) async fn backfill_batch(db: &Db) -> Result<u64> {
     let (below,): (i64,) =
         sqlx::query_as("SELECT below FROM post_search_backfill").fetch_one(&mut *tx).await?;
     if below <= 0 {
+        tx.rollback().await?;
         return Ok(0);
     }
     let posts: Vec<Indexed> = sqlx::query_as(
