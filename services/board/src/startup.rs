@@ -142,6 +142,11 @@ async fn index_forever(db: Db) {
                     }
                     (taken, vacuumed) = (0, std::time::Instant::now());
                 }
+                if n == 0
+                    && let Err(error) = search::merge_step(&db).await
+                {
+                    tracing::warn!(%error, "could not merge the search index's segments");
+                }
                 if n < search::index_batch(db.backend) as u64 {
                     tokio::time::sleep(INDEXER_PAUSE).await;
                 }

@@ -536,3 +536,117 @@ async fn a_search_past_the_timeout_is_deadline_exceeded() {
     let plain = pb::ListPostsRequest { board_id: board.id, ..Default::default() };
     assert_eq!(app.client().list_posts(app.req(plain, 2)).await.unwrap().into_inner().posts.len(), 20);
 }
+
+/// A deleted post's old FTS5 entry leaves a tombstone in its segment, which every search
+/// holding the post's terms reads until a merge rewrites the segment (SQLite). An index whose
+/// tombstones built up under FTS5's default (a level is merged at 10%, as before migration
+/// 0016) is rewritten by the indexer's steps between batches once the threshold is 2%, with
+/// no new posts to drive FTS5's own merging: afterwards every level holds fewer than 2%.
+#[tokio::test]
+async fn the_indexer_merges_deleted_posts_out_of_the_index() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let board = app.board(1, "자유").await;
+    let pool = AnyPool::connect(app.db_url()).await.unwrap();
+    let (threshold,): (i64,) = sqlx::query_as("SELECT v FROM post_search_config WHERE k = 'deletemerge'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(threshold, 2, "migration 0016");
+    // Queued by their INSERT's trigger and indexed by the service, 64 at a time: enough posts
+    // for segments that FTS5 marks with tombstones rather than rewrites.
+    sqlx::query(
+        "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, title, content, \
+         created_at, updated_at) WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 20000) \
+         SELECT n, $1, $2, 1, 'x', 0, '학식 메뉴 ' || n, '오늘 돈까스 ' || n, n, n FROM s",
+    )
+    .bind(SCHOOL)
+    .bind(board.id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let queued = || async {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM post_search_pending").fetch_one(&pool).await.unwrap();
+        n
+    };
+    let settled = || async {
+        for _ in 0..600 {
+            if queued().await == 0 {
+                // A few indexer turns more, for its merge steps.
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("posts still queued after 60 s");
+    };
+    settled().await;
+    let deletemerge = |percent: i64| {
+        let pool = &pool;
+        async move {
+            sqlx::query("INSERT INTO post_search (post_search, rank) VALUES ('deletemerge', $1)")
+                .bind(percent)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    };
+    // Every twelfth post deleted under FTS5's default threshold, as DeletePost does: marked,
+    // and queued to leave the index.
+    deletemerge(10).await;
+    sqlx::query("UPDATE post SET deleted_at = 1 WHERE id % 12 = 0").execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO post_search_pending (post_id) SELECT id FROM post WHERE id % 12 = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+    settled().await;
+    let before = tombstones_by_level(&pool).await;
+    assert!(before.iter().any(|&(tombstones, entries)| tombstones * 50 >= entries.max(1)), "{before:?}");
+    // Migration 0016's threshold.
+    deletemerge(2).await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let levels = tombstones_by_level(&pool).await;
+    assert!(levels.iter().all(|&(tombstones, entries)| tombstones * 50 < entries.max(1)), "{levels:?}");
+    let request = pb::SearchPostsRequest { query: "돈까스 19992".into(), ..Default::default() };
+    let page = app.client().search_posts(app.req(request, user())).await.unwrap().into_inner();
+    assert!(page.posts.is_empty(), "a deleted post was found");
+}
+
+/// (tombstones, entries) of each level of the FTS5 index, from its structure record (row 10
+/// of `post_search_data`, as FTS5's `fts5StructureDecode` reads it: a 4-byte cookie, the
+/// 4-byte mark of the form that counts tombstones, then varints).
+async fn tombstones_by_level(pool: &AnyPool) -> Vec<(u64, u64)> {
+    let (record,): (Vec<u8>,) =
+        sqlx::query_as("SELECT block FROM post_search_data WHERE id = 10").fetch_one(pool).await.unwrap();
+    assert_eq!(record[4..8], [0xff, 0, 0, 1], "the structure counts tombstones");
+    let mut at = 8;
+    let mut varint = || {
+        let mut value = 0u64;
+        for i in 0..9 {
+            let byte = record[at];
+            at += 1;
+            if i == 8 {
+                return (value << 8) | u64::from(byte);
+            }
+            value = (value << 7) | u64::from(byte & 0x7f);
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        value
+    };
+    let (levels, _segments, _writes) = (varint(), varint(), varint());
+    (0..levels)
+        .map(|_| {
+            let (_merging, segments) = (varint(), varint());
+            let (mut tombstones, mut entries) = (0, 0);
+            for _ in 0..segments {
+                // id, first and last page, origins, tombstone pages, tombstones, entries
+                let fields: Vec<u64> = (0..8).map(|_| varint()).collect();
+                tombstones += fields[6];
+                entries += fields[7];
+            }
+            (tombstones, entries)
+        })
+        .collect()
+}
