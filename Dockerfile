@@ -30,6 +30,8 @@ FROM chef AS builder
 ARG CARGO_FEATURES=""
 ENV CARGO_TERM_COLOR=never \
     SQLX_OFFLINE=true
+# Build settings of the third-party crates too (SQLite's compile flags).
+COPY .cargo .cargo
 COPY --from=planner /src/recipe.json recipe.json
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     cargo chef cook --release --locked --workspace --recipe-path recipe.json \
