@@ -16,7 +16,8 @@
 //! The two indexes differ in one way that shapes the reads: FTS5 can walk its candidates newest
 //! first, so SQLite takes them in growing batches until the page is full, asking only for
 //! the query's narrowest terms (by how many posts hold each, from FTS5's vocabulary); when
-//! those are held by few posts, it reads them all in its cheaper oldest-first order. GIN
+//! those are held by few posts, it reads them all, with the queue and the rows, in one
+//! statement. GIN
 //! yields its candidates unordered, all at once: cheap for a rare query, ruinous for a common word held
 //! by a third of the posts (read, checked and sorted to keep twenty). So PostgreSQL chooses
 //! per query from the index's own statistics (the most common terms and their shares, which
@@ -486,9 +487,9 @@ async fn sqlite(
 }
 
 /// A search whose terms are held by few posts (at most a window's worth, as last counted):
-/// one statement over all the index's candidates and the queue's. FTS5 yields them in its
-/// own order, oldest first, which costs far less than its newest-first walk, and a statement
-/// reads one snapshot, in which a post is in the queue or in the index.
+/// one statement over all the index's candidates and the queue's, where the batched walk
+/// takes three or more (FTS5 reads the same posting lists either way). A statement reads one
+/// snapshot, in which a post is in the queue or in the index.
 async fn sqlite_few(
     conn: &mut AnyConnection,
     ask: &Ask<'_>,
