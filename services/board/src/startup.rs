@@ -186,16 +186,6 @@ impl Application {
         );
         let db = db::connect(&config.service.database, Migrations { sqlite: &SQLITE, postgres: &POSTGRES })
             .await?;
-        // Posts written before the search index existed are indexed in the background,
-        // batch by batch; new, edited and deleted ones through the indexer's queue.
-        let backfilled = db.clone();
-        tokio::spawn(async move {
-            match crate::store::search::backfill(&backfilled).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(posts = n, "search index backfilled"),
-                Err(error) => tracing::error!(%error, "search index backfill stopped; it resumes on restart"),
-            }
-        });
         let identity = &config.service.identity;
         let verifier = TokenVerifier::from_config(identity)?;
         let tokens = PageTokens::new(identity.service_token.expose_secret().as_bytes());
@@ -215,6 +205,21 @@ impl Application {
         let events = Feed::new(db.clone(), outbox.clone(), config.feed.clone());
         let index_db = db.clone();
         let searches = Searches::open(&db, &config.service.database, search_limits).await?;
+        // Posts written before the search index existed, or before its terms last changed, are
+        // (re)indexed in the background, batch by batch; new, edited and deleted ones through
+        // the indexer's queue.
+        let (backfilled, statistics) = (db.clone(), searches.statistics.clone());
+        tokio::spawn(async move {
+            match crate::store::search::backfill(&backfilled).await {
+                Ok(n) => {
+                    statistics.backfilled();
+                    if n > 0 {
+                        tracing::info!(posts = n, "search index backfilled");
+                    }
+                }
+                Err(error) => tracing::error!(%error, "search index backfill stopped; it resumes on restart"),
+            }
+        });
         let api =
             crate::grpc::BoardApi::new(db, tokens, config.thresholds, blobs, searches, outbox, first_pages);
         let public = BoardServiceServer::new(api.clone())

@@ -3,11 +3,12 @@
 //!
 //! A post is indexed by the character bigrams of its lower-cased title and content (those
 //! within words: none with a space or line break), plus the
-//! single non-ASCII characters (so a one-syllable Korean query has a term) and the trigrams of
-//! its digits (every digit bigram is in a few percent of posts that hold numbers, a digit
-//! trigram in a tenth of that: a phone number, price or room number is found from three short
-//! posting lists, not three long ones). A query's terms are its own bigrams, digit trigrams (or
-//! its one character); every post containing the query holds them all, so the index yields a superset of the matches and the exact `LIKE` check that follows
+//! single non-ASCII characters (so a one-syllable Korean query has a term) and the trigrams and
+//! four-grams of its digits (every digit bigram is in a few percent of posts that hold
+//! numbers, a digit trigram in a tenth of that and a four-gram in a hundredth: a phone number,
+//! student number or room number is found from two or three short posting lists, not long
+//! ones). A query's terms are its own bigrams, digit trigrams and four-grams (or its one
+//! character); every post containing the query holds them all, so the index yields a superset of the matches and the exact `LIKE` check that follows
 //! decides. Only characters whose lower case every `lower()` agrees on (ASCII and caseless
 //! characters such as Hangul) make query terms: a term is never one the index could have
 //! spelled differently, so the superset holds on both backends.
@@ -117,6 +118,17 @@ impl SearchQuery {
         Ok(Self { pattern, terms: terms.into_iter().collect(), spans })
     }
 
+    /// The query as an index without digit four-grams serves it: one whose backfill since
+    /// migration 0017 is still under way.
+    pub fn without_four_digit_terms(&self) -> Self {
+        let keep = |t: &String| !is_four_digit_term(t);
+        Self {
+            pattern: self.pattern.clone(),
+            terms: self.terms.iter().filter(|t| keep(t)).cloned().collect(),
+            spans: self.spans.iter().filter(|(_, t)| keep(t)).cloned().collect(),
+        }
+    }
+
     /// The few terms that narrow this query most, given each term's share of the posts
     /// (`frequency`), and the share of posts they leave by that estimate. The rarest term
     /// first, then the next rarest that adds at least two characters no chosen term covers
@@ -185,9 +197,11 @@ fn query_terms(lowered: &str) -> Vec<(usize, String)> {
             terms.push((at, pair.iter().collect()));
         }
     }
-    for (at, digits) in chars.windows(3).enumerate() {
-        if digits.iter().all(char::is_ascii_digit) {
-            terms.push((at, digits.iter().collect()));
+    for n in [3, 4] {
+        for (at, digits) in chars.windows(n).enumerate() {
+            if digits.iter().all(char::is_ascii_digit) {
+                terms.push((at, digits.iter().collect()));
+            }
         }
     }
     terms.sort_by_key(|(at, _)| *at);
@@ -196,7 +210,7 @@ fn query_terms(lowered: &str) -> Vec<(usize, String)> {
 
 /// The index terms of a post: every bigram of its ASCII-lower-cased title and content (not
 /// across the two) without a space or line break in it, every non-ASCII character and every
-/// trigram of ASCII digits. The
+/// trigram and four-gram of ASCII digits. The
 /// PostgreSQL migration that indexed the posts it found computes the same set in SQL
 /// (`board_search_terms`).
 pub fn post_terms(title: &str, content: &str) -> BTreeSet<String> {
@@ -209,11 +223,30 @@ pub fn post_terms(title: &str, content: &str) -> BTreeSet<String> {
         for c in chars.iter().filter(|c| !c.is_ascii()) {
             terms.insert(c.to_string());
         }
-        for digits in chars.windows(3).filter(|w| w.iter().all(char::is_ascii_digit)) {
-            terms.insert(digits.iter().collect());
+        for n in [3, 4] {
+            for digits in chars.windows(n).filter(|w| w.iter().all(char::is_ascii_digit)) {
+                terms.insert(digits.iter().collect());
+            }
         }
     }
     terms
+}
+
+/// A term as PostgreSQL's index holds it, one integer (SQL: `board_search_term_code`): a
+/// character, bigram or trigram as its code points, 21 bits apiece from bit 42 down; a digit
+/// four-gram as its four ASCII codes, 7 bits apiece from bit 21 down. Exact: no character is
+/// 0, so the first kind's codes are at least 2^42 and the second's below 2^28.
+pub fn term_code(term: &str) -> i64 {
+    let (shifts, bits): (&[i64], u32) =
+        if term.len() == 4 && term.is_ascii() { (&[21, 14, 7, 0], 7) } else { (&[42, 21, 0], 21) };
+    debug_assert!(term.chars().count() <= shifts.len(), "{term:?} is no index term");
+    debug_assert!(term.chars().all(|c| u32::from(c) >> bits == 0));
+    term.chars().zip(shifts).fold(0, |code, (c, shift)| code | (i64::from(u32::from(c)) << shift))
+}
+
+/// Whether `term` is a digit four-gram, which the index has held since migration 0017.
+pub fn is_four_digit_term(term: &str) -> bool {
+    term.len() == 4 && term.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// One token bucket per user: `burst` searches at once, refilled at `per_second`.
@@ -352,7 +385,22 @@ mod tests {
         assert!(rate.take(1, t + Duration::from_millis(500)).is_err());
     }
 
+    #[test]
+    fn a_term_code_is_its_code_points_packed() {
+        assert_eq!(term_code("가"), 0xAC00 << 42);
+        assert_eq!(term_code("학식"), (0xD559 << 42) | (0xC2DD << 21));
+        assert_eq!(term_code("123"), (0x31 << 42) | (0x32 << 21) | 0x33);
+        assert_eq!(term_code("1234"), (0x31 << 21) | (0x32 << 14) | (0x33 << 7) | 0x34);
+        assert!(term_code("\u{10FFFF}\u{10FFFF}\u{10FFFF}") > 0, "the highest code point still fits");
+    }
+
     proptest! {
+        /// Two terms share a code only when they are the same term.
+        #[test]
+        fn term_codes_are_exact(a in "\\PC{1,3}|[0-9]{4}", b in "\\PC{1,3}|[0-9]{4}") {
+            prop_assert_eq!(a == b, term_code(&a) == term_code(&b));
+        }
+
         /// The premise of the index: whatever contains the query holds all its terms.
         #[test]
         fn a_match_holds_every_term(

@@ -61,7 +61,7 @@ struct Inner {
     search_db: Db,
     search_limits: SearchLimits,
     /// The search index's statistics (PostgreSQL), which choose how each search reads.
-    search_statistics: store::search::TermStatistics,
+    search_statistics: Arc<store::search::TermStatistics>,
     /// Each board's first page, shared by its viewers; forgotten by the changes below.
     first_pages: Arc<store::FirstPages>,
     /// Photos being decoded at once: one per core, so a burst of uploads queues instead of
@@ -173,7 +173,8 @@ impl BoardApi {
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let decoding = Semaphore::new(cores);
-        let store::search::Searches { db: search_db, limits: search_limits } = searches;
+        let store::search::Searches { db: search_db, limits: search_limits, statistics: search_statistics } =
+            searches;
         let search_rate = Mutex::new(SearchRate::new(search_limits.per_second, search_limits.burst));
         Self {
             inner: Arc::new(Inner {
@@ -186,7 +187,7 @@ impl BoardApi {
                 search_rate,
                 search_db,
                 search_limits,
-                search_statistics: Default::default(),
+                search_statistics,
                 first_pages,
                 decoding,
             }),

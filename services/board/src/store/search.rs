@@ -1,6 +1,7 @@
 //! The SQL of search and of its index.
 //!
-//! The index: PostgreSQL's table `post_terms` (each live post's terms, GIN-indexed) and
+//! The index: PostgreSQL's table `post_terms` (each live post's terms, coded as integers by
+//! `search::term_code`, GIN-indexed) and
 //! SQLite's FTS5 table `post_search`. Neither is written by the request that changes a post:
 //! that request's own transaction puts the post in `post_search_pending` ([`enqueue`]; a new
 //! post's own INSERT does, see `insert_queued_post`), and
@@ -27,7 +28,9 @@
 //! the index only for what lies below a bounded window.
 
 use campus_shared::error::Result;
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -49,12 +52,14 @@ const SEARCH_CONNECTIONS: u32 = 8;
 pub(crate) struct Searches {
     pub(crate) db: Db,
     pub(crate) limits: SearchLimits,
+    pub(crate) statistics: Arc<TermStatistics>,
 }
 
 impl Searches {
     pub(crate) async fn open(db: &Db, config: &DatabaseConfig, limits: SearchLimits) -> sqlx::Result<Self> {
+        let statistics = Arc::default();
         if db.backend == Backend::Sqlite {
-            return Ok(Self { db: db.clone(), limits });
+            return Ok(Self { db: db.clone(), limits, statistics });
         }
         let separator = if config.url.contains('?') { '&' } else { '?' };
         // A generic plan would not know how rare the terms are, nor that the LIKE is.
@@ -68,7 +73,7 @@ impl Searches {
             max_connections: SEARCH_CONNECTIONS.min(config.max_connections),
             acquire_timeout: config.acquire_timeout,
         };
-        Ok(Self { db: campus_shared::db::open(&config).await?, limits })
+        Ok(Self { db: campus_shared::db::open(&config).await?, limits, statistics })
     }
 }
 
@@ -135,8 +140,9 @@ const STATISTICS_TTL: Duration = Duration::from_secs(600);
 #[derive(Debug)]
 struct Frequencies {
     read_at: Instant,
-    /// Empty when the index has no statistics yet (never analyzed: a new, small table).
-    shares: HashMap<String, f64>,
+    /// By term code; empty when the index has no statistics yet (never analyzed: a new, small
+    /// table).
+    shares: HashMap<i64, f64>,
     /// The share assumed for a term outside the list: below every listed one.
     rest: f64,
     /// Live posts, by the index's own count.
@@ -151,6 +157,10 @@ pub(crate) struct TermStatistics {
     reading: tokio::sync::Mutex<()>,
     /// SQLite: how many posts hold each FTS5 token asked about so far.
     counted: Mutex<Counts>,
+    /// Whether every post's entry has the digit four-grams: set when the backfill that
+    /// migration 0017 started (or any later one) has finished. Until then searches leave them
+    /// out of their terms, as posts indexed before it lack them.
+    four_digit_terms: AtomicBool,
 }
 
 /// Posts per FTS5 token, as SQLite's index counts them (`post_search_vocab`), each read the
@@ -165,6 +175,11 @@ struct Counts {
 const MOST_COUNTED: usize = 50_000;
 
 impl TermStatistics {
+    /// Every post's entry is current: the backfill has finished.
+    pub(crate) fn backfilled(&self) {
+        self.four_digit_terms.store(true, Ordering::Release);
+    }
+
     fn current(&self) -> Option<Arc<Frequencies>> {
         self.current.read().ok().and_then(|c| c.clone())
     }
@@ -271,7 +286,8 @@ async fn read_frequencies(pool: &AnyPool) -> sqlx::Result<Frequencies> {
     .await?;
     // PostgreSQL's own guess for an element missing from the list: half the rarest listed.
     let rest = shares.iter().map(|(_, f)| *f).fold(1.0, f64::min) / 2.0;
-    Ok(Frequencies { read_at: Instant::now(), shares: shares.into_iter().collect(), rest, posts })
+    let shares = shares.into_iter().filter_map(|(code, f)| Some((code.parse().ok()?, f))).collect();
+    Ok(Frequencies { read_at: Instant::now(), shares, rest, posts })
 }
 
 /// How a PostgreSQL search reads: the index terms it looks up, and whether it goes to the
@@ -283,7 +299,7 @@ fn plan(
 ) -> (Vec<String>, bool) {
     match frequencies.filter(|f| !f.shares.is_empty() && f.posts > 0.0) {
         Some(f) => {
-            let share = |t: &str| f.shares.get(t).copied().unwrap_or(f.rest);
+            let share = |t: &str| f.shares.get(&search::term_code(t)).copied().unwrap_or(f.rest);
             let (terms, left) = query.narrowest_terms(MOST_TERMS, share);
             (terms, left * f.posts <= limits.index_first_rows)
         }
@@ -310,6 +326,12 @@ pub(crate) async fn search_posts(
     limit: i64,
     limits: &SearchLimits,
 ) -> Result<Found> {
+    let query = if statistics.four_digit_terms.load(Ordering::Acquire) {
+        Cow::Borrowed(query)
+    } else {
+        Cow::Owned(query.without_four_digit_terms())
+    };
+    let query = query.as_ref();
     let ask = Ask { viewer, scope, pattern: &query.pattern, limit };
     let found = match db.backend {
         Backend::Postgres => {
@@ -441,12 +463,12 @@ async fn postgres(
     // Below a window the planner chooses: the word is common enough that the walk may be.
     let order = if index_first { "p.id + 0" } else { "p.id" };
     let sql = format!(
-        "SELECT {} FROM post p WHERE p.id IN (SELECT post_id FROM post_terms WHERE terms @> CAST($6 AS TEXT[]) \
+        "SELECT {} FROM post p WHERE p.id IN (SELECT post_id FROM post_terms WHERE terms @> CAST($6 AS BIGINT[]) \
          UNION ALL {QUEUED}) AND p.{} = $2 AND p.id < $3{MATCHES} ORDER BY {order} DESC LIMIT $4",
         post_columns!(),
         ask.scope.column()
     );
-    let more = ask.rows(conn, sql, below, ask.limit - rows.len() as i64, array_literal(terms)).await?;
+    let more = ask.rows(conn, sql, below, ask.limit - rows.len() as i64, codes_literal(terms)).await?;
     rows.extend(more);
     Ok(Found { rows, resume_below: None })
 }
@@ -560,22 +582,15 @@ async fn sqlite_indexed(
     }
 }
 
-/// A PostgreSQL array literal of `items`, each quoted. (The indexer writes one for every
-/// post, with a hundred terms or more: into one string.)
-fn array_literal<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+/// A PostgreSQL array literal of the codes of `terms` (`search::term_code`). (The indexer
+/// writes one for every post, with a hundred terms or more: into one string.)
+fn codes_literal<'a>(terms: impl IntoIterator<Item = &'a String>) -> String {
     let mut literal = String::from("{");
-    for item in items {
+    for term in terms {
         if literal.len() > 1 {
             literal.push(',');
         }
-        literal.push('"');
-        for c in item.chars() {
-            if matches!(c, '\\' | '"') {
-                literal.push('\\');
-            }
-            literal.push(c);
-        }
-        literal.push('"');
+        literal.push_str(&search::term_code(term).to_string());
     }
     literal.push('}');
     literal
@@ -646,7 +661,7 @@ async fn index(conn: &mut AnyConnection, backend: Backend, ids: &str, live: &[In
     }
     let rows: Vec<String> = (1..=live.len())
         .map(|i| match backend {
-            Backend::Postgres => format!("(${}, CAST(${} AS TEXT[]))", 2 * i - 1, 2 * i),
+            Backend::Postgres => format!("(${}, CAST(${} AS BIGINT[]))", 2 * i - 1, 2 * i),
             Backend::Sqlite => format!("(${}, ${})", 2 * i - 1, 2 * i),
         })
         .collect();
@@ -657,7 +672,7 @@ async fn index(conn: &mut AnyConnection, backend: Backend, ids: &str, live: &[In
     let mut insert = sqlx::query(AssertSqlSafe(format!("INSERT INTO {table} VALUES {}", rows.join(", "))));
     for post in live {
         let entry = match backend {
-            Backend::Postgres => array_literal(&search::post_terms(&post.title, &post.content)),
+            Backend::Postgres => codes_literal(&search::post_terms(&post.title, &post.content)),
             Backend::Sqlite => document(post),
         };
         insert = insert.bind(post.id).bind(entry);

@@ -1,9 +1,10 @@
 //! Search through the index answers exactly what a plain `LIKE` scan of the posts answers,
 //! on both routes (SearchPosts and ListPosts with `query`), and its safety nets hold.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use campus_board::domain::search::{SearchLimits, SearchQuery};
+use campus_board::domain::search::{self, SearchLimits, SearchQuery};
 use campus_proto::board::v1 as pb;
 use campus_shared::db::Backend;
 use proptest::prelude::*;
@@ -408,15 +409,17 @@ async fn the_migrations_terms_are_the_indexers() {
         ("가", "É 톡 9"),
     ];
     for (title, content) in texts {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT term FROM unnest(board_search_terms($1, $2)) AS term")
-                .bind(title)
-                .bind(content)
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-        let sql: std::collections::BTreeSet<String> = rows.into_iter().map(|(t,)| t).collect();
-        assert_eq!(sql, campus_board::domain::search::post_terms(title, content), "{title:?} {content:?}");
+        let rows: Vec<(i64,)> = sqlx::query_as("SELECT term FROM unnest(board_search_terms($1, $2)) AS term")
+            .bind(title)
+            .bind(content)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let sql: BTreeSet<i64> = rows.into_iter().map(|(t,)| t).collect();
+        let rust: BTreeSet<i64> =
+            search::post_terms(title, content).iter().map(|t| search::term_code(t)).collect();
+        assert_eq!(sql, rust, "{title:?} {content:?}");
+        assert_eq!(sql.len(), search::post_terms(title, content).len(), "one code per term");
     }
 }
 
@@ -424,8 +427,8 @@ async fn the_migrations_terms_are_the_indexers() {
 async fn indexed(app: &TestApp, pool: &AnyPool, id: i64, term: &str) -> bool {
     let (sql, term) = match app.backend {
         Backend::Postgres => (
-            "SELECT count(*) FROM post_terms WHERE post_id = $1 AND terms @> CAST($2 AS TEXT[])",
-            format!("{{\"{term}\"}}"),
+            "SELECT count(*) FROM post_terms WHERE post_id = $1 AND terms @> CAST($2 AS BIGINT[])",
+            format!("{{{}}}", search::term_code(term)),
         ),
         Backend::Sqlite => (
             "SELECT count(*) FROM post_search WHERE rowid = $1 AND post_search MATCH $2",
@@ -434,6 +437,43 @@ async fn indexed(app: &TestApp, pool: &AnyPool, id: i64, term: &str) -> bool {
     };
     let (n,): (i64,) = sqlx::query_as(sql).bind(id).bind(term).fetch_one(pool).await.unwrap();
     n == 1
+}
+
+/// Numbers are found by their digits' trigrams and four-grams: each query answers what a
+/// plain scan answers, from the queue and then from the index, which holds the four-grams.
+#[tokio::test]
+async fn numbers_are_found_as_a_plain_scan_finds_them() {
+    each_backend(|app| async move {
+        let board = app.board(1, "자유").await;
+        let pool = AnyPool::connect(app.db_url()).await.unwrap();
+        let texts = [
+            ("방 1234호", "문의 010-1234-5678"),
+            ("학번 20231234", "12345"),
+            ("123", "0123 4567"),
+            ("2023", "학식 9999원"),
+        ];
+        let mut ids = Vec::new();
+        for (title, content) in texts {
+            let create = pb::CreatePostRequest {
+                board_id: board.id,
+                title: title.into(),
+                content: content.into(),
+                anonymous: false,
+            };
+            ids.push(app.client().create_post(app.req(create, 7)).await.unwrap().into_inner().id);
+        }
+        let queries = [
+            "1234", "12345", "2345", "0123", "123", "234", "20231234", "1234호", "010-1234", "9999원",
+            "5678", "4321",
+        ]
+        .map(String::from);
+        check_queries(&app, &pool, board.id, &queries, 2).await.unwrap();
+        index_queued(&app, &pool).await;
+        assert!(indexed(&app, &pool, ids[1], "2023").await && indexed(&app, &pool, ids[1], "3123").await);
+        assert!(!indexed(&app, &pool, ids[2], "1234").await, "{:?}", app.backend);
+        check_queries(&app, &pool, board.id, &queries, 2).await.unwrap();
+    })
+    .await;
 }
 
 /// The indexer keeps the index from the queue that each write fills in its own transaction:
