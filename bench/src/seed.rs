@@ -526,7 +526,6 @@ pub(crate) async fn copy_without_search(
         Backend::Postgres => &[
             "DROP TABLE IF EXISTS post_terms, post_search_pending, post_search_backfill",
             "DROP FUNCTION IF EXISTS board_search_terms",
-            "DROP FUNCTION IF EXISTS board_search_term_code",
         ],
         Backend::Sqlite => &[
             "DROP TRIGGER IF EXISTS post_search_queue_new",

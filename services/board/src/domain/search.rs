@@ -232,7 +232,7 @@ pub fn post_terms(title: &str, content: &str) -> BTreeSet<String> {
     terms
 }
 
-/// A term as PostgreSQL's index holds it, one integer (SQL: `board_search_term_code`): a
+/// A term as PostgreSQL's index holds it, one integer (SQL: `board_search_terms`): a
 /// character, bigram or trigram as its code points, 21 bits apiece from bit 42 down; a digit
 /// four-gram as its four ASCII codes, 7 bits apiece from bit 21 down. Exact: no character is
 /// 0, so the first kind's codes are at least 2^42 and the second's below 2^28.
