@@ -487,6 +487,30 @@ async fn numbers_are_found_as_a_plain_scan_finds_them() {
     .await;
 }
 
+/// A word most posts hold is looked for in a window of the newest posts first, then in the
+/// index below it (SQLite, when the word fills the page twice over in the window; PostgreSQL
+/// by its statistics): here one of the eight newest posts holds it, so a page comes from both.
+#[tokio::test]
+async fn a_common_word_reads_the_newest_posts_then_the_index_below() {
+    for backend in campus_testkit::backends() {
+        let app = spawn_app_with(backend, SearchLimits { window: 8, ..SearchLimits::default() }).await;
+        let board = app.board(1, "자유").await;
+        let pool = AnyPool::connect(app.db_url()).await.unwrap();
+        for i in 0..40 {
+            let common = i < 29 || i == 32;
+            let content = if common { format!("오늘 학식 {i}") } else { format!("도서관 {i}") };
+            let create =
+                pb::CreatePostRequest { board_id: board.id, title: "글".into(), content, anonymous: true };
+            app.client().create_post(app.req(create, 7)).await.unwrap();
+        }
+        index_queued(&app, &pool).await;
+        let queries = ["학식", "도서관", "오늘 학식 1"].map(String::from);
+        for page_size in [2, 3, 7] {
+            check_queries(&app, &pool, board.id, &queries, page_size).await.unwrap();
+        }
+    }
+}
+
 /// The indexer keeps the index from the queue that each write fills in its own transaction:
 /// a new post gets its entry, an edited one a new entry, a deleted one none, and the queue
 /// is empty after each batch. The searches find what the post holds now at every step.
