@@ -50,7 +50,8 @@ async fn write_backlog(board: &sqlx::AnyPool, backend: Backend, board_id: i64) {
 async fn indexed(board: &sqlx::AnyPool, backend: Backend) -> i64 {
     let sql = match backend {
         Backend::Postgres => format!(
-            "SELECT COUNT(*) FROM post_terms WHERE post_id <= {BACKLOG} AND terms @> CAST('{{\"통금\"}}' AS TEXT[])"
+            "SELECT COUNT(*) FROM post_terms WHERE post_id <= {BACKLOG} AND terms @> CAST('{{{}}}' AS BIGINT[])",
+            campus_board::domain::search::term_code("통금")
         ),
         Backend::Sqlite => {
             let token: String = "통금".bytes().map(|b| format!("{b:02x}")).collect();
