@@ -146,15 +146,20 @@ async fn check_case(
     check_queries(app, pool, board.id, &queries, page_size).await
 }
 
+/// Posts in the search indexer's queue.
+async fn queued(pool: &AnyPool) -> i64 {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM post_search_pending").fetch_one(pool).await.unwrap();
+    n
+}
+
 /// Takes every queued post into the index now.
 async fn index_queued(app: &TestApp, pool: &AnyPool) {
     // The service's own indexer may hold some of them (PostgreSQL's batches skip the rows
     // another has locked): the queue is empty once the batch that took them has committed.
     for _ in 0..1_000 {
         campus_board::reference::index_queued_posts(pool, app.backend).await.unwrap();
-        let (queued,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM post_search_pending").fetch_one(pool).await.unwrap();
-        if queued == 0 {
+        if queued(pool).await == 0 {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -527,11 +532,6 @@ async fn the_indexer_keeps_the_index_from_the_queue() {
                 page.posts.iter().map(|p| p.id).collect::<Vec<_>>()
             }
         };
-        let queued = || async {
-            let (n,): (i64,) =
-                sqlx::query_as("SELECT count(*) FROM post_search_pending").fetch_one(&pool).await.unwrap();
-            n
-        };
         let create = pb::CreatePostRequest {
             board_id: board.id,
             title: "기숙사".into(),
@@ -541,7 +541,7 @@ async fn the_indexer_keeps_the_index_from_the_queue() {
         let id = app.client().create_post(app.req(create, 7)).await.unwrap().into_inner().id;
         assert_eq!(found("통금").await, [id]);
         index_queued(&app, &pool).await;
-        assert_eq!((queued().await, indexed(&app, &pool, id, "통금").await), (0, true));
+        assert_eq!((queued(&pool).await, indexed(&app, &pool, id, "통금").await), (0, true));
         assert_eq!(found("통금").await, [id]);
 
         let edit = pb::UpdatePostRequest { id, title: None, content: Some("학식 메뉴".into()) };
@@ -554,7 +554,12 @@ async fn the_indexer_keeps_the_index_from_the_queue() {
         app.client().delete_post(app.req(pb::DeletePostRequest { id }, 7)).await.unwrap();
         assert_eq!(found("학식").await, Vec::<i64>::new());
         index_queued(&app, &pool).await;
-        assert_eq!((queued().await, indexed(&app, &pool, id, "학식").await), (0, false), "{:?}", app.backend);
+        assert_eq!(
+            (queued(&pool).await, indexed(&app, &pool, id, "학식").await),
+            (0, false),
+            "{:?}",
+            app.backend
+        );
     })
     .await;
 }
@@ -639,14 +644,9 @@ async fn the_indexer_merges_deleted_posts_out_of_the_index() {
     .execute(&pool)
     .await
     .unwrap();
-    let queued = || async {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM post_search_pending").fetch_one(&pool).await.unwrap();
-        n
-    };
     let settled = || async {
         for _ in 0..600 {
-            if queued().await == 0 {
+            if queued(&pool).await == 0 {
                 // A few indexer turns more, for its merge steps.
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
                 return;
