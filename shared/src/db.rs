@@ -26,6 +26,10 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 /// another process) on SQLite's busy handler, before its call fails.
 const SQLITE_WRITE_WAIT: Duration = Duration::from_secs(10);
 
+/// How often an SQLite database's checkpointer copies the WAL's new pages into the database
+/// file (see [`checkpoint_forever`]).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
 /// Which engine is behind a pool; a few statements differ (see [`Db::begin_write`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -65,6 +69,8 @@ pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
     writers: Arc<Mutex<()>>,
+    /// SQLite's checkpointer, stopped when the last clone is dropped.
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 /// Connects, applies the backend's pragmas and runs its migrations.
@@ -109,13 +115,48 @@ pub async fn open(config: &DatabaseConfig) -> Result<Db, sqlx::Error> {
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
+                    // SQLite's own checkpoint, run by the writer whose commit takes the WAL past
+                    // this many pages (1,000 by default), is only the backstop of the
+                    // checkpointer's (`checkpoint_forever`), should it fall behind.
+                    conn.execute("PRAGMA wal_autocheckpoint = 10000").await?;
                 }
                 Ok(())
             })
         })
         .connect_with(options)
         .await?;
-    Ok(Db::new(pool, backend))
+    let mut db = Db::new(pool, backend);
+    if backend == Backend::Sqlite {
+        let task = tokio::spawn(checkpoint_forever(db.pool.clone()));
+        db.checkpointer = Some(Arc::new(Checkpointer(task.abort_handle())));
+    }
+    Ok(db)
+}
+
+/// Copies the WAL's new pages into the database file now and then, off the write turn.
+///
+/// Left to SQLite, the checkpoint is run by the writer whose commit takes the WAL past 1,000
+/// pages, inside that commit: it writes up to 4 MB into the database file and syncs it while
+/// holding the write turn, and every writer queued behind it waits. A `PASSIVE` checkpoint
+/// takes no lock a writer or a reader needs, so here it runs beside them; the WAL starts over
+/// from its beginning at the first write after a checkpoint has copied all of it.
+async fn checkpoint_forever(pool: AnyPool) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::warn!(%error, "could not checkpoint the SQLite WAL");
+        }
+    }
+}
+
+/// Stops [`checkpoint_forever`] when dropped.
+#[derive(Debug)]
+struct Checkpointer(tokio::task::AbortHandle);
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Makes the database file of a `sqlite://` URL readable by its owner only (0600) before
@@ -155,7 +196,7 @@ impl Db {
     /// A pool with a write queue of its own: two `Db`s over one SQLite file queue their
     /// writers apart, and meet only on SQLite's busy handler.
     pub fn new(pool: AnyPool, backend: Backend) -> Self {
-        Self { pool, backend, writers: Arc::new(Mutex::new(())) }
+        Self { pool, backend, writers: Arc::new(Mutex::new(())), checkpointer: None }
     }
 
     /// Runs the backend's migrations.
