@@ -30,18 +30,11 @@ impl BoardApi {
             .lock()
             .map_err(|_| Error::internal("search rate lock poisoned"))?
             .take(caller.user_id, std::time::Instant::now())?;
-        let mut found = store::search::search_posts(
-            &self.inner.search_db,
-            &self.inner.search_statistics,
-            caller.user_id,
-            caller.school_id,
-            scope,
-            query,
-            before,
-            size + 1,
-            &self.inner.search_limits,
-        )
-        .await?;
+        let mut found = self
+            .inner
+            .searches
+            .search_posts(caller.user_id, caller.school_id, scope, query, before, size + 1)
+            .await?;
         let mut next = self.tokens().next(&scope_key, &mut found.rows, size, |r| r.id);
         if let (true, Some(below)) = (next.is_empty(), found.resume_below) {
             next = self.tokens().encode(&scope_key, &below);

@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 use tonic::Request;
 
 use crate::blob::Blobs;
-use crate::domain::search::{SearchLimits, SearchRate};
+use crate::domain::search::SearchRate;
 use crate::domain::{self, Thresholds};
 use crate::store::{self, PostRow};
 
@@ -57,11 +57,8 @@ struct Inner {
     boards: RwLock<HashMap<i64, BoardInfo>>,
     /// Each user's searches: a search reads far more than any other request.
     search_rate: Mutex<SearchRate>,
-    /// Where searches run: their own connections on PostgreSQL (`store::search::Searches`).
-    search_db: Db,
-    search_limits: SearchLimits,
-    /// The search index's statistics (PostgreSQL), which choose how each search reads.
-    search_statistics: Arc<store::search::TermStatistics>,
+    /// Where searches run (their own connections on PostgreSQL) and how they are bounded.
+    searches: store::search::Searches,
     /// Each board's first page, shared by its viewers; forgotten by the changes below.
     first_pages: Arc<store::FirstPages>,
     /// Photos being decoded at once: one per core, so a burst of uploads queues instead of
@@ -173,9 +170,7 @@ impl BoardApi {
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let decoding = Semaphore::new(cores);
-        let store::search::Searches { db: search_db, limits: search_limits, statistics: search_statistics } =
-            searches;
-        let search_rate = Mutex::new(SearchRate::new(search_limits.per_second, search_limits.burst));
+        let search_rate = Mutex::new(SearchRate::new(searches.limits.per_second, searches.limits.burst));
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -185,9 +180,7 @@ impl BoardApi {
                 outbox,
                 boards: RwLock::default(),
                 search_rate,
-                search_db,
-                search_limits,
-                search_statistics,
+                searches,
                 first_pages,
                 decoding,
             }),

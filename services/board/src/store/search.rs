@@ -42,17 +42,28 @@ use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
 use super::PostRow;
 use crate::domain::search::{self, SearchLimits, SearchQuery};
 
-/// Connections searches run on at most (PostgreSQL).
+/// Connections searches run on at most (PostgreSQL), and half as many more for the statement
+/// planned for its values ([`Searches::planned_per_run`]).
 const SEARCH_CONNECTIONS: u32 = 8;
 
-/// Where searches run and how they are bounded. On PostgreSQL searches have a pool of their
+/// Where searches run and how they are bounded. On PostgreSQL searches have pools of their
 /// own, of at most [`SEARCH_CONNECTIONS`]: a burst of searches waits for one of those
 /// instead of taking the connections every other call needs, and their sessions carry the
-/// statement timeout and custom plans, so a search is its statements alone (no `BEGIN`,
-/// `set_config` and `COMMIT` around them). SQLite searches use the service's pool.
+/// statement timeout, so a search is its statements alone (no `BEGIN`, `set_config` and
+/// `COMMIT` around them). SQLite searches use the service's pool.
 #[derive(Debug)]
 pub(crate) struct Searches {
-    pub(crate) db: Db,
+    /// Where searches run. On PostgreSQL its sessions plan a statement once, at its first
+    /// run, and reuse the plan (`plan_cache_mode=force_generic_plan`): the service, not the
+    /// planner, chooses between the index and the newest posts (`plan`), and the statements
+    /// of either way have one best plan whatever their values. Planned again on every run, a
+    /// rare phrase's statement took 0.33 ms to plan and 0.06 ms to run.
+    db: Db,
+    /// PostgreSQL: sessions that plan each statement for its values, for the one statement
+    /// whose best plan depends on them: the index's candidates below a window of the newest
+    /// posts, where the planner weighs reading them all against walking further down the
+    /// posts. SQLite: `db`.
+    planned_per_run: Db,
     pub(crate) limits: SearchLimits,
     pub(crate) statistics: Arc<TermStatistics>,
 }
@@ -61,21 +72,27 @@ impl Searches {
     pub(crate) async fn open(db: &Db, config: &DatabaseConfig, limits: SearchLimits) -> sqlx::Result<Self> {
         let statistics = Arc::default();
         if db.backend == Backend::Sqlite {
-            return Ok(Self { db: db.clone(), limits, statistics });
+            return Ok(Self { db: db.clone(), planned_per_run: db.clone(), limits, statistics });
         }
-        let separator = if config.url.contains('?') { '&' } else { '?' };
-        // A generic plan would not know how rare the terms are, nor that the LIKE is.
-        let url = format!(
-            "{}{separator}options[statement_timeout]={}&options[plan_cache_mode]=force_custom_plan",
-            config.url,
-            limits.statement_timeout.as_millis()
-        );
-        let config = DatabaseConfig {
-            url,
-            max_connections: SEARCH_CONNECTIONS.min(config.max_connections),
-            acquire_timeout: config.acquire_timeout,
+        let pool = |plan_cache_mode: &str, connections: u32| {
+            let separator = if config.url.contains('?') { '&' } else { '?' };
+            DatabaseConfig {
+                url: format!(
+                    "{}{separator}options[statement_timeout]={}&options[plan_cache_mode]={plan_cache_mode}",
+                    config.url,
+                    limits.statement_timeout.as_millis()
+                ),
+                max_connections: connections.min(config.max_connections),
+                acquire_timeout: config.acquire_timeout,
+            }
         };
-        Ok(Self { db: campus_shared::db::open(&config).await?, limits, statistics })
+        Ok(Self {
+            db: campus_shared::db::open(&pool("force_generic_plan", SEARCH_CONNECTIONS)).await?,
+            planned_per_run: campus_shared::db::open(&pool("force_custom_plan", SEARCH_CONNECTIONS / 2))
+                .await?,
+            limits,
+            statistics,
+        })
     }
 }
 
@@ -121,9 +138,19 @@ pub(crate) struct Found {
     pub(crate) resume_below: Option<i64>,
 }
 
-/// `$5` is the `LIKE` pattern; the caller adds the scope and cursor conditions.
+/// The conditions of a match, `$5` being the `LIKE` pattern; the caller adds the scope and
+/// cursor conditions. The pattern is a `CAST`, not the bare parameter: SQLite compiles a
+/// statement again whenever a new value is bound to a parameter `LIKE` compares with (in
+/// case a prefix could use an index), and a search's statement took longer to compile than
+/// to run (a quarter of the service's time under rare phrases).
 const MATCHES: &str = " AND p.deleted_at IS NULL AND p.report_count < 5 \
-     AND (lower(p.title) LIKE $5 ESCAPE '\\' OR lower(p.content) LIKE $5 ESCAPE '\\')";
+     AND (lower(p.title) LIKE CAST($5 AS TEXT) ESCAPE '\\' \
+     OR lower(p.content) LIKE CAST($5 AS TEXT) ESCAPE '\\')";
+
+/// [`MATCHES`] for a query without letters of case (`SearchQuery::caseless`): the text is
+/// read as it is, not lowered first.
+const MATCHES_CASELESS: &str = " AND p.deleted_at IS NULL AND p.report_count < 5 \
+     AND (p.title LIKE CAST($5 AS TEXT) ESCAPE '\\' OR p.content LIKE CAST($5 AS TEXT) ESCAPE '\\')";
 
 const _: () = assert!(crate::domain::REPORTS_TO_HIDE == 5, "MATCHES spells the report limit");
 
@@ -310,69 +337,109 @@ fn plan(
     }
 }
 
-/// Up to `limit` posts of `scope` (in `school`) matching `query` below the id `before`,
-/// newest first.
-/// On PostgreSQL each statement runs under a statement timeout; past it the answer is
-/// DEADLINE_EXCEEDED SEARCH_TIMEOUT. SQLite reads all the index's candidates at once when
-/// its terms are held by at most a window's worth of posts; otherwise batch by batch until
-/// the page is full or the timeout has passed, then answers a short page with a token to go on.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn search_posts(
-    db: &Db,
-    statistics: &TermStatistics,
-    viewer: i64,
-    school: i64,
-    scope: Scope,
-    query: &SearchQuery,
-    before: i64,
-    limit: i64,
-    limits: &SearchLimits,
-) -> Result<Found> {
-    let query = if statistics.four_digit_terms.load(Ordering::Acquire) {
-        Cow::Borrowed(query)
-    } else {
-        Cow::Owned(query.without_four_digit_terms())
-    };
-    let query = query.as_ref();
-    let ask = Ask { viewer, scope, pattern: &query.pattern, limit };
-    let found = match db.backend {
-        Backend::Postgres => {
-            let frequencies = statistics.get(&db.pool).await;
-            let (terms, index_first) = plan(query, frequencies.as_deref(), limits);
-            let mut conn = db.pool.acquire().await?;
-            postgres(&mut conn, &ask, &terms, index_first, before, limits.window).await.map_err(timed_out)?
-        }
-        Backend::Sqlite => {
-            let mut conn = db.pool.acquire().await?;
-            let (terms, at_most, school_posts) = if query.terms.is_empty() {
-                (Vec::new(), f64::INFINITY, 1.0)
-            } else {
-                statistics.sqlite_terms(&mut conn, school, query).await?
-            };
-            // A word that fills a page twice over in a window of the newest posts, by its
-            // share: read them first, one statement that stops at a full page (a word in 8% to
-            // 77% of a million posts: 0.14–0.46 ms, where the index's newest candidates and
-            // their rows took 0.55–0.58 ms), and the index only below them.
-            let common = at_most * limits.window as f64 >= 2.0 * limit as f64 * school_posts;
-            if terms.is_empty() || common {
-                match ask.window(&mut conn, before, limits.window).await? {
-                    (mut rows, Some(bottom)) if !terms.is_empty() => {
-                        let rest = Ask { limit: limit - rows.len() as i64, ..ask };
-                        let below = sqlite(&mut conn, &rest, &terms, bottom, limits).await?;
-                        rows.extend(below.rows);
-                        Found { rows, resume_below: below.resume_below }
-                    }
-                    // Nothing to look up: the next page goes on scanning.
-                    (rows, bottom) => Found { rows, resume_below: bottom },
-                }
-            } else if at_most <= limits.window as f64 {
-                sqlite_few(&mut conn, &ask, &terms, before).await?
-            } else {
-                sqlite(&mut conn, &ask, &terms, before, limits).await?
+impl Searches {
+    /// Up to `limit` posts of `scope` (in `school`) matching `query` below the id `before`,
+    /// newest first.
+    /// On PostgreSQL each statement runs under a statement timeout; past it the answer is
+    /// DEADLINE_EXCEEDED SEARCH_TIMEOUT. SQLite reads all the index's candidates at once when
+    /// its terms are held by at most a window's worth of posts; otherwise batch by batch until
+    /// the page is full or the timeout has passed, then answers a short page with a token to go
+    /// on.
+    pub(crate) async fn search_posts(
+        &self,
+        viewer: i64,
+        school: i64,
+        scope: Scope,
+        query: &SearchQuery,
+        before: i64,
+        limit: i64,
+    ) -> Result<Found> {
+        let (statistics, limits) = (&self.statistics, &self.limits);
+        let query = if statistics.four_digit_terms.load(Ordering::Acquire) {
+            Cow::Borrowed(query)
+        } else {
+            Cow::Owned(query.without_four_digit_terms())
+        };
+        let query = query.as_ref();
+        let ask = Ask { viewer, scope, pattern: &query.pattern, caseless: query.caseless, limit };
+        let found = match self.db.backend {
+            Backend::Postgres => {
+                let frequencies = statistics.get(&self.db.pool).await;
+                let (terms, index_first) = plan(query, frequencies.as_deref(), limits);
+                self.postgres(&ask, &terms, index_first, before).await.map_err(timed_out)?
             }
-        }
-    };
-    Ok(found)
+            Backend::Sqlite => {
+                let mut conn = self.db.pool.acquire().await?;
+                let (terms, at_most, school_posts) = if query.terms.is_empty() {
+                    (Vec::new(), f64::INFINITY, 1.0)
+                } else {
+                    statistics.sqlite_terms(&mut conn, school, query).await?
+                };
+                // A word that fills a page twice over in a window of the newest posts, by its
+                // share: read them first, one statement that stops at a full page (a word in 8%
+                // to 77% of a million posts: 0.14–0.46 ms, where the index's newest candidates
+                // and their rows took 0.55–0.58 ms), and the index only below them.
+                let common = at_most * limits.window as f64 >= 2.0 * limit as f64 * school_posts;
+                if terms.is_empty() || common {
+                    match ask.window(&mut conn, before, limits.window).await? {
+                        (mut rows, Some(bottom)) if !terms.is_empty() => {
+                            let rest = Ask { limit: limit - rows.len() as i64, ..ask };
+                            let below = sqlite(&mut conn, &rest, &terms, bottom, limits).await?;
+                            rows.extend(below.rows);
+                            Found { rows, resume_below: below.resume_below }
+                        }
+                        // Nothing to look up: the next page goes on scanning.
+                        (rows, bottom) => Found { rows, resume_below: bottom },
+                    }
+                } else if at_most <= limits.window as f64 {
+                    sqlite_few(&mut conn, &ask, &terms, before).await?
+                } else {
+                    sqlite(&mut conn, &ask, &terms, before, limits).await?
+                }
+            }
+        };
+        Ok(found)
+    }
+
+    /// PostgreSQL: the index's candidates first (`index_first`), or a window of the newest
+    /// posts and then the index's candidates below it.
+    async fn postgres(
+        &self,
+        ask: &Ask<'_>,
+        terms: &[String],
+        index_first: bool,
+        before: i64,
+    ) -> sqlx::Result<Found> {
+        let (mut rows, below) = if index_first && !terms.is_empty() {
+            (Vec::new(), before)
+        } else {
+            let mut conn = self.db.pool.acquire().await?;
+            match ask.window(&mut conn, before, self.limits.window).await? {
+                (rows, Some(bottom)) if !terms.is_empty() => (rows, bottom),
+                // Nothing to look up: the next page goes on scanning.
+                (rows, bottom) => return Ok(Found { rows, resume_below: bottom }),
+            }
+        };
+        // Index first, the candidates are sorted (`p.id + 0`), never found by walking the
+        // primary key backwards and testing each post: PostgreSQL's guess for a term missing
+        // from its statistics (an absent word's) makes that walk look cheap, and then it reads
+        // every post. Below a window the planner chooses, from the terms' values: the word is
+        // common enough that the walk may be.
+        let (order, sessions) =
+            if index_first { ("p.id + 0", &self.db) } else { ("p.id", &self.planned_per_run) };
+        let matches = ask.matches();
+        let sql = format!(
+            "SELECT {} FROM post p WHERE p.id IN (SELECT post_id FROM post_terms WHERE terms @> CAST($6 AS BIGINT[]) \
+             UNION ALL {QUEUED}) AND p.{} = $2 AND p.id < $3{matches} ORDER BY {order} DESC LIMIT $4",
+            post_columns!(),
+            ask.scope.column()
+        );
+        let mut conn = sessions.pool.acquire().await?;
+        let more =
+            ask.rows(&mut conn, sql, below, ask.limit - rows.len() as i64, codes_literal(terms)).await?;
+        rows.extend(more);
+        Ok(Found { rows, resume_below: None })
+    }
 }
 
 /// PostgreSQL's "canceling statement due to statement timeout" as the search's own error.
@@ -389,10 +456,16 @@ struct Ask<'a> {
     viewer: i64,
     scope: Scope,
     pattern: &'a str,
+    caseless: bool,
     limit: i64,
 }
 
 impl Ask<'_> {
+    /// The conditions of a match for this search's pattern.
+    fn matches(&self) -> &'static str {
+        if self.caseless { MATCHES_CASELESS } else { MATCHES }
+    }
+
     /// Runs `sql` (a post select with this search's `$1`, `$2`, `$4`, `$5`) with `$3` and
     /// `$6` bound to `below` and `extra`, keeping at most `limit` rows.
     async fn rows<T>(
@@ -420,9 +493,10 @@ impl Ask<'_> {
     /// The matches among the newest `window` live posts of the scope below `before`; the
     /// scan stops as soon as the page is full.
     async fn newest(&self, conn: &mut AnyConnection, before: i64, window: i64) -> sqlx::Result<Vec<PostRow>> {
+        let matches = self.matches();
         let sql = format!(
             "SELECT {} FROM (SELECT * FROM post WHERE {} = $2 AND id < $3 AND deleted_at IS NULL \
-             ORDER BY id DESC LIMIT $6) p WHERE TRUE{MATCHES} ORDER BY p.id DESC LIMIT $4",
+             ORDER BY id DESC LIMIT $6) p WHERE TRUE{matches} ORDER BY p.id DESC LIMIT $4",
             post_columns!(),
             self.scope.column()
         );
@@ -455,39 +529,6 @@ impl Ask<'_> {
     }
 }
 
-async fn postgres(
-    conn: &mut AnyConnection,
-    ask: &Ask<'_>,
-    terms: &[String],
-    index_first: bool,
-    before: i64,
-    window: i64,
-) -> sqlx::Result<Found> {
-    let (mut rows, below) = if index_first && !terms.is_empty() {
-        (Vec::new(), before)
-    } else {
-        match ask.window(&mut *conn, before, window).await? {
-            (rows, Some(bottom)) if !terms.is_empty() => (rows, bottom),
-            // Nothing to look up: the next page goes on scanning.
-            (rows, bottom) => return Ok(Found { rows, resume_below: bottom }),
-        }
-    };
-    // Index first, the candidates are sorted (`p.id + 0`), never found by walking the primary
-    // key backwards and testing each post: PostgreSQL's guess for a term missing from its
-    // statistics (an absent word's) makes that walk look cheap, and then it reads every post.
-    // Below a window the planner chooses: the word is common enough that the walk may be.
-    let order = if index_first { "p.id + 0" } else { "p.id" };
-    let sql = format!(
-        "SELECT {} FROM post p WHERE p.id IN (SELECT post_id FROM post_terms WHERE terms @> CAST($6 AS BIGINT[]) \
-         UNION ALL {QUEUED}) AND p.{} = $2 AND p.id < $3{MATCHES} ORDER BY {order} DESC LIMIT $4",
-        post_columns!(),
-        ask.scope.column()
-    );
-    let more = ask.rows(conn, sql, below, ask.limit - rows.len() as i64, codes_literal(terms)).await?;
-    rows.extend(more);
-    Ok(Found { rows, resume_below: None })
-}
-
 async fn sqlite(
     conn: &mut AnyConnection,
     ask: &Ask<'_>,
@@ -499,8 +540,9 @@ async fn sqlite(
     // before an edit. A post only ever leaves the queue for the index, in one commit, so one
     // the queue's read missed is in the index when the index is read after it. (Read the
     // other way round, a post the indexer moved in between would be in neither read.)
+    let matches = ask.matches();
     let sql = format!(
-        "SELECT {} FROM post p WHERE p.id IN ({QUEUED} WHERE post_id >= $6) AND p.{} = $2 AND p.id < $3{MATCHES} \
+        "SELECT {} FROM post p WHERE p.id IN ({QUEUED} WHERE post_id >= $6) AND p.{} = $2 AND p.id < $3{matches} \
          ORDER BY p.id DESC LIMIT $4",
         post_columns!(),
         ask.scope.column()
@@ -533,9 +575,10 @@ async fn sqlite_few(
     terms: &[String],
     before: i64,
 ) -> sqlx::Result<Found> {
+    let matches = ask.matches();
     let sql = format!(
         "SELECT {} FROM post p WHERE p.id IN (SELECT rowid FROM post_search WHERE post_search MATCH $6 \
-         AND rowid < $3 UNION ALL {QUEUED}) AND p.{} = $2 AND p.id < $3{MATCHES} ORDER BY p.id DESC LIMIT $4",
+         AND rowid < $3 UNION ALL {QUEUED}) AND p.{} = $2 AND p.id < $3{matches} ORDER BY p.id DESC LIMIT $4",
         post_columns!(),
         ask.scope.column()
     );
@@ -561,8 +604,9 @@ async fn sqlite_indexed(
 ) -> sqlx::Result<Found> {
     let deadline = Instant::now() + limits.statement_timeout;
     let matching = fts_query(ask.scope, terms);
+    let matches = ask.matches();
     let sql = format!(
-        "SELECT {} FROM post p WHERE p.id IN (SELECT value FROM json_each($6)) AND p.{} = $2 AND p.id < $3{MATCHES} \
+        "SELECT {} FROM post p WHERE p.id IN (SELECT value FROM json_each($6)) AND p.{} = $2 AND p.id < $3{matches} \
          ORDER BY p.id DESC LIMIT $4",
         post_columns!(),
         ask.scope.column()
