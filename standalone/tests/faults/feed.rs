@@ -29,10 +29,6 @@ const BACKLOG: i64 = 1000;
 /// Deleted users of the backlogs: ids no real account has.
 const FIRST_USER: i64 = 5_000_000;
 
-async fn scalar(pool: &sqlx::AnyPool, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.expect("query")
-}
-
 /// Appends one AccountDeleted per user, each in its own transaction, as account does.
 async fn write_deletions(url: &str, users: std::ops::Range<i64>) {
     let backend = Backend::of_url(url).expect("backend");
@@ -48,14 +44,19 @@ async fn write_deletions(url: &str, users: std::ops::Range<i64>) {
 }
 
 /// What board has applied of the account feed: (applied records, distinct event ids,
-/// deleted accounts recorded, cursor).
+/// deleted accounts recorded, cursor), read in one statement, so from one snapshot: read one
+/// by one while board applies a backlog, the cursor could show all of it applied and the
+/// count, read before, only part.
 async fn applied(board: &sqlx::AnyPool) -> (i64, i64, i64, i64) {
-    (
-        scalar(board, "SELECT COUNT(*) FROM event_applied WHERE feed = 'account'").await,
-        scalar(board, "SELECT COUNT(DISTINCT event_id) FROM event_applied WHERE feed = 'account'").await,
-        scalar(board, "SELECT COUNT(*) FROM deleted_account").await,
-        scalar(board, "SELECT COALESCE(MAX(position), 0) FROM event_cursor WHERE feed = 'account'").await,
+    sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM event_applied WHERE feed = 'account'), \
+         (SELECT COUNT(DISTINCT event_id) FROM event_applied WHERE feed = 'account'), \
+         (SELECT COUNT(*) FROM deleted_account), \
+         (SELECT COALESCE(MAX(position), 0) FROM event_cursor WHERE feed = 'account')",
     )
+    .fetch_one(board)
+    .await
+    .expect("what board applied")
 }
 
 async fn wait_applied(
