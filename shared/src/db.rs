@@ -143,13 +143,16 @@ pub async fn open(config: &DatabaseConfig) -> Result<Db, sqlx::Error> {
 async fn checkpoint_forever(pool: AnyPool) {
     loop {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if pool.is_closed() {
+            return;
+        }
         if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
             tracing::warn!(%error, "could not checkpoint the SQLite WAL");
         }
     }
 }
 
-/// Stops [`checkpoint_forever`] when dropped.
+/// Stops [`checkpoint_forever`] when dropped (it stops on its own when the pool is closed).
 #[derive(Debug)]
 struct Checkpointer(tokio::task::AbortHandle);
 
