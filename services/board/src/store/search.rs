@@ -361,7 +361,8 @@ impl Searches {
             Cow::Owned(query.without_four_digit_terms())
         };
         let query = query.as_ref();
-        let ask = Ask { viewer, scope, pattern: &query.pattern, caseless: query.caseless, limit };
+        let (pattern, caseless) = (&query.pattern, query.caseless);
+        let ask = Ask { backend: self.db.backend, viewer, scope, pattern, caseless, limit };
         let found = match self.db.backend {
             Backend::Postgres => {
                 let frequencies = statistics.get(&self.db.pool).await;
@@ -453,6 +454,7 @@ fn timed_out(err: sqlx::Error) -> campus_shared::Error {
 /// What every step of one search binds: `$1` the viewer, `$2` the scope, `$4` how many rows
 /// at most and `$5` the pattern.
 struct Ask<'a> {
+    backend: Backend,
     viewer: i64,
     scope: Scope,
     pattern: &'a str,
@@ -492,13 +494,29 @@ impl Ask<'_> {
 
     /// The matches among the newest `window` live posts of the scope below `before`; the
     /// scan stops as soon as the page is full.
+    /// The condition that the scope's post is below the id `$below`, its scope being `$scope`.
+    /// On PostgreSQL a row comparison, which only the scope's index (`(school_id, id)` or
+    /// `(board_id, id)`) takes as its condition: written `id < $below`, PostgreSQL walked the
+    /// primary key backwards for a school's window, testing every school's posts (50 schools
+    /// evenly: 99,994 posts read for a window of 2,000, 20 ms against 2 ms). SQLite's planner
+    /// takes the scope's index either way, but a row comparison only as far as its first
+    /// column: it would read the scope's posts from its newest down to the cursor.
+    fn below(&self, scope: &str, below: &str) -> String {
+        let column = self.scope.column();
+        match self.backend {
+            Backend::Postgres => format!("({column}, id) < ({scope}, {below})"),
+            Backend::Sqlite => format!("id < {below}"),
+        }
+    }
+
     async fn newest(&self, conn: &mut AnyConnection, before: i64, window: i64) -> sqlx::Result<Vec<PostRow>> {
         let matches = self.matches();
         let sql = format!(
-            "SELECT {} FROM (SELECT * FROM post WHERE {} = $2 AND id < $3 AND deleted_at IS NULL \
+            "SELECT {} FROM (SELECT * FROM post WHERE {} = $2 AND {} AND deleted_at IS NULL \
              ORDER BY id DESC LIMIT $6) p WHERE TRUE{matches} ORDER BY p.id DESC LIMIT $4",
             post_columns!(),
-            self.scope.column()
+            self.scope.column(),
+            self.below("$2", "$3")
         );
         self.rows(conn, sql, before, self.limit, window).await
     }
@@ -516,8 +534,9 @@ impl Ask<'_> {
             return Ok((rows, None));
         }
         let sql = format!(
-            "SELECT id FROM post WHERE {} = $1 AND deleted_at IS NULL AND id < $2 ORDER BY id DESC LIMIT 1 OFFSET $3",
-            self.scope.column()
+            "SELECT id FROM post WHERE {} = $1 AND {} AND deleted_at IS NULL ORDER BY id DESC LIMIT 1 OFFSET $3",
+            self.scope.column(),
+            self.below("$1", "$2")
         );
         let bottom: Option<(i64,)> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(self.scope.id())
