@@ -80,3 +80,19 @@ async fn sqlite_wal_is_checkpointed_beside_the_writers() {
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM filler").fetch_one(&db.pool).await.unwrap();
     assert_eq!(rows, 500);
 }
+
+/// The bundled SQLite plans a statement once, whatever is bound to it (`.cargo/config.toml`):
+/// without the guarantee, each statement with a `LIMIT $n` was compiled again on every run.
+#[tokio::test]
+async fn sqlite_keeps_a_statements_plan_whatever_its_values() {
+    let test_db = TestDatabase::new(Backend::Sqlite).await;
+    let db = db::open(&test_db.config()).await.unwrap();
+    let options: Vec<(String,)> = sqlx::query_as("SELECT compile_options FROM pragma_compile_options")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    let options: Vec<&str> = options.iter().map(|(o,)| o.as_str()).collect();
+    for wanted in ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"] {
+        assert!(options.contains(&wanted), "SQLite is built without {wanted}: {options:?}");
+    }
+}

@@ -139,18 +139,14 @@ pub(crate) struct Found {
 }
 
 /// The conditions of a match, `$5` being the `LIKE` pattern; the caller adds the scope and
-/// cursor conditions. The pattern is a `CAST`, not the bare parameter: SQLite compiles a
-/// statement again whenever a new value is bound to a parameter `LIKE` compares with (in
-/// case a prefix could use an index), and a search's statement took longer to compile than
-/// to run (a quarter of the service's time under rare phrases).
+/// cursor conditions.
 const MATCHES: &str = " AND p.deleted_at IS NULL AND p.report_count < 5 \
-     AND (lower(p.title) LIKE CAST($5 AS TEXT) ESCAPE '\\' \
-     OR lower(p.content) LIKE CAST($5 AS TEXT) ESCAPE '\\')";
+     AND (lower(p.title) LIKE $5 ESCAPE '\\' OR lower(p.content) LIKE $5 ESCAPE '\\')";
 
 /// [`MATCHES`] for a query without letters of case (`SearchQuery::caseless`): the text is
 /// read as it is, not lowered first.
 const MATCHES_CASELESS: &str = " AND p.deleted_at IS NULL AND p.report_count < 5 \
-     AND (p.title LIKE CAST($5 AS TEXT) ESCAPE '\\' OR p.content LIKE CAST($5 AS TEXT) ESCAPE '\\')";
+     AND (p.title LIKE $5 ESCAPE '\\' OR p.content LIKE $5 ESCAPE '\\')";
 
 const _: () = assert!(crate::domain::REPORTS_TO_HIDE == 5, "MATCHES spells the report limit");
 
