@@ -74,7 +74,7 @@ impl Searches {
         if db.backend == Backend::Sqlite {
             return Ok(Self { db: db.clone(), planned_per_run: db.clone(), limits, statistics });
         }
-        let pool = |plan_cache_mode: &str, connections: u32| {
+        let sessions = |plan_cache_mode: &str, connections: u32| {
             let separator = if config.url.contains('?') { '&' } else { '?' };
             DatabaseConfig {
                 url: format!(
@@ -87,8 +87,8 @@ impl Searches {
             }
         };
         Ok(Self {
-            db: campus_shared::db::open(&pool("force_generic_plan", SEARCH_CONNECTIONS)).await?,
-            planned_per_run: campus_shared::db::open(&pool("force_custom_plan", SEARCH_CONNECTIONS / 2))
+            db: campus_shared::db::open(&sessions("force_generic_plan", SEARCH_CONNECTIONS)).await?,
+            planned_per_run: campus_shared::db::open(&sessions("force_custom_plan", SEARCH_CONNECTIONS / 2))
                 .await?,
             limits,
             statistics,
@@ -488,8 +488,6 @@ impl Ask<'_> {
             .await
     }
 
-    /// The matches among the newest `window` live posts of the scope below `before`; the
-    /// scan stops as soon as the page is full.
     /// The condition that the scope's post is below the id `$below`, its scope being `$scope`.
     /// On PostgreSQL a row comparison, which only the scope's index (`(school_id, id)` or
     /// `(board_id, id)`) takes as its condition: written `id < $below`, PostgreSQL walked the
@@ -505,6 +503,8 @@ impl Ask<'_> {
         }
     }
 
+    /// The matches among the newest `window` live posts of the scope below `before`; the
+    /// scan stops as soon as the page is full.
     async fn newest(&self, conn: &mut AnyConnection, before: i64, window: i64) -> sqlx::Result<Vec<PostRow>> {
         let matches = self.matches();
         let sql = format!(
