@@ -20,7 +20,8 @@ pub const LIST_BOARD_POSTS_SQL: &str = crate::store::LIST_BOARD_POSTS_SQL;
 pub const VIEWER_FLAGS_SQL: &str = crate::store::VIEWER_FLAGS_SQL;
 
 /// CreatePost's INSERT: id, school, board, author, nickname, anonymous, title, content, now,
-/// preview (the content's first 100 characters).
+/// preview (the content's first 100 characters). Posts created at the same moment are
+/// written by one statement with a row of these values each.
 pub const INSERT_POST_SQL: &str = crate::store::INSERT_POST_SQL;
 
 /// The preview CreatePost stores with a post's content.

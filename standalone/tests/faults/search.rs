@@ -4,14 +4,20 @@
 //!
 //! The backlog is written straight into the board database while board is down, the way a
 //! burst of writes leaves the queue (each post and its queue row; `store::search::enqueue`).
+//!
+//! And board killed while it writes posts in groups (`store::PostWriter`): every accepted post
+//! is there, every post there has its queue row, and each is indexed once.
 
 use std::time::{Duration, Instant};
 
 use campus_shared::db::Backend;
 use campus_testkit::backends;
 
+use serde_json::json;
+
 use crate::deployment::{Deployment, Options, Proc};
-use crate::{SCHOOL, User, pool, serial};
+use crate::load::{self, Load};
+use crate::{CLIENT_TIMEOUT, SCHOOL, User, accepted_posts, lost_posts, pool, serial};
 
 const BACKLOG: i64 = 3000;
 /// Start-up plus the backlog, on a loaded machine.
@@ -117,6 +123,94 @@ async fn a_search_indexer_killed_in_the_middle_of_a_backlog_indexes_every_post_o
         println!(
             "search indexer killed mid-backlog ({backend:?}): {} of {BACKLOG} indexed at the kill, all after restart, none twice",
             at_kill.1
+        );
+        board.close().await;
+    }
+}
+
+/// Concurrent writers, so that board writes their posts in groups (`store::PostWriter`).
+const WRITERS: i64 = 16;
+
+/// Posts of the database that are neither queued nor in the index.
+async fn neither_queued_nor_indexed(board: &sqlx::AnyPool, backend: Backend) -> i64 {
+    let entry = match backend {
+        Backend::Postgres => "SELECT 1 FROM post_terms t WHERE t.post_id = p.id",
+        Backend::Sqlite => "SELECT 1 FROM post_search s WHERE s.rowid = p.id",
+    };
+    let sql = format!(
+        "SELECT COUNT(*) FROM post p WHERE NOT EXISTS (SELECT 1 FROM post_search_pending q WHERE q.post_id = p.id) \
+         AND NOT EXISTS ({entry})"
+    );
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(board).await.expect("unindexed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_written_together_when_board_is_killed_are_each_whole_or_absent() {
+    let _serial = serial().await;
+    for backend in backends() {
+        let mut deployment = Deployment::start(backend, Options::default()).await;
+        let http = deployment.http.clone();
+        let reader = User::new(&deployment, 1);
+        let board_id = reader.create_board(&http).await;
+        let board = pool(&deployment.database_url(Proc::Board)).await;
+        let writers = (0..WRITERS)
+            .map(|w| {
+                let (user, path) = (User::new(&deployment, 300 + w), format!("/v1/boards/{board_id}/posts"));
+                load::worker("board:create", move |http, n| {
+                    user.post(http, &path, json!({"title": format!("동시 {n}"), "content": format!("함께 쓴 글 {n} 끝"), "anonymous": false}))
+                })
+            })
+            .collect();
+        let load = Load::start(writers, CLIENT_TIMEOUT);
+        // SIGKILL while groups are being written.
+        let deadline = Instant::now() + INDEXED_WITHIN;
+        loop {
+            let (posts,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM post").fetch_one(&board).await.expect("count");
+            if posts >= 200 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "board wrote {posts} posts ({backend:?})");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        deployment.kill(Proc::Board);
+        let samples = load.stop().await;
+        let accepted = accepted_posts(&samples);
+        let (posts,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM post").fetch_one(&board).await.expect("count");
+        assert!(posts >= accepted.len() as i64, "{backend:?}: {posts} posts, {} accepted", accepted.len());
+        assert_eq!(
+            neither_queued_nor_indexed(&board, backend).await,
+            0,
+            "{backend:?}: a post without its queue row"
+        );
+
+        deployment.spawn(Proc::Board);
+        deployment.wait_serving(Proc::Board).await;
+        let lost = lost_posts(&reader, &http, &accepted).await;
+        assert!(lost.is_empty(), "{backend:?}: accepted posts lost: {lost:?}");
+        let deadline = Instant::now() + INDEXED_WITHIN;
+        while queued(&board).await > 0 {
+            assert!(Instant::now() < deadline, "the queue did not drain ({backend:?})");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let index = match backend {
+            Backend::Postgres => "SELECT COUNT(*) FROM post_terms",
+            Backend::Sqlite => "SELECT COUNT(*) FROM post_search",
+        };
+        let indexed: i64 = sqlx::query_scalar(index).fetch_one(&board).await.expect("indexed");
+        assert_eq!(indexed, posts, "{backend:?}: every post indexed once");
+        for (id, title) in [accepted.first(), accepted.last()].into_iter().flatten() {
+            let n = title.trim_start_matches("동시 ");
+            let path = format!("/v1/posts:search?query=%EA%B8%80%20{n}%20%EB%81%9D");
+            let (status, page) = reader.call(reader.get(&http, &path)).await;
+            assert_eq!(status, 200, "{page}");
+            assert_eq!(page["posts"][0]["id"], id.as_str(), "{backend:?}: {title}: {page}");
+            assert_eq!(page["posts"].as_array().map(Vec::len), Some(1), "{backend:?}: {page}");
+        }
+        println!(
+            "board killed while writing posts in groups ({backend:?}): {posts} posts written, {} accepted, none lost, every one indexed once",
+            accepted.len()
         );
         board.close().await;
     }

@@ -61,6 +61,8 @@ struct Inner {
     searches: store::search::Searches,
     /// Each board's first page, shared by its viewers; forgotten by the changes below.
     first_pages: Arc<store::FirstPages>,
+    /// Writes new posts, those arriving together in one statement.
+    new_posts: store::PostWriter,
     /// Photos being decoded at once: one per core, so a burst of uploads queues instead of
     /// taking every core and [`domain::photo::MAX_DECODE_BYTES`] of memory each.
     decoding: Semaphore,
@@ -171,6 +173,7 @@ impl BoardApi {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let decoding = Semaphore::new(cores);
         let search_rate = Mutex::new(SearchRate::new(searches.limits.per_second, searches.limits.burst));
+        let new_posts = store::PostWriter::start(db.clone());
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -182,6 +185,7 @@ impl BoardApi {
                 search_rate,
                 searches,
                 first_pages,
+                new_posts,
                 decoding,
             }),
         }

@@ -82,34 +82,30 @@ impl BoardApi {
         let text = domain::PostText::parse(&req.title, &req.content)?;
         self.board_info(caller.school_id, board_id).await?;
         let preview = domain::content_preview(&text.content);
-        let now = now_micros();
         let row = store::NewPostRow {
             id: next_id(),
             school_id: caller.school_id,
             board_id,
             author_id: caller.user_id,
-            author_nickname: &caller.nickname,
+            author_nickname: caller.nickname.clone(),
             anonymous: req.anonymous,
-            title: &text.title,
-            content: &text.content,
-            content_preview: &preview,
-            now,
+            title: text.title,
+            content: text.content,
+            content_preview: preview,
+            now: now_micros(),
         };
-        {
-            // One statement, its queue row included, atomic on its own: no BEGIN and COMMIT
-            // round trips, on SQLite inside this process's write turn.
-            let _turn = self.db().write_turn().await?;
-            store::insert_queued_post(self.db(), &row).await?;
-        }
+        // Written with the posts arriving alongside it, in one statement that queues them for
+        // the search index too (`store::PostWriter`).
+        let row = self.inner.new_posts.insert(row).await?;
         self.inner.first_pages.forget_board(board_id);
         let created = PostRow {
             id: row.id,
             board_id,
             author_id: caller.user_id,
-            author_nickname: caller.nickname.clone(),
-            anonymous: i64::from(req.anonymous),
-            title: text.title.clone(),
-            content_preview: preview,
+            author_nickname: row.author_nickname,
+            anonymous: i64::from(row.anonymous),
+            title: row.title,
+            content_preview: row.content_preview,
             like_count: 0,
             comment_count: 0,
             scrap_count: 0,
@@ -117,13 +113,13 @@ impl BoardApi {
             first_photo_id: None,
             hot_at: None,
             best_at: None,
-            created_at: now,
-            updated_at: now,
+            created_at: row.now,
+            updated_at: row.now,
             liked: 0,
             scrapped: 0,
             scrap_id: 0,
         };
-        Ok(pb::Post { content: text.content, ..post_proto(created, caller.user_id) })
+        Ok(pb::Post { content: row.content, ..post_proto(created, caller.user_id) })
     }
 
     pub(super) async fn get_post(&self, caller: &Caller, req: pb::GetPostRequest) -> Result<pb::Post> {

@@ -123,6 +123,7 @@ where
 mod boards;
 mod comments;
 mod first_pages;
+mod new_posts;
 mod photos;
 mod posts;
 mod reactions;
@@ -135,6 +136,7 @@ pub(crate) mod search;
 pub(crate) use boards::*;
 pub(crate) use comments::*;
 pub(crate) use first_pages::{FIRST_PAGE_ROWS, FirstPages, VIEWER_FLAGS_SQL};
+pub(crate) use new_posts::{INSERT_POST_SQL, NewPostRow, PostWriter};
 pub(crate) use photos::*;
 pub(crate) use posts::*;
 pub(crate) use reactions::*;

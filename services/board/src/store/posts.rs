@@ -1,12 +1,7 @@
 //! Posts: reads, lists, writes, and who wrote a post or comment (the internal service).
 
-use std::sync::LazyLock;
-
-use campus_shared::db::{Backend, Db};
 use campus_shared::error::Result;
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, FromRow};
+use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 use super::{viewer_page, viewer_row};
 
@@ -174,58 +169,6 @@ pub(crate) async fn post_meta<'c, E: Executor<'c, Database = Any>>(
     .bind(school_id)
     .fetch_optional(e)
     .await?)
-}
-
-/// The fields of a new post.
-#[derive(Debug)]
-pub(crate) struct NewPostRow<'a> {
-    pub(crate) id: i64,
-    pub(crate) school_id: i64,
-    pub(crate) board_id: i64,
-    pub(crate) author_id: i64,
-    pub(crate) author_nickname: &'a str,
-    pub(crate) anonymous: bool,
-    pub(crate) title: &'a str,
-    pub(crate) content: &'a str,
-    /// What lists show of the content (`domain::content_preview`).
-    pub(crate) content_preview: &'a str,
-    pub(crate) now: i64,
-}
-
-/// The SQL of CreatePost's one statement (the benchmark runs it through `reference`).
-pub(crate) const INSERT_POST_SQL: &str = "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, \
-     title, content, created_at, updated_at, content_preview) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)";
-
-/// [`INSERT_POST_SQL`] with the post's place in the search indexer's queue
-/// (`search::enqueue`) written by the same statement: on PostgreSQL by a data-modifying
-/// `WITH`, on SQLite by the trigger `post_search_queue_new`.
-static INSERT_QUEUED_POST_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!("WITH queued AS (INSERT INTO post_search_pending (post_id) VALUES ($1)) {INSERT_POST_SQL}")
-});
-
-/// Inserts a post and puts it in the search indexer's queue, in one statement: atomic on
-/// its own, with no transaction around it. On SQLite the caller holds the write turn.
-pub(crate) async fn insert_queued_post(db: &Db, p: &NewPostRow<'_>) -> Result<()> {
-    let sql = match db.backend {
-        Backend::Postgres => INSERT_QUEUED_POST_SQL.as_str(),
-        Backend::Sqlite => INSERT_POST_SQL,
-    };
-    bind_post(sqlx::query(AssertSqlSafe(sql)), p).execute(&db.pool).await?;
-    Ok(())
-}
-
-fn bind_post<'q>(query: Query<'q, Any, AnyArguments>, p: &NewPostRow<'q>) -> Query<'q, Any, AnyArguments> {
-    query
-        .bind(p.id)
-        .bind(p.school_id)
-        .bind(p.board_id)
-        .bind(p.author_id)
-        .bind(p.author_nickname)
-        .bind(i64::from(p.anonymous))
-        .bind(p.title)
-        .bind(p.content)
-        .bind(p.now)
-        .bind(p.content_preview)
 }
 
 /// A post's new content with its preview (`domain::content_preview`).

@@ -4,7 +4,7 @@
 //! `search::term_code`, GIN-indexed) and
 //! SQLite's FTS5 table `post_search`. Neither is written by the request that changes a post:
 //! that request's own transaction puts the post in `post_search_pending` ([`enqueue`]; a new
-//! post's own INSERT does, see `insert_queued_post`), and
+//! post's own INSERT does, see `PostWriter`), and
 //! the indexer ([`index_pending`]) rewrites the index entries of queued posts in batches,
 //! taking them off the queue in the same transaction. Every search reads the queued posts as
 //! well as the index's candidates, and checks each with the exact `LIKE` against the post as

@@ -1,6 +1,10 @@
 use std::collections::{HashMap, HashSet};
 
+use campus_proto::board::v1 as pb;
+use campus_shared::db::Backend;
 use futures::future::join_all;
+use sqlx::AnyPool;
+use tonic::Code;
 
 use crate::helpers::*;
 
@@ -66,6 +70,61 @@ async fn anonymous_numbers_are_unique_and_stable_under_32_concurrent_commenters(
             assert_eq!(comment.author.unwrap().display_name, first[&user], "user {user} keeps their number");
         }
         assert_eq!(app.get_post(1, post.id).await.unwrap().comment_count, 64);
+    })
+    .await;
+}
+
+/// Posts created together are written together (`store::PostWriter`). A post the database
+/// refuses (here by a trigger the test installs, as a full disk or a broken row would) fails
+/// alone: each post of its group is written on its own, the others are written once, listed
+/// and found by search, and nothing of the refused one is left.
+#[tokio::test]
+async fn posts_created_together_are_each_written_once_and_a_refused_one_fails_alone() {
+    each_backend(|app| async move {
+        let board = app.board(1, "A").await;
+        let pool = AnyPool::connect(app.db_url()).await.unwrap();
+        let refuse = match app.backend {
+            Backend::Sqlite => vec![
+                "CREATE TRIGGER refuse_post BEFORE INSERT ON post WHEN NEW.title LIKE '거부%' \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            ],
+            Backend::Postgres => vec![
+                "CREATE FUNCTION refuse_post() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.title LIKE '거부%' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$",
+                "CREATE TRIGGER refuse_post BEFORE INSERT ON post FOR EACH ROW EXECUTE FUNCTION refuse_post()",
+            ],
+        };
+        for sql in refuse {
+            sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        }
+
+        let app = &app;
+        let created = join_all((0..64).map(|i| async move {
+            let title = if i % 16 == 5 { format!("거부 {i}") } else { format!("동시글 {i}") };
+            let request = pb::CreatePostRequest { board_id: board.id, title, content: "본문".into(), anonymous: false };
+            (i, app.client().create_post(app.req(request, 100 + i)).await)
+        }))
+        .await;
+
+        let mut written = HashSet::new();
+        for (i, result) in created {
+            match result {
+                Ok(post) if i % 16 != 5 => {
+                    let post = post.into_inner();
+                    assert_eq!(post.title, format!("동시글 {i}"), "{:?}: each caller gets its own post", app.backend);
+                    assert!(written.insert(post.id));
+                }
+                Err(status) if i % 16 == 5 => assert_eq!(status.code(), Code::Internal, "{:?}", app.backend),
+                other => panic!("{:?}: post {i}: {other:?}", app.backend),
+            }
+        }
+        assert_eq!(written.len(), 60);
+        let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM post").fetch_one(&pool).await.unwrap();
+        assert_eq!(rows, 60, "{:?}: refused posts leave no row", app.backend);
+        let listed: HashSet<i64> = app.board_posts(1, board.id, "").await.into_iter().map(|p| p.id).collect();
+        let found: HashSet<i64> = app.board_posts(1, board.id, "동시").await.into_iter().map(|p| p.id).collect();
+        assert_eq!((&listed, &found), (&written, &written), "{:?}", app.backend);
+        assert!(app.board_posts(1, board.id, "거부").await.is_empty());
     })
     .await;
 }
