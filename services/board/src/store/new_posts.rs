@@ -6,14 +6,17 @@
 //! round trip, a transaction and a commit record; on SQLite each takes the one write turn,
 //! passes to the connection's thread and back, and commits. With posts arriving together
 //! (64 CreatePosts in flight), one statement for all of them pays that once. Nothing waits
-//! for a group to fill: a post arriving while no statement runs is written at once, alone;
-//! those arriving while one runs go together in the next (a power of two of them at a time,
-//! see [`write_forever`]).
+//! for a group to fill: a post arriving while no other is being written is written at once,
+//! alone, by its own request; those arriving while others are go together in the next
+//! statement (a power of two of them at a time, see [`write_forever`]).
 //!
 //! A statement is atomic, so a group is written whole or not at all. When a group's statement
 //! fails, each of its posts is written again on its own, so a post that cannot be written
-//! fails alone and the others are written. The task, not the request, runs the statement: a
-//! caller that goes away does not take its group's statement with it.
+//! fails alone and the others are written. The task, not a request, runs a group's
+//! statement: a caller that goes away does not take the others' posts with it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use campus_shared::db::{Backend, Db};
 use campus_shared::error::{Error, Result};
@@ -110,23 +113,53 @@ struct Waiting {
 /// dropped, once it has written the posts handed to it.
 #[derive(Debug, Clone)]
 pub(crate) struct PostWriter {
+    db: Db,
     waiting: mpsc::Sender<Waiting>,
+    /// CreatePosts between handing over their post and their answer. One that finds none
+    /// writes its post itself, in its own request: alone, it would wait for the task to wake
+    /// and then for itself to be woken (0.82 ms against 0.70 ms at one CreatePost at a time on
+    /// PostgreSQL).
+    unanswered: Arc<AtomicUsize>,
 }
 
 impl PostWriter {
     /// Starts the writing task on `db`.
     pub(crate) fn start(db: Db) -> Self {
         let (waiting, arrivals) = mpsc::channel(4 * MOST_PER_STATEMENT);
-        tokio::spawn(write_forever(db, arrivals));
-        Self { waiting }
+        tokio::spawn(write_forever(db.clone(), arrivals));
+        Self { db, waiting, unanswered: Arc::default() }
     }
 
     /// Writes `post` and queues it for the search index; the post back once it has
     /// committed.
     pub(crate) async fn insert(&self, post: NewPostRow) -> Result<NewPostRow> {
+        let unanswered = Unanswered::count(&self.unanswered);
+        if unanswered.alone {
+            insert_posts(&self.db, &[&post]).await?;
+            return Ok(post);
+        }
         let (written, outcome) = oneshot::channel();
         self.waiting.send(Waiting { post, written }).await.map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
+    }
+}
+
+/// One CreatePost counted in [`PostWriter::unanswered`] until it is dropped, answered or gone.
+struct Unanswered<'a> {
+    count: &'a AtomicUsize,
+    /// No other CreatePost was unanswered when this one was counted.
+    alone: bool,
+}
+
+impl<'a> Unanswered<'a> {
+    fn count(count: &'a AtomicUsize) -> Self {
+        Self { count, alone: count.fetch_add(1, Ordering::AcqRel) == 0 }
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
