@@ -39,10 +39,18 @@ pub(crate) struct NewPostRow {
     pub(crate) now: i64,
 }
 
+/// The INSERT of new posts, up to its rows.
+macro_rules! insert_post {
+    () => {
+        "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, \
+         title, content, created_at, updated_at, content_preview) VALUES "
+    };
+}
+
 /// The SQL of CreatePost's INSERT of one post (the benchmark runs it through `reference`); a
 /// group's statement has one such row per post ([`insert_sql`]).
-pub(crate) const INSERT_POST_SQL: &str = "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, \
-     title, content, created_at, updated_at, content_preview) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)";
+pub(crate) const INSERT_POST_SQL: &str =
+    concat!(insert_post!(), "($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)");
 
 /// Values each post binds in [`insert_sql`].
 const VALUES_PER_POST: usize = 10;
@@ -52,9 +60,9 @@ const VALUES_PER_POST: usize = 10;
 const MOST_PER_STATEMENT: usize = 64;
 const _: () = assert!(MOST_PER_STATEMENT.is_power_of_two(), "a group is a power of two of posts");
 
-/// The statement writing `posts` posts, each bound as [`bind_post`] binds it, and putting them in
-/// the search indexer's queue (`search::enqueue`): on PostgreSQL by a data-modifying `WITH`, on
-/// SQLite by the trigger `post_search_queue_new`.
+/// The statement writing `posts` posts, each bound as [`insert_posts`] binds it, and putting
+/// them in the search indexer's queue (`search::enqueue`): on PostgreSQL by a data-modifying
+/// `WITH`, on SQLite by the trigger `post_search_queue_new`.
 fn insert_sql(backend: Backend, posts: usize) -> String {
     let rows: Vec<String> = (0..posts)
         .map(|i| {
@@ -63,11 +71,7 @@ fn insert_sql(backend: Backend, posts: usize) -> String {
             format!("(${id}, ${school}, ${board}, ${author}, ${nickname}, ${anonymous}, ${title}, ${content}, ${now}, ${now}, ${preview})")
         })
         .collect();
-    let insert = format!(
-        "INSERT INTO post (id, school_id, board_id, author_id, author_nickname, anonymous, \
-         title, content, created_at, updated_at, content_preview) VALUES {}",
-        rows.join(", ")
-    );
+    let insert = format!(concat!(insert_post!(), "{}"), rows.join(", "));
     match backend {
         Backend::Postgres => {
             let queued: Vec<String> = (0..posts).map(|i| format!("(${})", i * VALUES_PER_POST + 1)).collect();
@@ -111,7 +115,7 @@ struct Waiting {
 
 /// Hands new posts to the task that writes them in groups; the task ends when the writer is
 /// dropped, once it has written the posts handed to it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct PostWriter {
     db: Db,
     waiting: mpsc::Sender<Waiting>,
