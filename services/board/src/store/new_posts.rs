@@ -13,7 +13,8 @@
 //! A statement is atomic, so a group is written whole or not at all. When a group's statement
 //! fails, each of its posts is written again on its own, so a post that cannot be written
 //! fails alone and the others are written. The task, not a request, runs a group's
-//! statement: a caller that goes away does not take the others' posts with it.
+//! statement: a caller that goes away does not take the others' posts with it, and its own
+//! post is left out if its group's statement has not started.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -85,7 +86,7 @@ fn insert_sql(backend: Backend, posts: usize) -> String {
 }
 
 /// Writes `posts` and queues them for the search index, in one statement: atomic on its own,
-/// with no transaction around it; on SQLite within one write turn.
+/// with no transaction around it. On SQLite the caller holds the write turn.
 async fn insert_posts(db: &Db, posts: &[&NewPostRow]) -> Result<()> {
     let sql = insert_sql(db.backend, posts.len());
     let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -102,7 +103,6 @@ async fn insert_posts(db: &Db, posts: &[&NewPostRow]) -> Result<()> {
             .bind(p.now)
             .bind(p.content_preview.as_str());
     }
-    let _turn = db.write_turn().await?;
     query.execute(&db.pool).await?;
     Ok(())
 }
@@ -139,6 +139,7 @@ impl PostWriter {
     pub(crate) async fn insert(&self, post: NewPostRow) -> Result<NewPostRow> {
         let unanswered = Unanswered::count(&self.unanswered);
         if unanswered.alone {
+            let _turn = self.db.write_turn().await?;
             insert_posts(&self.db, &[&post]).await?;
             return Ok(post);
         }
@@ -194,6 +195,21 @@ async fn write_forever(db: Db, mut arrivals: mpsc::Receiver<Waiting>) {
 
 /// Writes `group` in one statement and answers each of its posts.
 async fn write_group(db: &Db, mut group: Vec<Waiting>) {
+    let Ok(_turn) = db.write_turn().await else {
+        // The turn fails only by waiting past its bound, as each caller's own would have.
+        for Waiting { written, .. } in group {
+            let _ = written.send(Err(sqlx::Error::PoolTimedOut.into()));
+        }
+        return;
+    };
+    // A caller that went away while its post waited (its deadline passed, its client left)
+    // has been answered with an error, so its post is not written, and a retry does not find
+    // it there already (before groups, a CreatePost cancelled before its statement wrote
+    // nothing either).
+    group.retain(|w| !w.written.is_closed());
+    if group.is_empty() {
+        return;
+    }
     let posts: Vec<&NewPostRow> = group.iter().map(|w| &w.post).collect();
     match insert_posts(db, &posts).await {
         Ok(()) => {

@@ -1,4 +1,5 @@
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use campus_proto::board::v1 as pb;
 use campus_shared::db::Backend;
@@ -125,6 +126,54 @@ async fn posts_created_together_are_each_written_once_and_a_refused_one_fails_al
         let found: HashSet<i64> = app.board_posts(1, board.id, "동시").await.into_iter().map(|p| p.id).collect();
         assert_eq!((&listed, &found), (&written, &written), "{:?}", app.backend);
         assert!(app.board_posts(1, board.id, "거부").await.is_empty());
+    })
+    .await;
+}
+
+/// A CreatePost whose caller went away while its post waited behind another group's statement
+/// writes nothing: its client saw a failure, and a retry must not find the post there already.
+/// The test holds the post table (an SQLite write transaction; PostgreSQL's SHARE lock) so that
+/// a first post waits inside its statement, a second one's group inside its own, and a third
+/// in the writer's queue, whose caller then gives up.
+#[tokio::test]
+async fn a_post_whose_caller_left_while_it_waited_is_not_written() {
+    each_backend(|app| async move {
+        let board = app.board(1, "A").await;
+        let pool = AnyPool::connect(app.db_url()).await.unwrap();
+        let mut blocker = pool.acquire().await.unwrap();
+        let hold = match app.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN; LOCK TABLE post IN SHARE MODE",
+        };
+        sqlx::raw_sql(hold).execute(&mut *blocker).await.unwrap();
+
+        let create = |title: &str| {
+            let request = pb::CreatePostRequest {
+                board_id: board.id,
+                title: title.into(),
+                content: "본문".into(),
+                anonymous: false,
+            };
+            let (mut client, request) = (app.client(), app.req(request, 7));
+            async move { client.create_post(request).await }
+        };
+        let first = tokio::spawn(create("첫째"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let second = tokio::spawn(create("둘째"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let gave_up = tokio::time::timeout(Duration::from_millis(300), create("떠난 글")).await;
+        assert!(gave_up.is_err(), "{:?}: the third post waited", app.backend);
+
+        sqlx::raw_sql("COMMIT").execute(&mut *blocker).await.unwrap();
+        for created in [first, second] {
+            created.await.unwrap().expect("the posts whose callers stayed are written");
+        }
+        // After a statement for the third post would have run.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let titles: Vec<(String,)> =
+            sqlx::query_as("SELECT title FROM post ORDER BY id").fetch_all(&pool).await.unwrap();
+        let titles: Vec<&str> = titles.iter().map(|(t,)| t.as_str()).collect();
+        assert_eq!(titles, ["첫째", "둘째"], "{:?}", app.backend);
     })
     .await;
 }
